@@ -1,5 +1,11 @@
 //! bangfu-node: a county union's household archive (困难职工档案), kept on its own machine.
 
+pub mod archive;
+pub mod clock;
 pub mod columns;
 pub mod domain;
+pub mod eligibility;
+pub mod export;
+pub mod import;
 pub mod rules;
+pub mod settings;
