@@ -190,22 +190,25 @@ fn upsert_sql(kind: Kind, n: usize) -> String {
 }
 
 /// Writes a batch of valid rows; returns how many rows were inserted or changed.
-pub async fn upsert(tx: &mut Transaction<'static, Sqlite>, kind: Kind, rows: &[ValidRow]) -> Result<u64, Error> {
+pub async fn upsert(tx: &mut Transaction<'static, Sqlite>, kind: Kind, rows: Vec<ValidRow>) -> Result<u64, Error> {
     let mut changed = 0;
-    for chunk in rows.chunks(BATCH_ROWS) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
         let mut args = SqliteArguments::default();
-        for row in chunk {
-            for (ci, value) in row.values.iter().enumerate() {
+        let mut n = 0;
+        for row in rows.by_ref().take(BATCH_ROWS) {
+            n += 1;
+            for (ci, value) in row.values.into_iter().enumerate() {
                 let added = match value {
-                    Some(Value::Text(t)) => args.add(t.clone()),
-                    Some(Value::Int(n)) => args.add(*n),
+                    Some(Value::Text(t)) => args.add(t),
+                    Some(Value::Int(n)) => args.add(n),
                     None if kind == Kind::Aid && kind.columns()[ci].key == "note" => args.add(String::new()),
                     None => args.add(Option::<String>::None),
                 };
                 added.map_err(sqlx::Error::Encode)?;
             }
         }
-        let sql = upsert_sql(kind, chunk.len());
+        let sql = upsert_sql(kind, n);
         changed += sqlx::query_with(AssertSqlSafe(sql), args).execute(&mut **tx).await?.rows_affected();
     }
     Ok(changed)

@@ -6,6 +6,7 @@ pub mod columns;
 pub mod domain;
 pub mod eligibility;
 pub mod export;
+pub mod facts;
 pub mod import;
 pub mod rules;
 pub mod settings;

@@ -1,1 +1,259 @@
-fn main() {}
+//! `bangfu-node`: the command line of a county union's node. Parsing only; the work is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use bangfu_node::archive::Archive;
+use bangfu_node::settings::{Eligibility, Settings};
+use bangfu_node::{clock, eligibility, export, import};
+use bangfu_shared::org::OrgCode;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// bangfu-node keeps a county union's hardship-household archive (困难职工档案) on this machine,
+/// validates what is imported, and reports only privacy-reduced statistics to the parent union.
+#[derive(Parser)]
+#[command(name = "bangfu-node", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node: its settings and an empty archive in --data (新建节点).
+    ///
+    /// Example: bangfu-node init --data /srv/bangfu --org H01 --name 京山县总工会 --dibao-line 400
+    Init {
+        /// The folder that will hold all of this node's state (archive, settings, outbox).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// This union's org code: a letter and two digits for a county (H01), as the province assigned.
+        #[arg(long)]
+        org: OrgCode,
+        /// This union's name as it appears on reports (京山县总工会).
+        #[arg(long)]
+        name: String,
+        /// The parent hub's URL (https://...), if the node is connected from the start.
+        #[arg(long, requires = "tls")]
+        parent: Option<String>,
+        /// The folder with this node's ca.pem, cert.pem and key.pem from the parent.
+        #[arg(long, value_name = "DIR")]
+        tls: Option<PathBuf>,
+        /// The local 低保 line, 元 per person per month.
+        #[arg(long, default_value_t = 400.0)]
+        dibao_line: f64,
+        /// The edge band above the 低保 line, as a ratio (1.2 or 1.3).
+        #[arg(long, default_value_t = 1.2)]
+        edge_ratio: f64,
+        /// A vocabulary file from the province replacing the built-in lists of allowed values.
+        #[arg(long, value_name = "FILE")]
+        vocabulary: Option<PathBuf>,
+    },
+    /// Import households, family members or aid records from a .csv (UTF-8 or GBK) or .xlsx file (导入).
+    ///
+    /// The kind of file is told by its header. Valid rows are stored; refused rows are written to
+    /// FILE.rejects.csv with the line, column and reason. Importing the same file twice changes nothing.
+    Import {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The file(s) to import, in order (households before their members and aid records).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print the outcome as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the archive back out in the import format: FILE.csv (+ FILE.members.csv, FILE.aid.csv) or FILE.xlsx (导出).
+    Export {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// List households whose recorded 困难类别 the local rules do not support, or that no longer qualify (精准识别).
+    Check {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Print at most this many warnings (all are counted).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show what the archive holds and the last imports (档案概况).
+    Summary {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Write a synthetic archive (households, members, aid records) for tests and demos (生成测试数据).
+    ///
+    /// Never use real people's data for testing. The same --seed gives the same files.
+    Gen {
+        /// The org whose staff numbers to use (H01; a prefecture letter such as H allows up to 9,999,999).
+        #[arg(long)]
+        org: OrgCode,
+        #[arg(long)]
+        households: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Share of rows (0 to 1) that each break one named rule; listed in OUT/invalid.csv.
+        #[arg(long, default_value_t = 0.0)]
+        invalid: f64,
+        #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
+        format: GenFormat,
+        #[arg(long, default_value_t = 400)]
+        dibao_line: u32,
+        #[arg(long, default_value_t = 1.2)]
+        edge_ratio: f64,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GenFormat {
+    /// UTF-8 CSV with BOM
+    Csv,
+    /// GBK CSV, as Chinese Excel saves "CSV"
+    CsvGbk,
+    Xlsx,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BANGFU_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what failed and why, each cause after the other.
+            let mut line = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if !line.contains(&cause) {
+                    line.push_str(if line.is_empty() { "" } else { ": " });
+                    line.push_str(&cause);
+                }
+            }
+            eprintln!("错误 / error: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init { data, org, name, parent, tls, dibao_line, edge_ratio, vocabulary } => {
+            if data.join(bangfu_node::settings::FILE_NAME).exists() {
+                return Err(bangfu_node::settings::Error::AlreadyInitialised(data.display().to_string()).into());
+            }
+            if !(dibao_line > 0.0) || !(1.0..=2.0).contains(&edge_ratio) {
+                bail!("--dibao-line must be positive and --edge-ratio between 1.0 and 2.0 / 低保线或边缘比例不合理");
+            }
+            std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+            if let Some(v) = vocabulary {
+                let text = std::fs::read_to_string(&v).with_context(|| format!("reading {}", v.display()))?;
+                bangfu_shared::vocabulary::Vocabulary::parse(&text).with_context(|| format!("checking {}", v.display()))?;
+                std::fs::write(data.join(bangfu_node::settings::VOCABULARY_FILE), text)?;
+            }
+            let settings = Settings { org, name, parent, tls, eligibility: Eligibility { dibao_line, edge_ratio, ..Eligibility::default() } };
+            Archive::open(&data, true).await.context("creating the archive")?.close().await;
+            settings.save(&data)?;
+            println!("节点已建立 / node created: {} {} in {}", settings.org, settings.name, data.display());
+            Ok(())
+        }
+        Command::Import { data, files, json } => {
+            let settings = Settings::load(&data)?;
+            let vocabulary = Settings::vocabulary(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            let ctx = import::Context { org: settings.org.clone(), vocabulary: &vocabulary, today: clock::today(), progress: !json };
+            for file in &files {
+                let outcome = import::import_file(&archive, &ctx, file).await.with_context(|| {
+                    format!("importing {} (nothing was changed / 未做任何修改)", file.display())
+                })?;
+                if json {
+                    println!("{}", serde_json::to_string(&outcome)?);
+                } else {
+                    print_outcome(&outcome);
+                }
+            }
+            if !json {
+                print_counts(&archive).await?;
+            }
+            archive.close().await;
+            Ok(())
+        }
+        Command::Export { data, out } => {
+            Settings::load(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            for path in export::export(&archive, &out).await? {
+                println!("已导出 / written: {}", path.display());
+            }
+            archive.close().await;
+            Ok(())
+        }
+        Command::Check { data, limit } => {
+            let settings = Settings::load(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            let rules = settings.eligibility;
+            let warnings = eligibility::check(&archive, &rules).await?;
+            for w in warnings.iter().take(limit) {
+                println!("{}", w.describe(&rules));
+            }
+            let gone = warnings.iter().filter(|w| w.derived.is_none()).count();
+            println!(
+                "精准识别 / eligibility: {} 户需核实 households to review ({} 类别不符 category disagrees, {} 已不符合条件 no longer qualify)",
+                warnings.len(),
+                warnings.len() - gone,
+                gone
+            );
+            archive.close().await;
+            Ok(())
+        }
+        Command::Summary { data } => {
+            Settings::load(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            print_counts(&archive).await?;
+            archive.close().await;
+            Ok(())
+        }
+        Command::Gen { org, households, seed, invalid, format, dibao_line, edge_ratio, out } => {
+            if !(0.0..=1.0).contains(&invalid) {
+                bail!("--invalid is a share from 0 to 1 / --invalid 应在 0 到 1 之间");
+            }
+            let _ = (org, households, seed, format, dibao_line, edge_ratio, out);
+            bail!("TEMP")
+        }
+    }
+}
+
+fn print_outcome(o: &import::Outcome) {
+    let enc = o.encoding.map(|e| format!(" ({e})")).unwrap_or_default();
+    println!("导入 / imported {}{}", o.file, enc);
+    for s in &o.streams {
+        let sheet = s.sheet.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
+        println!(
+            "  {}{}: 读取 read {}, 新增 new {}, 更新 updated {}, 未变 unchanged {}, 拒绝 rejected {}",
+            s.kind, sheet, s.rows_read, s.rows_new, s.rows_updated, s.rows_unchanged, s.rows_rejected
+        );
+        for (line, p) in &s.shown {
+            println!("    第 {line} 行 line {line}, {}「{}」: {}", p.column, p.value, p.violation.message());
+        }
+        if s.rows_rejected as usize > s.shown.len() {
+            println!("    … ({} more / 其余见拒绝文件)", s.rows_rejected as usize - s.shown.len());
+        }
+    }
+    if let Some(r) = &o.rejects_file {
+        println!("  拒绝的行已写入 / rejected rows written to: {}", r.display());
+    }
+}
+
+async fn print_counts(archive: &Archive) -> anyhow::Result<()> {
+    let c = archive.counts().await?;
+    println!(
+        "档案 / archive: {} 户 households (在档 {}, 已脱困 {}, 已剔除 {}), {} 家庭成员 members, {} 帮扶记录 aid records",
+        c.households, c.on_file, c.lifted, c.removed, c.members, c.aid
+    );
+    Ok(())
+}

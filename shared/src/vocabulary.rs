@@ -76,8 +76,12 @@ impl Field {
 
     /// The canonical index of `raw` (after trimming and parenthesis normalisation), if allowed.
     pub fn index_of(&self, raw: &str) -> Option<u8> {
-        let normal = normalise(raw);
-        self.lookup.get(normal.as_str()).copied()
+        // The common case, a clean value, costs no allocation: this runs for every cell of an import.
+        let trimmed = raw.trim();
+        if !trimmed.contains(['(', ')']) {
+            return self.lookup.get(trimmed).copied();
+        }
+        self.lookup.get(normalise(trimmed).as_str()).copied()
     }
 
     /// The canonical spelling of `raw`, if allowed.

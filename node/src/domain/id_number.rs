@@ -139,4 +139,54 @@ mod tests {
         assert_eq!(IdNumber::parse("1101051949", today()).unwrap_err().rule, Rule::IdLength);
         assert_eq!(IdNumber::parse("11010519491231002Y", today()).unwrap_err().rule, Rule::IdCharacters);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// An 18-character number with a real birth date and its correct check character.
+        fn valid_id() -> impl Strategy<Value = String> {
+            (100_000u32..=999_999, 1900i32..=2026, 1u32..=12, 1u32..=31, 0u32..=999).prop_filter_map(
+                "a real, past date",
+                |(area, y, m, d, seq)| {
+                    let date = NaiveDate::from_ymd_opt(y, m, d)?;
+                    (date <= today()).then(|| {
+                        let body = format!("{area}{}{seq:03}", date.format("%Y%m%d"));
+                        let check = check_char(body.as_bytes()) as char;
+                        format!("{body}{check}")
+                    })
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn no_valid_id_number_is_rejected(id in valid_id()) {
+                let parsed = IdNumber::parse(&id, today());
+                prop_assert!(parsed.is_ok(), "{id}: {parsed:?}");
+                let male = (id.as_bytes()[16] - b'0') % 2 == 1;
+                prop_assert_eq!(parsed.unwrap().is_male(), male);
+            }
+
+            #[test]
+            fn no_corrupted_check_character_is_accepted(id in valid_id(), pick in 0usize..10) {
+                let right = id.as_bytes()[17];
+                let wrong = b"0123456789X".iter().copied().filter(|c| *c != right).nth(pick).unwrap();
+                let mut corrupted = id.clone().into_bytes();
+                corrupted[17] = wrong;
+                let corrupted = String::from_utf8(corrupted).unwrap();
+                prop_assert_eq!(IdNumber::parse(&corrupted, today()).unwrap_err().rule, Rule::IdCheckChar);
+            }
+
+            #[test]
+            fn any_single_digit_change_in_the_body_is_caught(id in valid_id(), pos in 0usize..17, delta in 1u8..10) {
+                let mut changed = id.clone().into_bytes();
+                changed[pos] = b'0' + (changed[pos] - b'0' + delta) % 10;
+                let changed = String::from_utf8(changed).unwrap();
+                // ISO 7064 MOD 11-2 catches every single-digit error: the number is refused, by its
+                // check character or, where the change broke the birth date, by that.
+                prop_assert!(IdNumber::parse(&changed, today()).is_err(), "{changed}");
+            }
+        }
+    }
 }

@@ -109,7 +109,7 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
             Msg::Start { kind } => current = Some((kind, 0, 0)),
             Msg::Rows { rows, new } => {
                 let Some((kind, changed, new_total)) = current.as_mut() else { continue };
-                match archive::upsert(&mut tx, *kind, &rows).await {
+                match archive::upsert(&mut tx, *kind, rows).await {
                     Ok(n) => {
                         *changed += n;
                         *new_total += new;
