@@ -469,3 +469,47 @@ fn protection_of_the_two_by_two_withholds_a_rectangle() {
     assert!(!p.withheld().contains("total"));
     disclose::check(&audit(&t, p.cells()).unwrap()).unwrap();
 }
+
+#[test]
+fn a_money_sum_from_fewer_than_k_households_is_withheld() {
+    let v = Vocabulary::builtin();
+    let t = template::builtin("songnuan", &v).unwrap();
+    let (mut hs, _) = archive(11, 60, &v);
+    for h in &mut hs {
+        h.dims[Dim::ModelWorker.slot()] = 0;
+    }
+    hs[5].dims[Dim::ModelWorker.slot()] = 1; // one 全国劳模
+    let aid: Vec<AidFacts> = (0..60)
+        .map(|i| AidFacts { household: i, date: day(2014, 6, 1), kind: 8, amount_fen: 60_000 + i as i64 * 1_000 })
+        .collect();
+    let period = Period::campaign(day(2014, 1, 1), day(2014, 12, 31));
+    let values = aggregate(&t, &hs, &aid, &period);
+    assert_eq!(values.get(&t, "6B").unwrap().households, Some(1));
+    let p = protect(&t, &values).unwrap();
+    assert!(p.cells()["6B"].is_suppressed(), "6B is one model worker's money");
+    assert!(p.cells()["4G"].is_suppressed(), "4G = 1 household");
+    assert!(p.cells()["6A"].value().is_some(), "6A comes from 60 households");
+    disclose::check(&audit(&t, p.cells()).unwrap()).unwrap();
+}
+
+/// The benchmark target: all four templates with disclosure control over 1,000,000 households.
+/// Run with `cargo test --release -p bangfu-shared --test tables -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn a_million_households_in_under_a_second() {
+    let v = Vocabulary::builtin();
+    let (hs, aid) = archive(42, 1_000_000, &v);
+    let templates: Vec<Template> = template::BUILTIN_IDS.iter().map(|id| template::builtin(id, &v).unwrap()).collect();
+    let period = Period::campaign(day(2014, 1, 1), day(2014, 12, 31));
+    let started = std::time::Instant::now();
+    for t in &templates {
+        let t0 = std::time::Instant::now();
+        let values = aggregate(t, &hs, &aid, &period);
+        let t1 = t0.elapsed();
+        let p = protect(t, &values).unwrap();
+        println!("{}: aggregate {t1:?}, protect {:?}, withheld {}", t.id, t0.elapsed() - t1, p.withheld().len());
+    }
+    let elapsed = started.elapsed();
+    println!("all four: {elapsed:?}");
+    assert!(elapsed.as_secs_f64() < 1.0, "{elapsed:?}");
+}
