@@ -10,7 +10,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A value with `scale` decimal places: `units × 10^-scale`.
-#[derive(Debug, Clone, Copy, Hash)]
+#[derive(Debug, Clone, Copy)]
 pub struct Decimal {
     units: i64,
     scale: u8,
@@ -86,8 +86,12 @@ impl Decimal {
         Ok(Decimal::new(if neg { -units } else { units }, frac.len() as u8))
     }
 
-    /// The sum of two values, at the larger scale.
-    pub fn add(self, other: Decimal) -> Decimal {
+}
+
+/// The sum of two values, at the larger scale.
+impl std::ops::Add for Decimal {
+    type Output = Decimal;
+    fn add(self, other: Decimal) -> Decimal {
         let s = self.scale.max(other.scale);
         Decimal::new(self.rescale(s).units + other.rescale(s).units, s)
     }

@@ -69,7 +69,7 @@ pub fn evaluate(t: &Template, value: impl Fn(usize) -> Option<Decimal>) -> Outco
         }
         let (parts, whole) = cells.split_at(cells.len() - 1);
         let whole_value = value(whole[0]).expect("checked above");
-        let sum = parts.iter().fold(Decimal::integer(0), |acc, &p| acc.add(value(p).expect("checked above")));
+        let sum = parts.iter().fold(Decimal::integer(0), |acc, &p| acc + value(p).expect("checked above"));
         let show = |cs: &[usize]| {
             cs.iter().map(|&c| format!("{} = {}", t.cells[c].code, value(c).expect("checked above"))).collect::<Vec<_>>().join(", ")
         };
@@ -79,7 +79,8 @@ pub fn evaluate(t: &Template, value: impl Fn(usize) -> Option<Decimal>) -> Outco
             }),
             RuleKind::PartsSumToWhole { tolerance, .. } => {
                 let tol = Decimal::new(tolerance.units() * parts.len() as i64, tolerance.scale());
-                let diff = sum.add(Decimal::new(-whole_value.rescale(sum.scale().max(whole_value.scale())).units(), sum.scale().max(whole_value.scale())));
+                let scale = sum.scale().max(whole_value.scale());
+                let diff = sum + Decimal::new(-whole_value.rescale(scale).units(), scale);
                 let abs = Decimal::new(diff.units().abs(), diff.scale());
                 (abs > tol).then(|| format!("{} (sum {sum}) ≠ {} (allowed difference {tol})", show(parts), show(whole)))
             }
