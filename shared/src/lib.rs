@@ -1,9 +1,15 @@
-//! The vocabulary every part of bangfu speaks: org codes, the archive's enumerated values, and (as
-//! they come) templates, reports and disclosure control.
+//! The vocabulary every part of bangfu speaks: org codes, the archive's enumerated values,
+//! statistic-table templates, aggregation, table rules, disclosure control and reports.
 //!
 //! This crate carries no personal data types and depends on no server, database or runtime, so that
 //! a small tool can read a report without pulling in the rest.
 
+pub mod aggregate;
+pub mod decimal;
+pub mod disclose;
 pub mod facts;
 pub mod org;
+pub mod report;
+pub mod rules;
+pub mod template;
 pub mod vocabulary;

@@ -1,0 +1,133 @@
+//! The audit: for every withheld cell, the range an outsider can infer from the published cells
+//! and the table's relations, by linear programming.
+//!
+//! Unknowns are the withheld cells (and typed-in cells not entered yet), all ≥ 0; published cells
+//! are constants. For each withheld cell we minimise and maximise it. The LP relaxation ignores
+//! that counts are integers: the integer range lies inside the LP range, and the audit's standard
+//! practice (the "feasibility interval" of statistical disclosure control) is the LP one. Widths are
+//! compared with a small tolerance for float round-off.
+
+use microlp::{ComparisonOp, OptimizationDirection, Problem};
+
+use super::{Error, Range};
+use crate::template::{Relation, Template};
+
+/// Tolerance for float round-off in LP optima.
+const EPS: f64 = 1e-6;
+
+/// The inferable ranges of `targets` given `known[i]` (Some: published value; None: unknown).
+pub(crate) fn ranges(
+    t: &Template,
+    relations: &[Relation],
+    known: &[Option<f64>],
+    targets: &[usize],
+) -> Result<Vec<Range>, Error> {
+    // Only relations with an unknown say anything about the unknowns.
+    let live: Vec<&Relation> = relations.iter().filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none())).collect();
+    // Connected components of unknowns through relations keep each LP small.
+    let n = known.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for r in &live {
+        let mut first = None;
+        for &(c, _) in &r.terms {
+            if known[c].is_some() {
+                continue;
+            }
+            match first {
+                None => first = Some(c),
+                Some(f) => {
+                    let (a, b) = (find(&mut parent, f), find(&mut parent, c));
+                    parent[a] = b;
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(targets.len());
+    for &target in targets {
+        let root = find(&mut parent, target);
+        let rels: Vec<&Relation> = live
+            .iter()
+            .copied()
+            .filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none() && find(&mut parent, c) == root))
+            .collect();
+        let (lower, upper) = if rels.is_empty() {
+            (0.0, f64::INFINITY)
+        } else {
+            (
+                solve(&rels, known, target, OptimizationDirection::Minimize)?,
+                solve(&rels, known, target, OptimizationDirection::Maximize)?,
+            )
+        };
+        out.push(Range { code: t.cells[target].code.clone(), lower, upper, required: required_width(t, target) });
+    }
+    Ok(out)
+}
+
+/// How wide a withheld cell's range must be: k for counts, the money range for money.
+pub(crate) fn required_width(t: &Template, cell: usize) -> f64 {
+    if t.cells[cell].is_money() { t.disclosure.money_range.to_f64() } else { t.disclosure.threshold as f64 }
+}
+
+fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: OptimizationDirection) -> Result<f64, Error> {
+    let mut problem = Problem::new(direction);
+    let mut vars: Vec<(usize, microlp::Variable)> = Vec::new();
+    let mut var_of = |c: usize, problem: &mut Problem| -> microlp::Variable {
+        if let Some(&(_, v)) = vars.iter().find(|(x, _)| *x == c) {
+            return v;
+        }
+        let v = problem.add_var(if c == target { 1.0 } else { 0.0 }, (0.0, f64::INFINITY));
+        vars.push((c, v));
+        v
+    };
+    var_of(target, &mut problem);
+    for r in rels {
+        let mut constant = 0.0;
+        let mut expr = Vec::new();
+        for &(c, a) in &r.terms {
+            match known[c] {
+                Some(v) => constant += a * v,
+                None => expr.push((var_of(c, &mut problem), a)),
+            }
+        }
+        if r.lower == r.upper {
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, r.upper - constant);
+        } else {
+            if r.lower.is_finite() {
+                problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, r.lower - constant);
+            }
+            if r.upper.is_finite() {
+                problem.add_constraint(expr.as_slice(), ComparisonOp::Le, r.upper - constant);
+            }
+        }
+    }
+    match problem.solve() {
+        Ok(outcome) => match outcome.solution() {
+            Some(s) => Ok(s.objective()),
+            None => Err(Error::Solver("the LP solver stopped without an answer".into())),
+        },
+        Err(microlp::Error::Unbounded) => Ok(if direction == OptimizationDirection::Maximize { f64::INFINITY } else { 0.0 }),
+        Err(microlp::Error::Infeasible) => Err(Error::Inconsistent(
+            "the published cells contradict the table's relations / 公布数据与表内关系矛盾".into(),
+        )),
+        Err(e) => Err(Error::Solver(format!("{e:?}"))),
+    }
+}
+
+impl Range {
+    /// max − min (infinite when the cell has no upper bound).
+    pub fn width(&self) -> f64 {
+        self.upper - self.lower
+    }
+
+    /// Whether the range is at least as wide as the cell needs.
+    pub fn is_wide_enough(&self) -> bool {
+        self.width() >= self.required - EPS
+    }
+}

@@ -1,0 +1,166 @@
+//! The report a node sends up (CONTRACT.md, "Reports and rollups"): JSON wire types.
+//!
+//! Privacy is a type here (STYLE.md): a [`Cell`] with a value can only be made by the disclosure
+//! step ([`crate::disclose::protect`]) or read off the wire, and [`Report::new`] takes the cells
+//! only as [`Protected`], so no code path puts a raw small count on the wire.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::decimal::Decimal;
+use crate::disclose::Protected;
+use crate::org::OrgCode;
+use crate::rules::{FailedRule, Outcome, PendingRule};
+use crate::template::Template;
+
+/// Why a report is not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A high-importance rule fails; the node shows these and sends nothing.
+    #[error("the report fails {} high-importance rule(s), so it is not sent / 报表未通过校验，不予上报: {}", .0.len(), .0.iter().map(|f| format!("{} ({})", f.rule, f.detail)).collect::<Vec<_>>().join("; "))]
+    Blocked(Vec<FailedRule>),
+}
+
+/// One cell of a report on the wire: `{"value": N}`, `{"suppressed": true}`, or (in a rollup)
+/// `{"lower": L, "upper": U}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Wire", into = "Wire")]
+pub struct Cell(Wire);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+enum Wire {
+    Value { value: Decimal },
+    Suppressed { suppressed: bool },
+    Range { lower: Decimal, upper: Decimal },
+}
+
+impl TryFrom<Wire> for Cell {
+    type Error = String;
+    fn try_from(w: Wire) -> Result<Cell, String> {
+        match w {
+            Wire::Suppressed { suppressed: false } => Err("`suppressed` is only ever true".into()),
+            Wire::Range { lower, upper } if lower > upper => Err(format!("range lower {lower} above upper {upper}")),
+            w => Ok(Cell(w)),
+        }
+    }
+}
+
+impl From<Cell> for Wire {
+    fn from(c: Cell) -> Wire {
+        c.0
+    }
+}
+
+impl Cell {
+    /// A published value; only disclosure control decides that a value may be published.
+    pub(crate) fn published(value: Decimal) -> Cell {
+        Cell(Wire::Value { value })
+    }
+
+    /// A withheld cell.
+    pub fn suppressed() -> Cell {
+        Cell(Wire::Suppressed { suppressed: true })
+    }
+
+    /// The published value, if the cell has one.
+    pub fn value(&self) -> Option<Decimal> {
+        match self.0 {
+            Wire::Value { value } => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn is_suppressed(&self) -> bool {
+        matches!(self.0, Wire::Suppressed { .. })
+    }
+
+    /// A rollup's range `[lower, upper]`.
+    pub fn range(&self) -> Option<(Decimal, Decimal)> {
+        match self.0 {
+            Wire::Range { lower, upper } => Some((lower, upper)),
+            _ => None,
+        }
+    }
+}
+
+/// A node's report for one template (and campaign).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub org: OrgCode,
+    pub template: String,
+    pub campaign: Option<String>,
+    pub as_of: NaiveDate,
+    pub version: u32,
+    /// The k the cells were protected with.
+    pub threshold: u32,
+    pub cells: BTreeMap<String, Cell>,
+    /// Rules the node's exact values break; values of withheld cells are left out.
+    pub failed_rules: Vec<FailedRule>,
+    /// Rules not checked yet because some of their cells are not filled in.
+    #[serde(default)]
+    pub pending_rules: Vec<PendingRule>,
+}
+
+impl Report {
+    /// A report from protected cells and the rules' outcome on the exact values.
+    pub fn new(
+        org: OrgCode,
+        template: &Template,
+        campaign: Option<String>,
+        as_of: NaiveDate,
+        version: u32,
+        protected: Protected,
+        rules: Outcome,
+    ) -> Report {
+        assert_eq!(template.id, protected.template_id(), "cells of another template");
+        let withheld: BTreeSet<String> = protected.withheld().clone();
+        let failed_rules = rules.failed.into_iter().map(|f| redact(f, &withheld)).collect();
+        Report {
+            org,
+            template: template.id.clone(),
+            campaign,
+            as_of,
+            version,
+            threshold: template.disclosure.threshold,
+            cells: protected.into_cells(),
+            failed_rules,
+            pending_rules: rules.pending,
+        }
+    }
+
+    /// The failed rules of high importance.
+    pub fn blocking(&self) -> impl Iterator<Item = &FailedRule> {
+        self.failed_rules.iter().filter(|f| f.importance == crate::template::Importance::High)
+    }
+
+    /// `Ok` when the report may be sent, else why not.
+    pub fn ensure_sendable(&self) -> Result<(), Error> {
+        let blocking: Vec<FailedRule> = self.blocking().cloned().collect();
+        if blocking.is_empty() { Ok(()) } else { Err(Error::Blocked(blocking)) }
+    }
+}
+
+/// A failed rule as it may travel: withheld cells' values are dropped from it.
+fn redact(mut f: FailedRule, withheld: &BTreeSet<String>) -> FailedRule {
+    if f.cells.iter().any(|c| withheld.contains(&c.code)) {
+        for c in &mut f.cells {
+            if withheld.contains(&c.code) {
+                c.value = None;
+            }
+        }
+        f.detail = f
+            .cells
+            .iter()
+            .map(|c| match c.value {
+                Some(v) => format!("{} = {v}", c.code),
+                None => format!("{} = (withheld / 已隐藏)", c.code),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    f
+}
