@@ -1,6 +1,7 @@
 //! bangfu-node: a county union's household archive (困难职工档案), kept on its own machine.
 
 pub mod archive;
+pub mod campaigns;
 pub mod clock;
 pub mod columns;
 pub mod domain;
@@ -8,5 +9,6 @@ pub mod eligibility;
 pub mod export;
 pub mod facts;
 pub mod import;
+pub mod reporting;
 pub mod rules;
 pub mod settings;

@@ -1,0 +1,211 @@
+//! The campaigns a node reports for and the figures its staff type in for them.
+//!
+//! A campaign normally arrives from the parent hub; a node that is not connected yet can enter one
+//! from the circular itself (`bangfu-node campaign add`), as the seeds' offices receive them on paper.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bangfu_shared::decimal::Decimal;
+use bangfu_shared::template::{self, Template};
+use bangfu_shared::vocabulary::Vocabulary;
+use chrono::NaiveDate;
+use sqlx::Row;
+
+use crate::archive::{self, Archive};
+use crate::clock;
+use crate::import::source::{self, Opened, RawRow, RowSource, SheetRows};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no campaign `{0}` on this node; `bangfu-node campaign list` shows those it has / 没有该活动")]
+    Unknown(String),
+    #[error("campaign `{0}` already exists / 活动已存在")]
+    Exists(String),
+    #[error("campaign `{id}`: the start {start} is after the end {end} / 开始日期晚于结束日期")]
+    Dates { id: String, start: NaiveDate, end: NaiveDate },
+    #[error("template: {0}")]
+    Template(#[from] template::Error),
+    #[error("`{arg}`: {problem} / 填报数据有误")]
+    Figure { arg: String, problem: String },
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error(transparent)]
+    Archive(#[from] archive::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Archive(archive::Error::Database(e))
+    }
+}
+
+/// A campaign as the node knows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Campaign {
+    pub id: String,
+    pub template: String,
+    pub title: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub due: Option<NaiveDate>,
+    /// The table file when the template is not built in.
+    #[serde(skip)]
+    pub template_body: Option<String>,
+}
+
+impl Campaign {
+    /// The campaign's table: its own file if it came with one, else the node's or the built-in one.
+    pub fn template(&self, data: &Path, vocabulary: &Vocabulary) -> Result<Template, template::Error> {
+        match &self.template_body {
+            Some(text) => Template::parse(text, vocabulary),
+            None => template::load(&self.template, Some(&data.join("templates")), vocabulary),
+        }
+    }
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("dates are stored as YYYY-MM-DD")
+}
+
+pub async fn add(archive: &Archive, c: &Campaign, origin: &str) -> Result<(), Error> {
+    if c.start > c.end {
+        return Err(Error::Dates { id: c.id.clone(), start: c.start, end: c.end });
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO campaigns (id, template, title, start_on, end_on, due_on, template_body, origin, received_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&c.id)
+    .bind(&c.template)
+    .bind(&c.title)
+    .bind(c.start.to_string())
+    .bind(c.end.to_string())
+    .bind(c.due.map(|d| d.to_string()))
+    .bind(&c.template_body)
+    .bind(origin)
+    .bind(clock::now_shanghai().to_rfc3339())
+    .execute(archive.pool())
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(Error::Exists(c.id.clone()));
+    }
+    Ok(())
+}
+
+pub async fn get(archive: &Archive, id: &str) -> Result<Campaign, Error> {
+    let row = sqlx::query("SELECT id, template, title, start_on, end_on, due_on, template_body FROM campaigns WHERE id = ?")
+        .bind(id)
+        .fetch_optional(archive.pool())
+        .await?
+        .ok_or_else(|| Error::Unknown(id.to_string()))?;
+    Ok(Campaign {
+        id: row.get(0),
+        template: row.get(1),
+        title: row.get(2),
+        start: date(row.get(3)),
+        end: date(row.get(4)),
+        due: row.get::<Option<&str>, _>(5).map(date),
+        template_body: row.get(6),
+    })
+}
+
+pub async fn list(archive: &Archive) -> Result<Vec<Campaign>, Error> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM campaigns ORDER BY start_on, id").fetch_all(archive.pool()).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(get(archive, &id).await?);
+    }
+    Ok(out)
+}
+
+/// The figures typed in for a campaign so far.
+pub async fn typed(archive: &Archive, campaign: &str) -> Result<BTreeMap<String, Decimal>, Error> {
+    let rows = sqlx::query("SELECT code, value FROM typed_cells WHERE campaign = ?").bind(campaign).fetch_all(archive.pool()).await?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let value: &str = row.get(1);
+        out.insert(row.get(0), Decimal::parse(value).expect("stored figures are valid decimals"));
+    }
+    Ok(out)
+}
+
+/// Parses `CODE=VALUE` arguments.
+pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, Decimal>, Error> {
+    let mut out = BTreeMap::new();
+    for arg in args {
+        let Some((code, value)) = arg.split_once('=') else {
+            return Err(Error::Figure { arg: arg.clone(), problem: "write CODE=VALUE, e.g. 4A=12".into() });
+        };
+        insert_figure(&mut out, arg, code, value)?;
+    }
+    Ok(out)
+}
+
+fn insert_figure(out: &mut BTreeMap<String, Decimal>, arg: &str, code: &str, value: &str) -> Result<(), Error> {
+    let parsed = Decimal::parse(value.trim().replace(',', "").as_str())
+        .map_err(|_| Error::Figure { arg: arg.to_string(), problem: "the value is not a number".into() })?;
+    if out.insert(code.trim().to_string(), parsed).is_some() {
+        return Err(Error::Figure { arg: arg.to_string(), problem: "this cell is given twice".into() });
+    }
+    Ok(())
+}
+
+/// Reads `code,value` rows from a .csv or .xlsx file (a header row is allowed).
+pub fn read_figures_file(path: &Path) -> Result<BTreeMap<String, Decimal>, Error> {
+    let mut out = BTreeMap::new();
+    let mut row = RawRow::default();
+    let mut take = |row: &RawRow| -> Result<(), Error> {
+        let cells: Vec<&str> = row.cells.iter().map(|c| c.trim()).collect();
+        let (Some(code), Some(value)) = (cells.first(), cells.get(1)) else { return Ok(()) };
+        let header = row.line == 1 && Decimal::parse(value).is_err();
+        if code.is_empty() || header {
+            return Ok(());
+        }
+        insert_figure(&mut out, &format!("{}:{} {code}={value}", path.display(), row.line), code, value)
+    };
+    match source::open(path)? {
+        Opened::Csv { mut rows, .. } => {
+            while rows.next_row(&mut row)? {
+                take(&row)?;
+            }
+        }
+        Opened::Xlsx { sheets, mut book } => {
+            let mut rows = SheetRows::new(&mut book, &sheets[0], &path.display().to_string())?;
+            while rows.next_row(&mut row)? {
+                take(&row)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Records typed-in figures for a campaign after checking them against its table: known codes,
+/// typed-in cells only, numbers within the cell's decimals. All or nothing.
+pub async fn enter(
+    archive: &Archive,
+    campaign: &Campaign,
+    template: &Template,
+    figures: &BTreeMap<String, Decimal>,
+) -> Result<(), Error> {
+    let period = bangfu_shared::aggregate::Period::campaign(campaign.start, campaign.end);
+    let mut check = bangfu_shared::aggregate::aggregate(template, &[], &[], &period);
+    check.enter(template, figures)?;
+    let mut tx = archive.begin().await?;
+    let now = clock::now_shanghai().to_rfc3339();
+    for (code, value) in figures {
+        sqlx::query(
+            "INSERT INTO typed_cells (campaign, code, value, entered_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (campaign, code) DO UPDATE SET value = excluded.value, entered_at = excluded.entered_at",
+        )
+        .bind(&campaign.id)
+        .bind(code)
+        .bind(value.to_string())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Building the report a node would send: aggregate the archive, add the typed-in figures, run the
+//! table's rules, then disclosure control. What comes out is exactly what would leave the building.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bangfu_shared::aggregate::{Period, aggregate};
+use bangfu_shared::decimal::Decimal;
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::report::Report;
+use bangfu_shared::template::Template;
+use bangfu_shared::{disclose, rules};
+
+use crate::facts::ArchiveFacts;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("typed-in figures: {0}")]
+    Typed(#[from] bangfu_shared::template::Error),
+    #[error("no report can be produced: {0}")]
+    Disclosure(#[from] disclose::Error),
+    #[error("writing {path}: {detail}")]
+    Write { path: String, detail: String },
+}
+
+/// What a report is made for.
+pub struct Request<'a> {
+    pub org: OrgCode,
+    pub template: &'a Template,
+    pub campaign: Option<String>,
+    pub period: Period,
+    pub version: u32,
+}
+
+/// Aggregates, checks and protects: the report as it would be sent.
+pub fn build(req: Request<'_>, facts: &ArchiveFacts, typed: &BTreeMap<String, Decimal>) -> Result<Report, Error> {
+    let mut values = aggregate(req.template, &facts.households, &facts.aid, &req.period);
+    values.enter(req.template, typed)?;
+    let outcome = rules::evaluate(req.template, |i| values.value(i));
+    let protected = disclose::protect(req.template, &values)?;
+    Ok(Report::new(req.org, req.template, req.campaign, req.period.as_of, req.version, protected, outcome))
+}
+
+/// A cell as a person reads it: the figure, `<k` when withheld, blank when not yet typed in.
+fn shown(report: &Report, code: &str) -> String {
+    match report.cells.get(code) {
+        None => String::new(),
+        Some(c) if c.is_suppressed() => format!("<{}", report.threshold),
+        Some(c) => match (c.value(), c.range()) {
+            (Some(v), _) => v.to_string(),
+            (None, Some((lo, hi))) => format!("{lo}–{hi}"),
+            (None, None) => String::new(),
+        },
+    }
+}
+
+/// The report laid out like the seed's table: one line per cell, in the table's order.
+pub fn as_table(report: &Report, template: &Template, org_name: &str) -> String {
+    let mut out = format!(
+        "{}\n填报单位 / org: {} {}    截至 / as of: {}    活动 / campaign: {}    版本 / version: {}\n",
+        template.title,
+        report.org,
+        org_name,
+        report.as_of,
+        report.campaign.as_deref().unwrap_or("-"),
+        report.version
+    );
+    out.push_str(&format!("说明: <{k} 表示数值小于 {k} 或为保护隐私而不公布 / <{k}: withheld to protect privacy\n\n", k = report.threshold));
+    let width = template.cells.iter().map(|c| c.code.chars().count()).max().unwrap_or(4).min(40);
+    for cell in &template.cells {
+        let value = shown(report, &cell.code);
+        let value = if value.is_empty() { "（未填）".to_string() } else { value };
+        out.push_str(&format!("{:<width$}  {}  {} {}\n", cell.code, cell.label, value, cell.unit));
+    }
+    if !report.failed_rules.is_empty() {
+        out.push_str("\n未通过的校验 / failed rules:\n");
+        for f in &report.failed_rules {
+            out.push_str(&format!("  [{:?}] {} — {}\n", f.importance, f.rule, f.detail));
+        }
+    }
+    if !report.pending_rules.is_empty() {
+        out.push_str(&format!("\n待填后校验 / rules pending typed-in figures: {}\n", report.pending_rules.len()));
+    }
+    out
+}
+
+/// The same as a spreadsheet an office can print.
+pub fn write_xlsx(report: &Report, template: &Template, org_name: &str, path: &Path) -> Result<(), Error> {
+    let failed = |e: rust_xlsxwriter::XlsxError| Error::Write { path: path.display().to_string(), detail: e.to_string() };
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(&template.id).map_err(failed)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    sheet.write_string_with_format(0, 0, &template.title, &bold).map_err(failed)?;
+    sheet
+        .write_string(1, 0, format!("填报单位: {} {}   截至: {}   活动: {}", report.org, org_name, report.as_of, report.campaign.as_deref().unwrap_or("-")))
+        .map_err(failed)?;
+    for (c, h) in ["代码", "项目", "数值", "单位"].iter().enumerate() {
+        sheet.write_string_with_format(3, c as u16, *h, &bold).map_err(failed)?;
+    }
+    for (i, cell) in template.cells.iter().enumerate() {
+        let r = 4 + i as u32;
+        sheet.write_string(r, 0, &cell.code).map_err(failed)?;
+        sheet.write_string(r, 1, &cell.label).map_err(failed)?;
+        match report.cells.get(&cell.code).and_then(|c| c.value()) {
+            Some(v) => sheet.write_number(r, 2, v.to_f64()).map_err(failed)?,
+            None => sheet.write_string(r, 2, shown(report, &cell.code)).map_err(failed)?,
+        };
+        sheet.write_string(r, 3, &cell.unit).map_err(failed)?;
+    }
+    let note = 5 + template.cells.len() as u32;
+    sheet.write_string(note, 0, format!("<{} 表示为保护隐私而不公布的数值", report.threshold)).map_err(failed)?;
+    sheet.set_column_width(1, 60).map_err(failed)?;
+    let tmp = path.with_extension("xlsx.partial");
+    book.save(&tmp).map_err(failed)?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::Write { path: path.display().to_string(), detail: e.to_string() })
+}
