@@ -2,4 +2,5 @@
 
 pub mod columns;
 pub mod domain;
+pub mod r#gen;
 pub mod rules;
