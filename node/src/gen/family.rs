@@ -14,7 +14,15 @@ use crate::domain::StaffNo;
 use crate::rules::Rule;
 
 const MEMBER_KEYS: [&str; 10] = [
-    "staff_no", "name", "relation", "sex", "status", "id_number", "health", "income", "occupation",
+    "staff_no",
+    "name",
+    "relation",
+    "sex",
+    "status",
+    "id_number",
+    "health",
+    "income",
+    "occupation",
     "school_or_employer",
 ];
 const AID_KEYS: [&str; 5] = ["staff_no", "date", "kind", "amount", "note"];
@@ -22,7 +30,12 @@ const AID_KEYS: [&str; 5] = ["staff_no", "date", "kind", "amount", "note"];
 /// Rules a member row is broken in, in turn.
 const MEMBER_CYCLE: [Rule; 3] = [Rule::UnknownHousehold, Rule::Vocabulary, Rule::Negative];
 /// Rules an aid row is broken in, in turn.
-const AID_CYCLE: [Rule; 4] = [Rule::UnknownHousehold, Rule::Vocabulary, Rule::Negative, Rule::DateFormat];
+const AID_CYCLE: [Rule; 4] = [
+    Rule::UnknownHousehold,
+    Rule::Vocabulary,
+    Rule::Negative,
+    Rule::DateFormat,
+];
 
 /// Who a member is to the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +69,22 @@ impl Lists {
         let health = |w: &[(&str, u32)]| Weighted::field(v.field("health"), w, 0);
         let aid = |w: &[(&str, u32)]| Weighted::field(v.field("aid_kind"), w, 2);
         let aid_base = [
-            ("送温暖慰问", 30), ("生活救助", 25), ("医疗救助", 15), ("助学", 12), ("职业介绍", 4),
-            ("就业培训", 4), ("政策咨询", 3), ("法律援助", 2), ("创业贷款", 1), ("其他", 4),
+            ("送温暖慰问", 30),
+            ("生活救助", 25),
+            ("医疗救助", 15),
+            ("助学", 12),
+            ("职业介绍", 4),
+            ("就业培训", 4),
+            ("政策咨询", 3),
+            ("法律援助", 2),
+            ("创业贷款", 1),
+            ("其他", 4),
         ];
         let boosted = |kind: &str| -> Vec<(&str, u32)> {
-            aid_base.iter().map(|&(k, w)| (k, if k == kind { w * 3 } else { w })).collect()
+            aid_base
+                .iter()
+                .map(|&(k, w)| (k, if k == kind { w * 3 } else { w }))
+                .collect()
         };
         Lists {
             member_layout: Layout::new(Kind::Members, &MEMBER_KEYS),
@@ -70,26 +94,77 @@ impl Lists {
                 status(&[("小学", 1)]),
                 status(&[("初中", 1)]),
                 status(&[("高中", 7), ("中职中技", 3)]),
-                status(&[("大学生", 60), ("在岗", 15), ("农民工", 10), ("失（无）业", 10), ("中职中技", 5)]),
-                status(&[("研究生", 10), ("在岗", 50), ("农民工", 20), ("失（无）业", 20)]),
                 status(&[
-                    ("在岗", 40), ("下（待）岗", 12), ("失（无）业", 18), ("农民工", 20), ("病休", 5),
-                    ("内退", 5), ("劳模", 1),
+                    ("大学生", 60),
+                    ("在岗", 15),
+                    ("农民工", 10),
+                    ("失（无）业", 10),
+                    ("中职中技", 5),
                 ]),
-                status(&[("退休", 60), ("失（无）业", 20), ("病休", 8), ("内退", 7), ("农民工", 5), ("离休", 1)]),
+                status(&[
+                    ("研究生", 10),
+                    ("在岗", 50),
+                    ("农民工", 20),
+                    ("失（无）业", 20),
+                ]),
+                status(&[
+                    ("在岗", 40),
+                    ("下（待）岗", 12),
+                    ("失（无）业", 18),
+                    ("农民工", 20),
+                    ("病休", 5),
+                    ("内退", 5),
+                    ("劳模", 1),
+                ]),
+                status(&[
+                    ("退休", 60),
+                    ("失（无）业", 20),
+                    ("病休", 8),
+                    ("内退", 7),
+                    ("农民工", 5),
+                    ("离休", 1),
+                ]),
             ],
-            health_young: health(&[("良好", 85), ("一般疾病", 10), ("残疾", 2), ("血液病", 1), ("精神病", 1)]),
+            health_young: health(&[
+                ("良好", 85),
+                ("一般疾病", 10),
+                ("残疾", 2),
+                ("血液病", 1),
+                ("精神病", 1),
+            ]),
             health_adult: health(&[
-                ("良好", 50), ("一般疾病", 25), ("高血压病", 5), ("腰颈椎病", 6), ("糖尿病", 3),
-                ("残疾", 3), ("肝病", 2), ("癌症", 1), ("肺病", 1),
+                ("良好", 50),
+                ("一般疾病", 25),
+                ("高血压病", 5),
+                ("腰颈椎病", 6),
+                ("糖尿病", 3),
+                ("残疾", 3),
+                ("肝病", 2),
+                ("癌症", 1),
+                ("肺病", 1),
             ]),
             health_old: health(&[
-                ("良好", 20), ("一般疾病", 25), ("高血压病", 15), ("心血管病", 10), ("脑血管病", 8),
-                ("糖尿病", 8), ("腰颈椎病", 5), ("癌症", 3), ("肿瘤病", 2), ("肺病", 3), ("残疾", 3),
+                ("良好", 20),
+                ("一般疾病", 25),
+                ("高血压病", 15),
+                ("心血管病", 10),
+                ("脑血管病", 8),
+                ("糖尿病", 8),
+                ("腰颈椎病", 5),
+                ("癌症", 3),
+                ("肿瘤病", 2),
+                ("肺病", 3),
+                ("残疾", 3),
             ]),
             serious: health(&[
-                ("癌症", 20), ("尿毒症", 10), ("脑血管病", 15), ("心血管病", 15), ("肿瘤病", 10),
-                ("血液病", 8), ("精神病", 8), ("肝病", 7),
+                ("癌症", 20),
+                ("尿毒症", 10),
+                ("脑血管病", 15),
+                ("心血管病", 15),
+                ("肿瘤病", 10),
+                ("血液病", 8),
+                ("精神病", 8),
+                ("肝病", 7),
             ]),
             aid_kind: aid(&aid_base),
             aid_kind_ill: aid(&boosted("医疗救助")),
@@ -116,7 +191,12 @@ fn age_band(age: i32) -> usize {
 
 impl Generator<'_> {
     /// Writes the household's family members: up to four of the other people in it.
-    pub(super) fn write_members(&mut self, f: &Facts, out: &mut Outputs, summary: &mut Summary) -> anyhow::Result<()> {
+    pub(super) fn write_members(
+        &mut self,
+        f: &Facts,
+        out: &mut Outputs,
+        summary: &mut Summary,
+    ) -> anyhow::Result<()> {
         let ties = self.ties(f);
         let mut remaining = f.income - f.personal;
         let mut spouse_surname = None;
@@ -176,14 +256,30 @@ impl Generator<'_> {
         let worker_year = f.person.birth.year();
         let last_year = today.year() - 1;
         let (male, year) = match tie {
-            Tie::Spouse => (!f.person.male, (worker_year + self.rng.random_range(-6..=4)).min(today.year() - 18)),
+            Tie::Spouse => (
+                !f.person.male,
+                (worker_year + self.rng.random_range(-6..=4)).min(today.year() - 18),
+            ),
             Tie::Child => {
                 let lo = (worker_year + 22).min(last_year);
-                (self.rng.random_bool(0.5), self.rng.random_range(lo..=(worker_year + 36).min(last_year)))
+                (
+                    self.rng.random_bool(0.5),
+                    self.rng
+                        .random_range(lo..=(worker_year + 36).min(last_year)),
+                )
             }
-            Tie::Father => (true, (worker_year - self.rng.random_range(22..=34)).max(1925)),
-            Tie::Mother => (false, (worker_year - self.rng.random_range(20..=32)).max(1927)),
-            Tie::Other => (self.rng.random_bool(0.5), self.rng.random_range(1950..=last_year)),
+            Tie::Father => (
+                true,
+                (worker_year - self.rng.random_range(22..=34)).max(1925),
+            ),
+            Tie::Mother => (
+                false,
+                (worker_year - self.rng.random_range(20..=32)).max(1927),
+            ),
+            Tie::Other => (
+                self.rng.random_bool(0.5),
+                self.rng.random_range(1950..=last_year),
+            ),
         };
         let relation = match (tie, male) {
             (Tie::Spouse, true) => "丈夫",
@@ -197,7 +293,9 @@ impl Generator<'_> {
         // Children carry the father's surname; a wife's parents share hers.
         let surname = match tie {
             Tie::Spouse | Tie::Other | Tie::Mother => self.lists_surname(),
-            Tie::Child if !f.person.male => spouse_surname.clone().unwrap_or_else(|| f.surname.clone()),
+            Tie::Child if !f.person.male => {
+                spouse_surname.clone().unwrap_or_else(|| f.surname.clone())
+            }
             _ => f.surname.clone(),
         };
         if tie == Tie::Spouse {
@@ -206,7 +304,8 @@ impl Generator<'_> {
         let name = self.given_name(&surname, male);
         let age = today.year() - year;
         let status = pick(&mut self.rng, &self.family.status_by_age[age_band(age)]).to_string();
-        let health = if first && f.has_cause("供养直系亲属大病") && !self.family.serious.is_empty() {
+        let health = if first && f.has_cause("供养直系亲属大病") && !self.family.serious.is_empty()
+        {
             &self.family.serious
         } else if age < 18 {
             &self.family.health_young
@@ -221,7 +320,10 @@ impl Generator<'_> {
         } else {
             String::new()
         };
-        let earns = matches!(status.as_str(), "在岗" | "农民工" | "退休" | "离休" | "内退" | "病休" | "劳模");
+        let earns = matches!(
+            status.as_str(),
+            "在岗" | "农民工" | "退休" | "离休" | "内退" | "病休" | "劳模"
+        );
         let income = if earns && *remaining > 0 {
             let part = (*remaining as f64 * self.rng.random_range(0.3..0.9)) as i64 / 100 * 100;
             *remaining -= part;
@@ -263,27 +365,53 @@ impl Generator<'_> {
             "幼儿" => ("在园", format!("{town}中心幼儿园")),
             "小学" => ("在读", format!("{town}中心小学")),
             "初中" => ("在读", format!("{town}初级中学")),
-            "高中" => ("在读", format!("{}第一中学", &place.chars().take(3).collect::<String>())),
+            "高中" => (
+                "在读",
+                format!("{}第一中学", &place.chars().take(3).collect::<String>()),
+            ),
             "中职中技" => ("在读", "荆门市职业技术学校".to_string()),
-            "大学生" | "研究生" => ("在读", one_of(&mut self.rng, names::UNIVERSITIES).to_string()),
+            "大学生" | "研究生" => (
+                "在读",
+                one_of(&mut self.rng, names::UNIVERSITIES).to_string(),
+            ),
             "在岗" | "劳模" => ("在职", self.employer(place, "")),
-            "农民工" => ("外出务工", if self.rng.random_bool(0.5) { self.employer(place, "") } else { String::new() }),
+            "农民工" => (
+                "外出务工",
+                if self.rng.random_bool(0.5) {
+                    self.employer(place, "")
+                } else {
+                    String::new()
+                },
+            ),
             "退休" | "离休" => ("退休", String::new()),
             "病休" => ("病休在家", String::new()),
             "内退" => ("内退", String::new()),
-            _ => (if self.rng.random_bool(0.5) { "待业" } else { "无业" }, String::new()),
+            _ => (
+                if self.rng.random_bool(0.5) {
+                    "待业"
+                } else {
+                    "无业"
+                },
+                String::new(),
+            ),
         }
     }
 
     fn break_member(&mut self, row: &mut [String]) -> Rule {
         let unknown = self.unknown_seq.is_some();
-        let rule = super::next_rule(&MEMBER_CYCLE, &mut self.member_cycle, |r| r != Rule::UnknownHousehold || unknown);
+        let rule = super::next_rule(&MEMBER_CYCLE, &mut self.member_cycle, |r| {
+            r != Rule::UnknownHousehold || unknown
+        });
         match rule {
             Rule::UnknownHousehold => row[0] = self.unknown_staff_no(),
             Rule::Vocabulary => {
                 let field = self.family.vocabulary.field("relation");
                 let bad = ["表哥", "侄子", "外甥女", "亲戚（未说明）"];
-                row[2] = bad.iter().find(|b| field.canonical(b).is_none()).unwrap_or(&bad[3]).to_string();
+                row[2] = bad
+                    .iter()
+                    .find(|b| field.canonical(b).is_none())
+                    .unwrap_or(&bad[3])
+                    .to_string();
             }
             Rule::Negative => row[7] = format!("-{}", self.rng.random_range(1..=30) * 1000),
             other => unreachable!("{other} is not in the member cycle"),
@@ -301,11 +429,18 @@ impl Generator<'_> {
         } else {
             seq
         };
-        StaffNo::nth(&self.opts.org, seq).map(|s| s.as_str().to_string()).unwrap_or_default()
+        StaffNo::nth(&self.opts.org, seq)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()
     }
 
     /// Writes 0–3 aid records, dated within the last two years, not before filing nor after lifting.
-    pub(super) fn write_aid(&mut self, f: &Facts, out: &mut Outputs, summary: &mut Summary) -> anyhow::Result<()> {
+    pub(super) fn write_aid(
+        &mut self,
+        f: &Facts,
+        out: &mut Outputs,
+        summary: &mut Summary,
+    ) -> anyhow::Result<()> {
         let today = self.opts.today;
         let from = f.filed.max(today - Days::new(730));
         let to = f.lifted.unwrap_or(today);
@@ -314,7 +449,9 @@ impl Generator<'_> {
             count = 0;
         }
         let span = (to - from).num_days().max(0) as u64;
-        let mut days: Vec<u64> = (0..count).map(|_| self.rng.random_range(0..=span)).collect();
+        let mut days: Vec<u64> = (0..count)
+            .map(|_| self.rng.random_range(0..=span))
+            .collect();
         days.sort_unstable();
         for d in days {
             let mut row = self.aid(f, from + Days::new(d));
@@ -353,23 +490,36 @@ impl Generator<'_> {
             amount += 50;
         }
         let note = one_of(&mut self.rng, names::aid_notes(&kind)).to_string();
-        vec![f.staff_no.clone(), date.to_string(), kind, amount.to_string(), note]
+        vec![
+            f.staff_no.clone(),
+            date.to_string(),
+            kind,
+            amount.to_string(),
+            note,
+        ]
     }
 
     fn break_aid(&mut self, row: &mut [String]) -> Rule {
         let unknown = self.unknown_seq.is_some();
-        let rule = super::next_rule(&AID_CYCLE, &mut self.aid_cycle, |r| r != Rule::UnknownHousehold || unknown);
+        let rule = super::next_rule(&AID_CYCLE, &mut self.aid_cycle, |r| {
+            r != Rule::UnknownHousehold || unknown
+        });
         match rule {
             Rule::UnknownHousehold => row[0] = self.unknown_staff_no(),
             Rule::Vocabulary => {
                 let field = self.family.vocabulary.field("aid_kind");
                 let bad = ["慰问品", "发放米油", "节日慰问（实物）"];
-                row[2] = bad.iter().find(|b| field.canonical(b).is_none()).unwrap_or(&bad[2]).to_string();
+                row[2] = bad
+                    .iter()
+                    .find(|b| field.canonical(b).is_none())
+                    .unwrap_or(&bad[2])
+                    .to_string();
             }
             Rule::Negative => row[3] = format!("-{}", row[3]),
             Rule::DateFormat => {
                 let year = self.opts.today.year() - 1;
-                row[1] = one_of(&mut self.rng, &["{y}-02-30", "{y}-13-05", "{y}/00/12"]).replace("{y}", &year.to_string());
+                row[1] = one_of(&mut self.rng, &["{y}-02-30", "{y}-13-05", "{y}/00/12"])
+                    .replace("{y}", &year.to_string());
             }
             other => unreachable!("{other} is not in the aid cycle"),
         }

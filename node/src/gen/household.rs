@@ -15,12 +15,41 @@ use crate::rules::Rule;
 
 /// The generator's own order of household fields; [`Layout`] maps it onto the file's columns.
 pub(super) const KEYS: [&str; 35] = [
-    "staff_no", "name", "sex", "ethnicity", "id_number", "education", "politics", "category",
-    "model_worker", "health", "work_status", "housing_type", "housing_area", "industry", "hukou",
-    "unit_nature", "enterprise_status", "single_parent", "medical_insurance", "self_help",
-    "zero_employment", "on_dibao", "causes", "personal_income", "household_income",
-    "household_size", "household_expense", "medical_expense", "tuition", "phone", "address",
-    "employer", "filed_on", "status", "lifted_on",
+    "staff_no",
+    "name",
+    "sex",
+    "ethnicity",
+    "id_number",
+    "education",
+    "politics",
+    "category",
+    "model_worker",
+    "health",
+    "work_status",
+    "housing_type",
+    "housing_area",
+    "industry",
+    "hukou",
+    "unit_nature",
+    "enterprise_status",
+    "single_parent",
+    "medical_insurance",
+    "self_help",
+    "zero_employment",
+    "on_dibao",
+    "causes",
+    "personal_income",
+    "household_income",
+    "household_size",
+    "household_expense",
+    "medical_expense",
+    "tuition",
+    "phone",
+    "address",
+    "employer",
+    "filed_on",
+    "status",
+    "lifted_on",
 ];
 
 const STAFF_NO: usize = 0;
@@ -64,8 +93,18 @@ pub(super) const CYCLE: [Rule; 18] = [
 
 const CATEGORY_NAMES: [&str; 3] = ["低保户", "低保边缘户", "意外致困户"];
 const STATUS_NAMES: [&str; 3] = ["在档", "已脱困", "已剔除"];
-const SERIOUS: &[&str] =
-    &["癌症", "心血管病", "脑血管病", "尿毒症", "肝病", "血液病", "糖尿病", "肿瘤病", "肺病", "精神病"];
+const SERIOUS: &[&str] = &[
+    "癌症",
+    "心血管病",
+    "脑血管病",
+    "尿毒症",
+    "肝病",
+    "血液病",
+    "糖尿病",
+    "肿瘤病",
+    "肺病",
+    "精神病",
+];
 
 /// A generated row and what the rest of the run needs to know about it.
 pub(super) struct Household {
@@ -135,7 +174,9 @@ pub(super) struct Lists {
 
 impl Lists {
     pub(super) fn new(v: &Vocabulary) -> Lists {
-        let f = |key: &str, weights: &[(&str, u32)], other: u32| Weighted::field(v.field(key), weights, other);
+        let f = |key: &str, weights: &[(&str, u32)], other: u32| {
+            Weighted::field(v.field(key), weights, other)
+        };
         let serious: Vec<(&str, u32)> = SERIOUS.iter().map(|s| (*s, 10)).collect();
         Lists {
             layout: Layout::new(crate::columns::Kind::Households, &KEYS),
@@ -147,18 +188,46 @@ impl Lists {
             sizes: Weighted::new([(1, 6), (2, 16), (3, 40), (4, 24), (5, 10), (6, 4)]),
             category: Weighted::new([(0, 45), (1, 35), (2, 20)]),
             status: Weighted::new([(0, 85), (1, 10), (2, 5)]),
-            politics: f("politics", &[("群众", 75), ("中共党员", 15), ("共青团员", 5), ("民主党派", 1), ("其他", 4)], 1),
+            politics: f(
+                "politics",
+                &[
+                    ("群众", 75),
+                    ("中共党员", 15),
+                    ("共青团员", 5),
+                    ("民主党派", 1),
+                    ("其他", 4),
+                ],
+                1,
+            ),
             model_worker: f(
                 "model_worker",
-                &[("非劳模", 970), ("地市级劳模", 18), ("省部级劳模", 6), ("全国劳模", 1), ("其他", 5)],
+                &[
+                    ("非劳模", 970),
+                    ("地市级劳模", 18),
+                    ("省部级劳模", 6),
+                    ("全国劳模", 1),
+                    ("其他", 5),
+                ],
                 2,
             ),
             health: f(
                 "health",
                 &[
-                    ("良好", 40), ("一般疾病", 22), ("高血压病", 5), ("腰颈椎病", 5), ("糖尿病", 4),
-                    ("心血管病", 4), ("脑血管病", 3), ("残疾", 4), ("癌症", 3), ("肿瘤病", 2),
-                    ("肝病", 2), ("肺病", 2), ("尿毒症", 1), ("精神病", 1), ("血液病", 1),
+                    ("良好", 40),
+                    ("一般疾病", 22),
+                    ("高血压病", 5),
+                    ("腰颈椎病", 5),
+                    ("糖尿病", 4),
+                    ("心血管病", 4),
+                    ("脑血管病", 3),
+                    ("残疾", 4),
+                    ("癌症", 3),
+                    ("肿瘤病", 2),
+                    ("肝病", 2),
+                    ("肺病", 2),
+                    ("尿毒症", 1),
+                    ("精神病", 1),
+                    ("血液病", 1),
                 ],
                 1,
             ),
@@ -166,33 +235,79 @@ impl Lists {
             work_young: f(
                 "work_status",
                 &[
-                    ("在岗", 30), ("下（待）岗", 16), ("失（无）业", 16), ("退休", 3), ("离休", 0),
-                    ("病休", 8), ("内退", 7), ("农民工", 14),
+                    ("在岗", 30),
+                    ("下（待）岗", 16),
+                    ("失（无）业", 16),
+                    ("退休", 3),
+                    ("离休", 0),
+                    ("病休", 8),
+                    ("内退", 7),
+                    ("农民工", 14),
                 ],
                 2,
             ),
             work_old: f(
                 "work_status",
                 &[
-                    ("退休", 55), ("内退", 12), ("病休", 8), ("在岗", 8), ("失（无）业", 8),
-                    ("下（待）岗", 4), ("离休", 0), ("农民工", 5),
+                    ("退休", 55),
+                    ("内退", 12),
+                    ("病休", 8),
+                    ("在岗", 8),
+                    ("失（无）业", 8),
+                    ("下（待）岗", 4),
+                    ("离休", 0),
+                    ("农民工", 5),
                 ],
                 2,
             ),
             housing_type: f(
                 "housing_type",
-                &[("自购房", 38), ("租房", 20), ("承租单位公房", 15), ("政府廉租房", 12), ("其他", 10), ("无房", 5)],
+                &[
+                    ("自购房", 38),
+                    ("租房", 20),
+                    ("承租单位公房", 15),
+                    ("政府廉租房", 12),
+                    ("其他", 10),
+                    ("无房", 5),
+                ],
                 3,
             ),
-            housing_area: f("housing_area", &[("20以下", 8), ("20至50", 45), ("50至70", 32), ("70以上", 15)], 5),
+            housing_area: f(
+                "housing_area",
+                &[
+                    ("20以下", 8),
+                    ("20至50", 45),
+                    ("50至70", 32),
+                    ("70以上", 15),
+                ],
+                5,
+            ),
             industry: f(
                 "industry",
                 &[
-                    ("纺织系统", 100), ("机电系统", 90), ("化工系统", 90), ("城建系统", 70),
-                    ("财贸系统", 70), ("社会服务业", 100), ("农、林、牧、渔业", 60), ("冶金系统", 50),
-                    ("煤炭系统", 30), ("医药系统", 40), ("电子仪表", 30), ("其他", 120), ("教育", 30),
-                    ("医疗卫生", 30), ("国家机关", 20), ("文化", 10), ("科技", 10), ("体育", 3),
-                    ("金融保险业", 10), ("国防系统", 5), ("精工系统", 10), ("宗教", 1), ("军队", 1),
+                    ("纺织系统", 100),
+                    ("机电系统", 90),
+                    ("化工系统", 90),
+                    ("城建系统", 70),
+                    ("财贸系统", 70),
+                    ("社会服务业", 100),
+                    ("农、林、牧、渔业", 60),
+                    ("冶金系统", 50),
+                    ("煤炭系统", 30),
+                    ("医药系统", 40),
+                    ("电子仪表", 30),
+                    ("其他", 120),
+                    ("教育", 30),
+                    ("医疗卫生", 30),
+                    ("国家机关", 20),
+                    ("文化", 10),
+                    ("科技", 10),
+                    ("体育", 3),
+                    ("金融保险业", 10),
+                    ("国防系统", 5),
+                    ("精工系统", 10),
+                    ("宗教", 1),
+                    ("军队", 1),
                 ],
                 10,
             ),
@@ -201,27 +316,49 @@ impl Lists {
             unit_nature: f(
                 "unit_nature",
                 &[
-                    ("国有企业", 30), ("民营/私营/个体企业", 30), ("集体企业", 15),
-                    ("国有机关/事业单位", 7), ("与港澳台合资/合作", 3), ("中外合资/合作", 4), ("其他", 11),
+                    ("国有企业", 30),
+                    ("民营/私营/个体企业", 30),
+                    ("集体企业", 15),
+                    ("国有机关/事业单位", 7),
+                    ("与港澳台合资/合作", 3),
+                    ("中外合资/合作", 4),
+                    ("其他", 11),
                 ],
                 3,
             ),
             unit_nature_migrant: f(
                 "unit_nature",
-                &[("民营/私营/个体企业", 70), ("集体企业", 5), ("国有企业", 5), ("其他", 20)],
+                &[
+                    ("民营/私营/个体企业", 70),
+                    ("集体企业", 5),
+                    ("国有企业", 5),
+                    ("其他", 20),
+                ],
                 0,
             ),
             enterprise_status: f(
                 "enterprise_status",
-                &[("正常", 40), ("亏损企业", 22), ("改制企业", 18), ("关闭破产企业", 15), ("其他", 5)],
+                &[
+                    ("正常", 40),
+                    ("亏损企业", 22),
+                    ("改制企业", 18),
+                    ("关闭破产企业", 15),
+                    ("其他", 5),
+                ],
                 3,
             ),
             first_cause: [
                 f(
                     "cause",
                     &[
-                        ("收入低无法维持基本生活", 40), ("下岗失业", 25), ("本人大病", 12),
-                        ("供养直系亲属大病", 8), ("残疾", 7), ("子女上学", 6), ("其他", 2), ("意外灾害", 0),
+                        ("收入低无法维持基本生活", 40),
+                        ("下岗失业", 25),
+                        ("本人大病", 12),
+                        ("供养直系亲属大病", 8),
+                        ("残疾", 7),
+                        ("子女上学", 6),
+                        ("其他", 2),
+                        ("意外灾害", 0),
                     ],
                     1,
                 ),
@@ -230,15 +367,26 @@ impl Lists {
                 f(
                     "cause",
                     &[
-                        ("本人大病", 25), ("供养直系亲属大病", 20), ("子女上学", 25), ("残疾", 15),
-                        ("其他", 10), ("收入低无法维持基本生活", 0), ("下岗失业", 0), ("意外灾害", 0),
+                        ("本人大病", 25),
+                        ("供养直系亲属大病", 20),
+                        ("子女上学", 25),
+                        ("残疾", 15),
+                        ("其他", 10),
+                        ("收入低无法维持基本生活", 0),
+                        ("下岗失业", 0),
+                        ("意外灾害", 0),
                     ],
                     0,
                 ),
                 // 意外致困户: medical costs, tuition or disaster above half the income (seed 002).
                 f(
                     "cause",
-                    &[("意外灾害", 35), ("本人大病", 40), ("供养直系亲属大病", 15), ("子女上学", 10)],
+                    &[
+                        ("意外灾害", 35),
+                        ("本人大病", 40),
+                        ("供养直系亲属大病", 15),
+                        ("子女上学", 10),
+                    ],
                     0,
                 ),
             ],
@@ -246,24 +394,42 @@ impl Lists {
                 f(
                     "cause",
                     &[
-                        ("收入低无法维持基本生活", 30), ("下岗失业", 25), ("本人大病", 10),
-                        ("供养直系亲属大病", 10), ("残疾", 8), ("子女上学", 12), ("其他", 3), ("意外灾害", 2),
+                        ("收入低无法维持基本生活", 30),
+                        ("下岗失业", 25),
+                        ("本人大病", 10),
+                        ("供养直系亲属大病", 10),
+                        ("残疾", 8),
+                        ("子女上学", 12),
+                        ("其他", 3),
+                        ("意外灾害", 2),
                     ],
                     1,
                 ),
                 f(
                     "cause",
                     &[
-                        ("收入低无法维持基本生活", 25), ("下岗失业", 20), ("本人大病", 10),
-                        ("供养直系亲属大病", 10), ("残疾", 8), ("子女上学", 15), ("其他", 5), ("意外灾害", 2),
+                        ("收入低无法维持基本生活", 25),
+                        ("下岗失业", 20),
+                        ("本人大病", 10),
+                        ("供养直系亲属大病", 10),
+                        ("残疾", 8),
+                        ("子女上学", 15),
+                        ("其他", 5),
+                        ("意外灾害", 2),
                     ],
                     1,
                 ),
                 f(
                     "cause",
                     &[
-                        ("收入低无法维持基本生活", 20), ("下岗失业", 15), ("本人大病", 15),
-                        ("供养直系亲属大病", 15), ("残疾", 8), ("子女上学", 12), ("其他", 3), ("意外灾害", 10),
+                        ("收入低无法维持基本生活", 20),
+                        ("下岗失业", 15),
+                        ("本人大病", 15),
+                        ("供养直系亲属大病", 15),
+                        ("残疾", 8),
+                        ("子女上学", 12),
+                        ("其他", 3),
+                        ("意外灾害", 10),
                     ],
                     1,
                 ),
@@ -293,7 +459,8 @@ impl Generator<'_> {
             .to_string();
         let male = self.rng.random_bool(0.56);
         // Two uniform draws averaged: most hardship workers were born in the 1960s–80s.
-        let birth_year = (self.rng.random_range(1955..=2002) + self.rng.random_range(1955..=2002)) / 2;
+        let birth_year =
+            (self.rng.random_range(1955..=2002) + self.rng.random_range(1955..=2002)) / 2;
         let person = self.fresh_person(Role::Worker, birth_year, male)?;
         let legacy = birth_year < 1985 && self.rng.random_bool(0.016);
         let id_number = if legacy { person.id15() } else { person.id18() };
@@ -307,7 +474,11 @@ impl Generator<'_> {
         if single_parent {
             size = size.max(2);
         }
-        let work_list = if age >= 55 { &self.lists.work_old } else { &self.lists.work_young };
+        let work_list = if age >= 55 {
+            &self.lists.work_old
+        } else {
+            &self.lists.work_young
+        };
         let work_status = pick(&mut self.rng, work_list).to_string();
         let migrant = work_status == "农民工";
         let health = if has("本人大病") && !self.lists.serious_illness.is_empty() {
@@ -334,7 +505,11 @@ impl Generator<'_> {
             pick(&mut self.rng, &self.lists.unit_nature).to_string()
         };
         let employer = self.employer(place, &unit_nature);
-        let hukou = if migrant { &self.lists.hukou_migrant } else { &self.lists.hukou };
+        let hukou = if migrant {
+            &self.lists.hukou_migrant
+        } else {
+            &self.lists.hukou
+        };
 
         let yes_no = |b: bool| if b { "是" } else { "否" }.to_string();
         let cells = vec![
@@ -357,7 +532,10 @@ impl Generator<'_> {
             pick(&mut self.rng, &self.lists.enterprise_status).to_string(),
             yes_no(single_parent),
             yes_no(self.rng.random_bool(0.88)),
-            yes_no(self.rng.random_bool(if has("本人大病") { 0.15 } else { 0.4 })),
+            yes_no(
+                self.rng
+                    .random_bool(if has("本人大病") { 0.15 } else { 0.4 }),
+            ),
             yes_no(self.rng.random_bool(if unemployed { 0.3 } else { 0.03 })),
             yes_no(on_dibao),
             self.join_causes(&causes),
@@ -393,15 +571,24 @@ impl Generator<'_> {
     }
 
     /// A new unique identity, born in `year`, from a weighted birthplace.
-    pub(super) fn fresh_person(&mut self, role: Role, year: i32, male: bool) -> anyhow::Result<Person> {
+    pub(super) fn fresh_person(
+        &mut self,
+        role: Role,
+        year: i32,
+        male: bool,
+    ) -> anyhow::Result<Person> {
         let area = *self.lists.areas.pick(&mut self.rng);
-        self.ids
-            .next(role, area, year, male)
-            .ok_or_else(|| anyhow::anyhow!("ran out of synthetic ID numbers for people born in {year}"))
+        self.ids.next(role, area, year, male).ok_or_else(|| {
+            anyhow::anyhow!("ran out of synthetic ID numbers for people born in {year}")
+        })
     }
 
     pub(super) fn given_name(&mut self, surname: &str, male: bool) -> String {
-        let chars = if male { names::MALE_GIVEN } else { names::FEMALE_GIVEN };
+        let chars = if male {
+            names::MALE_GIVEN
+        } else {
+            names::FEMALE_GIVEN
+        };
         let mut name = surname.to_string();
         name.push_str(one_of(&mut self.rng, chars));
         if self.rng.random_bool(0.75) {
@@ -433,7 +620,11 @@ impl Generator<'_> {
 
     /// Seed 004 separates causes with 、; some offices type a semicolon.
     fn join_causes(&mut self, causes: &[String]) -> String {
-        let sep = if self.rng.random_bool(0.9) { "、" } else { ";" };
+        let sep = if self.rng.random_bool(0.9) {
+            "、"
+        } else {
+            ";"
+        };
         causes.join(sep)
     }
 
@@ -454,7 +645,9 @@ impl Generator<'_> {
             }
             _ => round_near(rng.random_range(line * 8 / 10..=line * 25 / 10), whole),
         };
-        let share = |rng: &mut ChaCha8Rng, lo: f64, hi: f64| (income as f64 * rng.random_range(lo..hi)) as i64;
+        let share = |rng: &mut ChaCha8Rng, lo: f64, hi: f64| {
+            (income as f64 * rng.random_range(lo..hi)) as i64
+        };
         let (mut medical, mut tuition) = (0, 0);
         if category == 2 {
             // Above half the household income, by the main cause (seed 002).
@@ -478,13 +671,23 @@ impl Generator<'_> {
         let personal = if size == 1 {
             income
         } else if matches!(work_status, "失（无）业" | "下（待）岗") {
-            if rng.random_bool(0.5) { 0 } else { share(rng, 0.05, 0.3) }
+            if rng.random_bool(0.5) {
+                0
+            } else {
+                share(rng, 0.05, 0.3)
+            }
         } else {
             share(rng, 0.3, 0.95)
         };
         let personal = round_down(personal, true).min(income);
         let expense = round_near(share(rng, 0.8, 1.25) + medical + tuition, true);
-        Money { income, personal, expense, medical, tuition }
+        Money {
+            income,
+            personal,
+            expense,
+            medical,
+            tuition,
+        }
     }
 
     /// 建档日期 from 2014 to today; 档案状态 with a 脱困日期 after filing and not after today.
@@ -525,16 +728,26 @@ impl Generator<'_> {
             )
         } else {
             let village = one_of(r, names::VILLAGES);
-            format!("{place}{village}{}组{}号", r.random_range(1..=12), r.random_range(1..=80))
+            format!(
+                "{place}{village}{}组{}号",
+                r.random_range(1..=12),
+                r.random_range(1..=80)
+            )
         }
     }
 
     /// A synthetic employer name that fits the unit's nature.
     pub(super) fn employer(&mut self, place: &str, unit_nature: &str) -> String {
         if unit_nature == "国有机关/事业单位" {
-            let county: String = place.chars().take_while(|&c| c != '县' && c != '市').collect();
+            let county: String = place
+                .chars()
+                .take_while(|&c| c != '县' && c != '市')
+                .collect();
             let suffix = if place.contains('县') { "县" } else { "市" };
-            return format!("{county}{suffix}{}", one_of(&mut self.rng, names::PUBLIC_UNITS));
+            return format!(
+                "{county}{suffix}{}",
+                one_of(&mut self.rng, names::PUBLIC_UNITS)
+            );
         }
         let city = one_of(&mut self.rng, names::FIRM_PLACES);
         let brand = one_of(&mut self.rng, names::FIRM_BRANDS);
@@ -604,13 +817,19 @@ impl Generator<'_> {
                 c[CAUSES] = self.join_causes(&causes);
             }
             Rule::NotANumber => {
-                c[HOUSEHOLD_INCOME] = one_of(&mut self.rng, &["五千", "约6000元", "三千二", "8000左右"]).to_string()
+                c[HOUSEHOLD_INCOME] =
+                    one_of(&mut self.rng, &["五千", "约6000元", "三千二", "8000左右"]).to_string()
             }
             // Negative spending, not income: a negative income would also make 本人年收入 exceed it.
-            Rule::Negative => c[HOUSEHOLD_EXPENSE] = format!("-{}", c[HOUSEHOLD_EXPENSE].trim_start_matches('-')),
-            Rule::HouseholdSizeRange => c[HOUSEHOLD_SIZE] = one_of(&mut self.rng, &["0", "25"]).to_string(),
+            Rule::Negative => {
+                c[HOUSEHOLD_EXPENSE] = format!("-{}", c[HOUSEHOLD_EXPENSE].trim_start_matches('-'))
+            }
+            Rule::HouseholdSizeRange => {
+                c[HOUSEHOLD_SIZE] = one_of(&mut self.rng, &["0", "25"]).to_string()
+            }
             Rule::PersonalIncomeAboveHousehold => {
-                c[PERSONAL_INCOME] = yuan(h.facts.income + self.rng.random_range(500..=20_000) * 100)
+                c[PERSONAL_INCOME] =
+                    yuan(h.facts.income + self.rng.random_range(500..=20_000) * 100)
             }
             Rule::LiftedWithoutDate => {
                 c[STATUS] = STATUS_NAMES[1].to_string();
@@ -623,10 +842,13 @@ impl Generator<'_> {
                 c[SEX] = r.sex.to_string();
             }
             Rule::DuplicateStaffNo => {
-                c[STAFF_NO] = self.recent[self.rng.random_range(0..self.recent.len())].staff_no.clone()
+                c[STAFF_NO] = self.recent[self.rng.random_range(0..self.recent.len())]
+                    .staff_no
+                    .clone()
             }
             Rule::DateFormat => {
-                c[FILED_ON] = one_of(&mut self.rng, &["2015-13-45", "2016-02-30", "2017-00-12"]).to_string()
+                c[FILED_ON] =
+                    one_of(&mut self.rng, &["2015-13-45", "2016-02-30", "2017-00-12"]).to_string()
             }
             other => unreachable!("{other} is not in the household cycle"),
         }
@@ -669,7 +891,13 @@ impl Generator<'_> {
         for k in 0..TRIES.len() {
             let (col, field, bad) = TRIES[(start + k) % TRIES.len()];
             let value = one_of(&mut self.rng, bad);
-            if self.lists.vocabulary.field(field).canonical(value).is_none() {
+            if self
+                .lists
+                .vocabulary
+                .field(field)
+                .canonical(value)
+                .is_none()
+            {
                 c[col] = value.to_string();
                 return;
             }
@@ -684,11 +912,19 @@ pub(super) fn yuan(fen: i64) -> String {
 }
 
 fn round_down(fen: i64, whole: bool) -> i64 {
-    if whole { fen - fen.rem_euclid(100) } else { fen }
+    if whole {
+        fen - fen.rem_euclid(100)
+    } else {
+        fen
+    }
 }
 
 fn round_up(fen: i64, whole: bool) -> i64 {
-    if whole && fen % 100 != 0 { fen - fen.rem_euclid(100) + 100 } else { fen }
+    if whole && fen % 100 != 0 {
+        fen - fen.rem_euclid(100) + 100
+    } else {
+        fen
+    }
 }
 
 fn round_near(fen: i64, whole: bool) -> i64 {

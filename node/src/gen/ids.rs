@@ -54,7 +54,12 @@ impl Person {
     /// The legacy 15-digit number for the same person (year without century, no check character).
     /// Only meaningful for births in the 1900s.
     pub fn id15(&self) -> String {
-        format!("{}{}{}", &self.digits[..6], &self.digits[8..14], &self.digits[14..17])
+        format!(
+            "{}{}{}",
+            &self.digits[..6],
+            &self.digits[8..14],
+            &self.digits[14..17]
+        )
     }
 }
 
@@ -76,13 +81,25 @@ pub(crate) struct IdAllocator {
 impl IdAllocator {
     pub(crate) fn new(areas: Vec<&'static str>, key: u64) -> IdAllocator {
         let counters = vec![0; 2 * areas.len() * 2 * YEARS];
-        IdAllocator { areas, counters, key }
+        IdAllocator {
+            areas,
+            counters,
+            key,
+        }
     }
 
     /// A fresh number for someone born in `year` in area `area` (an index into the area list). If
     /// that bucket is used up, a neighbouring area is used; `None` only when all are.
-    pub(crate) fn next(&mut self, role: Role, area: usize, year: i32, male: bool) -> Option<Person> {
-        let y = usize::try_from(year - FIRST_YEAR).ok().filter(|&y| y < YEARS)?;
+    pub(crate) fn next(
+        &mut self,
+        role: Role,
+        area: usize,
+        year: i32,
+        male: bool,
+    ) -> Option<Person> {
+        let y = usize::try_from(year - FIRST_YEAR)
+            .ok()
+            .filter(|&y| y < YEARS)?;
         let (lo, hi) = role.orders();
         let size = u64::from(DAYS * (hi - lo) * SEX_SLOTS);
         (0..self.areas.len()).find_map(|shift| {
@@ -111,7 +128,11 @@ impl IdAllocator {
                 order,
                 sex_digit
             );
-            Some(Person { digits, birth, male })
+            Some(Person {
+                digits,
+                birth,
+                male,
+            })
         })
     }
 }

@@ -85,7 +85,9 @@ pub fn generate(opts: &Options, out_dir: &Path) -> anyhow::Result<Summary> {
     fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let mut out = Outputs::create(out_dir, opts.format)?;
     let temps = out.temp_paths();
-    let result = Generator::new(opts).run(&mut out).and_then(|summary| out.finish(summary));
+    let result = Generator::new(opts)
+        .run(&mut out)
+        .and_then(|summary| out.finish(summary));
     if result.is_err() {
         for temp in temps {
             let _ = fs::remove_file(temp); // best effort: the run already failed
@@ -106,13 +108,19 @@ fn check_options(opts: &Options) -> anyhow::Result<()> {
         (0.0..=1.0).contains(&opts.invalid_rate),
         "the invalid rate must be between 0 and 1 / 错误行比例应在0到1之间"
     );
-    ensure!(opts.dibao_line_yuan > 0, "the 低保 line must be above zero / 低保线应大于0");
+    ensure!(
+        opts.dibao_line_yuan > 0,
+        "the 低保 line must be above zero / 低保线应大于0"
+    );
     ensure!(
         opts.edge_ratio.is_finite() && opts.edge_ratio >= 1.0,
         "the edge ratio must be 1.0 or more / 低保边缘比例应不小于1.0"
     );
     let first = NaiveDate::from_ymd_opt(2014, 2, 1).expect("a real date");
-    ensure!(opts.today >= first, "today must be after {first}: archives are filed from 2014 on");
+    ensure!(
+        opts.today >= first,
+        "today must be after {first}: archives are filed from 2014 on"
+    );
     Ok(())
 }
 
@@ -133,7 +141,9 @@ impl Outputs {
         let file = File::create(&manifest_temp)
             .with_context(|| format!("creating {}", manifest_temp.display()))?;
         let mut manifest = csv::Writer::from_writer(BufWriter::new(file));
-        manifest.write_record(["file", "line", "rule"]).context("writing the manifest")?;
+        manifest
+            .write_record(["file", "line", "rule"])
+            .context("writing the manifest")?;
         Ok(Outputs {
             households: Table::create(dir, Kind::Households, format)?,
             members: Table::create(dir, Kind::Members, format)?,
@@ -152,13 +162,27 @@ impl Outputs {
     }
 
     /// Lists a deliberately broken row in the manifest.
-    fn record(manifest: &mut csv::Writer<BufWriter<File>>, table: &Table, line: u32, rule: Rule) -> anyhow::Result<()> {
+    fn record(
+        manifest: &mut csv::Writer<BufWriter<File>>,
+        table: &Table,
+        line: u32,
+        rule: Rule,
+    ) -> anyhow::Result<()> {
         let line = line.to_string();
-        manifest.write_record([table.file_name.as_str(), &line, rule.name()]).context("writing the manifest")
+        manifest
+            .write_record([table.file_name.as_str(), &line, rule.name()])
+            .context("writing the manifest")
     }
 
     fn finish(self, mut summary: Summary) -> anyhow::Result<Summary> {
-        let Outputs { households, members, aid, mut manifest, manifest_temp, manifest_path } = self;
+        let Outputs {
+            households,
+            members,
+            aid,
+            mut manifest,
+            manifest_temp,
+            manifest_path,
+        } = self;
         let finished = [households.finish()?, members.finish()?, aid.finish()?];
         manifest.flush().context("writing the manifest")?;
         drop(manifest);
@@ -226,11 +250,15 @@ impl<'a> Generator<'a> {
         // Selection sampling (Knuth's algorithm S): exactly round(rate × N) rows, chosen at random,
         // without knowing which in advance.
         let target = (self.opts.invalid_rate * n as f64).round() as u64;
-        let mut summary = Summary { households: n, ..Summary::default() };
+        let mut summary = Summary {
+            households: n,
+            ..Summary::default()
+        };
         for seq in 1..=n {
             let left = n - seq + 1;
             let still_needed = target - summary.invalid_households;
-            let broken = still_needed > 0 && rand::Rng::random_range(&mut self.rng, 0..left) < still_needed;
+            let broken =
+                still_needed > 0 && rand::Rng::random_range(&mut self.rng, 0..left) < still_needed;
             let mut h = self.household(seq)?;
             if broken {
                 let rule = self.break_household(&mut h);
@@ -263,7 +291,8 @@ impl<'a> Generator<'a> {
 
     /// Whether a member or aid row is to be broken.
     fn break_this(&mut self) -> bool {
-        self.opts.invalid_rate > 0.0 && rand::Rng::random_bool(&mut self.rng, self.opts.invalid_rate)
+        self.opts.invalid_rate > 0.0
+            && rand::Rng::random_bool(&mut self.rng, self.opts.invalid_rate)
     }
 }
 
@@ -275,11 +304,20 @@ pub(crate) struct Layout {
 
 impl Layout {
     fn new(kind: Kind, keys: &[&str]) -> Layout {
-        Layout { order: kind.columns().iter().map(|c| keys.iter().position(|k| *k == c.key)).collect() }
+        Layout {
+            order: kind
+                .columns()
+                .iter()
+                .map(|c| keys.iter().position(|k| *k == c.key))
+                .collect(),
+        }
     }
 
     fn cells<'r>(&self, row: &'r [String]) -> Vec<&'r str> {
-        self.order.iter().map(|o| o.map_or("", |i| row[i].as_str())).collect()
+        self.order
+            .iter()
+            .map(|o| o.map_or("", |i| row[i].as_str()))
+            .collect()
     }
 }
 

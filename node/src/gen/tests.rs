@@ -16,7 +16,13 @@ fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
 }
 
-fn options(vocabulary: &Vocabulary, households: u64, seed: u64, rate: f64, format: Format) -> Options<'_> {
+fn options(
+    vocabulary: &Vocabulary,
+    households: u64,
+    seed: u64,
+    rate: f64,
+    format: Format,
+) -> Options<'_> {
     Options {
         org: OrgCode::parse("H01").unwrap(),
         households,
@@ -41,13 +47,25 @@ fn read(path: &Path) -> Vec<(u32, BTreeMap<String, String>)> {
     let text = std::fs::read_to_string(path).unwrap();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
     reader
         .records()
         .enumerate()
         .map(|(i, r)| {
             let r = r.unwrap();
-            (i as u32 + 2, header.iter().cloned().zip(r.iter().map(str::to_string)).collect())
+            (
+                i as u32 + 2,
+                header
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().map(str::to_string))
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -56,7 +74,8 @@ fn manifest(dir: &Path) -> BTreeMap<(String, u32), Rule> {
     read(&dir.join(MANIFEST))
         .into_iter()
         .map(|(_, r)| {
-            let rule = Rule::from_name(&r["rule"]).unwrap_or_else(|| panic!("unknown rule {}", r["rule"]));
+            let rule =
+                Rule::from_name(&r["rule"]).unwrap_or_else(|| panic!("unknown rule {}", r["rule"]));
             ((r["file"].clone(), r["line"].parse().unwrap()), rule)
         })
         .collect()
@@ -64,11 +83,24 @@ fn manifest(dir: &Path) -> BTreeMap<(String, u32), Rule> {
 
 /// Household columns whose values come from a vocabulary field.
 const ENUMERATED: &[(&str, &str)] = &[
-    ("性别", "sex"), ("政治面貌", "politics"), ("困难类别", "category"), ("劳模类别", "model_worker"),
-    ("健康状况", "health"), ("身份", "work_status"), ("住房类型", "housing_type"), ("住房面积", "housing_area"),
-    ("所属行业", "industry"), ("户口类型", "hukou"), ("单位性质", "unit_nature"), ("企业状况", "enterprise_status"),
-    ("是否单亲", "yes_no"), ("是否进入医保", "yes_no"), ("是否有一定自救能力", "yes_no"),
-    ("是否为零就业家庭", "yes_no"), ("是否享受低保", "yes_no"), ("档案状态", "status"),
+    ("性别", "sex"),
+    ("政治面貌", "politics"),
+    ("困难类别", "category"),
+    ("劳模类别", "model_worker"),
+    ("健康状况", "health"),
+    ("身份", "work_status"),
+    ("住房类型", "housing_type"),
+    ("住房面积", "housing_area"),
+    ("所属行业", "industry"),
+    ("户口类型", "hukou"),
+    ("单位性质", "unit_nature"),
+    ("企业状况", "enterprise_status"),
+    ("是否单亲", "yes_no"),
+    ("是否进入医保", "yes_no"),
+    ("是否有一定自救能力", "yes_no"),
+    ("是否为零就业家庭", "yes_no"),
+    ("是否享受低保", "yes_no"),
+    ("档案状态", "status"),
 ];
 
 /// An independent reading of the household rules: every rule the row breaks.
@@ -89,7 +121,9 @@ impl Checker<'_> {
         }
         match StaffNo::parse(&r["职工编号"], &self.org) {
             Err(v) => broken.push(v.rule),
-            Ok(s) if !self.staff_nos.insert(s.as_str().to_string()) => broken.push(Rule::DuplicateStaffNo),
+            Ok(s) if !self.staff_nos.insert(s.as_str().to_string()) => {
+                broken.push(Rule::DuplicateStaffNo)
+            }
             Ok(_) => {}
         }
         match IdNumber::parse(&r["身份证号"], today()) {
@@ -109,7 +143,10 @@ impl Checker<'_> {
             }
         }
         let causes: Vec<&str> = r["致困主要原因"].split(['、', ';']).collect();
-        let canon: Vec<&str> = causes.iter().filter_map(|c| self.v.field("cause").canonical(c)).collect();
+        let canon: Vec<&str> = causes
+            .iter()
+            .filter_map(|c| self.v.field("cause").canonical(c))
+            .collect();
         if canon.len() != causes.len() {
             broken.push(Rule::Vocabulary);
         }
@@ -120,7 +157,13 @@ impl Checker<'_> {
             broken.push(Rule::CausesRepeated);
         }
         let mut money = BTreeMap::new();
-        for col in ["本人年收入", "家庭年度总收入", "家庭年度支出", "年医疗费个人支出", "年学费支出"] {
+        for col in [
+            "本人年收入",
+            "家庭年度总收入",
+            "家庭年度支出",
+            "年医疗费个人支出",
+            "年学费支出",
+        ] {
             match Fen::parse_yuan(&r[col]) {
                 Ok(f) => {
                     money.insert(col, f);
@@ -154,12 +197,21 @@ impl Checker<'_> {
     }
 }
 
-fn member_rules(v: &Vocabulary, known: &HashSet<String>, r: &BTreeMap<String, String>) -> Vec<Rule> {
+fn member_rules(
+    v: &Vocabulary,
+    known: &HashSet<String>,
+    r: &BTreeMap<String, String>,
+) -> Vec<Rule> {
     let mut broken = Vec::new();
     if !known.contains(&r["职工编号"]) {
         broken.push(Rule::UnknownHousehold);
     }
-    for (col, field) in [("关系", "relation"), ("性别", "sex"), ("身份", "member_status"), ("健康状况", "health")] {
+    for (col, field) in [
+        ("关系", "relation"),
+        ("性别", "sex"),
+        ("身份", "member_status"),
+        ("健康状况", "health"),
+    ] {
         if v.field(field).canonical(&r[col]).is_none() {
             broken.push(Rule::Vocabulary);
         }
@@ -199,21 +251,44 @@ fn aid_rules(v: &Vocabulary, known: &HashSet<String>, r: &BTreeMap<String, Strin
 /// Checks every row of a run against the manifest; returns the stored households' staff numbers.
 fn check_run(dir: &Path, v: &Vocabulary) -> HashSet<String> {
     let listed = manifest(dir);
-    let expect = |file: &str, line: u32| listed.get(&(file.to_string(), line)).copied().into_iter().collect::<Vec<_>>();
-    let mut checker = Checker { v, org: OrgCode::parse("H01").unwrap(), staff_nos: HashSet::new(), ids: HashSet::new() };
+    let expect = |file: &str, line: u32| {
+        listed
+            .get(&(file.to_string(), line))
+            .copied()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let mut checker = Checker {
+        v,
+        org: OrgCode::parse("H01").unwrap(),
+        staff_nos: HashSet::new(),
+        ids: HashSet::new(),
+    };
     let mut stored = HashSet::new();
     for (line, r) in read(&dir.join("households.csv")) {
         let broken = checker.household(&r);
-        assert_eq!(broken, expect("households.csv", line), "households.csv line {line}: {r:?}");
+        assert_eq!(
+            broken,
+            expect("households.csv", line),
+            "households.csv line {line}: {r:?}"
+        );
         if broken.is_empty() {
             stored.insert(r["职工编号"].clone());
         }
     }
     for (line, r) in read(&dir.join("members.csv")) {
-        assert_eq!(member_rules(v, &stored, &r), expect("members.csv", line), "members.csv line {line}: {r:?}");
+        assert_eq!(
+            member_rules(v, &stored, &r),
+            expect("members.csv", line),
+            "members.csv line {line}: {r:?}"
+        );
     }
     for (line, r) in read(&dir.join("aid.csv")) {
-        assert_eq!(aid_rules(v, &stored, &r), expect("aid.csv", line), "aid.csv line {line}: {r:?}");
+        assert_eq!(
+            aid_rules(v, &stored, &r),
+            expect("aid.csv", line),
+            "aid.csv line {line}: {r:?}"
+        );
     }
     stored
 }
@@ -237,7 +312,10 @@ fn the_same_seed_gives_identical_bytes_and_another_seed_does_not() {
 fn a_valid_only_run_has_only_valid_rows() {
     let v = Vocabulary::builtin();
     let (dir, summary) = run(&options(&v, 3000, 1, 0.0, Format::Csv));
-    assert_eq!(summary.invalid_households + summary.invalid_members + summary.invalid_aid, 0);
+    assert_eq!(
+        summary.invalid_households + summary.invalid_members + summary.invalid_aid,
+        0
+    );
     assert_eq!(manifest(dir.path()).len(), 0);
     let stored = check_run(dir.path(), &v);
     assert_eq!(stored.len(), 3000);
@@ -253,7 +331,10 @@ fn each_listed_row_breaks_exactly_its_rule_and_no_other_row_breaks_any() {
     let households = listed.keys().filter(|(f, _)| f == "households.csv").count() as u64;
     assert_eq!(households, 400);
     let rules: HashSet<Rule> = listed.values().copied().collect();
-    for r in household::CYCLE.iter().chain([Rule::UnknownHousehold].iter()) {
+    for r in household::CYCLE
+        .iter()
+        .chain([Rule::UnknownHousehold].iter())
+    {
         assert!(rules.contains(r), "no row breaks {r}");
     }
     let members = summary.invalid_members as f64 / summary.members as f64;
@@ -283,7 +364,12 @@ fn values_follow_the_seed_distributions() {
             _ => {
                 let half = income / 2.0;
                 let over = |c: &str| Fen::parse_yuan(&r[c]).unwrap().0 as f64 > half;
-                assert!(over("年医疗费个人支出") || over("年学费支出") || r["致困主要原因"].contains("意外灾害"), "{r:?}");
+                assert!(
+                    over("年医疗费个人支出")
+                        || over("年学费支出")
+                        || r["致困主要原因"].contains("意外灾害"),
+                    "{r:?}"
+                );
             }
         }
         if r["档案状态"] == "已脱困" {
@@ -292,7 +378,10 @@ fn values_follow_the_seed_distributions() {
             assert!(r["脱困日期"].is_empty());
         }
     }
-    let fifteen = rows.iter().filter(|(_, r)| r["身份证号"].len() == 15).count();
+    let fifteen = rows
+        .iter()
+        .filter(|(_, r)| r["身份证号"].len() == 15)
+        .count();
     assert!((5..=100).contains(&fifteen), "{fifteen} legacy numbers");
 }
 
@@ -308,7 +397,10 @@ fn the_gbk_file_decodes_to_the_utf8_run() {
         let original = std::fs::read_to_string(utf8.path().join(name)).unwrap();
         assert_eq!(text, original.strip_prefix('\u{feff}').unwrap(), "{name}");
     }
-    assert_eq!(std::fs::read(utf8.path().join(MANIFEST)).unwrap(), std::fs::read(gbk.path().join(MANIFEST)).unwrap());
+    assert_eq!(
+        std::fs::read(utf8.path().join(MANIFEST)).unwrap(),
+        std::fs::read(gbk.path().join(MANIFEST)).unwrap()
+    );
 }
 
 #[test]
@@ -316,18 +408,35 @@ fn an_xlsx_run_has_one_named_sheet_per_kind_with_the_same_rows() {
     use calamine::{Reader, Xlsx, open_workbook};
     let v = Vocabulary::builtin();
     let (dir, summary) = run(&options(&v, 200, 2, 0.05, Format::Xlsx));
-    for (kind, rows) in [(Kind::Households, 200), (Kind::Members, summary.members), (Kind::Aid, summary.aid)] {
-        let mut book: Xlsx<_> = open_workbook(dir.path().join(format!("{}.xlsx", kind.key()))).unwrap();
+    for (kind, rows) in [
+        (Kind::Households, 200),
+        (Kind::Members, summary.members),
+        (Kind::Aid, summary.aid),
+    ] {
+        let mut book: Xlsx<_> =
+            open_workbook(dir.path().join(format!("{}.xlsx", kind.key()))).unwrap();
         assert_eq!(book.sheet_names(), vec![kind.sheet_name().to_string()]);
         let range = book.worksheet_range(kind.sheet_name()).unwrap();
         assert_eq!(range.height() as u64, rows + 1);
-        let header: Vec<String> = range.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+        let header: Vec<String> = range
+            .rows()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let expected: Vec<&str> = kind.columns().iter().map(|c| c.zh).collect();
         assert_eq!(header, expected);
     }
     let listed = manifest(dir.path());
     assert!(listed.keys().all(|(f, _)| f.ends_with(".xlsx")));
-    assert_eq!(listed.keys().filter(|(f, _)| f == "households.xlsx").count(), 10);
+    assert_eq!(
+        listed
+            .keys()
+            .filter(|(f, _)| f == "households.xlsx")
+            .count(),
+        10
+    );
 }
 
 #[test]
@@ -343,10 +452,21 @@ fn more_households_than_staff_numbers_is_an_error_and_leaves_nothing() {
 fn headers_are_all_columns_in_order() {
     let v = Vocabulary::builtin();
     let (dir, _) = run(&options(&v, 10, 1, 0.0, Format::Csv));
-    for (name, cols) in [("households.csv", HOUSEHOLD_COLUMNS), ("members.csv", MEMBER_COLUMNS), ("aid.csv", AID_COLUMNS)] {
+    for (name, cols) in [
+        ("households.csv", HOUSEHOLD_COLUMNS),
+        ("members.csv", MEMBER_COLUMNS),
+        ("aid.csv", AID_COLUMNS),
+    ] {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
-        let first = text.lines().next().unwrap().trim_start_matches('\u{feff}').to_string();
-        assert_eq!(first, cols.iter().map(|c| c.zh).collect::<Vec<_>>().join(","));
+        let first = text
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches('\u{feff}')
+            .to_string();
+        assert_eq!(
+            first,
+            cols.iter().map(|c| c.zh).collect::<Vec<_>>().join(",")
+        );
     }
 }
-
