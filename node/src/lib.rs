@@ -12,3 +12,4 @@ pub mod import;
 pub mod reporting;
 pub mod rules;
 pub mod settings;
+pub mod synth;

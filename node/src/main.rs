@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use bangfu_node::archive::Archive;
 use bangfu_node::settings::{Eligibility, Settings};
-use bangfu_node::{clock, eligibility, export, import};
+use bangfu_node::{campaigns, clock, eligibility, export, facts, import, reporting, synth};
 use bangfu_shared::org::OrgCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -84,6 +84,44 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Print exactly the statistic report that would leave this node, as JSON (报表预览).
+    ///
+    /// With --campaign, for a campaign's table and period; with --template and --as-of, for any table
+    /// (a built-in id: songnuan, bangfu_center, dajiancha, dangan; or a table file FILE.toml).
+    Report {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, conflicts_with_all = ["template", "as_of"], required_unless_present = "template")]
+        campaign: Option<String>,
+        #[arg(long, requires = "as_of")]
+        template: Option<String>,
+        /// The day the archive is counted on (YYYY-MM-DD).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
+        format: ReportFormat,
+        /// Where to write --format xlsx.
+        #[arg(long, value_name = "FILE", required_if_eq("format", "xlsx"))]
+        out: Option<PathBuf>,
+    },
+    /// Record figures typed in by the union for a campaign, e.g. 4A=12 5B=3.5 (填报数据).
+    Enter {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long)]
+        campaign: String,
+        /// A .csv or .xlsx file of code,value rows.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// CODE=VALUE pairs, in the cell's unit (人, 户, 万元, …).
+        #[arg(value_name = "CODE=VALUE", required_unless_present = "file")]
+        figures: Vec<String>,
+    },
+    /// Campaigns this node reports for (活动).
+    Campaign {
+        #[command(subcommand)]
+        action: CampaignAction,
+    },
     /// Write a synthetic archive (households, members, aid records) for tests and demos (生成测试数据).
     ///
     /// Never use real people's data for testing. The same --seed gives the same files.
@@ -107,6 +145,43 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum CampaignAction {
+    /// Enter a campaign from its circular, for a node not (yet) connected to its parent.
+    Add {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long)]
+        id: String,
+        /// A built-in table (songnuan, bangfu_center, dajiancha, dangan) or one in DIR/templates/.
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        start: chrono::NaiveDate,
+        #[arg(long)]
+        end: chrono::NaiveDate,
+        /// This node's deadline.
+        #[arg(long)]
+        due: Option<chrono::NaiveDate>,
+    },
+    /// List the campaigns this node knows.
+    List {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Json,
+    /// Laid out like the seed's table, withheld cells shown as <k
+    Table,
+    /// A spreadsheet to print (needs --out)
+    Xlsx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -218,12 +293,120 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             archive.close().await;
             Ok(())
         }
+        Command::Report { data, campaign, template, as_of, format, out } => {
+            let settings = Settings::load(&data)?;
+            let vocabulary = Settings::vocabulary(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            let (table, period, typed, campaign_id) = match (campaign, template, as_of) {
+                (Some(id), _, _) => {
+                    let c = campaigns::get(&archive, &id).await?;
+                    let table = c.template(&data, &vocabulary)?;
+                    let typed = campaigns::typed(&archive, &id).await?;
+                    (table, bangfu_shared::aggregate::Period::campaign(c.start, c.end), typed, Some(id))
+                }
+                (None, Some(t), Some(day)) => {
+                    let table = if t.ends_with(".toml") {
+                        bangfu_shared::template::load_file(std::path::Path::new(&t), &vocabulary)?
+                    } else {
+                        bangfu_shared::template::load(&t, Some(&data.join("templates")), &vocabulary)?
+                    };
+                    (table, bangfu_shared::aggregate::Period::on(day), Default::default(), None)
+                }
+                _ => bail!("give --campaign ID, or --template T with --as-of DATE"),
+            };
+            let archive_facts = facts::load(&archive, &vocabulary).await?;
+            archive.close().await;
+            let request = reporting::Request { org: settings.org.clone(), template: &table, campaign: campaign_id, period, version: 1 };
+            let report = reporting::build(request, &archive_facts, &typed)?;
+            match format {
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                ReportFormat::Table => print!("{}", reporting::as_table(&report, &table, &settings.name)),
+                ReportFormat::Xlsx => {
+                    let out = out.expect("clap requires --out with xlsx");
+                    reporting::write_xlsx(&report, &table, &settings.name, &out)?;
+                    println!("已写入 / written: {}", out.display());
+                }
+            }
+            if let Err(blocked) = report.ensure_sendable() {
+                eprintln!("注意 / note: {blocked}");
+            }
+            Ok(())
+        }
+        Command::Enter { data, campaign, file, figures } => {
+            Settings::load(&data)?;
+            let vocabulary = Settings::vocabulary(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            let c = campaigns::get(&archive, &campaign).await?;
+            let table = c.template(&data, &vocabulary)?;
+            let mut all = campaigns::parse_assignments(&figures)?;
+            if let Some(f) = file {
+                for (code, value) in campaigns::read_figures_file(&f)? {
+                    if all.insert(code.clone(), value).is_some() {
+                        bail!("{code} is given both on the command line and in {} / 重复填报", f.display());
+                    }
+                }
+            }
+            campaigns::enter(&archive, &c, &table, &all).await?;
+            println!("已记录 / recorded {} figure(s) for campaign {}", all.len(), c.id);
+            archive.close().await;
+            Ok(())
+        }
+        Command::Campaign { action: CampaignAction::Add { data, id, template, title, start, end, due } } => {
+            Settings::load(&data)?;
+            let vocabulary = Settings::vocabulary(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            let c = campaigns::Campaign { id, template, title, start, end, due, template_body: None };
+            c.template(&data, &vocabulary).with_context(|| format!("loading template `{}`", c.template))?;
+            campaigns::add(&archive, &c, "local").await?;
+            println!("活动已添加 / campaign added: {} ({}, {} – {})", c.id, c.template, c.start, c.end);
+            archive.close().await;
+            Ok(())
+        }
+        Command::Campaign { action: CampaignAction::List { data } } => {
+            Settings::load(&data)?;
+            let archive = Archive::open(&data, false).await?;
+            for c in campaigns::list(&archive).await? {
+                let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+                println!("{}  {}  {}  {} – {}  due {}", c.id, c.template, c.title, c.start, c.end, due);
+            }
+            archive.close().await;
+            Ok(())
+        }
         Command::Gen { org, households, seed, invalid, format, dibao_line, edge_ratio, out } => {
             if !(0.0..=1.0).contains(&invalid) {
                 bail!("--invalid is a share from 0 to 1 / --invalid 应在 0 到 1 之间");
             }
-            let _ = (org, households, seed, format, dibao_line, edge_ratio, out);
-            bail!("TEMP")
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let vocabulary = bangfu_shared::vocabulary::Vocabulary::builtin();
+            let opts = synth::Options {
+                org,
+                households,
+                seed,
+                invalid_rate: invalid,
+                today: clock::today(),
+                dibao_line_yuan: dibao_line,
+                edge_ratio,
+                vocabulary: &vocabulary,
+                format: match format {
+                    GenFormat::Csv => synth::Format::Csv,
+                    GenFormat::CsvGbk => synth::Format::CsvGbk,
+                    GenFormat::Xlsx => synth::Format::Xlsx,
+                },
+            };
+            let summary = synth::generate(&opts, &out).context("generating the synthetic archive")?;
+            println!(
+                "已生成 / generated: {} households ({} invalid), {} members ({} invalid), {} aid records ({} invalid)",
+                summary.households,
+                summary.invalid_households,
+                summary.members,
+                summary.invalid_members,
+                summary.aid,
+                summary.invalid_aid
+            );
+            for f in &summary.files {
+                println!("  {}", f.display());
+            }
+            Ok(())
         }
     }
 }
