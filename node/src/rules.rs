@@ -38,6 +38,8 @@ pub enum Rule {
     DuplicateIdNumber,
     /// A 职工编号 that appears twice in one file.
     DuplicateStaffNo,
+    /// The same family member (职工编号, 姓名, 关系) twice in one file.
+    DuplicateMember,
     /// A family member or aid record names a 职工编号 that is not in this archive.
     UnknownHousehold,
     /// A text longer than any form allows (guards the archive against pasted documents).
@@ -45,12 +47,12 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 22] = [
+    pub const ALL: [Rule; 23] = [
         Rule::Required, Rule::IdLength, Rule::IdCharacters, Rule::IdBirthDate, Rule::IdCheckChar,
         Rule::IdSex, Rule::StaffNoFormat, Rule::StaffNoOrg, Rule::Vocabulary, Rule::CausesCount,
         Rule::CausesRepeated, Rule::NotANumber, Rule::Negative, Rule::HouseholdSizeRange,
         Rule::PersonalIncomeAboveHousehold, Rule::LiftedWithoutDate, Rule::DateFormat,
-        Rule::DateInFuture, Rule::DuplicateIdNumber, Rule::DuplicateStaffNo, Rule::UnknownHousehold,
+        Rule::DateInFuture, Rule::DuplicateIdNumber, Rule::DuplicateStaffNo, Rule::DuplicateMember, Rule::UnknownHousehold,
         Rule::TooLong,
     ];
 
@@ -77,6 +79,7 @@ impl Rule {
             Rule::DateInFuture => "date.future",
             Rule::DuplicateIdNumber => "id_number.duplicate",
             Rule::DuplicateStaffNo => "staff_no.duplicate",
+            Rule::DuplicateMember => "member.duplicate",
             Rule::UnknownHousehold => "household.unknown",
             Rule::TooLong => "text.too_long",
         }
@@ -108,6 +111,7 @@ impl Rule {
             Rule::DateInFuture => "日期在今天之后",
             Rule::DuplicateIdNumber => "身份证号与另一户重复",
             Rule::DuplicateStaffNo => "职工编号在本文件中重复出现",
+            Rule::DuplicateMember => "同一户的同名同关系家庭成员在本文件中重复出现",
             Rule::UnknownHousehold => "职工编号在本档案中不存在",
             Rule::TooLong => "内容过长",
         }
@@ -135,6 +139,7 @@ impl Rule {
             Rule::DateInFuture => "the date is after today",
             Rule::DuplicateIdNumber => "the ID number is already used by another household",
             Rule::DuplicateStaffNo => "the staff number appears twice in this file",
+            Rule::DuplicateMember => "the same family member (staff number, name, relation) appears twice in this file",
             Rule::UnknownHousehold => "no household with this staff number is in the archive",
             Rule::TooLong => "the text is too long",
         }

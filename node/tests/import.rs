@@ -1,4 +1,4 @@
-//! The county archive's import, as a county IT person runs it: real binary, real files from `gen`.
+//! The county archive's import, as a county IT person runs it: real binary, real files from `files`.
 
 mod common;
 
@@ -12,13 +12,13 @@ use common::*;
 fn stores_exactly_the_valid_rows(format: &str, ext: &str) {
     let dir = tempfile::tempdir().unwrap();
     let n = 1500;
-    let gen = generate(dir.path(), "H01", n, 7, 0.05, format);
+    let files = generate(dir.path(), "H01", n, 7, 0.05, format);
     let data = init_node(dir.path(), "H01");
-    let manifest = manifest(&gen);
+    let manifest = manifest(&files);
 
     let mut stored = Vec::new();
     for kind in ["households", "members", "aid"] {
-        let file = gen.join(format!("{kind}.{ext}"));
+        let file = files.join(format!("{kind}.{ext}"));
         let out = ok(&["import", "--data", s(&data), "--json", s(&file)]);
         let outcome: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
         let stream = &outcome["streams"][0];
@@ -57,14 +57,14 @@ fn an_xlsx_archive_stores_exactly_the_valid_rows() {
 #[test]
 fn importing_the_same_file_again_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = generate(dir.path(), "H01", 400, 3, 0.05, "csv");
+    let files = generate(dir.path(), "H01", 400, 3, 0.05, "csv");
     let data = init_node(dir.path(), "H01");
     for kind in ["households", "members", "aid"] {
-        ok(&["import", "--data", s(&data), s(&gen.join(format!("{kind}.csv")))]);
+        ok(&["import", "--data", s(&data), s(&files.join(format!("{kind}.csv")))]);
     }
     let before = dump(&data, dir.path());
     for kind in ["households", "members", "aid"] {
-        let out = ok(&["import", "--data", s(&data), "--json", s(&gen.join(format!("{kind}.csv")))]);
+        let out = ok(&["import", "--data", s(&data), "--json", s(&files.join(format!("{kind}.csv")))]);
         let outcome: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
         assert_eq!(outcome["streams"][0]["rows_new"], 0, "{kind}");
         assert_eq!(outcome["streams"][0]["rows_updated"], 0, "{kind}");
@@ -75,9 +75,9 @@ fn importing_the_same_file_again_changes_nothing() {
 #[test]
 fn a_changed_row_updates_its_household_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = generate(dir.path(), "H01", 50, 5, 0.0, "csv");
+    let files = generate(dir.path(), "H01", 50, 5, 0.0, "csv");
     let data = init_node(dir.path(), "H01");
-    let file = gen.join("households.csv");
+    let file = files.join("households.csv");
     ok(&["import", "--data", s(&data), s(&file)]);
     let text = std::fs::read_to_string(&file).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -124,9 +124,9 @@ fn an_import_killed_part_way_leaves_the_archive_as_it_was() {
 #[test]
 fn an_unreadable_binary_or_empty_file_exits_non_zero_with_one_line_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = generate(dir.path(), "H01", 30, 1, 0.0, "csv");
+    let files = generate(dir.path(), "H01", 30, 1, 0.0, "csv");
     let data = init_node(dir.path(), "H01");
-    ok(&["import", "--data", s(&data), s(&gen.join("households.csv"))]);
+    ok(&["import", "--data", s(&data), s(&files.join("households.csv"))]);
     let before = dump(&data, dir.path());
 
     let p = |name: &str| dir.path().join(name);
@@ -183,10 +183,10 @@ fn the_rejects_file_neutralises_formulas() {
 #[test]
 fn a_household_of_another_county_is_refused_by_org() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = generate(dir.path(), "H02", 10, 1, 0.0, "csv");
+    let files = generate(dir.path(), "H02", 10, 1, 0.0, "csv");
     let data = init_node(dir.path(), "H01");
-    ok(&["import", "--data", s(&data), s(&gen.join("households.csv"))]);
-    let got = rejects(&gen.join("households.csv.rejects.csv"));
+    ok(&["import", "--data", s(&data), s(&files.join("households.csv"))]);
+    let got = rejects(&files.join("households.csv.rejects.csv"));
     assert_eq!(got.len(), 10);
     assert!(got.values().all(|r| r.contains("[staff_no.org]")));
 }

@@ -115,7 +115,11 @@ fn open_csv(path: &Path, shown: String) -> Result<Opened, SourceError> {
             CsvInput::Gbk(DecodeReaderBytesBuilder::new().encoding(Some(GB18030)).bom_sniffing(false).build(stream))
         }
     };
-    let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(256 * 1024).from_reader(input);
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(256 * 1024)
+        .from_reader(CrlfToLf { inner: input, held_cr: false });
     Ok(Opened::Csv { encoding, rows: CsvRows { path: shown, reader, record: csv::ByteRecord::new(), bom, digest } })
 }
 
@@ -158,10 +162,59 @@ impl Read for CsvInput {
     }
 }
 
+/// Turns Windows line ends (`\r\n`, as Excel writes) into `\n` before the CSV parser sees them: the
+/// parser's record line numbers run one short after every `\r\n`, and the rejects file must name the
+/// line an office sees in its editor.
+pub struct CrlfToLf<R> {
+    inner: R,
+    /// A `\r` that ended the previous read, not yet known to be followed by `\n`.
+    held_cr: bool,
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.len() < 2 {
+            return self.inner.read(buf);
+        }
+        let start = usize::from(self.held_cr);
+        let n = self.inner.read(&mut buf[start..])?;
+        if self.held_cr {
+            buf[0] = b'\r';
+            self.held_cr = false;
+            if n == 0 {
+                return Ok(1);
+            }
+        } else if n == 0 {
+            return Ok(0);
+        }
+        let end = start + n;
+        let mut out = 0;
+        for i in 0..end {
+            let b = buf[i];
+            if b == b'\r' {
+                if i + 1 == end {
+                    self.held_cr = true; // decide on the next read
+                    continue;
+                }
+                if buf[i + 1] == b'\n' {
+                    continue;
+                }
+            }
+            buf[out] = b;
+            out += 1;
+        }
+        if out == 0 {
+            // only a held `\r` came in: read again rather than signal end of file
+            return self.read(buf);
+        }
+        Ok(out)
+    }
+}
+
 /// The rows of a CSV file.
 pub struct CsvRows {
     path: String,
-    reader: csv::Reader<CsvInput>,
+    reader: csv::Reader<CrlfToLf<CsvInput>>,
     record: csv::ByteRecord,
     bom: bool,
     digest: Arc<Mutex<Sha256>>,
@@ -241,22 +294,22 @@ impl<'a> SheetRows<'a> {
         if let Some(p) = self.pending.take() {
             return Ok(Some(p));
         }
+        if self.done {
+            return Ok(None); // the reader must not be asked again past the sheet's end
+        }
         let next = self
             .cells
             .next_cell()
             .map_err(|e| SourceError::BadWorkbook { path: self.path.clone(), detail: e.to_string() })?;
+        self.done = next.is_none();
         Ok(next.map(|c| (c.get_position(), cell_text(c.get_value()))))
     }
 }
 
 impl RowSource for SheetRows<'_> {
     fn next_row(&mut self, row: &mut RawRow) -> Result<bool, SourceError> {
-        if self.done {
-            return Ok(false);
-        }
         row.cells.clear();
         let Some(((r, c), text)) = self.next_cell()? else {
-            self.done = true;
             return Ok(false);
         };
         row.line = u64::from(r) + 1;
@@ -294,5 +347,33 @@ fn cell_text(value: &DataRef<'_>) -> String {
             None => dt.as_f64().to_string(),
         },
         DataRef::Error(e) => format!("#{e:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn through(input: &[u8], chunk: usize) -> Vec<u8> {
+        struct Chunks<'a>(&'a [u8], usize);
+        impl Read for Chunks<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut out = Vec::new();
+        CrlfToLf { inner: Chunks(input, chunk), held_cr: false }.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn windows_line_ends_become_unix_ones_whatever_the_read_sizes() {
+        let input = b"a,b\r\nc,\"d\re\"\r\n\r\nf\r";
+        for chunk in 1..8 {
+            assert_eq!(through(input, chunk), b"a,b\nc,\"d\re\"\n\nf\r", "chunk {chunk}");
+        }
     }
 }

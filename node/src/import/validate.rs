@@ -15,7 +15,7 @@ use crate::domain::{Fen, IdNumber, StaffNo, parse_date};
 use crate::rules::{Rule, Violation};
 
 /// A value as stored: canonical text, or an integer (fen, counts).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
     Text(String),
     Int(i64),
@@ -178,8 +178,8 @@ pub struct Validator<'a> {
     org: OrgCode,
     today: NaiveDate,
     known: Known,
-    /// 职工编号s seen in this file (households only).
-    seen: HashSet<StaffKey>,
+    /// Keys seen in this file: 职工编号 (households), or a hash of (职工编号, 姓名, 关系) (members).
+    seen: HashSet<u64>,
 }
 
 impl<'a> Validator<'a> {
@@ -224,6 +224,14 @@ impl<'a> Validator<'a> {
             }
         }
         self.check_row(cells, &parsed, &mut problems);
+        let member_key = (self.kind == Kind::Members).then(|| member_key(&values));
+        if let Some(key) = member_key
+            && problems.is_empty()
+            && self.seen.contains(&key)
+        {
+            let name = self.header.positions[1].and_then(|p| cells.get(p)).cloned().unwrap_or_default();
+            problems.push(Problem { column: "姓名", value: name, violation: Violation::new(Rule::DuplicateMember) });
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -232,6 +240,9 @@ impl<'a> Validator<'a> {
         {
             self.seen.insert(staff_key(staff.as_str()));
             self.known.insert(staff.as_str(), id.as_str());
+        }
+        if let Some(key) = member_key {
+            self.seen.insert(key);
         }
         Ok(ValidRow { values })
     }
@@ -381,6 +392,15 @@ fn unneutralise(cell: &str) -> &str {
         Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
         _ => cell,
     }
+}
+
+/// A member's identity (职工编号, 姓名, 关系) hashed: 64 bits keep a file of millions of members small,
+/// and a false duplicate would need a hash collision.
+fn member_key(values: &[Option<Value>]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    values[..3].hash(&mut h);
+    h.finish()
 }
 
 /// What a row's cells parsed to, for the rules that relate cells.

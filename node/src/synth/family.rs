@@ -200,8 +200,10 @@ impl Generator<'_> {
         let ties = self.ties(f);
         let mut remaining = f.income - f.personal;
         let mut spouse_surname = None;
+        // A family does not give two of its members one name: (职工编号, 姓名, 关系) is a member's key.
+        let mut used: Vec<String> = Vec::new();
         for (i, tie) in ties.into_iter().enumerate() {
-            let mut row = self.member(f, tie, i == 0, &mut remaining, &mut spouse_surname)?;
+            let mut row = self.member(f, tie, i == 0, &mut remaining, &mut spouse_surname, &mut used)?;
             let broken = self.break_this();
             let rule = broken.then(|| self.break_member(&mut row));
             let line = out.members.write(&self.family.member_layout.cells(&row))?;
@@ -251,6 +253,7 @@ impl Generator<'_> {
         first: bool,
         remaining: &mut i64,
         spouse_surname: &mut Option<String>,
+        used: &mut Vec<String>,
     ) -> anyhow::Result<Vec<String>> {
         let today = self.opts.today;
         let worker_year = f.person.birth.year();
@@ -301,7 +304,11 @@ impl Generator<'_> {
         if tie == Tie::Spouse {
             *spouse_surname = Some(surname.clone());
         }
-        let name = self.given_name(&surname, male);
+        let mut name = self.given_name(&surname, male);
+        while used.contains(&name) {
+            name = self.given_name(&surname, male);
+        }
+        used.push(name.clone());
         let age = today.year() - year;
         let status = pick(&mut self.rng, &self.family.status_by_age[age_band(age)]).to_string();
         let health = if first && f.has_cause("供养直系亲属大病") && !self.family.serious.is_empty()
