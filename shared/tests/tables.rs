@@ -496,25 +496,3 @@ fn a_money_sum_from_fewer_than_k_households_is_withheld() {
     assert!(p.cells()["6A"].value().is_some(), "6A comes from 60 households");
     disclose::check(&audit(&t, p.cells()).unwrap()).unwrap();
 }
-
-/// The benchmark target: all four templates with disclosure control over 1,000,000 households.
-/// Run with `cargo test --release -p bangfu-shared --test tables -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn a_million_households_in_under_a_second() {
-    let v = Vocabulary::builtin();
-    let (hs, aid) = archive(42, 1_000_000, &v);
-    let templates: Vec<Template> = template::BUILTIN_IDS.iter().map(|id| template::builtin(id, &v).unwrap()).collect();
-    let period = Period::campaign(day(2014, 1, 1), day(2014, 12, 31));
-    let started = std::time::Instant::now();
-    for t in &templates {
-        let t0 = std::time::Instant::now();
-        let values = aggregate(t, &hs, &aid, &period);
-        let t1 = t0.elapsed();
-        let p = protect(t, &values).unwrap();
-        println!("{}: aggregate {t1:?}, protect {:?}, withheld {}", t.id, t0.elapsed() - t1, p.withheld().len());
-    }
-    let elapsed = started.elapsed();
-    println!("all four: {elapsed:?}");
-    assert!(elapsed.as_secs_f64() < 1.0, "{elapsed:?}");
-}

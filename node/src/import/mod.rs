@@ -95,10 +95,13 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
     let known = archive.known().await?;
     let mut tx = archive.begin().await?;
     let (send, mut recv) = mpsc::channel::<Msg>(4);
+    // Written batches go back to the reading thread to be freed there: glibc frees a thread's own
+    // allocations quickly, and other threads' slowly.
+    let (spent, spent_recv) = std::sync::mpsc::channel::<Vec<ValidRow>>();
     let reading = {
         let path = path.to_path_buf();
         let (org, vocabulary, today, progress) = (ctx.org.clone(), ctx.vocabulary.clone(), ctx.today, ctx.progress);
-        tokio::task::spawn_blocking(move || read_file(&path, &vocabulary, org, today, known, progress, send))
+        tokio::task::spawn_blocking(move || read_file(&path, &vocabulary, org, today, known, progress, send, spent_recv))
     };
 
     let mut changed_by_stream = Vec::new();
@@ -107,12 +110,13 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
     while let Some(msg) = recv.recv().await {
         match msg {
             Msg::Start { kind } => current = Some((kind, 0, 0)),
-            Msg::Rows { rows, new } => {
+            Msg::Rows { mut rows, new } => {
                 let Some((kind, changed, new_total)) = current.as_mut() else { continue };
-                match archive::upsert(&mut tx, *kind, rows).await {
+                match archive::upsert(&mut tx, *kind, &mut rows).await {
                     Ok(n) => {
                         *changed += n;
                         *new_total += new;
+                        let _ = spent.send(rows);
                     }
                     Err(e) => {
                         write_error = Some(e);
@@ -185,6 +189,7 @@ fn read_file(
     known: Known,
     progress: bool,
     send: mpsc::Sender<Msg>,
+    spent: std::sync::mpsc::Receiver<Vec<ValidRow>>,
 ) -> Result<(FileFacts, Option<&'static str>, RejectsWriter), Error> {
     let shown = path.display().to_string();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -198,7 +203,7 @@ fn read_file(
                     source::Encoding::Utf8 => "UTF-8",
                     source::Encoding::Gbk => "GBK",
                 };
-                let stream = Stream { path, shown: &shown, sheet: None, vocabulary, org: &org, today, bar: &bar };
+                let stream = Stream { path, shown: &shown, sheet: None, vocabulary, org: &org, today, bar: &bar, spent: &spent };
                 stream.run(&mut rows, known, &mut rejects, &send)?;
                 (Some(enc), rows.sha256())
             }
@@ -207,7 +212,7 @@ fn read_file(
                 for sheet in &sheets {
                     let mut rows = SheetRows::new(&mut book, sheet, &shown)?;
                     let stream =
-                        Stream { path, shown: &shown, sheet: Some(sheet.clone()), vocabulary, org: &org, today, bar: &bar };
+                        Stream { path, shown: &shown, sheet: Some(sheet.clone()), vocabulary, org: &org, today, bar: &bar, spent: &spent };
                     known = stream.run(&mut rows, known, &mut rejects, &send)?;
                 }
                 (None, source::sha256_of(path)?)
@@ -241,6 +246,7 @@ struct Stream<'a> {
     org: &'a OrgCode,
     today: NaiveDate,
     bar: &'a indicatif::ProgressBar,
+    spent: &'a std::sync::mpsc::Receiver<Vec<ValidRow>>,
 }
 
 impl Stream<'_> {
@@ -294,6 +300,9 @@ impl Stream<'_> {
                     new_in_batch += u64::from(!was_known);
                     batch.push(valid);
                     if batch.len() == ROWS_PER_MESSAGE {
+                        while let Ok(done) = self.spent.try_recv() {
+                            drop(done);
+                        }
                         let rows = std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_MESSAGE));
                         send.blocking_send(Msg::Rows { rows, new: new_in_batch }).map_err(|_| stop())?;
                         new_in_batch = 0;

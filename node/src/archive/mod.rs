@@ -8,18 +8,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Arguments, AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+
+pub mod bulk;
 
 use crate::columns::Kind;
 use crate::import::validate::{Known, ValidRow, Value};
 
 /// The archive's file name inside `--data`.
 pub const FILE_NAME: &str = "archive.db";
-
-/// Rows per INSERT statement: large enough that per-statement overhead vanishes, small enough to stay
-/// under SQLite's 32,766 bound parameters (35 household columns × 500 rows).
-pub const BATCH_ROWS: usize = 500;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -29,6 +27,8 @@ pub enum Error {
     NotInitialised(String),
     #[error("archive database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("archive database: {0}")]
+    Sqlite(#[from] bulk::SqliteError),
     #[error("archive migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -190,27 +190,18 @@ fn upsert_sql(kind: Kind, n: usize) -> String {
 }
 
 /// Writes a batch of valid rows; returns how many rows were inserted or changed.
-pub async fn upsert(tx: &mut Transaction<'static, Sqlite>, kind: Kind, rows: Vec<ValidRow>) -> Result<u64, Error> {
-    let mut changed = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let mut args = SqliteArguments::default();
-        let mut n = 0;
-        for row in rows.by_ref().take(BATCH_ROWS) {
-            n += 1;
-            for (ci, value) in row.values.into_iter().enumerate() {
-                let added = match value {
-                    Some(Value::Text(t)) => args.add(t),
-                    Some(Value::Int(n)) => args.add(n),
-                    None if kind == Kind::Aid && kind.columns()[ci].key == "note" => args.add(String::new()),
-                    None => args.add(Option::<String>::None),
-                };
-                added.map_err(sqlx::Error::Encode)?;
-            }
+pub async fn upsert(tx: &mut Transaction<'static, Sqlite>, kind: Kind, rows: &mut [ValidRow]) -> Result<u64, Error> {
+    if kind == Kind::Aid {
+        // An aid record's note is part of its identity, so "no note" is stored as '' (NULLs are never equal).
+        let note = kind.index_of("note");
+        for row in rows.iter_mut() {
+            row.values[note].get_or_insert_with(|| Value::Text(String::new()));
         }
-        let sql = upsert_sql(kind, n);
-        changed += sqlx::query_with(AssertSqlSafe(sql), args).execute(&mut **tx).await?.rows_affected();
     }
+    let sql = upsert_sql(kind, 1);
+    let mut handle = tx.lock_handle().await?;
+    // SAFETY: the locked handle gives this task the connection alone until it is dropped.
+    let changed = unsafe { bulk::execute_rows(handle.as_raw_handle(), &sql, rows) }?;
     Ok(changed)
 }
 
