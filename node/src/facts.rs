@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use bangfu_shared::facts::{AidFacts, Amount, Dim, HouseholdFacts, UNKNOWN};
 use bangfu_shared::vocabulary::Vocabulary;
 use chrono::NaiveDate;
-use futures_util::TryStreamExt;
-use sqlx::Row;
 
+use crate::archive::bulk::{self, ResultRow};
 use crate::archive::{self, Archive};
 
 /// The archive as aggregation sees it.
@@ -38,56 +37,56 @@ fn date(text: Option<&str>) -> Option<NaiveDate> {
 pub async fn load(archive: &Archive, vocabulary: &Vocabulary) -> Result<ArchiveFacts, archive::Error> {
     let fields: Vec<_> = Dim::ALL.iter().map(|d| vocabulary.field(d.vocabulary_field())).collect();
     let cause = vocabulary.field("cause");
+    let kinds = vocabulary.field("aid_kind");
+    let n_dims = Dim::ALL.len();
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut households = Vec::new();
-    let sql = household_sql();
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(archive.pool());
-    let n_dims = Dim::ALL.len();
-    while let Some(row) = rows.try_next().await? {
+    let mut aid = Vec::new();
+
+    let mut conn = archive.pool().acquire().await?;
+    let mut handle = conn.lock_handle().await?;
+    let read_household = |row: &ResultRow| {
         let mut dims = [UNKNOWN; Dim::ALL.len()];
         for (i, field) in fields.iter().enumerate() {
-            if let Some(text) = row.get::<Option<&str>, _>(1 + i) {
+            if let Some(text) = row.text(1 + i) {
                 dims[i] = field.index_of(text).unwrap_or(UNKNOWN);
             }
         }
         let mut causes = 0u16;
-        if let Some(text) = row.get::<Option<&str>, _>(1 + n_dims) {
-            for c in text.split('、') {
-                if let Some(i) = cause.index_of(c) {
-                    causes |= 1 << i;
-                }
+        for c in row.text(1 + n_dims).unwrap_or("").split('、') {
+            if let Some(i) = cause.index_of(c) {
+                causes |= 1 << i;
             }
         }
         let mut amounts = [0i64; Amount::ALL.len()];
         for (i, a) in amounts.iter_mut().enumerate() {
-            *a = row.get::<Option<i64>, _>(3 + n_dims + i).unwrap_or(0);
+            *a = row.int(3 + n_dims + i).unwrap_or(0);
         }
         let base = 3 + n_dims + Amount::ALL.len();
-        index.insert(row.get::<String, _>(0), households.len() as u32);
+        index.insert(row.text(0).unwrap_or("").to_string(), households.len() as u32);
         households.push(HouseholdFacts {
             dims,
             causes,
-            household_size: row.get::<i64, _>(2 + n_dims).clamp(0, 255) as u8,
+            household_size: row.int(2 + n_dims).unwrap_or(0).clamp(0, 255) as u8,
             amounts,
-            filed_on: date(row.get(base)),
-            lifted_on: date(row.get(base + 1)),
+            filed_on: date(row.text(base)),
+            lifted_on: date(row.text(base + 1)),
         });
-    }
-    drop(rows);
-
-    let kinds = vocabulary.field("aid_kind");
-    let mut aid = Vec::new();
-    let mut rows = sqlx::query("SELECT staff_no, date, kind, amount FROM aid").fetch(archive.pool());
-    while let Some(row) = rows.try_next().await? {
-        let (Some(&household), Some(date)) = (index.get(row.get::<&str, _>(0)), date(row.get(1))) else {
-            continue;
+    };
+    // SAFETY: the locked handle gives this task the connection alone while it is held.
+    unsafe { bulk::for_each_row(handle.as_raw_handle(), &household_sql(), read_household) }?;
+    let read_aid = |row: &ResultRow| {
+        let (Some(&household), Some(date)) = (index.get(row.text(0).unwrap_or("")), date(row.text(1))) else {
+            return;
         };
         aid.push(AidFacts {
             household,
             date,
-            kind: kinds.index_of(row.get::<&str, _>(2)).unwrap_or(UNKNOWN),
-            amount_fen: row.get(3),
+            kind: kinds.index_of(row.text(2).unwrap_or("")).unwrap_or(UNKNOWN),
+            amount_fen: row.int(3).unwrap_or(0),
         });
-    }
+    };
+    // SAFETY: as above.
+    unsafe { bulk::for_each_row(handle.as_raw_handle(), "SELECT staff_no, date, kind, amount FROM aid", read_aid) }?;
     Ok(ArchiveFacts { households, aid })
 }
