@@ -151,6 +151,10 @@ pub const AID_COLUMNS: &[Column] = &[
     opt("note", "备注"),
 ];
 
+/// Columns that hold money in 元 (stored as fen).
+pub const MONEY_COLUMNS: &[&str] =
+    &["personal_income", "household_income", "household_expense", "medical_expense", "tuition", "income", "amount"];
+
 /// A file-level problem with the header.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HeaderError {

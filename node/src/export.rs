@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use futures_util::TryStreamExt;
 
 use crate::archive::Archive;
-use crate::columns::Kind;
+use crate::columns::{Kind, MONEY_COLUMNS};
 use crate::domain::Fen;
 use crate::import::rejects::neutralise;
 use crate::import::validate::Value;
@@ -23,19 +23,11 @@ pub enum Error {
     Database(#[from] sqlx::Error),
 }
 
-/// Columns whose integers are money in fen, written as 元.
-fn is_money(key: &str) -> bool {
-    matches!(
-        key,
-        "personal_income" | "household_income" | "household_expense" | "medical_expense" | "tuition" | "income" | "amount"
-    )
-}
-
 fn cell_text(kind: Kind, ci: usize, value: &Option<Value>) -> String {
     match value {
         None => String::new(),
         Some(Value::Text(t)) => t.clone(),
-        Some(Value::Int(n)) if is_money(kind.columns()[ci].key) => Fen(*n).to_yuan_string(),
+        Some(Value::Int(n)) if MONEY_COLUMNS.contains(&kind.columns()[ci].key) => Fen(*n).to_yuan_string(),
         Some(Value::Int(n)) => n.to_string(),
     }
 }

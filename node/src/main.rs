@@ -223,7 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if data.join(bangfu_node::settings::FILE_NAME).exists() {
                 return Err(bangfu_node::settings::Error::AlreadyInitialised(data.display().to_string()).into());
             }
-            if !(dibao_line > 0.0) || !(1.0..=2.0).contains(&edge_ratio) {
+            if dibao_line.is_nan() || dibao_line <= 0.0 || !(1.0..=2.0).contains(&edge_ratio) {
                 bail!("--dibao-line must be positive and --edge-ratio between 1.0 and 2.0 / 低保线或边缘比例不合理");
             }
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;

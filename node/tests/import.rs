@@ -132,7 +132,7 @@ fn an_unreadable_binary_or_empty_file_exits_non_zero_with_one_line_and_changes_n
     let p = |name: &str| dir.path().join(name);
     std::fs::write(p("empty.csv"), b"").unwrap();
     std::fs::write(p("bom-only.csv"), b"\xEF\xBB\xBF\r\n").unwrap();
-    std::fs::write(p("binary.csv"), std::fs::read(bin()).unwrap()[..4096].to_vec()).unwrap();
+    std::fs::write(p("binary.csv"), &std::fs::read(bin()).unwrap()[..4096]).unwrap();
     std::fs::write(p("workbook.csv"), std::fs::read(generate(&p("x"), "H01", 5, 1, 0.0, "xlsx").join("households.xlsx")).unwrap()).unwrap();
     std::fs::write(p("not-a-workbook.xlsx"), b"just text").unwrap();
     std::fs::write(p("unknown-column.csv"), "职工编号,姓名,性别,身份证号,困难类别,家庭人口,家庭年度总收入,档案状态,爱好\n").unwrap();

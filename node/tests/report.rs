@@ -212,3 +212,28 @@ fn typed_in_figures_are_checked_and_a_failed_rule_is_named() {
     assert!(failed.iter().any(|f| f["detail"].as_str().unwrap().contains("5A")), "{failed:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not sent"));
 }
+
+#[test]
+fn typed_in_figures_can_come_from_a_spreadsheet_or_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, data) = county(dir.path(), 40, 3);
+    ok(&["campaign", "add", "--data", s(&data), "--id", "c1", "--template", "songnuan", "--title", "t",
+         "--start", "2025-01-01", "--end", "2025-02-10"]);
+    let csv = dir.path().join("figures.csv");
+    std::fs::write(&csv, "代码,数值\n4A,12\n4B,3\n5A,\"1,000.5\"\n").unwrap();
+    ok(&["enter", "--data", s(&data), "--campaign", "c1", "--file", s(&csv), "4C=7"]);
+    let out = ok(&["report", "--data", s(&data), "--campaign", "c1"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["cells"]["4A"]["value"], 12);
+    assert_eq!(report["cells"]["4C"]["value"], 7);
+    assert_eq!(report["cells"]["5A"]["value"].as_f64(), Some(1000.5));
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "4A,12\n4A,13\n").unwrap();
+    let out = run(&["enter", "--data", s(&data), "--campaign", "c1", "--file", s(&bad)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("given twice"));
+    let out = ok(&["report", "--data", s(&data), "--campaign", "c1"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["cells"]["4A"]["value"], 12, "a refused file changes nothing");
+}

@@ -36,21 +36,26 @@ impl Drop for Statement {
     }
 }
 
+fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Statement, SqliteError> {
+    let db = db.as_ptr();
+    let sql = CString::new(sql).map_err(|_| SqliteError("SQL with a NUL byte".into()))?;
+    let mut stmt = ptr::null_mut();
+    // SAFETY: a live connection (the callers' contract) and NUL-terminated SQL; `stmt` receives the
+    // new statement, owned from here by `Statement`.
+    let rc = unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, ptr::null_mut()) };
+    if rc != ffi::SQLITE_OK {
+        return Err(error(db));
+    }
+    Ok(Statement { db, stmt })
+}
+
 /// Runs `sql` (one row's worth of `?` placeholders) once per row; returns rows changed.
 ///
 /// # Safety
 /// `db` must be a live connection used by no other thread for the duration of the call (the
 /// caller holds sqlx's lock on the handle).
 pub unsafe fn execute_rows(db: NonNull<ffi::sqlite3>, sql: &str, rows: &[ValidRow]) -> Result<u64, SqliteError> {
-    let db = db.as_ptr();
-    let sql = CString::new(sql).map_err(|_| SqliteError("SQL with a NUL byte".into()))?;
-    let mut stmt = ptr::null_mut();
-    // SAFETY: valid connection and NUL-terminated SQL; `stmt` receives the new statement.
-    let rc = unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, ptr::null_mut()) };
-    if rc != ffi::SQLITE_OK {
-        return Err(error(db));
-    }
-    let stmt = Statement { db, stmt };
+    let stmt = prepare(db, sql)?;
     let mut changed = 0u64;
     for row in rows {
         for (i, value) in row.values.iter().enumerate() {
@@ -136,15 +141,7 @@ pub unsafe fn for_each_row(
     sql: &str,
     mut f: impl FnMut(&ResultRow),
 ) -> Result<(), SqliteError> {
-    let db = db.as_ptr();
-    let sql = CString::new(sql).map_err(|_| SqliteError("SQL with a NUL byte".into()))?;
-    let mut stmt = ptr::null_mut();
-    // SAFETY: valid connection and NUL-terminated SQL.
-    let rc = unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, ptr::null_mut()) };
-    if rc != ffi::SQLITE_OK {
-        return Err(error(db));
-    }
-    let stmt = Statement { db, stmt };
+    let stmt = prepare(db, sql)?;
     loop {
         // SAFETY: a prepared statement without parameters.
         match unsafe { ffi::sqlite3_step(stmt.stmt) } {

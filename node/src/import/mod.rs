@@ -181,6 +181,8 @@ struct FileFacts {
 }
 
 /// The reading thread: rows out of the file, through validation, into batches and the rejects file.
+/// (It owns everything it is handed: it runs on a thread of its own.)
+#[allow(clippy::too_many_arguments)]
 fn read_file(
     path: &Path,
     vocabulary: &Vocabulary,
@@ -204,7 +206,7 @@ fn read_file(
                     source::Encoding::Gbk => "GBK",
                 };
                 let stream = Stream { path, shown: &shown, sheet: None, vocabulary, org: &org, today, bar: &bar, spent: &spent };
-                stream.run(&mut rows, known, &mut rejects, &send)?;
+                stream.run(rows.as_mut(), known, &mut rejects, &send)?;
                 (Some(enc), rows.sha256())
             }
             Opened::Xlsx { sheets, mut book } => {
@@ -318,7 +320,7 @@ impl Stream<'_> {
                     }
                 }
             }
-            if outcome.rows_read % 4096 == 0 {
+            if outcome.rows_read.is_multiple_of(4096) {
                 self.bar.set_position(outcome.rows_read);
             }
         }

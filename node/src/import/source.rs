@@ -64,7 +64,7 @@ pub trait RowSource {
 
 /// A file opened for import: one or more row streams (a workbook may hold several sheets).
 pub enum Opened {
-    Csv { encoding: Encoding, rows: CsvRows },
+    Csv { encoding: Encoding, rows: Box<CsvRows> },
     Xlsx { sheets: Vec<String>, book: Box<Xlsx<BufReader<File>>> },
 }
 
@@ -120,7 +120,7 @@ fn open_csv(path: &Path, shown: String) -> Result<Opened, SourceError> {
         .flexible(true)
         .buffer_capacity(256 * 1024)
         .from_reader(CrlfToLf { inner: input, held_cr: false });
-    Ok(Opened::Csv { encoding, rows: CsvRows { path: shown, reader, record: csv::ByteRecord::new(), bom, digest } })
+    Ok(Opened::Csv { encoding, rows: Box::new(CsvRows { path: shown, reader, record: csv::ByteRecord::new(), bom, digest }) })
 }
 
 /// Valid UTF-8, allowing a sequence cut off at the end of a truncated sniff.
@@ -282,11 +282,14 @@ fn open_xlsx(path: &Path, shown: String) -> Result<Opened, SourceError> {
     Ok(Opened::Xlsx { sheets, book: Box::new(book) })
 }
 
+/// A cell's (row, column) and its text.
+type PlacedCell = ((u32, u32), String);
+
 /// The rows of one worksheet, read cell by cell from the workbook's XML.
 pub struct SheetRows<'a> {
     path: String,
     cells: calamine::XlsxCellReader<'a, BufReader<File>>,
-    pending: Option<((u32, u32), String)>,
+    pending: Option<PlacedCell>,
     done: bool,
 }
 
@@ -298,7 +301,7 @@ impl<'a> SheetRows<'a> {
         Ok(SheetRows { path: path.to_string(), cells, pending: None, done: false })
     }
 
-    fn next_cell(&mut self) -> Result<Option<((u32, u32), String)>, SourceError> {
+    fn next_cell(&mut self) -> Result<Option<PlacedCell>, SourceError> {
         if let Some(p) = self.pending.take() {
             return Ok(Some(p));
         }

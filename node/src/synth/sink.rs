@@ -12,19 +12,8 @@ use anyhow::Context;
 use rust_xlsxwriter::Workbook;
 
 use super::Format;
-use crate::columns::Kind;
-
-/// Columns an office types as numbers; in xlsx they are written as number cells when they are one.
-const NUMERIC_KEYS: &[&str] = &[
-    "personal_income",
-    "household_income",
-    "household_size",
-    "household_expense",
-    "medical_expense",
-    "tuition",
-    "income",
-    "amount",
-];
+// Money and 家庭人口 are written as number cells, as an office types them.
+use crate::columns::{Kind, MONEY_COLUMNS};
 
 /// Rows in an Excel worksheet, the header included.
 const XLSX_MAX_ROWS: u32 = 1_048_576;
@@ -71,7 +60,7 @@ impl Table {
                 let numeric = kind
                     .columns()
                     .iter()
-                    .map(|c| NUMERIC_KEYS.contains(&c.key))
+                    .map(|c| MONEY_COLUMNS.contains(&c.key) || c.key == "household_size")
                     .collect();
                 Writer::Xlsx { workbook, numeric }
             }
