@@ -41,10 +41,12 @@ pub fn build(req: Request<'_>, facts: &ArchiveFacts, typed: &BTreeMap<String, De
     Ok(Report::new(req.org, req.template, req.campaign, req.period.as_of, req.version, protected, outcome))
 }
 
-/// A cell as a person reads it: the figure, `<k` when withheld, blank when not yet typed in.
-fn shown(report: &Report, code: &str) -> String {
-    match report.cells.get(code) {
+/// A cell as a person reads it: the figure, `<k` when a count is withheld (`不公布` for money, where
+/// `<k` would read as an amount), blank when not yet typed in.
+fn shown(report: &Report, cell: &bangfu_shared::template::Cell) -> String {
+    match report.cells.get(&cell.code) {
         None => String::new(),
+        Some(c) if c.is_suppressed() && cell.is_money() => "不公布".to_string(),
         Some(c) if c.is_suppressed() => format!("<{}", report.threshold),
         Some(c) => match (c.value(), c.range()) {
             (Some(v), _) => v.to_string(),
@@ -65,10 +67,13 @@ pub fn as_table(report: &Report, template: &Template, org_name: &str) -> String 
         report.campaign.as_deref().unwrap_or("-"),
         report.version
     );
-    out.push_str(&format!("说明: <{k} 表示数值小于 {k} 或为保护隐私而不公布 / <{k}: withheld to protect privacy\n\n", k = report.threshold));
+    out.push_str(&format!(
+        "说明: <{k} 表示为保护隐私而不公布的户数、人次（小于 {k} 或可据此推算）；金额不公布时显示“不公布” / withheld to protect privacy\n\n",
+        k = report.threshold
+    ));
     let width = template.cells.iter().map(|c| c.code.chars().count()).max().unwrap_or(4).min(40);
     for cell in &template.cells {
-        let value = shown(report, &cell.code);
+        let value = shown(report, cell);
         let value = if value.is_empty() { "（未填）".to_string() } else { value };
         out.push_str(&format!("{:<width$}  {}  {} {}\n", cell.code, cell.label, value, cell.unit));
     }
@@ -104,7 +109,7 @@ pub fn write_xlsx(report: &Report, template: &Template, org_name: &str, path: &P
         sheet.write_string(r, 1, &cell.label).map_err(failed)?;
         match report.cells.get(&cell.code).and_then(|c| c.value()) {
             Some(v) => sheet.write_number(r, 2, v.to_f64()).map_err(failed)?,
-            None => sheet.write_string(r, 2, shown(report, &cell.code)).map_err(failed)?,
+            None => sheet.write_string(r, 2, shown(report, cell)).map_err(failed)?,
         };
         sheet.write_string(r, 3, &cell.unit).map_err(failed)?;
     }

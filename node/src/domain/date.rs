@@ -6,6 +6,9 @@ use crate::rules::{Rule, Violation};
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate, Violation> {
     let text = raw.trim();
+    if let Some(d) = iso(text) {
+        return Ok(d);
+    }
     let normal: String = text
         .trim_end_matches('日')
         .chars()
@@ -18,6 +21,18 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, Violation> {
         NaiveDate::parse_from_str(normal.split(' ').next().unwrap_or(""), "%Y-%m-%d")
     };
     parsed.map_err(|_| Violation::new(Rule::DateFormat))
+}
+
+/// The common case, YYYY-MM-DD, without allocating: an import parses a few dates per row.
+fn iso(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 #[cfg(test)]

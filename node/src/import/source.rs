@@ -188,6 +188,9 @@ impl<R: Read> Read for CrlfToLf<R> {
             return Ok(0);
         }
         let end = start + n;
+        if !buf[..end].contains(&b'\r') {
+            return Ok(end); // nothing to change: most reads of a Unix-ended file
+        }
         let mut out = 0;
         for i in 0..end {
             let b = buf[i];

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bangfu_shared::org::OrgCode;
-use bangfu_shared::vocabulary::Vocabulary;
+use bangfu_shared::vocabulary::{Field, Vocabulary};
 use chrono::NaiveDate;
 
 use crate::columns::{Column, Header, Kind};
@@ -174,6 +174,8 @@ pub struct Validator<'a> {
     kind: Kind,
     header: Header,
     types: Vec<FieldType>,
+    /// The vocabulary field of each enumerated column, looked up once rather than per cell.
+    fields: Vec<Option<&'a Field>>,
     vocabulary: &'a Vocabulary,
     org: OrgCode,
     today: NaiveDate,
@@ -190,7 +192,14 @@ impl<'a> Validator<'a> {
             Kind::Members => member_types(),
             Kind::Aid => aid_types(),
         };
-        Validator { kind, header, types, vocabulary, org, today, known, seen: HashSet::new() }
+        let fields = types
+            .iter()
+            .map(|t| match t {
+                FieldType::Enum(key) => Some(vocabulary.field(key)),
+                _ => None,
+            })
+            .collect();
+        Validator { kind, header, types, fields, vocabulary, org, today, known, seen: HashSet::new() }
     }
 
     /// What the validator knows once the file is done: the archive plus this file's households.
@@ -215,7 +224,7 @@ impl<'a> Validator<'a> {
         let mut parsed = Parsed::default();
         for (ci, column) in columns.iter().enumerate() {
             let raw = self.header.positions[ci].and_then(|p| cells.get(p)).map_or("", |s| unneutralise(s));
-            match self.check_cell(column, self.types[ci], raw, &mut parsed) {
+            match self.check_cell(column, self.types[ci], self.fields[ci], raw, &mut parsed) {
                 Ok(v) => values.push(v),
                 Err(violation) => {
                     values.push(None);
@@ -247,7 +256,14 @@ impl<'a> Validator<'a> {
         Ok(ValidRow { values })
     }
 
-    fn check_cell(&self, column: &Column, ty: FieldType, raw: &str, parsed: &mut Parsed) -> Result<Option<Value>, Violation> {
+    fn check_cell(
+        &self,
+        column: &Column,
+        ty: FieldType,
+        field: Option<&Field>,
+        raw: &str,
+        parsed: &mut Parsed,
+    ) -> Result<Option<Value>, Violation> {
         let text = raw.trim();
         if text.is_empty() {
             return if column.required { Err(Violation::new(Rule::Required)) } else { Ok(None) };
@@ -272,8 +288,8 @@ impl<'a> Validator<'a> {
                 }
                 Value::Text(text.to_string())
             }
-            FieldType::Enum(field) => {
-                let f = self.vocabulary.field(field);
+            FieldType::Enum(_) => {
+                let f = field.expect("every enumerated column has its field");
                 let Some(v) = f.canonical(text) else {
                     return Err(Violation::with(Rule::Vocabulary, format!("allowed: {}", f.values().join("/"))));
                 };
@@ -317,7 +333,12 @@ impl<'a> Validator<'a> {
                 if column.key == "lifted_on" {
                     parsed.lifted_on = Some(d);
                 }
-                Value::Text(d.format("%Y-%m-%d").to_string())
+                // Stored as YYYY-MM-DD: as typed when it already is, else reformatted.
+                if text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' {
+                    Value::Text(text.to_string())
+                } else {
+                    Value::Text(d.format("%Y-%m-%d").to_string())
+                }
             }
         };
         Ok(Some(value))
