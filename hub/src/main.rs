@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use bangfu_hub::pki::{self, IssueOptions, RevokeTarget};
 use bangfu_shared::org::OrgCode;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 /// bangfu-hub gathers statistic reports from the unions below it over mutual TLS, and keeps the
 /// certificate authority (证书) that tells those unions apart.
@@ -79,11 +79,12 @@ enum Pki {
     /// `pki list` shows it. A running hub reads revoked.txt when it starts.
     ///
     /// Example: bangfu-hub pki revoke --dir /srv/bangfu/pki --org H01
+    #[command(group(ArgGroup::new("target").required(true).args(["org", "serial"])))]
     Revoke {
         #[command(flatten)]
         dir: CaDir,
         /// Revoke every unexpired certificate of this org code.
-        #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
+        #[arg(long)]
         org: Option<OrgCode>,
         /// Revoke the certificate with this serial (hex).
         #[arg(long)]

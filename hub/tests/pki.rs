@@ -280,7 +280,7 @@ async fn mutual_tls_fails_without_a_client_certificate() {
     let client = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     let (s, c) = handshake(server, client).await;
     assert!(c.is_err(), "client got through without a certificate");
-    assert!(s.is_err());
+    assert!(s.unwrap_err().contains("no certificates"));
 }
 
 #[tokio::test]
@@ -293,7 +293,7 @@ async fn mutual_tls_fails_with_a_client_certificate_from_another_ca() {
     let client = tls::client_config(&county.ca, &rogue.cert, &rogue.key).unwrap();
     let (s, c) = handshake(server, client).await;
     assert!(c.is_err(), "a certificate of another CA got through");
-    assert!(s.unwrap_err().contains("handshake"));
+    assert!(s.unwrap_err().contains("invalid peer certificate"));
 }
 
 #[tokio::test]
@@ -308,5 +308,5 @@ async fn mutual_tls_fails_with_an_expired_client_certificate() {
     let client = tls::client_config(&expired.ca, &expired.cert, &expired.key).unwrap();
     let (s, c) = handshake(server, client).await;
     assert!(c.is_err(), "an expired certificate got through");
-    assert!(s.unwrap_err().contains("xpired"));
+    assert!(s.unwrap_err().contains("certificate expired"));
 }
