@@ -2,6 +2,8 @@
 //! from the federation's CA and nothing else; the client side presents its identity and trusts only
 //! that CA, not the system's roots, so neither end can be fooled by a certificate bought elsewhere.
 //! Which org a peer is comes from [`crate::pki::org_of`] on its certificate.
+//! Revocation is not part of the handshake: the hub checks the peer's serial ([`crate::pki::serial_of`])
+//! against [`crate::pki::RevocationList`] once the connection is up, and refuses it there.
 
 use std::sync::Arc;
 
