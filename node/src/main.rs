@@ -495,19 +495,21 @@ fn parent_of(settings: &Settings) -> anyhow::Result<Option<Parent>> {
     }
 }
 
-/// Syncs campaigns and prints what changed; a failure is printed and does not stop the caller.
-async fn sync_campaigns(parent: &Parent, archive: &Archive, settings: &Settings) -> bool {
+/// Syncs campaigns and prints what changed. A failure is returned as its message (already printed
+/// when `quiet_failure` is false) and does not stop the caller: the outbox still runs.
+async fn sync_campaigns(parent: &Parent, archive: &Archive, settings: &Settings, quiet_failure: bool) -> Result<(), String> {
     match campaigns::sync(parent, archive, &settings.org).await {
-        Ok(None) => true,
-        Ok(Some(s)) => {
-            if s.added + s.updated > 0 {
-                println!("活动同步 / campaigns synced: {} new, {} updated, {} unchanged", s.added, s.updated, s.unchanged);
-            }
-            true
+        Ok(Some(s)) if s.added + s.updated > 0 => {
+            println!("活动同步 / campaigns synced: {} new, {} updated, {} unchanged", s.added, s.updated, s.unchanged);
+            Ok(())
         }
+        Ok(_) => Ok(()),
         Err(e) => {
-            println!("活动同步失败 / campaign sync failed: {e:#}");
-            false
+            let line = format!("活动同步失败 / campaign sync failed: {e:#}");
+            if !quiet_failure {
+                println!("{line}");
+            }
+            Err(line)
         }
     }
 }
@@ -533,7 +535,7 @@ async fn push(data: &std::path::Path, id: &str) -> anyhow::Result<()> {
     let archive = Archive::open(data, false).await?;
     let parent = parent_of(&settings)?;
     if let Some(p) = &parent {
-        sync_campaigns(p, &archive, &settings).await;
+        let _ = sync_campaigns(p, &archive, &settings, false).await;
     }
     version(data, &archive, &settings, id).await?;
     let Some(parent) = parent else {
@@ -613,10 +615,21 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration) -> anyhow:
     );
     // Blocked reasons already printed, so a report that stays blocked is said once, not every round.
     let mut blocked: std::collections::HashMap<String, String> = Default::default();
+    // Likewise a sync failure is printed when it starts or changes, and its end is said once.
+    let mut sync_failure: Option<String> = None;
     loop {
         let round = async {
             if let Some(p) = &parent {
-                sync_campaigns(p, &archive, &settings).await;
+                match sync_campaigns(p, &archive, &settings, true).await {
+                    Ok(()) if sync_failure.take().is_some() => println!("活动同步恢复 / campaign sync works again"),
+                    Ok(()) => {}
+                    Err(line) => {
+                        if sync_failure.as_ref() != Some(&line) {
+                            println!("{line}");
+                        }
+                        sync_failure = Some(line);
+                    }
+                }
             }
             let today = clock::today();
             for c in campaigns::list(&archive).await? {

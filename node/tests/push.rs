@@ -88,3 +88,33 @@ fn push_without_a_parent_queues_the_version_and_says_to_connect() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bangfu-node connect"));
     assert!(ok(&["status", "--data", s(&data)]).contains("version 1  pending  attempts 0"));
 }
+
+#[test]
+fn serve_versions_open_campaigns_retries_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = with_campaign(dir.path());
+    // A campaign that ends today, so `serve` reports on it whatever the date the test runs.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    ok(&["campaign", "add", "--data", s(&data), "--id", "open", "--template", "dangan", "--title", "档案", "--start", "2026-01-01", "--end", &today]);
+    let tls = identity(dir.path());
+    ok(&["connect", "--data", s(&data), "--parent", &closed_port(), "--tls", s(&tls)]);
+
+    let child = std::process::Command::new(bin())
+        .args(["serve", "--data", s(&data), "--interval", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "serve stops cleanly on SIGTERM\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("campaign open version 1: new version queued"), "{stdout}");
+    assert!(stdout.contains("campaign open version 1: parent unreachable, will retry"), "{stdout}");
+    assert_eq!(stdout.matches("campaign sync failed").count(), 1, "a lasting failure is said once\n{stdout}");
+    assert_eq!(stdout.matches("campaign open version 1: new version queued").count(), 1, "unchanged content, no new version\n{stdout}");
+    assert!(stdout.trim_end().ends_with("stopped / 已停止"), "{stdout}");
+    assert!(ok(&["status", "--data", s(&data)]).contains("version 1  pending"));
+}
