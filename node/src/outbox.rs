@@ -256,12 +256,14 @@ pub async fn drain(parent: &Parent, archive: &Archive, now: DateTime<Utc>, all: 
             .fetch_one(archive.pool())
             .await?;
         let mut outcome = parent.post_report(body.as_bytes()).await;
-        if let Outcome::Stored { hash: Some(theirs), .. } = &outcome
+        if let Outcome::Stored { hash: Some(theirs), duplicate, .. } = &outcome
             && *theirs != e.hash
         {
-            // 200/201 say the hub stored it; a different hash means the two ends disagree on bytes.
+            // The hub stored something, but not these bytes: the two ends disagree on what was sent.
+            // Not retried (resending the same bytes gives the same answer); shown to the operator.
             tracing::warn!(campaign = %e.campaign, version = e.version, "the parent acknowledged a different content hash");
-            outcome = Outcome::Refused { status: 0, detail: format!("the parent acknowledged hash {theirs}, the node sent {}", e.hash) };
+            let status = if *duplicate { 200 } else { 201 };
+            outcome = Outcome::Refused { status, detail: format!("the parent acknowledged hash {theirs}, the node sent {} (a bug) / 摘要不符", e.hash) };
         }
         let status = match &outcome {
             Outcome::Stored { .. } => "acked",
