@@ -209,3 +209,142 @@ pub async fn enter(
     tx.commit().await?;
     Ok(())
 }
+
+/// What a campaign sync changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Synced {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// This node's deadline in a parent's campaign: a county reports by the county date, a prefecture's
+/// own node by the prefecture date (campaigns flow down with one date per level, CONTRACT.md "Hub").
+pub fn due_for(org: &bangfu_shared::org::OrgCode, due: &crate::parent::Due) -> Option<NaiveDate> {
+    use bangfu_shared::org::Level;
+    match org.level() {
+        Level::County => Some(due.county),
+        Level::Prefecture => Some(due.prefecture),
+        Level::Province => due.province,
+    }
+}
+
+/// Inserts the parent's new campaigns and updates changed ones, in one transaction (DESIGN.md
+/// "Data flow" 1: campaigns travel down). The parent is authoritative for what it sent: a campaign
+/// entered locally under the same id takes the parent's definition. Typed-in figures are kept.
+pub async fn upsert_from_parent(
+    archive: &Archive,
+    org: &bangfu_shared::org::OrgCode,
+    specs: &[crate::parent::CampaignSpec],
+) -> Result<Synced, Error> {
+    let mut out = Synced::default();
+    let now = clock::now_shanghai().to_rfc3339();
+    let mut tx = archive.begin().await?;
+    for spec in specs {
+        if spec.start > spec.end {
+            return Err(Error::Dates { id: spec.id.clone(), start: spec.start, end: spec.end });
+        }
+        let due = due_for(org, &spec.due).map(|d| d.to_string());
+        let existed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = ?)").bind(&spec.id).fetch_one(&mut *tx).await?;
+        let changed = sqlx::query(
+            "INSERT INTO campaigns (id, template, title, start_on, end_on, due_on, template_body, origin, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'parent', ?) \
+             ON CONFLICT (id) DO UPDATE SET template = excluded.template, title = excluded.title, start_on = excluded.start_on, \
+                end_on = excluded.end_on, due_on = excluded.due_on, template_body = excluded.template_body, origin = 'parent', \
+                received_at = excluded.received_at \
+             WHERE campaigns.template IS NOT excluded.template OR campaigns.title IS NOT excluded.title \
+                OR campaigns.start_on IS NOT excluded.start_on OR campaigns.end_on IS NOT excluded.end_on \
+                OR campaigns.due_on IS NOT excluded.due_on OR campaigns.template_body IS NOT excluded.template_body \
+                OR campaigns.origin IS NOT 'parent'",
+        )
+        .bind(&spec.id)
+        .bind(&spec.template)
+        .bind(&spec.title)
+        .bind(spec.start.to_string())
+        .bind(spec.end.to_string())
+        .bind(&due)
+        .bind(&spec.template_body)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        match (existed, changed) {
+            (false, _) => out.added += 1,
+            (true, 0) => out.unchanged += 1,
+            (true, _) => out.updated += 1,
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+const CAMPAIGNS_ETAG: &str = "campaigns_etag";
+
+/// Fetches the parent's campaigns unless unchanged since the last sync (ETag), and stores them.
+/// `None` when the parent said 304.
+pub async fn sync(
+    parent: &crate::parent::Parent,
+    archive: &Archive,
+    org: &bangfu_shared::org::OrgCode,
+) -> anyhow::Result<Option<Synced>> {
+    use anyhow::Context as _;
+    let etag: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?")
+        .bind(CAMPAIGNS_ETAG)
+        .fetch_optional(archive.pool())
+        .await
+        .context("reading the campaigns ETag")?;
+    let Some((specs, tag)) = parent.campaigns(etag.as_deref()).await? else { return Ok(None) };
+    let synced = upsert_from_parent(archive, org, &specs).await.context("storing the parent's campaigns")?;
+    if let Some(tag) = tag {
+        sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(CAMPAIGNS_ETAG)
+            .bind(tag)
+            .execute(archive.pool())
+            .await
+            .context("saving the campaigns ETag")?;
+    }
+    Ok(Some(synced))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bangfu_shared::org::OrgCode;
+
+    const LIST: &str = r#"{"campaigns":[
+        {"id":"sn2026","template":"songnuan","title":"2026年送温暖","start":"2026-01-01","end":"2026-02-01",
+         "due":{"county":"2026-02-10","prefecture":"2026-02-20","province":"2026-03-01"},"template_body":null},
+        {"id":"dj","template":"custom","title":"大检查","start":"2026-03-01","end":"2026-03-31",
+         "due":{"county":"2026-04-05","prefecture":"2026-04-15","province":null},"template_body":"id = \"custom\""}]}"#;
+
+    fn specs(json: &str) -> Vec<crate::parent::CampaignSpec> {
+        serde_json::from_str::<crate::parent::CampaignList>(json).unwrap().campaigns
+    }
+
+    #[tokio::test]
+    async fn syncing_inserts_new_campaigns_with_the_counties_due_date_then_updates_only_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::open(dir.path(), true).await.unwrap();
+        let county = OrgCode::parse("H01").unwrap();
+
+        let first = upsert_from_parent(&archive, &county, &specs(LIST)).await.unwrap();
+        assert_eq!(first, Synced { added: 2, updated: 0, unchanged: 0 });
+        let sn = get(&archive, "sn2026").await.unwrap();
+        assert_eq!(sn.due, NaiveDate::from_ymd_opt(2026, 2, 10));
+        assert_eq!(get(&archive, "dj").await.unwrap().template_body.as_deref(), Some("id = \"custom\""));
+
+        assert_eq!(upsert_from_parent(&archive, &county, &specs(LIST)).await.unwrap(), Synced { added: 0, updated: 0, unchanged: 2 });
+
+        let retitled = LIST.replace("2026年送温暖", "2026年元旦春节送温暖");
+        assert_eq!(upsert_from_parent(&archive, &county, &specs(&retitled)).await.unwrap(), Synced { added: 0, updated: 1, unchanged: 1 });
+        assert_eq!(get(&archive, "sn2026").await.unwrap().title, "2026年元旦春节送温暖");
+    }
+
+    #[tokio::test]
+    async fn a_prefectures_node_takes_the_prefecture_due_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::open(dir.path(), true).await.unwrap();
+        upsert_from_parent(&archive, &OrgCode::parse("H").unwrap(), &specs(LIST)).await.unwrap();
+        assert_eq!(get(&archive, "sn2026").await.unwrap().due, NaiveDate::from_ymd_opt(2026, 2, 20));
+    }
+}

@@ -9,6 +9,8 @@ pub mod eligibility;
 pub mod export;
 pub mod facts;
 pub mod import;
+pub mod outbox;
+pub mod parent;
 pub mod reporting;
 pub mod rules;
 pub mod settings;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use bangfu_node::archive::Archive;
 use bangfu_node::settings::{Eligibility, Settings};
-use bangfu_node::{campaigns, clock, eligibility, export, facts, import, reporting, synth};
+use bangfu_node::parent::Parent;
+use bangfu_node::{campaigns, clock, eligibility, export, facts, import, outbox, reporting, synth};
 use bangfu_shared::org::OrgCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -121,6 +122,42 @@ enum Command {
     Campaign {
         #[command(subcommand)]
         action: CampaignAction,
+    },
+    /// Connect this node to its parent hub: its URL and the identity folder it issued (连接上级).
+    ///
+    /// Example: bangfu-node connect --data /srv/bangfu --parent https://hub.example:8443 --tls /srv/bangfu/tls
+    Connect {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The parent hub's URL (https://…).
+        #[arg(long)]
+        parent: String,
+        /// The folder with ca.pem, cert.pem and key.pem from `bangfu-hub pki issue`.
+        #[arg(long, value_name = "DIR")]
+        tls: PathBuf,
+    },
+    /// Send a campaign's report to the parent now (上报): sync campaigns, store a new version if the
+    /// report changed, and deliver everything waiting in the outbox once. Exits non-zero if the parent
+    /// refused a version or could not be reached (the version stays queued and is retried).
+    Push {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Show campaigns, the versions of their reports, and where each stands with the parent (状态).
+    Status {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Run the node until Ctrl-C or SIGTERM: sync campaigns, version changed reports of open
+    /// campaigns, and deliver due outbox entries every --interval seconds (后台运行).
+    Serve {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Seconds between rounds.
+        #[arg(long, default_value_t = 30)]
+        interval: u64,
     },
     /// Write a synthetic archive (households, members, aid records) for tests and demos (生成测试数据).
     ///
@@ -297,27 +334,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(&data)?;
             let vocabulary = Settings::vocabulary(&data)?;
             let archive = Archive::open(&data, false).await?;
-            let (table, period, typed, campaign_id) = match (campaign, template, as_of) {
-                (Some(id), _, _) => {
-                    let c = campaigns::get(&archive, &id).await?;
-                    let table = c.template(&data, &vocabulary)?;
-                    let typed = campaigns::typed(&archive, &id).await?;
-                    (table, bangfu_shared::aggregate::Period::campaign(c.start, c.end), typed, Some(id))
-                }
+            let (report, table) = match (campaign, template, as_of) {
+                (Some(id), _, _) => reporting::for_campaign(&archive, &data, &settings.org, &vocabulary, &id, 1).await?,
                 (None, Some(t), Some(day)) => {
                     let table = if t.ends_with(".toml") {
                         bangfu_shared::template::load_file(std::path::Path::new(&t), &vocabulary)?
                     } else {
                         bangfu_shared::template::load(&t, Some(&data.join("templates")), &vocabulary)?
                     };
-                    (table, bangfu_shared::aggregate::Period::on(day), Default::default(), None)
+                    let archive_facts = facts::load(&archive, &vocabulary).await?;
+                    let period = bangfu_shared::aggregate::Period::on(day);
+                    let request = reporting::Request { org: settings.org.clone(), template: &table, campaign: None, period, version: 1 };
+                    let report = reporting::build(request, &archive_facts, &Default::default())?;
+                    (report, table)
                 }
                 _ => bail!("give --campaign ID, or --template T with --as-of DATE"),
             };
-            let archive_facts = facts::load(&archive, &vocabulary).await?;
             archive.close().await;
-            let request = reporting::Request { org: settings.org.clone(), template: &table, campaign: campaign_id, period, version: 1 };
-            let report = reporting::build(request, &archive_facts, &typed)?;
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 ReportFormat::Table => print!("{}", reporting::as_table(&report, &table, &settings.name)),
@@ -372,6 +405,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             archive.close().await;
             Ok(())
         }
+        Command::Connect { data, parent, tls } => {
+            let mut settings = Settings::load(&data)?;
+            let tls = std::path::absolute(&tls).with_context(|| format!("resolving {}", tls.display()))?;
+            let client = Parent::new(&parent, &tls).context("checking the parent URL and identity folder")?;
+            settings.parent = Some(client.url().to_string());
+            settings.tls = Some(tls.clone());
+            settings.save(&data)?;
+            println!("已连接 / connected: {} → {} (identity {})", settings.org, client.url(), tls.display());
+            Ok(())
+        }
+        Command::Push { data, campaign } => push(&data, &campaign).await,
+        Command::Status { data } => status(&data).await,
+        Command::Serve { data, interval } => serve(&data, std::time::Duration::from_secs(interval.max(1))).await,
         Command::Gen { org, households, seed, invalid, format, dibao_line, edge_ratio, out } => {
             if !(0.0..=1.0).contains(&invalid) {
                 bail!("--invalid is a share from 0 to 1 / --invalid 应在 0 到 1 之间");
@@ -439,4 +485,213 @@ async fn print_counts(archive: &Archive) -> anyhow::Result<()> {
         c.households, c.on_file, c.lifted, c.removed, c.members, c.aid
     );
     Ok(())
+}
+
+/// The parent client, if this node is connected.
+fn parent_of(settings: &Settings) -> anyhow::Result<Option<Parent>> {
+    match (&settings.parent, &settings.tls) {
+        (Some(url), Some(tls)) => Ok(Some(Parent::new(url, tls).context("loading the parent connection (bangfu-node connect)")?)),
+        _ => Ok(None),
+    }
+}
+
+/// Syncs campaigns and prints what changed. A failure is returned as its message (already printed
+/// when `quiet_failure` is false) and does not stop the caller: the outbox still runs.
+async fn sync_campaigns(parent: &Parent, archive: &Archive, settings: &Settings, quiet_failure: bool) -> Result<(), String> {
+    match campaigns::sync(parent, archive, &settings.org).await {
+        Ok(Some(s)) if s.added + s.updated > 0 => {
+            println!("活动同步 / campaigns synced: {} new, {} updated, {} unchanged", s.added, s.updated, s.unchanged);
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let line = format!("活动同步失败 / campaign sync failed: {e:#}");
+            if !quiet_failure {
+                println!("{line}");
+            }
+            Err(line)
+        }
+    }
+}
+
+/// Builds campaign `id`'s report and versions it; prints the result. `Err` when it is blocked.
+async fn version(data: &std::path::Path, archive: &Archive, settings: &Settings, id: &str) -> anyhow::Result<outbox::Versioned> {
+    let vocabulary = Settings::vocabulary(data)?;
+    let (report, _) = reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0)
+        .await
+        .with_context(|| format!("building the report of campaign `{id}`"))?;
+    let versioned = outbox::version_report(archive, id, report, chrono::Utc::now())
+        .await
+        .with_context(|| format!("campaign `{id}`: not versioned, nothing sent / 未生成新版本"))?;
+    match &versioned {
+        outbox::Versioned::New { version, hash } => println!("campaign {id} version {version}: new version queued (sha256 {hash}) / 新版本已排队"),
+        outbox::Versioned::Unchanged { version } => println!("campaign {id} version {version}: unchanged, no new version / 内容未变"),
+    }
+    Ok(versioned)
+}
+
+async fn push(data: &std::path::Path, id: &str) -> anyhow::Result<()> {
+    let settings = Settings::load(data)?;
+    let archive = Archive::open(data, false).await?;
+    let parent = parent_of(&settings)?;
+    if let Some(p) = &parent {
+        let _ = sync_campaigns(p, &archive, &settings, false).await;
+    }
+    version(data, &archive, &settings, id).await?;
+    let Some(parent) = parent else {
+        archive.close().await;
+        bail!("not connected to a parent, the report waits in the outbox; run `bangfu-node connect` / 尚未连接上级");
+    };
+    let deliveries = outbox::drain(&parent, &archive, chrono::Utc::now(), true).await?;
+    archive.close().await;
+    for d in &deliveries {
+        println!("{d}");
+    }
+    let refused = deliveries.iter().filter(|d| matches!(d.outcome, bangfu_node::parent::Outcome::Refused { .. })).count();
+    let unreachable = deliveries.iter().filter(|d| matches!(d.outcome, bangfu_node::parent::Outcome::Unavailable { .. })).count();
+    if refused > 0 {
+        bail!("the parent refused {refused} version(s); see the lines above / 上级拒收");
+    }
+    if unreachable > 0 {
+        bail!("the parent {} could not take {unreachable} version(s); they stay queued and `serve` retries them / 上级暂不可达", parent.url());
+    }
+    Ok(())
+}
+
+async fn status(data: &std::path::Path) -> anyhow::Result<()> {
+    let settings = Settings::load(data)?;
+    let archive = Archive::open(data, false).await?;
+    println!("节点 / node: {} {}  上级 / parent: {}", settings.org, settings.name, settings.parent.as_deref().unwrap_or("(not connected / 未连接)"));
+    let entries = outbox::entries(&archive).await?;
+    for c in campaigns::list(&archive).await? {
+        let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+        println!("campaign {}  {}  {}  {} – {}  due {}", c.id, c.template, c.title, c.start, c.end, due);
+        let mine: Vec<_> = entries.iter().filter(|e| e.campaign == c.id).collect();
+        if mine.is_empty() {
+            println!("  no version yet / 尚未生成报表版本");
+        }
+        for e in mine {
+            let mut line = format!("  version {}  {}  attempts {}", e.version, e.state, e.attempts);
+            if let Some(t) = e.on_time {
+                line.push_str(if t { "  on time" } else { "  late" });
+            }
+            if let Some(at) = &e.acked_at {
+                line.push_str(&format!("  acked {at}"));
+            }
+            if e.state == "pending" && e.attempts > 0 {
+                line.push_str(&format!("  next attempt {}", e.next_attempt_at.to_rfc3339()));
+            }
+            if let Some(err) = &e.last_error {
+                let status = e.last_status.map(|s| format!("{s} ")).unwrap_or_default();
+                line.push_str(&format!("  last error: {status}{err}"));
+            }
+            println!("{line}");
+        }
+    }
+    archive.close().await;
+    Ok(())
+}
+
+/// Campaigns whose end is at most this far past are still reported on (late reports and corrections).
+const REPORT_WINDOW_DAYS: i64 = 60;
+
+async fn serve(data: &std::path::Path, interval: std::time::Duration) -> anyhow::Result<()> {
+    let settings = Settings::load(data)?;
+    let archive = Archive::open(data, false).await?;
+    let parent = parent_of(&settings)?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            wait_for_signal().await;
+            shutdown.cancel();
+        }
+    });
+    println!(
+        "serving / 运行中: {} every {}s, parent {}",
+        settings.org,
+        interval.as_secs(),
+        parent.as_ref().map(Parent::url).unwrap_or("(not connected / 未连接)")
+    );
+    // Blocked reasons already printed, so a report that stays blocked is said once, not every round.
+    let mut blocked: std::collections::HashMap<String, String> = Default::default();
+    // Likewise a sync failure is printed when it starts or changes, and its end is said once.
+    let mut sync_failure: Option<String> = None;
+    loop {
+        let round = async {
+            if let Some(p) = &parent {
+                match sync_campaigns(p, &archive, &settings, true).await {
+                    Ok(()) if sync_failure.take().is_some() => println!("活动同步恢复 / campaign sync works again"),
+                    Ok(()) => {}
+                    Err(line) => {
+                        if sync_failure.as_ref() != Some(&line) {
+                            println!("{line}");
+                        }
+                        sync_failure = Some(line);
+                    }
+                }
+            }
+            let today = clock::today();
+            for c in campaigns::list(&archive).await? {
+                if today - c.end > chrono::Duration::days(REPORT_WINDOW_DAYS) {
+                    continue;
+                }
+                match quiet_version(data, &archive, &settings, &c.id).await {
+                    Ok(outbox::Versioned::New { version, hash }) => {
+                        blocked.remove(&c.id);
+                        println!("campaign {} version {version}: new version queued (sha256 {hash}) / 新版本已排队", c.id);
+                    }
+                    Ok(outbox::Versioned::Unchanged { .. }) => {
+                        blocked.remove(&c.id);
+                    }
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        if blocked.get(&c.id) != Some(&reason) {
+                            println!("campaign {}: not versioned / 未生成新版本: {reason}", c.id);
+                            blocked.insert(c.id.clone(), reason);
+                        }
+                    }
+                }
+            }
+            if let Some(p) = &parent {
+                for d in outbox::drain(p, &archive, chrono::Utc::now(), false).await? {
+                    println!("{d}");
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = round => r?,
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+    archive.close().await;
+    println!("stopped / 已停止");
+    Ok(())
+}
+
+async fn quiet_version(data: &std::path::Path, archive: &Archive, settings: &Settings, id: &str) -> anyhow::Result<outbox::Versioned> {
+    let vocabulary = Settings::vocabulary(data)?;
+    let (report, _) = reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0).await?;
+    Ok(outbox::version_report(archive, id, report, chrono::Utc::now()).await?)
+}
+
+/// Ctrl-C, or SIGTERM as systemd sends it.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

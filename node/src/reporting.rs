@@ -11,7 +11,11 @@ use bangfu_shared::report::Report;
 use bangfu_shared::template::Template;
 use bangfu_shared::{disclose, rules};
 
-use crate::facts::ArchiveFacts;
+use bangfu_shared::vocabulary::Vocabulary;
+
+use crate::archive::{self, Archive};
+use crate::campaigns;
+use crate::facts::{self, ArchiveFacts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,6 +25,29 @@ pub enum Error {
     Disclosure(#[from] disclose::Error),
     #[error("writing {path}: {detail}")]
     Write { path: String, detail: String },
+    #[error(transparent)]
+    Campaign(#[from] campaigns::Error),
+    #[error("reading the archive for the report: {0}")]
+    Archive(#[from] archive::Error),
+}
+
+/// The report of campaign `id` as it would leave the node, and its table. One path for `report`,
+/// `push` and `serve`, so what a person previews is what is sent (DESIGN.md "Data flow" 2).
+pub async fn for_campaign(
+    archive: &Archive,
+    data: &Path,
+    org: &OrgCode,
+    vocabulary: &Vocabulary,
+    id: &str,
+    version: u32,
+) -> Result<(Report, Template), Error> {
+    let c = campaigns::get(archive, id).await?;
+    let table = c.template(data, vocabulary)?;
+    let typed = campaigns::typed(archive, id).await?;
+    let archive_facts = facts::load(archive, vocabulary).await?;
+    let request = Request { org: org.clone(), template: &table, campaign: Some(c.id.clone()), period: Period::campaign(c.start, c.end), version };
+    let report = build(request, &archive_facts, &typed)?;
+    Ok((report, table))
 }
 
 /// What a report is made for.
