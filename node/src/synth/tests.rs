@@ -354,23 +354,25 @@ fn values_follow_the_seed_distributions() {
     assert!((0.06..0.15).contains(&share("身份", "农民工")));
     assert!((0.80..0.90).contains(&share("档案状态", "在档")));
     assert!(share("劳模类别", "非劳模") > 0.9);
+    // Money agrees with the category, except for the few households the generator lets drift
+    // (income risen since filing) so that `check` has something to find.
+    let mut drifted = 0;
     for (_, r) in &rows {
         let income = Fen::parse_yuan(&r["家庭年度总收入"]).unwrap().0 as f64;
         let size: f64 = r["家庭人口"].parse().unwrap();
         let per_month = income / size / 12.0 / 100.0;
-        match r["困难类别"].as_str() {
-            "低保户" => assert!(per_month < 400.0, "{r:?}"),
-            "低保边缘户" => assert!((400.0..480.0).contains(&per_month), "{r:?}"),
+        let consistent = match r["困难类别"].as_str() {
+            "低保户" => per_month < 400.0,
+            "低保边缘户" => (400.0..480.0).contains(&per_month),
             _ => {
                 let half = income / 2.0;
                 let over = |c: &str| Fen::parse_yuan(&r[c]).unwrap().0 as f64 > half;
-                assert!(
-                    over("年医疗费个人支出")
-                        || over("年学费支出")
-                        || r["致困主要原因"].contains("意外灾害"),
-                    "{r:?}"
-                );
+                over("年医疗费个人支出") || over("年学费支出") || r["致困主要原因"].contains("意外灾害")
             }
+        };
+        if !consistent {
+            assert!(per_month >= 640.0, "only drifted households break the category's money: {r:?}");
+            drifted += 1;
         }
         if r["档案状态"] == "已脱困" {
             assert!(parse_date(&r["脱困日期"]).unwrap() > parse_date(&r["建档日期"]).unwrap());
@@ -378,6 +380,8 @@ fn values_follow_the_seed_distributions() {
             assert!(r["脱困日期"].is_empty());
         }
     }
+    let drifted_share = f64::from(drifted) / rows.len() as f64;
+    assert!((0.01..0.07).contains(&drifted_share), "{drifted} drifted");
     let fifteen = rows
         .iter()
         .filter(|(_, r)| r["身份证号"].len() == 15)
