@@ -56,6 +56,7 @@ enum Command {
     /// The kind of file is told by its header. Valid rows are stored; refused rows are written to
     /// FILE.rejects.csv with the line, column and reason. Importing the same file twice changes nothing.
     Import {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         /// The file(s) to import, in order (households before their members and aid records).
@@ -67,21 +68,25 @@ enum Command {
     },
     /// Write the archive back out in the import format: FILE.csv (+ FILE.members.csv, FILE.aid.csv) or FILE.xlsx (导出).
     Export {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+        /// Where to write: a .csv (households; members and aid records go beside it) or an .xlsx.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// List households whose recorded 困难类别 the local rules do not support, or that no longer qualify (精准识别).
     Check {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         /// Print at most this many warnings (all are counted).
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Show what the archive holds and the last imports (档案概况).
+    /// Show what the archive holds (档案概况).
     Summary {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
@@ -90,6 +95,7 @@ enum Command {
     /// With --campaign, for a campaign's table and period; with --template and --as-of, for any table
     /// (a built-in id: songnuan, bangfu_center, dajiancha, dangan; or a table file FILE.toml).
     Report {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         #[arg(long, conflicts_with_all = ["template", "as_of"], required_unless_present = "template")]
@@ -107,6 +113,7 @@ enum Command {
     },
     /// Record figures typed in by the union for a campaign, e.g. 4A=12 5B=3.5 (填报数据).
     Enter {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         #[arg(long)]
@@ -127,6 +134,7 @@ enum Command {
     ///
     /// Example: bangfu-node connect --data /srv/bangfu --parent https://hub.example:8443 --tls /srv/bangfu/tls
     Connect {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         /// The parent hub's URL (https://…).
@@ -140,6 +148,7 @@ enum Command {
     /// report changed, and deliver everything waiting in the outbox once. Exits non-zero if the parent
     /// refused a version or could not be reached (the version stays queued and is retried).
     Push {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         #[arg(long)]
@@ -147,12 +156,14 @@ enum Command {
     },
     /// Show campaigns, the versions of their reports, and where each stands with the parent (状态).
     Status {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
     /// Run the node until Ctrl-C or SIGTERM: sync campaigns, version changed reports of open
     /// campaigns, and deliver due outbox entries every --interval seconds (后台运行).
     Serve {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         /// Seconds between rounds.
@@ -166,8 +177,10 @@ enum Command {
         /// The org whose staff numbers to use (H01; a prefecture letter such as H allows up to 9,999,999).
         #[arg(long)]
         org: OrgCode,
+        /// How many households to make.
         #[arg(long)]
         households: u64,
+        /// The same seed gives byte-identical files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Share of rows (0 to 1) that each break one named rule; listed in OUT/invalid.csv.
@@ -175,10 +188,13 @@ enum Command {
         invalid: f64,
         #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
         format: GenFormat,
+        /// The 低保 line the incomes are made to fit, 元 per person per month.
         #[arg(long, default_value_t = 400)]
         dibao_line: u32,
+        /// The edge band above the line the 低保边缘户 incomes fall in.
         #[arg(long, default_value_t = 1.2)]
         edge_ratio: f64,
+        /// The folder to write households, members, aid (and invalid.csv) into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
@@ -188,17 +204,22 @@ enum Command {
 enum CampaignAction {
     /// Enter a campaign from its circular, for a node not (yet) connected to its parent.
     Add {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+        /// The campaign's id, as the circular or the province names it (e.g. sn2026).
         #[arg(long)]
         id: String,
         /// A built-in table (songnuan, bangfu_center, dajiancha, dangan) or one in DIR/templates/.
         #[arg(long)]
         template: String,
+        /// The circular's title.
         #[arg(long)]
         title: String,
+        /// First day of the campaign (YYYY-MM-DD); aid records from this day count.
         #[arg(long)]
         start: chrono::NaiveDate,
+        /// Last day of the campaign: the archive is counted as it stood on this day.
         #[arg(long)]
         end: chrono::NaiveDate,
         /// This node's deadline.
@@ -207,6 +228,7 @@ enum CampaignAction {
     },
     /// List the campaigns this node knows.
     List {
+        /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
