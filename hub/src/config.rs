@@ -75,3 +75,25 @@ impl HubConfig {
         self.database_url.clone().unwrap_or_else(|| crate::store::sqlite_url(data))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_config_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(dir.join("hub.sample.toml")).unwrap();
+        let c: HubConfig = toml::from_str(&text).unwrap();
+        assert_eq!(c.org.as_str(), "H");
+        assert_eq!(c.level, HubLevel::Prefecture);
+        assert!(c.database_url.is_none());
+        assert!(c.database_url(Path::new("/d")).starts_with("sqlite:///d/hub.db"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\nport = 1\n";
+        assert!(toml::from_str::<HubConfig>(text).is_err());
+    }
+}

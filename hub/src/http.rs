@@ -100,8 +100,11 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 pub struct ReloadingCert {
     cert: PathBuf,
     key: PathBuf,
-    cached: Mutex<((Option<SystemTime>, Option<SystemTime>), Arc<CertifiedKey>)>,
+    cached: Mutex<(Stamp, Arc<CertifiedKey>)>,
 }
+
+/// The mtimes of cert.pem and key.pem when they were last read.
+type Stamp = (Option<SystemTime>, Option<SystemTime>);
 
 impl ReloadingCert {
     pub fn new(cert: PathBuf, key: PathBuf) -> Result<ReloadingCert, crate::tls::Error> {

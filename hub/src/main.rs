@@ -305,6 +305,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             let (config, store) = open(&data).await?;
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
                 .init();
             tls::install_provider();

@@ -146,5 +146,8 @@ pub fn certified_key(cert_pem: &str, key_pem: &str) -> Result<rustls::sign::Cert
         .key_provider
         .load_private_key(key(key_pem)?)
         .map_err(|source| Error::Rustls { what: "loading the private key", source })?;
-    Ok(rustls::sign::CertifiedKey::new(certs(cert_pem)?, signing))
+    let certified = rustls::sign::CertifiedKey::new(certs(cert_pem)?, signing);
+    // A key and certificate from different pairs (one file replaced, not yet the other) is refused.
+    certified.keys_match().map_err(|source| Error::Rustls { what: "matching the key to the certificate", source })?;
+    Ok(certified)
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 const CAMPAIGN: &str = "2026-dangan";
+const SONGNUAN: &str = "2026-songnuan";
 
 fn hub(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bangfu-hub")).args(args).output().expect("running bangfu-hub")
@@ -88,10 +89,17 @@ fn spawn_hub(database_url: Option<(String, String, String)>) -> Hub {
         "campaign", "create", "--data", s(&data), "--id", CAMPAIGN, "--template", "dangan", "--title", "2026年档案统计",
         "--start", "2026-01-01", "--end", "2026-06-30", "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31",
     ]);
+    // A campaign from a template file, already past its due dates.
+    let songnuan = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/templates/songnuan.toml");
+    ok(&[
+        "campaign", "create", "--data", s(&data), "--id", SONGNUAN, "--template", s(&songnuan), "--title", "2026年送温暖",
+        "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2026-02-05", "--due", "prefecture=2026-02-10",
+        "--due", "province=2026-02-15",
+    ]);
     let mut process = Command::new(env!("CARGO_BIN_EXE_bangfu-hub"))
         .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(root.path().join("serve.log")).unwrap()))
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -109,6 +117,10 @@ fn spawn_hub(database_url: Option<(String, String, String)>) -> Hub {
 }
 
 impl Hub {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("serve.log")).unwrap()
+    }
+
     fn identity(&self, org: &str) -> PathBuf {
         self.root.path().join(format!("tls-{org}-pki"))
     }
@@ -126,7 +138,11 @@ impl Hub {
     }
 
     async fn rollup(&self) -> Value {
-        let res = self.client("H01").get(format!("{}/api/v1/campaigns/{CAMPAIGN}/rollup", self.url)).send().await.unwrap();
+        self.rollup_of(CAMPAIGN).await
+    }
+
+    async fn rollup_of(&self, campaign: &str) -> Value {
+        let res = self.client("H01").get(format!("{}/api/v1/campaigns/{campaign}/rollup", self.url)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
     }
@@ -246,6 +262,11 @@ async fn a_child_cannot_post_another_childs_report() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(problem["type"], "about:blank");
     assert_eq!(hub.stored().await, (0, 0));
+    // The refusal is logged with the peer, the path and the reason, and no cell values.
+    let log = hub.log();
+    let line = log.lines().find(|l| l.contains("refused")).unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert!(line.contains("peer=H02") && line.contains("path=/api/v1/reports") && line.contains("H01's"), "{line}");
+    assert!(!log.contains("\"value\""), "{log}");
 }
 
 #[tokio::test]
@@ -365,6 +386,11 @@ async fn campaigns_carry_an_etag_and_an_unchanged_list_is_not_modified() {
     assert_eq!(c["due"]["county"], "2099-12-31");
     assert_eq!(c["due"]["province"], Value::Null);
     assert_eq!(c["template_body"], Value::Null);
+    let file = &body["campaigns"][1];
+    assert_eq!(file["id"], SONGNUAN);
+    assert_eq!(file["template"], "songnuan");
+    assert_eq!(file["due"]["province"], "2026-02-15");
+    assert!(file["template_body"].as_str().unwrap().contains("[[rule]]"));
     let res = client.get(format!("{}/api/v1/campaigns", hub.url)).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert!(res.bytes().await.unwrap().is_empty());
@@ -453,3 +479,109 @@ async fn the_store_works_on_postgresql_too() {
     assert_eq!(r["cells"]["total"]["value"].to_string().trim_matches('"').parse::<f64>().unwrap(), total);
 }
 
+
+fn songnuan() -> Template {
+    template::builtin("songnuan", &Vocabulary::builtin()).unwrap()
+}
+
+/// A child's songnuan report, with typed-in figures `typed` entered.
+fn songnuan_report(org: &str, seed: u64, typed: &[(&str, i64)]) -> Report {
+    let v = Vocabulary::builtin();
+    let t = songnuan();
+    let (start, end) = (NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+    let mut values = aggregate(&t, &households(seed, 400, &v), &[], &Period::campaign(start, end));
+    let typed = typed.iter().map(|&(c, n)| (c.to_string(), bangfu_shared::decimal::Decimal::integer(n))).collect();
+    values.enter(&t, &typed).unwrap();
+    let outcome = evaluate(&t, |i| values.value(i));
+    let protected = protect(&t, &values).expect("protection succeeds");
+    Report::new(OrgCode::parse(org).unwrap(), &t, Some(SONGNUAN.into()), end, 1, protected, outcome)
+}
+
+#[tokio::test]
+async fn a_report_after_the_due_date_is_stored_as_late() {
+    let hub = spawn_hub(None);
+    let (status, receipt) = hub.post("H01", json(&songnuan_report("H01", 5, &[]))).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["on_time"], false);
+    let r = hub.rollup_of(SONGNUAN).await;
+    assert_eq!(r["completeness"]["received"], 1);
+    assert_eq!(r["completeness"]["late"], 1);
+    assert_eq!(r["completeness"]["on_time"], 0);
+    assert_eq!(r["completeness"]["missing"], serde_json::json!(["H02"]));
+}
+
+#[tokio::test]
+async fn a_report_breaking_a_high_importance_rule_is_unprocessable() {
+    let hub = spawn_hub(None);
+    // 1(B) 农民工 above 1(A) 职工总数.
+    let r = songnuan_report("H01", 5, &[("1A", 100), ("1B", 200)]);
+    assert!(r.blocking().next().is_some());
+    let (status, problem) = hub.post("H01", json(&r)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("1(B)"), "{problem}");
+    assert_eq!(hub.rollup_of(SONGNUAN).await["version"], 0);
+}
+
+#[tokio::test]
+async fn a_report_of_another_template_is_unprocessable() {
+    let hub = spawn_hub(None);
+    let mut r = songnuan_report("H01", 5, &[]);
+    r.campaign = Some(CAMPAIGN.into());
+    let (status, problem) = hub.post("H01", json(&r)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("dangan"), "{problem}");
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+/// The serial of the certificate the hub presents.
+async fn served_serial(hub: &Hub) -> String {
+    let id = hub.identity("H01");
+    let read = |f: &str| std::fs::read_to_string(id.join(f)).unwrap();
+    let config = bangfu_hub::tls::client_config(&read("ca.pem"), &read("cert.pem"), &read("key.pem")).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(hub.url.trim_start_matches("https://")).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let der = tls.get_ref().1.peer_certificates().unwrap()[0].as_ref().to_vec();
+    bangfu_hub::pki::serial_of(&der).unwrap()
+}
+
+#[tokio::test]
+async fn a_renewed_server_certificate_is_served_without_a_restart() {
+    let hub = spawn_hub(None);
+    let before = served_serial(&hub).await;
+    let renewed = hub.root.path().join("renewed");
+    ok(&["pki", "issue", "--dir", s(&hub.pki), "--org", "HB", "--name", "湖北省总工会", "--host", "127.0.0.1", "--out", s(&renewed)]);
+    let tls = hub.identity("HB");
+    // Key first, then certificate: a half-replaced pair is kept out by the resolver.
+    std::fs::copy(renewed.join("key.pem"), tls.join("key.pem")).unwrap();
+    std::fs::copy(renewed.join("cert.pem"), tls.join("cert.pem")).unwrap();
+    let after = served_serial(&hub).await;
+    assert_ne!(before, after);
+    let expected = bangfu_hub::pki::serial_of(&bangfu_hub::pki::cert_der_from_pem(&std::fs::read_to_string(renewed.join("cert.pem")).unwrap()).unwrap()).unwrap();
+    assert_eq!(after, expected);
+    // And it still takes reports.
+    assert_eq!(hub.post("H01", json(&report("H01", 1, 1))).await.0, StatusCode::CREATED);
+}
+
+#[test]
+fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let pki = hub_dir.path().join("pki");
+    ok(&["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+    let tls = issue(&pki, hub_dir.path(), "HB", &["127.0.0.1"]);
+    let data = hub_dir.path().join("hub");
+    let init = ["init", "--data", s(&data), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&tls)];
+    ok(&init);
+    let again = hub(&init);
+    assert!(!again.status.success());
+    let err = String::from_utf8(again.stderr).unwrap();
+    assert!(err.starts_with("错误 / error:") && err.trim_end().lines().count() == 1, "{err}");
+    let bad = hub(&[
+        "campaign", "create", "--data", s(&data), "--id", "x", "--template", "no_such_table", "--title", "t",
+        "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2026-02-05", "--due", "prefecture=2026-02-10",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert!(err.contains("no_such_table") && err.trim_end().lines().count() == 1, "{err}");
+}
