@@ -15,7 +15,7 @@ pub enum HubLevel {
 }
 
 /// The contents of `hub.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubConfig {
     /// This hub's own org code (HB, H).
@@ -35,6 +35,21 @@ pub struct HubConfig {
     /// never printed.)
     #[serde(default)]
     pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for HubConfig {
+    /// The database URL may carry a password, so it is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("org", &self.org)
+            .field("name", &self.name)
+            .field("level", &self.level)
+            .field("tls", &self.tls)
+            .field("pki", &self.pki)
+            .field("parent", &self.parent)
+            .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
+            .finish()
+    }
 }
 
 /// What can go wrong reading or writing `hub.toml`.
@@ -89,6 +104,13 @@ mod tests {
         assert_eq!(c.level, HubLevel::Prefecture);
         assert!(c.database_url.is_none());
         assert!(c.database_url(Path::new("/d")).starts_with("sqlite:///d/hub.db"));
+    }
+
+    #[test]
+    fn debug_hides_the_database_url() {
+        let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\ndatabase_url = \"postgres://u:secret@h/db\"\n";
+        let c: HubConfig = toml::from_str(text).unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
     }
 
     #[test]

@@ -137,3 +137,35 @@ fn audit_failure(e: &disclose::Error) -> String {
         disclose::Error::Solver(_) => "the disclosure audit could not be completed".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::Due;
+    use bangfu_shared::org::Level;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_due_day_ends_at_midnight_in_shanghai() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(local_day(at("2026-02-05T15:59:59Z")), day("2026-02-05"));
+        assert_eq!(local_day(at("2026-02-05T16:00:00Z")), day("2026-02-06"));
+    }
+
+    #[test]
+    fn each_level_has_its_own_due_date() {
+        let due = Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None };
+        assert_eq!(due.for_level(Level::County), day("2026-02-05"));
+        assert_eq!(due.for_level(Level::Prefecture), day("2026-02-10"));
+        assert_eq!(due.for_level(OrgCode::parse("H01").unwrap().level()), day("2026-02-05"));
+        assert_eq!(due.for_level(OrgCode::parse("H").unwrap().level()), day("2026-02-10"));
+    }
+
+    #[test]
+    fn the_hash_is_lowercase_hex_sha256_of_the_bytes() {
+        assert_eq!(hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

@@ -323,7 +323,10 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             println!("listening on https://{addr}");
             use std::io::Write as _;
             std::io::stdout().flush().ok();
-            http::serve(listener, Arc::new(server), app).await.context("serving")?;
+            tokio::select! {
+                served = http::serve(listener, Arc::new(server), app) => served.context("serving")?,
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
             Ok(())
         }
         Command::Rollup { data: DataDir { data }, campaign } => {
