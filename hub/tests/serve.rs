@@ -117,6 +117,19 @@ fn spawn_hub(database_url: Option<(String, String, String)>) -> Hub {
 }
 
 impl Hub {
+    /// Waits (up to 5 s) for the server's log to contain `needle`; the server may log just after
+    /// the client has seen the refusal.
+    async fn log_eventually(&self, needle: &str) -> String {
+        for _ in 0..50 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the log never said {needle:?}: {}", self.log());
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join("serve.log")).unwrap()
     }
@@ -283,6 +296,7 @@ async fn a_client_without_a_certificate_is_refused() {
     let hub = spawn_hub(None);
     let res = client_with(&hub.identity("HB"), None).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
     assert!(res.is_err(), "{res:?}");
+    hub.log_eventually("TLS handshake refused").await;
     assert_eq!(hub.stored().await, (0, 0));
 }
 
@@ -294,6 +308,7 @@ async fn a_certificate_from_another_ca_is_refused() {
     let stranger = issue(&other, hub.root.path(), "H01", &[]);
     let res = client_with(&hub.identity("HB"), Some(&stranger)).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
     assert!(res.is_err(), "{res:?}");
+    hub.log_eventually("TLS handshake refused").await;
     assert_eq!(hub.stored().await, (0, 0));
 }
 
@@ -306,6 +321,7 @@ async fn a_revoked_certificate_is_refused_without_a_restart() {
     let (status, problem) = hub.post("H02", json(&report("H02", 1, 2))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("revoked"));
+    hub.log_eventually("is revoked").await;
     assert_eq!(hub.stored().await, (1, 1));
 }
 
