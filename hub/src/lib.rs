@@ -1,5 +1,14 @@
-//! `bangfu-hub`: a prefecture or province union's hub. For now its PKI: the CA that issues each child
-//! union the certificate it reports with, and the mutual-TLS configurations built on it.
+//! `bangfu-hub`: a prefecture or province union's hub. Its PKI (the CA that issues each child union
+//! the certificate it reports with) and the federation it serves: the registry of children,
+//! campaigns, the mutual-TLS intake of reports, and the rollup.
 
+pub mod campaigns;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod intake;
 pub mod pki;
+pub mod registry;
+pub mod rollup;
+pub mod store;
 pub mod tls;

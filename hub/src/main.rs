@@ -5,7 +5,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bangfu_hub::campaigns::{self, Campaign, Due};
+use bangfu_hub::config::{HubConfig, HubLevel};
+use bangfu_hub::http::{self, AppState, ReloadingCert, Revocations};
 use bangfu_hub::pki::{self, IssueOptions, RevokeTarget};
+use bangfu_hub::registry::{self, Org};
+use bangfu_hub::rollup;
+use bangfu_hub::store::Store;
+use bangfu_hub::tls;
+use bangfu_shared::template::{self as tpl, Template};
+use bangfu_shared::vocabulary::Vocabulary;
+use chrono::NaiveDate;
+use std::path::Path;
+use std::sync::Arc;
 use bangfu_shared::org::OrgCode;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
@@ -23,6 +35,111 @@ enum Command {
     /// The hub's certificate authority: create it, issue certificates to child unions, revoke them (证书管理).
     #[command(subcommand)]
     Pki(Pki),
+    /// Set up this hub's data folder: hub.toml and the database (初始化).
+    ///
+    /// --tls names the folder with this hub's own ca.pem, cert.pem and key.pem (from `pki issue` with
+    /// --host). --pki names the CA folder whose revoked.txt is checked on every request; without it
+    /// no revocations are checked. Without --database-url the store is SQLite in DIR/hub.db.
+    ///
+    /// Example: bangfu-hub init --data /srv/bangfu/hub --org H --name 荆门市总工会 --level prefecture --tls /srv/bangfu/tls --pki /srv/bangfu/pki
+    Init {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        org: OrgCode,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        level: HubLevel,
+        /// Folder with this hub's ca.pem, cert.pem and key.pem.
+        #[arg(long, value_name = "DIR")]
+        tls: PathBuf,
+        /// The CA folder whose revoked.txt is checked (default: none, no revocations are checked).
+        #[arg(long, value_name = "DIR")]
+        pki: Option<PathBuf>,
+        /// The parent hub's URL.
+        #[arg(long, value_name = "URL")]
+        parent: Option<String>,
+        /// postgres://… to keep the store in PostgreSQL instead of SQLite.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Registered child unions (下级单位).
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Campaigns (填报任务).
+    #[command(subcommand)]
+    Campaign(CampaignCmd),
+    /// Serve the children over mutual TLS (启动服务). Prints `listening on https://ADDR` once bound.
+    Serve {
+        #[command(flatten)]
+        data: DataDir,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "0.0.0.0:8443")]
+        listen: String,
+        /// Overrides hub.toml's CA folder for revocations.
+        #[arg(long, value_name = "DIR")]
+        pki: Option<PathBuf>,
+    },
+    /// Print the rollup of a campaign as JSON (汇总).
+    Rollup {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        campaign: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Register a child union, or update its name and contacts.
+    ///
+    /// Example: bangfu-hub org add --data /srv/bangfu/hub --code H01 --name 京山县总工会
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        code: OrgCode,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CampaignCmd {
+    /// Create a campaign.
+    ///
+    /// --template is a built-in template id or a .toml file (its text is stored and served to children).
+    ///
+    /// Example: bangfu-hub campaign create --data D --id 2026-songnuan --template songnuan --title 2026年送温暖 --start 2026-01-01 --end 2026-01-31 --due county=2026-02-05 --due prefecture=2026-02-10
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        start: NaiveDate,
+        #[arg(long)]
+        end: NaiveDate,
+        /// LEVEL=DATE for county, prefecture and (optionally) province.
+        #[arg(long = "due", value_name = "LEVEL=DATE", required = true)]
+        due: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// The hub's data folder (hub.toml, hub.db).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -125,14 +242,144 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Pki(Pki::Init { dir: CaDir { dir }, org, name, days }) => {
+        Command::Pki(p) => run_pki(p),
+        other => {
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            rt.block_on(run_hub(other))
+        }
+    }
+}
+
+async fn open(data: &Path) -> anyhow::Result<(HubConfig, Store)> {
+    let config = HubConfig::load(data)?;
+    let store = Store::open(&config.database_url(data)).await.context("opening the hub's database")?;
+    Ok((config, store))
+}
+
+async fn run_hub(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Pki(p) => run_pki(p),
+        Command::Init { data: DataDir { data }, org, name, level, tls, pki, parent, database_url } => {
+            let abs = |p: PathBuf| std::fs::canonicalize(&p).with_context(|| format!("finding {}", p.display()));
+            let tls = abs(tls)?;
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                anyhow::ensure!(tls.join(f).is_file(), "{} has no {f} / TLS 目录缺少 {f}", tls.display());
+            }
+            let pki = pki.map(abs).transpose()?;
+            let config = HubConfig { org, name, level, tls, pki, parent, database_url };
+            config.create(&data).with_context(|| format!("initialising {}", data.display()))?;
+            let store = Store::open(&config.database_url(&data)).await.context("creating the hub's database");
+            let store = match store {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = std::fs::remove_file(data.join(bangfu_hub::config::FILE));
+                    return Err(e);
+                }
+            };
+            store.close().await;
+            println!("已初始化 / hub initialised: {} {} in {}", config.org, config.name, data.display());
+            Ok(())
+        }
+        Command::Org(OrgCmd::Add { data: DataDir { data }, code, name, email, webhook }) => {
+            let (_, store) = open(&data).await?;
+            registry::add(&store, &Org { code: code.clone(), name: name.clone(), email, webhook })
+                .await
+                .with_context(|| format!("registering {code}"))?;
+            store.close().await;
+            println!("已登记 / registered: {code} {name}");
+            Ok(())
+        }
+        Command::Campaign(CampaignCmd::Create { data: DataDir { data }, id, template, title, start, end, due }) => {
+            let (_, store) = open(&data).await?;
+            anyhow::ensure!(start <= end, "--start {start} is after --end {end} / 开始日期晚于结束日期");
+            let due = parse_due(&due)?;
+            let (t, body) = load_template(&template)?;
+            let campaign = Campaign { id: id.clone(), template: t.id.clone(), title, start, end, due, template_body: body };
+            let created = campaigns::create(&store, &campaign, "local").await.with_context(|| format!("creating campaign {id}"))?;
+            store.close().await;
+            anyhow::ensure!(created, "campaign {id} exists already / 填报任务已存在");
+            println!("已创建填报任务 / campaign created: {id} ({})", t.id);
+            Ok(())
+        }
+        Command::Serve { data: DataDir { data }, listen, pki } => {
+            let (config, store) = open(&data).await?;
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+                .init();
+            tls::install_provider();
+            let pki = pki.or(config.pki.clone());
+            let revocations = Revocations::new(pki.as_deref()).context("reading the revocation list")?;
+            let ca = std::fs::read_to_string(config.tls.join("ca.pem")).with_context(|| format!("reading {}", config.tls.join("ca.pem").display()))?;
+            let resolver = ReloadingCert::new(config.tls.join("cert.pem"), config.tls.join("key.pem")).context("loading the hub's certificate")?;
+            let server = tls::server_config_with_resolver(&ca, Arc::new(resolver)).context("building the TLS configuration")?;
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+            let addr = listener.local_addr().context("reading the bound address")?;
+            if pki.is_none() {
+                tracing::warn!("no --pki: revocations are not checked");
+            }
+            let app = http::router(AppState { store, org: config.org.clone(), name: config.name.clone(), revocations: Arc::new(revocations) });
+            println!("listening on https://{addr}");
+            use std::io::Write as _;
+            std::io::stdout().flush().ok();
+            tokio::select! {
+                served = http::serve(listener, Arc::new(server), app) => served.context("serving")?,
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+            Ok(())
+        }
+        Command::Rollup { data: DataDir { data }, campaign } => {
+            let (config, store) = open(&data).await?;
+            let r = rollup::rollup(&store, &config.org, &config.name, &campaign).await.with_context(|| format!("rolling up {campaign}"))?;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&r).context("writing JSON")?);
+            Ok(())
+        }
+    }
+}
+
+fn parse_due(raw: &[String]) -> anyhow::Result<Due> {
+    let (mut county, mut prefecture, mut province) = (None, None, None);
+    for d in raw {
+        let (level, date) = d.split_once('=').with_context(|| format!("--due {d}: expected LEVEL=DATE / 格式应为 级别=日期"))?;
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").with_context(|| format!("--due {d}: not a date YYYY-MM-DD"))?;
+        match level {
+            "county" => county = Some(date),
+            "prefecture" => prefecture = Some(date),
+            "province" => province = Some(date),
+            other => anyhow::bail!("--due {d}: unknown level `{other}` (county, prefecture, province)"),
+        }
+    }
+    Ok(Due {
+        county: county.context("--due county=DATE is required / 缺少县级截止日期")?,
+        prefecture: prefecture.context("--due prefecture=DATE is required / 缺少市级截止日期")?,
+        province,
+    })
+}
+
+/// A built-in template id, or a .toml file whose text is kept with the campaign.
+fn load_template(raw: &str) -> anyhow::Result<(Template, Option<String>)> {
+    let v = Vocabulary::builtin();
+    if raw.ends_with(".toml") || Path::new(raw).is_file() {
+        let text = std::fs::read_to_string(raw).with_context(|| format!("reading template {raw}"))?;
+        let t = Template::parse(&text, &v).with_context(|| format!("loading template {raw}"))?;
+        Ok((t, Some(text)))
+    } else {
+        Ok((tpl::builtin(raw, &v).with_context(|| format!("loading template {raw}"))?, None))
+    }
+}
+
+fn run_pki(p: Pki) -> anyhow::Result<()> {
+    match p {
+        Pki::Init { dir: CaDir { dir }, org, name, days } => {
             let ca = pki::init(&dir, &org, &name, days).with_context(|| format!("creating the CA for {org} in {}", dir.display()))?;
             println!("根证书已建立 / CA created: {org} {name}, serial {}, valid until {}", ca.serial, ca.not_after.format("%Y-%m-%d"));
             println!("  {}", ca.cert_path.display());
             println!("  {} (secret / 请妥善保管并备份)", ca.key_path.display());
             Ok(())
         }
-        Command::Pki(Pki::Issue { dir: CaDir { dir }, org, name, hosts, days, out }) => {
+        Pki::Issue { dir: CaDir { dir }, org, name, hosts, days, out } => {
             let issued = pki::issue(&dir, &org, &name, &IssueOptions::for_days(hosts, days), &out)
                 .with_context(|| format!("issuing a certificate to {org} from the CA in {}", dir.display()))?;
             println!(
@@ -145,7 +392,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Pki(Pki::Revoke { dir: CaDir { dir }, org, serial }) => {
+        Pki::Revoke { dir: CaDir { dir }, org, serial } => {
             let target = match (org, serial) {
                 (Some(org), _) => RevokeTarget::Org(org),
                 (None, Some(serial)) => RevokeTarget::Serial(serial),
@@ -160,7 +407,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Pki(Pki::List { dir: CaDir { dir } }) => {
+        Pki::List { dir: CaDir { dir } } => {
             let entries = pki::list(&dir).with_context(|| format!("listing the certificates of the CA in {}", dir.display()))?;
             println!("{:<32}  {:<8}  {:<10}  {:<10}  {:<8}  name", "serial", "org", "issued", "expires", "status");
             let now = chrono::Utc::now();

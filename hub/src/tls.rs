@@ -124,3 +124,30 @@ fn certs_of(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>
 fn key(key_pem: &str) -> Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| Error::Pem { what: "the private key", reason: e.to_string() })
 }
+
+/// A server config like [`server_config`], but taking its certificate from `resolver` (one that
+/// re-reads renewed files, say).
+pub fn server_config_with_resolver(ca_pem: &str, resolver: Arc<dyn rustls::server::ResolvesServerCert>) -> Result<ServerConfig> {
+    let provider = provider();
+    let roots = Arc::new(roots(ca_pem)?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|source| Error::Rustls { what: "choosing protocol versions", source })?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A certificate chain and its key, ready to serve.
+pub fn certified_key(cert_pem: &str, key_pem: &str) -> Result<rustls::sign::CertifiedKey> {
+    let signing = provider()
+        .key_provider
+        .load_private_key(key(key_pem)?)
+        .map_err(|source| Error::Rustls { what: "loading the private key", source })?;
+    let certified = rustls::sign::CertifiedKey::new(certs(cert_pem)?, signing);
+    // A key and certificate from different pairs (one file replaced, not yet the other) is refused.
+    certified.keys_match().map_err(|source| Error::Rustls { what: "matching the key to the certificate", source })?;
+    Ok(certified)
+}

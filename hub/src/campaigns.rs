@@ -1,0 +1,110 @@
+//! Campaigns (填报任务): which template is collected for which period, and by when each level must
+//! report. A province creates them; they flow down to prefectures and counties, who read them with
+//! `GET /api/v1/campaigns`.
+
+use bangfu_shared::org::Level;
+use bangfu_shared::template::{self, Template};
+use bangfu_shared::vocabulary::Vocabulary;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Error, Result, Store};
+
+/// Due dates per level of the reporting union.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    pub county: NaiveDate,
+    pub prefecture: NaiveDate,
+    pub province: Option<NaiveDate>,
+}
+
+impl Due {
+    /// The due date for a reporting org of `level` (a province reporting to nobody falls back to
+    /// the prefecture date).
+    pub fn for_level(&self, level: Level) -> NaiveDate {
+        match level {
+            Level::County => self.county,
+            Level::Prefecture => self.prefecture,
+            Level::Province => self.province.unwrap_or(self.prefecture),
+        }
+    }
+}
+
+/// A campaign as the wire carries it (protocol: `GET /api/v1/campaigns`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: String,
+    pub template: String,
+    pub title: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub due: Due,
+    /// The template file's text when it is not a built-in one, so children can load it.
+    pub template_body: Option<String>,
+}
+
+impl Campaign {
+    /// The campaign's template, from its stored text or the built-in set.
+    pub fn template(&self) -> Result<Template, template::Error> {
+        let v = Vocabulary::builtin();
+        match &self.template_body {
+            Some(text) => Template::parse(text, &v),
+            None => template::builtin(&self.template, &v),
+        }
+    }
+}
+
+type Row = (String, String, String, String, String, String, String, Option<String>, Option<String>);
+
+fn from_row(r: Row) -> Result<Campaign> {
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| Error::Corrupt(format!("campaign date `{s}`: {e}")));
+    Ok(Campaign {
+        start: d(&r.3)?,
+        end: d(&r.4)?,
+        due: Due { county: d(&r.5)?, prefecture: d(&r.6)?, province: r.7.as_deref().map(d).transpose()? },
+        id: r.0,
+        template: r.1,
+        title: r.2,
+        template_body: r.8,
+    })
+}
+
+const COLUMNS: &str = "id, template, title, start_on, end_on, due_county, due_prefecture, due_province, template_body";
+
+/// Stores a new campaign; `origin` says where it came from (`local`, or the parent's URL).
+/// Returns false when a campaign with that id exists already (it is left as it is).
+#[tracing::instrument(skip(store, c), fields(id = %c.id))]
+pub async fn create(store: &Store, c: &Campaign, origin: &str) -> Result<bool> {
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let done = sqlx::query(
+        "INSERT INTO campaigns (id, template, title, start_on, end_on, due_county, due_prefecture, due_province, template_body, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(c.id.clone())
+    .bind(c.template.clone())
+    .bind(c.title.clone())
+    .bind(day(c.start))
+    .bind(day(c.end))
+    .bind(day(c.due.county))
+    .bind(day(c.due.prefecture))
+    .bind(c.due.province.map(day))
+    .bind(c.template_body.clone())
+    .bind(origin.to_string())
+    .execute(&store.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Option<Campaign>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1")))
+        .bind(id.to_string())
+        .fetch_optional(&store.pool)
+        .await?;
+    row.map(from_row).transpose()
+}
+
+pub async fn list(store: &Store) -> Result<Vec<Campaign>> {
+    let rows: Vec<Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM campaigns ORDER BY id"))).fetch_all(&store.pool).await?;
+    rows.into_iter().map(from_row).collect()
+}

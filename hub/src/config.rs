@@ -1,0 +1,121 @@
+//! `hub.toml`, the hub's settings written by `init`: who the hub is and where its TLS identity,
+//! CA and database are. Strict: an unknown key is an error, so a typo is not silently ignored.
+
+use std::path::{Path, PathBuf};
+
+use bangfu_shared::org::OrgCode;
+use serde::{Deserialize, Serialize};
+
+/// The level of this hub in the union hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HubLevel {
+    Province,
+    Prefecture,
+}
+
+/// The contents of `hub.toml`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// This hub's own org code (HB, H).
+    pub org: OrgCode,
+    /// This union's name, shown in rollups.
+    pub name: String,
+    pub level: HubLevel,
+    /// Folder with this hub's ca.pem, cert.pem, key.pem.
+    pub tls: PathBuf,
+    /// The CA folder whose revoked.txt is checked; none: no revocations are checked.
+    #[serde(default)]
+    pub pki: Option<PathBuf>,
+    /// The parent hub's URL, for a prefecture hub.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// A PostgreSQL URL; none: SQLite in `hub.db` beside this file. (It may hold a password; it is
+    /// never printed.)
+    #[serde(default)]
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for HubConfig {
+    /// The database URL may carry a password, so it is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("org", &self.org)
+            .field("name", &self.name)
+            .field("level", &self.level)
+            .field("tls", &self.tls)
+            .field("pki", &self.pki)
+            .field("parent", &self.parent)
+            .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
+/// What can go wrong reading or writing `hub.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} already holds a hub (hub.toml exists) / 数据目录已初始化")]
+    Exists(PathBuf),
+    #[error("reading {path}: {source} / 无法读取配置（是否已运行 init？）")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("writing {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source} / 配置文件格式错误")]
+    Parse { path: PathBuf, source: toml::de::Error },
+}
+
+pub const FILE: &str = "hub.toml";
+
+impl HubConfig {
+    pub fn load(data: &Path) -> Result<HubConfig, Error> {
+        let path = data.join(FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        toml::from_str(&text).map_err(|source| Error::Parse { path, source })
+    }
+
+    /// Writes a new `hub.toml`; an existing one is never overwritten.
+    pub fn create(&self, data: &Path) -> Result<(), Error> {
+        let path = data.join(FILE);
+        if path.exists() {
+            return Err(Error::Exists(data.to_path_buf()));
+        }
+        std::fs::create_dir_all(data).map_err(|source| Error::Write { path: data.to_path_buf(), source })?;
+        let text = toml::to_string_pretty(self).expect("the config serialises");
+        std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
+    }
+
+    /// The database URL: the configured PostgreSQL one, else SQLite in the data folder.
+    pub fn database_url(&self, data: &Path) -> String {
+        self.database_url.clone().unwrap_or_else(|| crate::store::sqlite_url(data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_config_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(dir.join("hub.sample.toml")).unwrap();
+        let c: HubConfig = toml::from_str(&text).unwrap();
+        assert_eq!(c.org.as_str(), "H");
+        assert_eq!(c.level, HubLevel::Prefecture);
+        assert!(c.database_url.is_none());
+        assert!(c.database_url(Path::new("/d")).starts_with("sqlite:///d/hub.db"));
+    }
+
+    #[test]
+    fn debug_hides_the_database_url() {
+        let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\ndatabase_url = \"postgres://u:secret@h/db\"\n";
+        let c: HubConfig = toml::from_str(text).unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\nport = 1\n";
+        assert!(toml::from_str::<HubConfig>(text).is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! The one error type of the hub's HTTP API and the one place it becomes a response:
+//! `application/problem+json` (RFC 9457). Details carry only org codes, campaign ids, versions,
+//! cell codes and rule texts, never a cell's value; internal errors are logged, not sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Why a request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The peer may not do this: wrong org, unregistered, revoked, or no usable certificate (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such campaign (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The version is stored with other content (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The report breaks a rule, the disclosure audit, or the campaign's template (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is not a report (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is over the limit (413).
+    #[error("the body is over the limit of 1 MiB")]
+    TooLarge,
+    /// The store failed; logged, sent as 500 without detail.
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+}
+
+/// The reason a refusal is logged with; the response carries it as an extension so that the
+/// access log (which knows the peer and path) writes one line per refusal.
+#[derive(Debug, Clone)]
+pub struct Refusal(pub String);
+
+impl Error {
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = match &self {
+            Error::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                "internal error / 服务器内部错误".to_string()
+            }
+            e => e.to_string(),
+        };
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("error"),
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        let mut res = (status, body.to_string()).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.extensions_mut().insert(Refusal(self.to_string()));
+        res
+    }
+}

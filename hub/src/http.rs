@@ -1,0 +1,240 @@
+//! The hub's HTTPS server: mutual TLS accepted here with tokio-rustls, each connection served by the
+//! axum router through hyper-util, with the peer's org and serial (from its client certificate)
+//! attached to every request as a [`Peer`] extension. Doing the TLS accept ourselves keeps the peer
+//! certificate in reach without a server framework's connection-info plumbing.
+//!
+//! Revocations are checked per request against `revoked.txt`, re-read when its mtime changes; the
+//! server certificate is re-read when cert.pem or key.pem change ([`ReloadingCert`]).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use bangfu_shared::org::OrgCode;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use sha2::{Digest as _, Sha256};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::{Error, Refusal};
+use crate::pki::{self, RevocationList};
+use crate::store::Store;
+use crate::{campaigns, intake, rollup};
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// Who is on the other end of a connection, from its client certificate.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// None when the certificate names no org (refused).
+    pub org: Option<OrgCode>,
+    pub serial: String,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub org: OrgCode,
+    pub name: String,
+    pub revocations: Arc<Revocations>,
+}
+
+/// The revocation list, re-read when its file changes.
+pub struct Revocations {
+    path: Option<PathBuf>,
+    cached: Mutex<(Option<SystemTime>, RevocationList)>,
+}
+
+impl Revocations {
+    /// `pki`: the CA folder holding revoked.txt; None checks no revocations.
+    pub fn new(pki: Option<&Path>) -> Result<Revocations, pki::Error> {
+        let path = pki.map(|p| if p.is_dir() { p.join("revoked.txt") } else { p.to_path_buf() });
+        let list = match &path {
+            Some(p) => RevocationList::load(p)?,
+            None => RevocationList::default(),
+        };
+        let mtime = path.as_deref().and_then(mtime);
+        Ok(Revocations { path, cached: Mutex::new((mtime, list)) })
+    }
+
+    /// Whether `serial` is revoked; an unreadable list refuses everyone (fails closed).
+    pub fn is_revoked(&self, serial: &str) -> bool {
+        let Some(path) = &self.path else { return false };
+        let mut cached = self.cached.lock().expect("revocation lock");
+        let now = mtime(path);
+        if now != cached.0 {
+            match RevocationList::load(path) {
+                Ok(list) => *cached = (now, list),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot re-read the revocation list; refusing every peer");
+                    return true;
+                }
+            }
+        }
+        cached.1.contains(serial)
+    }
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The server certificate and key, re-read from their files when either file's mtime changes, so a
+/// renewed certificate is served without a restart. A bad new pair is logged and the old one kept.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    cert: PathBuf,
+    key: PathBuf,
+    cached: Mutex<(Stamp, Arc<CertifiedKey>)>,
+}
+
+/// The mtimes of cert.pem and key.pem when they were last read.
+type Stamp = (Option<SystemTime>, Option<SystemTime>);
+
+impl ReloadingCert {
+    pub fn new(cert: PathBuf, key: PathBuf) -> Result<ReloadingCert, crate::tls::Error> {
+        let stamp = (mtime(&cert), mtime(&key));
+        let loaded = load_certified(&cert, &key)?;
+        Ok(ReloadingCert { cert, key, cached: Mutex::new((stamp, Arc::new(loaded))) })
+    }
+}
+
+fn load_certified(cert: &Path, key: &Path) -> Result<CertifiedKey, crate::tls::Error> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| crate::tls::Error::Pem { what: "reading a PEM file", reason: format!("{}: {e}", p.display()) });
+    crate::tls::certified_key(&read(cert)?, &read(key)?)
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut cached = self.cached.lock().ok()?;
+        let stamp = (mtime(&self.cert), mtime(&self.key));
+        if stamp != cached.0 {
+            match load_certified(&self.cert, &self.key) {
+                Ok(k) => {
+                    tracing::info!(cert = %self.cert.display(), "server certificate re-read");
+                    *cached = (stamp, Arc::new(k));
+                }
+                Err(e) => tracing::warn!(error = %e, "the changed server certificate does not load; keeping the old one"),
+            }
+        }
+        Some(cached.1.clone())
+    }
+}
+
+/// The API under `/api/v1`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/reports", post(post_report))
+        .route("/api/v1/campaigns", get(get_campaigns))
+        .route("/api/v1/campaigns/{id}/rollup", get(get_rollup))
+        .layer(middleware::from_fn_with_state(state.clone(), admit))
+        .layer(middleware::from_fn(log_refusals))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(state)
+}
+
+/// Refuses peers whose certificate names no org or is revoked.
+async fn admit(State(state): State<AppState>, Extension(peer): Extension<Peer>, req: Request, next: Next) -> Response {
+    if peer.org.is_none() {
+        return Error::Forbidden("the client certificate names no org".into()).into_response();
+    }
+    if state.revocations.is_revoked(&peer.serial) {
+        return Error::Forbidden(format!("certificate {} is revoked", peer.serial)).into_response();
+    }
+    next.run(req).await
+}
+
+/// One log line per refusal: peer org, path, reason (never a cell's value).
+async fn log_refusals(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let org = req.extensions().get::<Peer>().and_then(|p| p.org.clone()).map_or_else(|| "?".to_string(), |o| o.to_string());
+    let res = next.run(req).await;
+    if res.status().is_client_error() || res.status().is_server_error() {
+        let reason = res.extensions().get::<Refusal>().map_or_else(|| res.status().to_string(), |r| r.0.clone());
+        tracing::warn!(peer = %org, path = %path, status = res.status().as_u16(), reason = %reason, "refused");
+    }
+    res
+}
+
+async fn post_report(State(state): State<AppState>, Extension(peer): Extension<Peer>, body: Result<Bytes, BytesRejection>) -> Result<Response, Error> {
+    let body = body.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Error::TooLarge } else { Error::BadRequest(e.body_text()) })?;
+    let org = peer.org.expect("admitted peers name an org");
+    let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
+    let status = if receipt.status == "accepted" { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(receipt)).into_response())
+}
+
+async fn get_campaigns(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    let list = campaigns::list(&state.store).await?;
+    let body = serde_json::json!({ "campaigns": list }).to_string();
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
+    let etag_value = HeaderValue::from_str(&etag).expect("hex is a header value");
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((StatusCode::OK, [(header::ETAG, etag_value), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+async fn get_rollup(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, Error> {
+    Ok(Json(rollup::rollup(&state.store, &state.org, &state.name, &id).await?).into_response())
+}
+
+/// Serves `app` over mutual TLS on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let (tcp, remote) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move { connection(acceptor, tcp, remote, app).await });
+    }
+}
+
+async fn connection(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, remote: SocketAddr, app: Router) {
+    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::warn!(peer = %remote, reason = %e, "TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(peer = %remote, "TLS handshake timed out");
+            return;
+        }
+    };
+    let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()) else {
+        tracing::warn!(peer = %remote, "no client certificate");
+        return;
+    };
+    let peer = Peer { org: pki::org_of(&der).ok(), serial: pki::serial_of(&der).unwrap_or_default() };
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(peer.clone());
+        app.clone().oneshot(req)
+    });
+    if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), service).await {
+        tracing::debug!(peer = %remote, error = %e, "connection ended");
+    }
+}

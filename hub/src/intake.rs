@@ -1,0 +1,171 @@
+//! Intake: the checks a child's report passes before the hub stores it (protocol v1,
+//! `POST /api/v1/reports`). The peer's certificate must name the report's org, which must be a
+//! registered child; the campaign must exist; a version is stored once and never changed; and the
+//! hub re-runs the template's high-importance rules and the disclosure audit on the published cells,
+//! because the hub must not hold (or pass up) a report that exposes a household.
+
+use bangfu_shared::disclose;
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::report::Report;
+use bangfu_shared::rules;
+use bangfu_shared::template::Importance;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::campaigns;
+use crate::error::Error;
+use crate::registry;
+use crate::store::Store;
+
+/// What the hub answers to an accepted or repeated report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    /// `accepted` (new version, 201) or `duplicate` (same version and content, 200).
+    pub status: &'static str,
+    pub org: OrgCode,
+    pub campaign: String,
+    pub version: u32,
+    pub hash: String,
+    pub on_time: bool,
+}
+
+/// The lowercase hex SHA-256 of the body as sent: a version's identity.
+pub fn hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// The day in Asia/Shanghai at `now`, against which due dates are compared.
+pub fn local_day(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+}
+
+/// Checks and stores a report posted by `peer`, received at `now`.
+pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<Utc>) -> Result<Receipt, Error> {
+    let report: Report = serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("not a report: {e}")))?;
+    if &report.org != peer {
+        return Err(Error::Forbidden(format!("the certificate is {peer}'s, the report is {}'s", report.org)));
+    }
+    if !registry::is_registered(store, peer).await? {
+        return Err(Error::Forbidden(format!("{peer} is not a registered child of this hub")));
+    }
+    let campaign_id = report.campaign.clone().ok_or_else(|| Error::NotFound("the report names no campaign".into()))?;
+    let campaign = campaigns::get(store, &campaign_id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
+    let hash = hash(body);
+
+    let receipt = |status, on_time| Receipt { status, org: peer.clone(), campaign: campaign_id.clone(), version: report.version, hash: hash.clone(), on_time };
+    if let Some((stored, on_time)) = stored_hash(store, peer, &campaign_id, report.version).await? {
+        return if stored == hash {
+            Ok(receipt("duplicate", on_time))
+        } else {
+            Err(Error::Conflict(format!("{peer} version {} of `{campaign_id}` is stored with other content", report.version)))
+        };
+    }
+
+    check(&campaign, &report)?;
+    let on_time = local_day(now) <= campaign.due.for_level(peer.level());
+    let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (org, campaign, version) DO NOTHING",
+    )
+    .bind(peer.as_str().to_string())
+    .bind(campaign_id.clone())
+    .bind(i64::from(report.version))
+    .bind(hash.clone())
+    .bind(text.to_string())
+    .bind(now.to_rfc3339())
+    .bind(i64::from(on_time))
+    .execute(&store.pool)
+    .await
+    .map_err(crate::store::Error::from)?;
+    if inserted.rows_affected() == 1 {
+        tracing::info!(org = %peer, campaign = %campaign_id, version = report.version, on_time, "report accepted");
+        return Ok(receipt("accepted", on_time));
+    }
+    // Another connection stored this version between our read and our write.
+    match stored_hash(store, peer, &campaign_id, report.version).await? {
+        Some((stored, on_time)) if stored == hash => Ok(receipt("duplicate", on_time)),
+        _ => Err(Error::Conflict(format!("{peer} version {} of `{campaign_id}` is stored with other content", report.version))),
+    }
+}
+
+async fn stored_hash(store: &Store, org: &OrgCode, campaign: &str, version: u32) -> Result<Option<(String, bool)>, Error> {
+    let row: Option<(String, i64)> = sqlx::query_as("SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3")
+        .bind(org.as_str().to_string())
+        .bind(campaign.to_string())
+        .bind(i64::from(version))
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(crate::store::Error::from)?;
+    Ok(row.map(|(h, t)| (h, t != 0)))
+}
+
+/// The content checks: the campaign's template and cells, its high-importance rules on the published
+/// values, and the disclosure audit.
+fn check(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
+    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    if report.template != t.id {
+        return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
+    }
+    if let Some(code) = report.cells.keys().find(|c| t.cell(c).is_none()) {
+        return Err(Error::Unprocessable(format!("template `{}` has no cell `{code}`", t.id)));
+    }
+    if report.threshold < t.disclosure.threshold {
+        return Err(Error::Unprocessable(format!("threshold {} is below the template's {}", report.threshold, t.disclosure.threshold)));
+    }
+    let outcome = rules::evaluate(&t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
+    let broken: Vec<String> = outcome.failed.iter().filter(|f| f.importance == Importance::High).map(|f| f.rule.clone()).collect();
+    if !broken.is_empty() {
+        return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
+    }
+    let ranges = disclose::audit(&t, &report.cells).map_err(|e| Error::Unprocessable(audit_failure(&e)))?;
+    if let Err(disclose::Error::Exposed { ranges }) = disclose::check(&ranges) {
+        let cells: Vec<&str> = ranges.iter().map(|r| r.code.as_str()).collect();
+        return Err(Error::Unprocessable(format!("the disclosure audit finds withheld cell(s) narrower than the threshold: {}", cells.join(", "))));
+    }
+    Ok(())
+}
+
+/// An audit failure, named without values.
+fn audit_failure(e: &disclose::Error) -> String {
+    match e {
+        disclose::Error::Exposed { ranges } => {
+            format!("withheld cell(s) can be narrowed too far: {}", ranges.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))
+        }
+        disclose::Error::Inconsistent(_) => "the published cells contradict the table's relations".into(),
+        disclose::Error::Solver(_) => "the disclosure audit could not be completed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::Due;
+    use bangfu_shared::org::Level;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_due_day_ends_at_midnight_in_shanghai() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(local_day(at("2026-02-05T15:59:59Z")), day("2026-02-05"));
+        assert_eq!(local_day(at("2026-02-05T16:00:00Z")), day("2026-02-06"));
+    }
+
+    #[test]
+    fn each_level_has_its_own_due_date() {
+        let due = Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None };
+        assert_eq!(due.for_level(Level::County), day("2026-02-05"));
+        assert_eq!(due.for_level(Level::Prefecture), day("2026-02-10"));
+        assert_eq!(due.for_level(OrgCode::parse("H01").unwrap().level()), day("2026-02-05"));
+        assert_eq!(due.for_level(OrgCode::parse("H").unwrap().level()), day("2026-02-10"));
+    }
+
+    #[test]
+    fn the_hash_is_lowercase_hex_sha256_of_the_bytes() {
+        assert_eq!(hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

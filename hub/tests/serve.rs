@@ -1,0 +1,603 @@
+//! The hub's federation end to end: the real `bangfu-hub` binary makes the PKI, sets up a hub,
+//! registers children and a campaign, and serves; children post reports built by the shared library
+//! over real sockets and mutual TLS, and the tests read what the hub answered and stored.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use bangfu_shared::aggregate::{Period, aggregate};
+use bangfu_shared::disclose::{self, protect};
+use bangfu_shared::facts::{AidFacts, Dim, HouseholdFacts, UNKNOWN};
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::report::Report;
+use bangfu_shared::rules::evaluate;
+use bangfu_shared::template::{self, Template};
+use bangfu_shared::vocabulary::Vocabulary;
+use chrono::{Days, NaiveDate};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const CAMPAIGN: &str = "2026-dangan";
+const SONGNUAN: &str = "2026-songnuan";
+
+fn hub(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bangfu-hub")).args(args).output().expect("running bangfu-hub")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = hub(args);
+    assert!(out.status.success(), "bangfu-hub {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A CA in `root/name` and identities issued from it.
+fn issue(pki: &Path, root: &Path, org: &str, hosts: &[&str]) -> PathBuf {
+    let out = root.join(format!("tls-{org}-{}", pki.file_name().unwrap().to_str().unwrap()));
+    let mut args = vec!["pki", "issue", "--dir", s(pki), "--org", org, "--name", "单位", "--out", s(&out)];
+    for h in hosts {
+        args.extend(["--host", h]);
+    }
+    ok(&args);
+    out
+}
+
+/// A running hub with its PKI, children H01 and H02 registered, H03 issued but not registered.
+struct Hub {
+    root: TempDir,
+    pki: PathBuf,
+    data: PathBuf,
+    url: String,
+    process: Child,
+    drop_db: Option<(String, String)>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        if let Some((admin, name)) = self.drop_db.take() {
+            drop_database(&admin, &name);
+        }
+    }
+}
+
+fn spawn_hub(database_url: Option<(String, String, String)>) -> Hub {
+    let root = tempfile::tempdir().unwrap();
+    let pki = root.path().join("pki");
+    ok(&["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+    let tls = issue(&pki, root.path(), "HB", &["127.0.0.1"]);
+    for org in ["H01", "H02", "H03"] {
+        issue(&pki, root.path(), org, &[]);
+    }
+    let data = root.path().join("hub");
+    let mut init = vec!["init", "--data", s(&data), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&tls), "--pki", s(&pki)];
+    let url;
+    if let Some((u, _, _)) = &database_url {
+        url = u.clone();
+        init.extend(["--database-url", &url]);
+    }
+    ok(&init);
+    ok(&["org", "add", "--data", s(&data), "--code", "H01", "--name", "京山县总工会"]);
+    ok(&["org", "add", "--data", s(&data), "--code", "H02", "--name", "沙洋县总工会", "--email", "sy@example.org"]);
+    ok(&[
+        "campaign", "create", "--data", s(&data), "--id", CAMPAIGN, "--template", "dangan", "--title", "2026年档案统计",
+        "--start", "2026-01-01", "--end", "2026-06-30", "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31",
+    ]);
+    // A campaign from a template file, already past its due dates.
+    let songnuan = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/templates/songnuan.toml");
+    ok(&[
+        "campaign", "create", "--data", s(&data), "--id", SONGNUAN, "--template", s(&songnuan), "--title", "2026年送温暖",
+        "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2026-02-05", "--due", "prefecture=2026-02-10",
+        "--due", "province=2026-02-15",
+    ]);
+    let mut process = Command::new(env!("CARGO_BIN_EXE_bangfu-hub"))
+        .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(root.path().join("serve.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(process.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on https://").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    let port = addr.rsplit(':').next().unwrap();
+    Hub {
+        url: format!("https://127.0.0.1:{port}"),
+        root,
+        pki,
+        data,
+        process,
+        drop_db: database_url.map(|(_, admin, name)| (admin, name)),
+    }
+}
+
+impl Hub {
+    /// Waits (up to 5 s) for the server's log to contain `needle`; the server may log just after
+    /// the client has seen the refusal.
+    async fn log_eventually(&self, needle: &str) -> String {
+        for _ in 0..50 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the log never said {needle:?}: {}", self.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("serve.log")).unwrap()
+    }
+
+    fn identity(&self, org: &str) -> PathBuf {
+        self.root.path().join(format!("tls-{org}-pki"))
+    }
+
+    /// A client presenting `org`'s certificate and trusting only the hub's CA.
+    fn client(&self, org: &str) -> reqwest::Client {
+        client_with(&self.identity("HB"), Some(&self.identity(org)))
+    }
+
+    async fn post(&self, org: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let res = self.client(org).post(format!("{}/api/v1/reports", self.url)).header("content-type", "application/json").body(body).send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn rollup(&self) -> Value {
+        self.rollup_of(CAMPAIGN).await
+    }
+
+    async fn rollup_of(&self, campaign: &str) -> Value {
+        let res = self.client("H01").get(format!("{}/api/v1/campaigns/{campaign}/rollup", self.url)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    /// (versions stored, children received): what every refusal must leave unchanged.
+    async fn stored(&self) -> (u64, u64) {
+        let r = self.rollup().await;
+        (r["version"].as_u64().unwrap(), r["completeness"]["received"].as_u64().unwrap())
+    }
+}
+
+fn client_with(ca_dir: &Path, identity: Option<&Path>) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(ca_dir.join("ca.pem")).unwrap();
+    let mut b = reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]);
+    if let Some(id) = identity {
+        let mut pem = std::fs::read(id.join("cert.pem")).unwrap();
+        pem.extend(std::fs::read(id.join("key.pem")).unwrap());
+        b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// splitmix64, so a report is reproducible from its seed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn skewed(&mut self, n: usize) -> u8 {
+        let a = self.below(n as u64);
+        let b = self.below(n as u64);
+        a.min(b) as u8
+    }
+}
+
+fn households(seed: u64, n: usize, v: &Vocabulary) -> Vec<HouseholdFacts> {
+    let mut rng = Rng(seed);
+    let base = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap();
+    (0..n)
+        .map(|_| {
+            let mut dims = [0u8; Dim::ALL.len()];
+            for d in Dim::ALL {
+                let len = v.field(d.vocabulary_field()).values().len();
+                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
+            }
+            dims[Dim::Status.slot()] = if rng.below(10) < 8 { 0 } else { 2 };
+            let causes = 1u16 << rng.skewed(8);
+            let filed_on = Some(base + Days::new(rng.below(1200)));
+            HouseholdFacts { dims, causes, household_size: 1 + rng.below(4) as u8, amounts: [0; 5], filed_on, lifted_on: None }
+        })
+        .collect()
+}
+
+fn dangan() -> Template {
+    template::builtin("dangan", &Vocabulary::builtin()).unwrap()
+}
+
+/// A child's protected `dangan` report for the campaign, from a synthetic archive.
+fn report(org: &str, seed: u64, version: u32) -> Report {
+    let v = Vocabulary::builtin();
+    let t = dangan();
+    let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+    let hs = households(seed, 400, &v);
+    let aid: Vec<AidFacts> = vec![];
+    let values = aggregate(&t, &hs, &aid, &Period::on(as_of));
+    let outcome = evaluate(&t, |i| values.value(i));
+    let protected = protect(&t, &values).expect("protection succeeds");
+    Report::new(OrgCode::parse(org).unwrap(), &t, Some(CAMPAIGN.into()), as_of, version, protected, outcome)
+}
+
+fn json(r: &Report) -> Vec<u8> {
+    serde_json::to_vec(r).unwrap()
+}
+
+#[tokio::test]
+async fn a_report_is_accepted_then_duplicate_then_a_changed_body_conflicts() {
+    let hub = spawn_hub(None);
+    let body = json(&report("H01", 1, 1));
+    let (status, receipt) = hub.post("H01", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["status"], "accepted");
+    assert_eq!(receipt["org"], "H01");
+    assert_eq!(receipt["version"], 1);
+    assert_eq!(receipt["on_time"], true);
+    assert_eq!(receipt["hash"].as_str().unwrap().len(), 64);
+
+    let (status, again) = hub.post("H01", body.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["hash"], receipt["hash"]);
+    assert_eq!(hub.stored().await, (1, 1));
+
+    // Same version, other content (the report from another archive).
+    let (status, problem) = hub.post("H01", json(&report("H01", 2, 1))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["status"], 409);
+    assert_eq!(hub.stored().await, (1, 1));
+
+    // A new version is stored beside the first.
+    let (status, _) = hub.post("H01", json(&report("H01", 2, 2))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(hub.stored().await, (2, 1));
+}
+
+#[tokio::test]
+async fn a_child_cannot_post_another_childs_report() {
+    let hub = spawn_hub(None);
+    let (status, problem) = hub.post("H02", json(&report("H01", 1, 1))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert_eq!(problem["type"], "about:blank");
+    assert_eq!(hub.stored().await, (0, 0));
+    // The refusal is logged with the peer, the path and the reason, and no cell values.
+    let log = hub.log();
+    let line = log.lines().find(|l| l.contains("refused")).unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert!(line.contains("peer=H02") && line.contains("path=/api/v1/reports") && line.contains("H01's"), "{line}");
+    assert!(!log.contains("\"value\""), "{log}");
+}
+
+#[tokio::test]
+async fn an_unregistered_org_is_refused() {
+    let hub = spawn_hub(None);
+    let (status, problem) = hub.post("H03", json(&report("H03", 1, 1))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("not a registered child"));
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_client_without_a_certificate_is_refused() {
+    let hub = spawn_hub(None);
+    let res = client_with(&hub.identity("HB"), None).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
+    assert!(res.is_err(), "{res:?}");
+    hub.log_eventually("TLS handshake refused").await;
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_is_refused() {
+    let hub = spawn_hub(None);
+    let other = hub.root.path().join("other-ca");
+    ok(&["pki", "init", "--dir", s(&other), "--org", "HB", "--name", "假冒"]);
+    let stranger = issue(&other, hub.root.path(), "H01", &[]);
+    let res = client_with(&hub.identity("HB"), Some(&stranger)).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
+    assert!(res.is_err(), "{res:?}");
+    hub.log_eventually("TLS handshake refused").await;
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_is_refused_without_a_restart() {
+    let hub = spawn_hub(None);
+    let (status, _) = hub.post("H02", json(&report("H02", 1, 1))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    ok(&["pki", "revoke", "--dir", s(&hub.pki), "--org", "H02"]);
+    let (status, problem) = hub.post("H02", json(&report("H02", 1, 2))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("revoked"));
+    hub.log_eventually("is revoked").await;
+    assert_eq!(hub.stored().await, (1, 1));
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_refused() {
+    let hub = spawn_hub(None);
+    let mut body = json(&report("H01", 1, 1));
+    body.pop();
+    body.extend(b",\"padding\":\"");
+    body.extend(std::iter::repeat_n(b'x', 1 << 20));
+    body.extend(b"\"}");
+    let (status, _) = hub.post("H01", body).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let hub = spawn_hub(None);
+    let (status, problem) = hub.post("H01", "{\"org\": \"H01\", ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["status"], 400);
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_report_whose_published_cells_expose_a_withheld_one_is_unprocessable() {
+    let hub = spawn_hub(None);
+    let t = dangan();
+    let honest = report("H01", 1, 1);
+    let v = Vocabulary::builtin();
+    let values = aggregate(&t, &households(1, 400, &v), &[], &Period::on(honest.as_of));
+    // Publish the true value of one withheld cell, choosing one whose publication lets the audit
+    // narrow another withheld cell below k.
+    let mut leaky = None;
+    for (code, cell) in &honest.cells {
+        if !cell.is_suppressed() {
+            continue;
+        }
+        let exact = values.value(t.cell_index(code).unwrap()).unwrap();
+        let mut text: Value = serde_json::to_value(&honest).unwrap();
+        text["cells"][code] = serde_json::json!({ "value": serde_json::to_value(exact).unwrap() });
+        let candidate: Report = serde_json::from_value(text).unwrap();
+        let exposed = disclose::audit(&t, &candidate.cells).map(|r| disclose::check(&r).is_err()).unwrap_or(true);
+        if exposed {
+            leaky = Some(candidate);
+            break;
+        }
+    }
+    let leaky = leaky.expect("some withheld cell, published, exposes another");
+    let (status, problem) = hub.post("H01", json(&leaky)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_report_for_an_unknown_campaign_is_not_found() {
+    let hub = spawn_hub(None);
+    let mut r = report("H01", 1, 1);
+    r.campaign = Some("no-such-campaign".into());
+    let (status, problem) = hub.post("H01", json(&r)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
+async fn campaigns_carry_an_etag_and_an_unchanged_list_is_not_modified() {
+    let hub = spawn_hub(None);
+    let client = hub.client("H01");
+    let res = client.get(format!("{}/api/v1/campaigns", hub.url)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers().get("etag").unwrap().to_str().unwrap().to_string();
+    let body: Value = res.json().await.unwrap();
+    let c = &body["campaigns"][0];
+    assert_eq!(c["id"], CAMPAIGN);
+    assert_eq!(c["template"], "dangan");
+    assert_eq!(c["start"], "2026-01-01");
+    assert_eq!(c["due"]["county"], "2099-12-31");
+    assert_eq!(c["due"]["province"], Value::Null);
+    assert_eq!(c["template_body"], Value::Null);
+    let file = &body["campaigns"][1];
+    assert_eq!(file["id"], SONGNUAN);
+    assert_eq!(file["template"], "songnuan");
+    assert_eq!(file["due"]["province"], "2026-02-15");
+    assert!(file["template_body"].as_str().unwrap().contains("[[rule]]"));
+    let res = client.get(format!("{}/api/v1/campaigns", hub.url)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert!(res.bytes().await.unwrap().is_empty());
+}
+
+/// The rollup over two children: exact sums where both published, ranges where one withheld.
+async fn check_rollup_of_two_children(hub: &Hub) {
+    let a = report("H01", 11, 1);
+    let b = report("H02", 12, 1);
+    assert_eq!(hub.post("H01", json(&a)).await.0, StatusCode::CREATED);
+    assert_eq!(hub.post("H02", json(&b)).await.0, StatusCode::CREATED);
+    let r = hub.rollup().await;
+    assert_eq!(r["org"], "HB");
+    assert_eq!(r["campaign"], CAMPAIGN);
+    assert_eq!(r["version"], 2);
+    assert_eq!(r["completeness"]["expected"], 2);
+    assert_eq!(r["completeness"]["received"], 2);
+    assert_eq!(r["completeness"]["on_time"], 2);
+    assert_eq!(r["completeness"]["missing"], serde_json::json!([]));
+    assert_eq!(r["children"].as_array().unwrap().len(), 2);
+    let (mut exact, mut ranged) = (0, 0);
+    let num = |v: &Value| v.to_string().trim_matches('"').parse::<f64>().unwrap();
+    for (code, cell) in r["cells"].as_object().unwrap() {
+        match (a.cells[code].value(), b.cells[code].value()) {
+            (Some(x), Some(y)) => {
+                assert_eq!(num(&cell["value"]), x.to_f64() + y.to_f64(), "{code}");
+                exact += 1;
+            }
+            (x, y) => {
+                let lower = num(&cell["lower"]);
+                assert!(lower >= x.map_or(0.0, |v| v.to_f64()) + y.map_or(0.0, |v| v.to_f64()), "{code}: {cell}");
+                if !cell["upper"].is_null() {
+                    assert!(num(&cell["upper"]) >= lower, "{code}: {cell}");
+                }
+                ranged += 1;
+            }
+        }
+    }
+    assert!(exact > 0 && ranged > 0, "exact {exact}, ranged {ranged}");
+    let total = a.cells["total"].value().unwrap().to_f64() + b.cells["total"].value().unwrap().to_f64();
+    assert_eq!(num(&r["cells"]["total"]["value"]), total);
+
+    // The CLI prints the same rollup.
+    let printed: Value = serde_json::from_str(&ok(&["rollup", "--data", s(&hub.data), "--campaign", CAMPAIGN])).unwrap();
+    assert_eq!(printed, r);
+}
+
+#[tokio::test]
+async fn the_rollup_sums_published_cells_and_ranges_withheld_ones() {
+    let hub = spawn_hub(None);
+    check_rollup_of_two_children(&hub).await;
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-c", sql]).output().expect("running psql");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn drop_database(admin: &str, name: &str) {
+    let _ = Command::new("psql").args([admin, "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).output();
+}
+
+#[tokio::test]
+async fn the_store_works_on_postgresql_too() {
+    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok().or_else(|| std::env::var("DATABASE_URL").ok()) else {
+        println!("skipping PostgreSQL: set BANGFU_TEST_DATABASE_URL");
+        return;
+    };
+    let name = format!("bangfu_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    let hub = spawn_hub(Some((url, admin.clone(), name)));
+    let body = json(&report("H01", 11, 1));
+    assert_eq!(hub.post("H01", body.clone()).await.0, StatusCode::CREATED);
+    assert_eq!(hub.post("H01", body).await.0, StatusCode::OK);
+    assert_eq!(hub.post("H01", json(&report("H01", 3, 1))).await.0, StatusCode::CONFLICT);
+    assert_eq!(hub.post("H03", json(&report("H03", 1, 1))).await.0, StatusCode::FORBIDDEN);
+    // Same rollup checks as on SQLite, with H01's version 1 already in.
+    let b = report("H02", 12, 1);
+    assert_eq!(hub.post("H02", json(&b)).await.0, StatusCode::CREATED);
+    let r = hub.rollup().await;
+    assert_eq!(r["version"], 2);
+    assert_eq!(r["completeness"]["received"], 2);
+    let total = report("H01", 11, 1).cells["total"].value().unwrap().to_f64() + b.cells["total"].value().unwrap().to_f64();
+    assert_eq!(r["cells"]["total"]["value"].to_string().trim_matches('"').parse::<f64>().unwrap(), total);
+}
+
+
+fn songnuan() -> Template {
+    template::builtin("songnuan", &Vocabulary::builtin()).unwrap()
+}
+
+/// A child's songnuan report, with typed-in figures `typed` entered.
+fn songnuan_report(org: &str, seed: u64, typed: &[(&str, i64)]) -> Report {
+    let v = Vocabulary::builtin();
+    let t = songnuan();
+    let (start, end) = (NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+    let mut values = aggregate(&t, &households(seed, 400, &v), &[], &Period::campaign(start, end));
+    let typed = typed.iter().map(|&(c, n)| (c.to_string(), bangfu_shared::decimal::Decimal::integer(n))).collect();
+    values.enter(&t, &typed).unwrap();
+    let outcome = evaluate(&t, |i| values.value(i));
+    let protected = protect(&t, &values).expect("protection succeeds");
+    Report::new(OrgCode::parse(org).unwrap(), &t, Some(SONGNUAN.into()), end, 1, protected, outcome)
+}
+
+#[tokio::test]
+async fn a_report_after_the_due_date_is_stored_as_late() {
+    let hub = spawn_hub(None);
+    let (status, receipt) = hub.post("H01", json(&songnuan_report("H01", 5, &[]))).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["on_time"], false);
+    let r = hub.rollup_of(SONGNUAN).await;
+    assert_eq!(r["completeness"]["received"], 1);
+    assert_eq!(r["completeness"]["late"], 1);
+    assert_eq!(r["completeness"]["on_time"], 0);
+    assert_eq!(r["completeness"]["missing"], serde_json::json!(["H02"]));
+}
+
+#[tokio::test]
+async fn a_report_breaking_a_high_importance_rule_is_unprocessable() {
+    let hub = spawn_hub(None);
+    // 1(B) 农民工 above 1(A) 职工总数.
+    let r = songnuan_report("H01", 5, &[("1A", 100), ("1B", 200)]);
+    assert!(r.blocking().next().is_some());
+    let (status, problem) = hub.post("H01", json(&r)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("1(B)"), "{problem}");
+    assert_eq!(hub.rollup_of(SONGNUAN).await["version"], 0);
+}
+
+#[tokio::test]
+async fn a_report_of_another_template_is_unprocessable() {
+    let hub = spawn_hub(None);
+    let mut r = songnuan_report("H01", 5, &[]);
+    r.campaign = Some(CAMPAIGN.into());
+    let (status, problem) = hub.post("H01", json(&r)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("dangan"), "{problem}");
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+/// The serial of the certificate the hub presents.
+async fn served_serial(hub: &Hub) -> String {
+    let id = hub.identity("H01");
+    let read = |f: &str| std::fs::read_to_string(id.join(f)).unwrap();
+    let config = bangfu_hub::tls::client_config(&read("ca.pem"), &read("cert.pem"), &read("key.pem")).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(hub.url.trim_start_matches("https://")).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let der = tls.get_ref().1.peer_certificates().unwrap()[0].as_ref().to_vec();
+    bangfu_hub::pki::serial_of(&der).unwrap()
+}
+
+#[tokio::test]
+async fn a_renewed_server_certificate_is_served_without_a_restart() {
+    let hub = spawn_hub(None);
+    let before = served_serial(&hub).await;
+    let renewed = hub.root.path().join("renewed");
+    ok(&["pki", "issue", "--dir", s(&hub.pki), "--org", "HB", "--name", "湖北省总工会", "--host", "127.0.0.1", "--out", s(&renewed)]);
+    let tls = hub.identity("HB");
+    // Key first, then certificate: a half-replaced pair is kept out by the resolver.
+    std::fs::copy(renewed.join("key.pem"), tls.join("key.pem")).unwrap();
+    std::fs::copy(renewed.join("cert.pem"), tls.join("cert.pem")).unwrap();
+    let after = served_serial(&hub).await;
+    assert_ne!(before, after);
+    let expected = bangfu_hub::pki::serial_of(&bangfu_hub::pki::cert_der_from_pem(&std::fs::read_to_string(renewed.join("cert.pem")).unwrap()).unwrap()).unwrap();
+    assert_eq!(after, expected);
+    // And it still takes reports.
+    assert_eq!(hub.post("H01", json(&report("H01", 1, 1))).await.0, StatusCode::CREATED);
+}
+
+#[test]
+fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let pki = hub_dir.path().join("pki");
+    ok(&["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+    let tls = issue(&pki, hub_dir.path(), "HB", &["127.0.0.1"]);
+    let data = hub_dir.path().join("hub");
+    let init = ["init", "--data", s(&data), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&tls)];
+    ok(&init);
+    let again = hub(&init);
+    assert!(!again.status.success());
+    let err = String::from_utf8(again.stderr).unwrap();
+    assert!(err.starts_with("错误 / error:") && err.trim_end().lines().count() == 1, "{err}");
+    let bad = hub(&[
+        "campaign", "create", "--data", s(&data), "--id", "x", "--template", "no_such_table", "--title", "t",
+        "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2026-02-05", "--due", "prefecture=2026-02-10",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert!(err.contains("no_such_table") && err.trim_end().lines().count() == 1, "{err}");
+}
