@@ -1,0 +1,142 @@
+//! Counties report to their hub, as deployed: certificates from `bangfu-hub pki`, a hub serving
+//! mutual TLS on loopback, county nodes importing generated archives and pushing their reports.
+//! The hub's rollup must equal what this test counts itself from the generated files.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The workspace's binaries, next to this test's own executable (target/debug/deps/..).
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
+    assert!(path.exists(), "{} is not built: run `cargo test --workspace`", path.display());
+    path
+}
+
+fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(binary(bin)).args(args).output().unwrap()
+}
+
+fn ok(bin: &str, args: &[&str]) -> String {
+    let out = run(bin, args);
+    assert!(out.status.success(), "{bin} {args:?}: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Households in the archive on `day` (CONTRACT.md), counted from a generated file.
+fn archive_total(households_csv: &Path, day: &str) -> u64 {
+    let mut r = csv::Reader::from_path(households_csv).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (filed, status, lifted) = (col("建档日期"), col("档案状态"), col("脱困日期"));
+    r.records()
+        .map(|rec| rec.unwrap())
+        .filter(|rec| rec[filed].is_empty() || &rec[filed] <= day)
+        .filter(|rec| &rec[status] == "在档" || (&rec[status] == "已脱困" && &rec[lifted] > day))
+        .count() as u64
+}
+
+#[test]
+fn counties_push_their_reports_and_the_hub_rolls_them_up() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let pki = dir.join("pki");
+    ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "H", "--name", "荆门市总工会"]);
+    let identity = |org: &str, hosts: &[&str]| {
+        let out = dir.join(format!("tls-{org}"));
+        let mut args = vec!["pki", "issue", "--dir", s(&pki), "--org", org, "--name", "单位", "--out", s(&out)];
+        for h in hosts {
+            args.extend(["--host", h]);
+        }
+        ok("bangfu-hub", &args);
+        out
+    };
+    let hub_tls = identity("H", &["127.0.0.1"]);
+    let hub = dir.join("hub");
+    ok("bangfu-hub", &["init", "--data", s(&hub), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
+                        "--tls", s(&hub_tls), "--pki", s(&pki)]);
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let end = today.to_string();
+    ok("bangfu-hub", &["campaign", "create", "--data", s(&hub), "--id", "dangan-now", "--template", "dangan",
+                        "--title", "困难职工档案统计", "--start", "2026-01-01", "--end", &end,
+                        "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);
+
+    let counties = [("H01", 400u64, 1u64), ("H02", 650, 2), ("H03", 30, 3)];
+    for (org, _, _) in counties {
+        ok("bangfu-hub", &["org", "add", "--data", s(&hub), "--code", org, "--name", "县总工会"]);
+    }
+    let mut child = Command::new(binary("bangfu-hub"))
+        .args(["serve", "--data", s(&hub), "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(dir.join("hub.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _serving = Serving(child);
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+
+    let mut expected_total = 0;
+    for (org, households, seed) in counties {
+        let files = dir.join(format!("gen-{org}"));
+        ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
+        let node = dir.join(format!("node-{org}"));
+        ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
+        for kind in ["households", "members", "aid"] {
+            ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
+        }
+        let tls = identity(org, &[]);
+        ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &url, "--tls", s(&tls)]);
+        ok("bangfu-node", &["push", "--data", s(&node), "--campaign", "dangan-now"]);
+        // Pushing again with nothing changed sends nothing new.
+        ok("bangfu-node", &["push", "--data", s(&node), "--campaign", "dangan-now"]);
+        expected_total += archive_total(&files.join("households.csv"), &end);
+    }
+
+    let rollup: serde_json::Value = serde_json::from_str(&ok("bangfu-hub", &["rollup", "--data", s(&hub), "--campaign", "dangan-now"])).unwrap();
+    let completeness = &rollup["completeness"];
+    assert_eq!(completeness["expected"], 3, "{rollup}");
+    assert_eq!(completeness["received"], 3, "{completeness}");
+    assert_eq!(completeness["on_time"], 3, "{completeness}");
+    assert_eq!(rollup["version"], 3, "one version per county, the second pushes sent nothing new");
+    let total = &rollup["cells"]["total"];
+    match (total.get("value"), total.get("lower"), total.get("upper")) {
+        (Some(v), _, _) => assert_eq!(v.as_u64().unwrap(), expected_total, "{total}"),
+        (None, Some(lo), Some(hi)) => {
+            assert!(lo.as_f64().unwrap() <= expected_total as f64 && expected_total as f64 <= hi.as_f64().unwrap(), "{total}")
+        }
+        _ => panic!("total is neither a value nor a range: {total}"),
+    }
+    // Every child's published cells are as it sent them, and no child's value is invented.
+    let children: BTreeMap<String, serde_json::Value> = rollup["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["org"].as_str().unwrap().to_string(), c.clone()))
+        .collect();
+    assert_eq!(children.keys().cloned().collect::<Vec<_>>(), ["H01", "H02", "H03"]);
+    let log = std::fs::read_to_string(dir.join("hub.log")).unwrap();
+    for (org, _, _) in counties {
+        let files = dir.join(format!("gen-{org}"));
+        let text = std::fs::read_to_string(files.join("households.csv")).unwrap();
+        for line in text.lines().skip(1).take(50) {
+            let name = line.split(',').nth(1).unwrap();
+            assert!(!log.contains(name) && !rollup.to_string().contains(name), "a household name reached the hub: {name}");
+        }
+    }
+}
