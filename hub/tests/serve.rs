@@ -601,3 +601,67 @@ fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
     let err = String::from_utf8(bad.stderr).unwrap();
     assert!(err.contains("no_such_table") && err.trim_end().lines().count() == 1, "{err}");
 }
+
+/// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent.
+fn hub_report(children: &[Report], version: u32) -> Value {
+    let t = dangan();
+    let mut cells = serde_json::Map::new();
+    for cell in &t.cells {
+        let mut sum: Option<(bangfu_shared::decimal::Decimal, Option<bangfu_shared::decimal::Decimal>, bool)> = None;
+        for c in children {
+            let Some(&(lo, hi, exact)) = bangfu_hub::rollup::bounds(&t, c).get(&cell.code) else { continue };
+            sum = Some(match sum {
+                None => (lo, hi, exact),
+                Some((l, h, e)) => (l + lo, h.zip(hi).map(|(a, b)| a + b), e && exact),
+            });
+        }
+        let Some((lo, hi, exact)) = sum else { continue };
+        let v = match (exact, hi) {
+            (true, _) => serde_json::json!({ "value": lo }),
+            (false, Some(hi)) => serde_json::json!({ "lower": lo, "upper": hi }),
+            (false, None) => serde_json::json!({ "suppressed": true }),
+        };
+        cells.insert(cell.code.clone(), v);
+    }
+    serde_json::json!({
+        "org": "H", "template": "dangan", "campaign": CAMPAIGN, "as_of": "2026-06-30", "version": version,
+        "threshold": t.disclosure.threshold, "cells": cells, "failed_rules": [],
+        "children": children.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn a_prefecture_hubs_report_must_sum_its_embedded_childrens_reports() {
+    let hub = spawn_hub(None);
+    issue(&hub.pki, hub.root.path(), "H", &[]);
+    ok(&["org", "add", "--data", s(&hub.data), "--code", "H", "--name", "荆门市总工会"]);
+    let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 1);
+
+    // A total one more than its children's sum: a tampered (or buggy) intermediate hub.
+    let mut tampered = honest.clone();
+    let total = &mut tampered["cells"]["total"];
+    if let Some(v) = total.get("value").and_then(Value::as_i64) {
+        *total = serde_json::json!({ "value": v + 1 });
+    } else {
+        *total = serde_json::json!({ "lower": 999_999, "upper": 1_000_000 });
+    }
+    let (status, problem) = hub.post("H", serde_json::to_vec(&tampered).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("`total`"), "{problem}");
+
+    // An embedded report of another campaign.
+    let mut elsewhere = honest.clone();
+    elsewhere["children"][0]["campaign"] = Value::String("another".into());
+    let (status, problem) = hub.post("H", serde_json::to_vec(&elsewhere).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(hub.stored().await, (0, 0));
+
+    // The honest one is stored, and the rollup drills down through it to the counties.
+    let (status, receipt) = hub.post("H", serde_json::to_vec(&honest).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let rollup = hub.rollup().await;
+    let h = rollup["children"].as_array().unwrap().iter().find(|c| c["org"] == "H").unwrap();
+    let counties: Vec<&str> = h["children"].as_array().unwrap().iter().map(|c| c["org"].as_str().unwrap()).collect();
+    assert_eq!(counties, ["H01", "H02"]);
+    assert_eq!(rollup["cells"]["total"], h["cells"]["total"], "{rollup}");
+}

@@ -130,7 +130,7 @@ fn counties_report_through_their_prefectures_to_the_province() {
     for (code, name) in [("H", "荆门市总工会"), ("J", "黄冈市总工会")] {
         ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", code, "--name", name]);
     }
-    let (_province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
+    let (province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
 
     // The prefectures, children of the province, each with its own children.
     let tree: [(&str, &[(&str, u64, u64)]); 2] =
@@ -151,19 +151,22 @@ fn counties_report_through_their_prefectures_to_the_province() {
 
     // Every county (and the 市直 node H08) imports its archive and pushes through its prefecture.
     let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+    let county = |org: &str, households: u64, seed: u64, url: &str| -> u64 {
+        let files = dir.join(format!("gen-{org}"));
+        ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
+        let node = dir.join(format!("node-{org}"));
+        ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
+        for kind in ["households", "members", "aid"] {
+            ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
+        }
+        ok("bangfu-node", &["connect", "--data", s(&node), "--parent", url, "--tls", s(&identity(org, &[]))]);
+        ok("bangfu-node", &["push", "--data", s(&node), "--campaign", CAMPAIGN]);
+        archive_total(&files.join("households.csv"), &end)
+    };
     for (code, counties) in tree {
         let url = prefectures[code].1.1.clone();
         for &(org, households, seed) in counties {
-            let files = dir.join(format!("gen-{org}"));
-            ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
-            let node = dir.join(format!("node-{org}"));
-            ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
-            for kind in ["households", "members", "aid"] {
-                ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-            }
-            ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &url, "--tls", s(&identity(org, &[]))]);
-            ok("bangfu-node", &["push", "--data", s(&node), "--campaign", CAMPAIGN]);
-            expected.insert(org, archive_total(&files.join("households.csv"), &end));
+            expected.insert(org, county(org, households, seed, &url));
         }
     }
     let all: u64 = expected.values().sum();
@@ -200,4 +203,22 @@ fn counties_report_through_their_prefectures_to_the_province() {
             assert!(holds(&c["cells"]["total"], expected[org]), "county {org}: {} vs counted {}", c["cells"]["total"], expected[org]);
         }
     }
+
+    // A prefecture hub that is stopped with its new rollup undelivered (the province is down too)
+    // delivers it after both restart: the outbox is in its store.
+    let province_addr = province_url.strip_prefix("https://").unwrap().to_string();
+    drop(province_serving);
+    let (j, (j_serving, j_url)) = prefectures.remove("J").unwrap();
+    ok("bangfu-hub", &["org", "add", "--data", s(&j), "--code", "J03", "--name", "县总工会"]);
+    let j03 = county("J03", 200, 16, &j_url);
+    wait_for(&j, CAMPAIGN, Duration::from_secs(20), |r| r["completeness"]["received"] == 3);
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(j_serving);
+    let _j_again = serve(&j, &dir.join("hub-J.log"), "127.0.0.1:0");
+    let _province_again = serve(&province, &dir.join("hub-HB.log"), &province_addr);
+    let all = all + j03;
+    let top = wait_for(&province, CAMPAIGN, Duration::from_secs(30), |r| counties_in(r).contains_key("J03") && holds(&r["cells"]["total"], all));
+    assert!(holds(&top["cells"]["total"], all), "{top}");
+    let log = std::fs::read_to_string(dir.join("hub-J.log")).unwrap();
+    assert!(log.contains("the parent is unavailable"), "J retried while the province was down");
 }
