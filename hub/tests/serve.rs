@@ -665,3 +665,60 @@ async fn a_prefecture_hubs_report_must_sum_its_embedded_childrens_reports() {
     assert_eq!(counties, ["H01", "H02"]);
     assert_eq!(rollup["cells"]["total"], h["cells"]["total"], "{rollup}");
 }
+
+/// A hub with a parent queues a new version of its own report only when its content changes.
+async fn check_upstream_versions(url: &str) {
+    use bangfu_hub::campaigns::{Campaign, Due};
+    use bangfu_hub::config::{HubConfig, HubLevel};
+    let store = bangfu_hub::store::Store::open(url).await.unwrap();
+    let h01 = OrgCode::parse("H01").unwrap();
+    bangfu_hub::registry::add(&store, &bangfu_hub::registry::Org { code: h01.clone(), name: "京山县总工会".into(), email: None, webhook: None })
+        .await
+        .unwrap();
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let campaign = Campaign {
+        id: CAMPAIGN.into(),
+        template: "dangan".into(),
+        title: "档案".into(),
+        start: day("2026-01-01"),
+        end: day("2026-06-30"),
+        due: Due { county: day("2099-12-31"), prefecture: day("2099-12-31"), province: None },
+        template_body: None,
+    };
+    assert!(bangfu_hub::campaigns::create(&store, &campaign, bangfu_hub::upstream::ORIGIN).await.unwrap());
+    let config = HubConfig {
+        org: OrgCode::parse("H").unwrap(),
+        name: "荆门市总工会".into(),
+        level: HubLevel::Prefecture,
+        tls: PathBuf::from("/nonexistent"),
+        pki: None,
+        parent: Some("https://127.0.0.1:1".into()),
+        database_url: None,
+    };
+    let now = chrono::Utc::now();
+    let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);
+    assert_eq!(record().await.unwrap(), None, "nothing to send before a child reports");
+    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now).await.unwrap();
+    assert_eq!(record().await.unwrap(), Some(1));
+    assert_eq!(record().await.unwrap(), None, "unchanged content is not a new version");
+    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now).await.unwrap();
+    assert_eq!(record().await.unwrap(), Some(2));
+    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign, 3).await.unwrap().unwrap();
+    assert_eq!(sent.children.len(), 1);
+    // As received, as JSON (serde_json orders an object's keys, so not byte for byte).
+    let received: Value = serde_json::from_slice(&json(&report("H01", 2, 2))).unwrap();
+    assert_eq!(sent.children[0], received, "the child's report is embedded as received");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    check_upstream_versions(&bangfu_hub::store::sqlite_url(dir.path())).await;
+    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok() else { return };
+    let name = format!("bangfu_test_up_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    check_upstream_versions(&format!("{base}/{name}")).await;
+    drop_database(&admin, &name);
+}

@@ -115,8 +115,8 @@ pub struct Report {
     /// Rules not checked yet because some of their cells are not filled in.
     #[serde(default)]
     pub pending_rules: Vec<PendingRule>,
-    /// In a hub's report to its own parent: the reports it holds from its children, each exactly as
-    /// received, so the parent can re-check them and drill down. Absent (and so unchanged on the
+    /// In a hub's report to its own parent: the reports it holds from its children, each as
+    /// received (the same JSON content), so the parent can re-check them and drill down. Absent (and so unchanged on the
     /// wire) in a node's report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<serde_json::Value>,
