@@ -63,7 +63,7 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
     }
 
     if peer.level() == Level::Prefecture {
-        check_hub(&campaign, &report)?;
+        check_hub(&campaign, peer, &report)?;
     } else {
         check(&campaign, &report)?;
     }
@@ -136,7 +136,7 @@ fn check(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
 /// instead every embedded report must pass the checks a node's report passes here (a child cannot
 /// publish what the rules forbid through an intermediate hub), and the outer cells must be the sum
 /// of the embedded ones (a tampered or buggy hub is refused, naming the cell).
-fn check_hub(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
+fn check_hub(campaign: &campaigns::Campaign, peer: &OrgCode, report: &Report) -> Result<(), Error> {
     let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     if report.template != t.id {
         return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
@@ -159,8 +159,8 @@ fn check_hub(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Erro
         if child.campaign.as_deref() != Some(campaign.id.as_str()) {
             return Err(Error::Unprocessable(format!("embedded report of {} names another campaign", child.org)));
         }
-        if !child.children.is_empty() || child.org.level() == Level::Prefecture {
-            return Err(Error::Unprocessable(format!("embedded report of {} is itself a hub's", child.org)));
+        if !child.children.is_empty() || child.org.level() != Level::County || !child.org.as_str().starts_with(peer.as_str()) {
+            return Err(Error::Unprocessable(format!("embedded report of {} is not from a county of {peer}", child.org)));
         }
         if !seen.insert(child.org.clone()) {
             return Err(Error::Unprocessable(format!("embedded report of {} appears twice", child.org)));

@@ -722,3 +722,15 @@ async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
     check_upstream_versions(&format!("{base}/{name}")).await;
     drop_database(&admin, &name);
 }
+
+#[tokio::test]
+async fn a_prefecture_hub_cannot_embed_another_prefectures_county() {
+    let hub = spawn_hub(None);
+    issue(&hub.pki, hub.root.path(), "J", &[]);
+    ok(&["org", "add", "--data", s(&hub.data), "--code", "J", "--name", "黄冈市总工会"]);
+    let mut foreign = hub_report(&[report("H01", 1, 1)], 1);
+    foreign["org"] = Value::String("J".into());
+    let (status, problem) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("H01"), "{problem}");
+}

@@ -81,10 +81,8 @@ fn wait_for(hub: &Path, campaign: &str, limit: Duration, done: impl Fn(&serde_js
     let start = Instant::now();
     loop {
         let r = rollup(hub, campaign);
-        if let Some(r) = &r {
-            if done(r) {
-                return r.clone();
-            }
+        if let Some(r) = r.as_ref().filter(|r| done(r)) {
+            return r.clone();
         }
         assert!(start.elapsed() < limit, "gave up waiting on {}: {}", hub.display(), r.map(|r| r.to_string()).unwrap_or_else(|| "(no campaign)".into()));
         std::thread::sleep(Duration::from_millis(200));
@@ -101,6 +99,9 @@ fn holds(cell: &serde_json::Value, expected: u64) -> bool {
 }
 
 const CAMPAIGN: &str = "dangan-tree";
+
+/// A prefecture's code and its children: (org, households, seed).
+type Branch<'a> = (&'a str, &'a [(&'a str, u64, u64)]);
 
 #[test]
 fn counties_report_through_their_prefectures_to_the_province() {
@@ -133,7 +134,7 @@ fn counties_report_through_their_prefectures_to_the_province() {
     let (province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
 
     // The prefectures, children of the province, each with its own children.
-    let tree: [(&str, &[(&str, u64, u64)]); 2] =
+    let tree: [Branch; 2] =
         [("H", &[("H01", 50, 11), ("H02", 500, 12), ("H08", 120, 13)]), ("J", &[("J01", 300, 14), ("J02", 80, 15)])];
     let mut prefectures = BTreeMap::new();
     for (code, counties) in tree {
