@@ -52,6 +52,8 @@ pub struct AppState {
     pub org: OrgCode,
     pub name: String,
     pub revocations: Arc<Revocations>,
+    /// Told of every accepted report when this hub has a parent, so it sends its new rollup up.
+    pub upstream: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// The revocation list, re-read when its file changes.
@@ -177,6 +179,9 @@ async fn post_report(State(state): State<AppState>, Extension(peer): Extension<P
     let org = peer.org.expect("admitted peers name an org");
     let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
     let status = if receipt.status == "accepted" { StatusCode::CREATED } else { StatusCode::OK };
+    if let (StatusCode::CREATED, Some(upstream)) = (status, &state.upstream) {
+        upstream.notify_one();
+    }
     Ok((status, Json(receipt)).into_response())
 }
 

@@ -5,7 +5,7 @@
 //! because the hub must not hold (or pass up) a report that exposes a household.
 
 use bangfu_shared::disclose;
-use bangfu_shared::org::OrgCode;
+use bangfu_shared::org::{Level, OrgCode};
 use bangfu_shared::report::Report;
 use bangfu_shared::rules;
 use bangfu_shared::template::Importance;
@@ -62,7 +62,11 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
         };
     }
 
-    check(&campaign, &report)?;
+    if peer.level() == Level::Prefecture {
+        check_hub(&campaign, peer, &report)?;
+    } else {
+        check(&campaign, &report)?;
+    }
     let on_time = local_day(now) <= campaign.due.for_level(peer.level());
     let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     let inserted = sqlx::query(
@@ -123,6 +127,71 @@ fn check(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
     if let Err(disclose::Error::Exposed { ranges }) = disclose::check(&ranges) {
         let cells: Vec<&str> = ranges.iter().map(|r| r.code.as_str()).collect();
         return Err(Error::Unprocessable(format!("the disclosure audit finds withheld cell(s) narrower than the threshold: {}", cells.join(", "))));
+    }
+    Ok(())
+}
+
+/// The content checks for a hub child's report (its rollup, with its children's reports embedded).
+/// Its range cells are not exact publications, so the disclosure audit does not apply to them;
+/// instead every embedded report must pass the checks a node's report passes here (a child cannot
+/// publish what the rules forbid through an intermediate hub), and the outer cells must be the sum
+/// of the embedded ones (a tampered or buggy hub is refused, naming the cell).
+fn check_hub(campaign: &campaigns::Campaign, peer: &OrgCode, report: &Report) -> Result<(), Error> {
+    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    if report.template != t.id {
+        return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
+    }
+    if let Some(code) = report.cells.keys().find(|c| t.cell(c).is_none()) {
+        return Err(Error::Unprocessable(format!("template `{}` has no cell `{code}`", t.id)));
+    }
+    if report.threshold < t.disclosure.threshold {
+        return Err(Error::Unprocessable(format!("threshold {} is below the template's {}", report.threshold, t.disclosure.threshold)));
+    }
+    let outcome = rules::evaluate(&t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
+    let broken: Vec<String> = outcome.failed.iter().filter(|f| f.importance == Importance::High).map(|f| f.rule.clone()).collect();
+    if !broken.is_empty() {
+        return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
+    }
+    let mut embedded = Vec::with_capacity(report.children.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, raw) in report.children.iter().enumerate() {
+        let child: Report = serde_json::from_value(raw.clone()).map_err(|e| Error::Unprocessable(format!("embedded report {} is not a report: {e}", i + 1)))?;
+        if child.campaign.as_deref() != Some(campaign.id.as_str()) {
+            return Err(Error::Unprocessable(format!("embedded report of {} names another campaign", child.org)));
+        }
+        if !child.children.is_empty() || child.org.level() != Level::County || !child.org.as_str().starts_with(peer.as_str()) {
+            return Err(Error::Unprocessable(format!("embedded report of {} is not from a county of {peer}", child.org)));
+        }
+        if !seen.insert(child.org.clone()) {
+            return Err(Error::Unprocessable(format!("embedded report of {} appears twice", child.org)));
+        }
+        check(campaign, &child).map_err(|e| Error::Unprocessable(format!("embedded report of {}: {e}", child.org)))?;
+        embedded.push(child);
+    }
+    let bounds: Vec<_> = embedded.iter().map(|c| crate::rollup::bounds(&t, c)).collect();
+    for cell in &t.cells {
+        let mut sum: Option<(bangfu_shared::decimal::Decimal, Option<bangfu_shared::decimal::Decimal>, bool)> = None;
+        for b in &bounds {
+            let Some(&(lo, hi, exact)) = b.get(&cell.code) else { continue };
+            sum = Some(match sum {
+                None => (lo, hi, exact),
+                Some((l, h, e)) => (l + lo, h.zip(hi).map(|(a, b)| a + b), e && exact),
+            });
+        }
+        let outer = report.cells.get(&cell.code);
+        let fits = match (outer, sum) {
+            (None, None) => true,
+            (Some(o), Some((lo, hi, exact))) => match (o.value(), o.range()) {
+                (Some(v), _) => exact && v.rescale(cell.scale) == lo,
+                (None, Some((l, u))) => !exact && l.rescale(cell.scale) <= lo && hi.is_some_and(|h| u.rescale(cell.scale) >= h),
+                // Withheld by the hub: only where nothing bounds the sum from above.
+                (None, None) => !exact && hi.is_none(),
+            },
+            _ => false,
+        };
+        if !fits {
+            return Err(Error::Unprocessable(format!("cell `{}` is not the sum of the embedded children's reports", cell.code)));
+        }
     }
     Ok(())
 }

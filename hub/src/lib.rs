@@ -1,6 +1,7 @@
 //! `bangfu-hub`: a prefecture or province union's hub. Its PKI (the CA that issues each child union
 //! the certificate it reports with) and the federation it serves: the registry of children,
-//! campaigns, the mutual-TLS intake of reports, and the rollup.
+//! campaigns, the mutual-TLS intake of reports, the rollup, and (for a hub with a parent) its own
+//! reports sent up.
 
 pub mod campaigns;
 pub mod config;
@@ -12,3 +13,4 @@ pub mod registry;
 pub mod rollup;
 pub mod store;
 pub mod tls;
+pub mod upstream;

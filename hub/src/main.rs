@@ -80,6 +80,9 @@ enum Command {
         /// Overrides hub.toml's CA folder for revocations.
         #[arg(long, value_name = "DIR")]
         pki: Option<PathBuf>,
+        /// With a parent: seconds between campaign syncs from it.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        sync_interval: u64,
     },
     /// Print the rollup of a campaign as JSON (汇总).
     Rollup {
@@ -301,7 +304,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             println!("已创建填报任务 / campaign created: {id} ({})", t.id);
             Ok(())
         }
-        Command::Serve { data: DataDir { data }, listen, pki } => {
+        Command::Serve { data: DataDir { data }, listen, pki, sync_interval } => {
             let (config, store) = open(&data).await?;
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
@@ -319,7 +322,17 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             if pki.is_none() {
                 tracing::warn!("no --pki: revocations are not checked");
             }
-            let app = http::router(AppState { store, org: config.org.clone(), name: config.name.clone(), revocations: Arc::new(revocations) });
+            let upstream = match &config.parent {
+                Some(url) => {
+                    let parent = bangfu_client::Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
+                    let changed = Arc::new(tokio::sync::Notify::new());
+                    let interval = std::time::Duration::from_secs(sync_interval.max(1));
+                    tokio::spawn(bangfu_hub::upstream::run(store.clone(), config.clone(), parent, interval, changed.clone()));
+                    Some(changed)
+                }
+                None => None,
+            };
+            let app = http::router(AppState { store, org: config.org.clone(), name: config.name.clone(), revocations: Arc::new(revocations), upstream });
             println!("listening on https://{addr}");
             use std::io::Write as _;
             std::io::stdout().flush().ok();

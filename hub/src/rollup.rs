@@ -9,6 +9,7 @@ use bangfu_shared::decimal::Decimal;
 use bangfu_shared::disclose;
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::report::{Cell, Report};
+use bangfu_shared::template::Template;
 use serde::Serialize;
 
 use crate::campaigns;
@@ -93,18 +94,9 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
         completeness.received += 1;
         if l.on_time_ever { completeness.on_time += 1 } else { completeness.late += 1 }
         let r = &l.report;
-        let ranges = disclose::audit(&t, &r.cells).unwrap_or_default();
+        let bounds = bounds(&t, r);
         for (i, cell) in t.cells.iter().enumerate() {
-            let Some(c) = r.cells.get(&cell.code) else { continue };
-            let (lo, hi, exact) = match c.value() {
-                Some(v) => (v.rescale(cell.scale), Some(v.rescale(cell.scale)), true),
-                None => {
-                    let range = ranges.iter().find(|x| x.code == cell.code);
-                    let lo = range.map_or(0.0, |x| x.lower.max(0.0));
-                    let hi = range.map(|x| x.upper).filter(|u| u.is_finite());
-                    (floor(lo, cell.scale), hi.map(|u| ceil(u, cell.scale)), false)
-                }
-            };
+            let Some(&(lo, hi, exact)) = bounds.get(&cell.code) else { continue };
             let e = sums.entry(i).or_insert((Decimal::new(0, cell.scale), Some(Decimal::new(0, cell.scale)), true));
             e.0 = e.0 + lo;
             e.1 = match (e.1, hi) {
@@ -116,16 +108,7 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
         for f in &r.failed_rules {
             issues.push(Issue { org: o.code.clone(), rule: f.rule.clone(), detail: f.detail.clone() });
         }
-        children.push(Rollup {
-            campaign: id.to_string(),
-            org: o.code.clone(),
-            name: o.name.clone(),
-            version: u64::from(r.version),
-            completeness: None,
-            cells: r.cells.iter().map(|(k, c)| (k.clone(), as_received(c))).collect(),
-            issues: r.failed_rules.iter().map(|f| Issue { org: o.code.clone(), rule: f.rule.clone(), detail: f.detail.clone() }).collect(),
-            children: vec![],
-        });
+        children.push(as_child(id, &o.name, r));
     }
     let cells = sums
         .into_iter()
@@ -135,6 +118,47 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
         })
         .collect();
     Ok(Rollup { campaign: id.to_string(), org: org.clone(), name: name.to_string(), version, completeness: Some(completeness), cells, issues, children })
+}
+
+/// A child's report as received, with the reports it embeds (a hub child's own children) nested
+/// under it, so the rollup drills down to a county. A grandchild's name is not known here: its code
+/// stands in for it.
+fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
+    let nested = r.children.iter().filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok());
+    Rollup {
+        campaign: id.to_string(),
+        org: r.org.clone(),
+        name: name.to_string(),
+        version: u64::from(r.version),
+        completeness: None,
+        cells: r.cells.iter().map(|(k, c)| (k.clone(), as_received(c))).collect(),
+        issues: r.failed_rules.iter().map(|f| Issue { org: r.org.clone(), rule: f.rule.clone(), detail: f.detail.clone() }).collect(),
+        children: nested.map(|c| as_child(id, c.org.as_str(), &c)).collect(),
+    }
+}
+
+/// What a child's report says about each cell, as `(lower, upper, exact)` in the cell's scale
+/// (`upper` None: unbounded). A value is exact; a hub child's range is taken as sent; a withheld cell
+/// of a node gets the range its own disclosure audit leaves open (a hub child's withheld cell, which
+/// nothing bounds, is `[0, ∞)`).
+pub fn bounds(t: &Template, r: &Report) -> BTreeMap<String, (Decimal, Option<Decimal>, bool)> {
+    let ranges = disclose::audit(t, &r.cells).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for cell in &t.cells {
+        let Some(c) = r.cells.get(&cell.code) else { continue };
+        let b = match (c.value(), c.range()) {
+            (Some(v), _) => (v.rescale(cell.scale), Some(v.rescale(cell.scale)), true),
+            (None, Some((lo, hi))) => (lo.rescale(cell.scale), Some(hi.rescale(cell.scale)), false),
+            (None, None) => {
+                let range = ranges.iter().find(|x| x.code == cell.code);
+                let lo = range.map_or(0.0, |x| x.lower.max(0.0));
+                let hi = range.map(|x| x.upper).filter(|u| u.is_finite());
+                (floor(lo, cell.scale), hi.map(|u| ceil(u, cell.scale)), false)
+            }
+        };
+        out.insert(cell.code.clone(), b);
+    }
+    out
 }
 
 fn as_received(c: &Cell) -> RollupCell {

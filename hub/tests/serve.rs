@@ -601,3 +601,136 @@ fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
     let err = String::from_utf8(bad.stderr).unwrap();
     assert!(err.contains("no_such_table") && err.trim_end().lines().count() == 1, "{err}");
 }
+
+/// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent.
+fn hub_report(children: &[Report], version: u32) -> Value {
+    let t = dangan();
+    let mut cells = serde_json::Map::new();
+    for cell in &t.cells {
+        let mut sum: Option<(bangfu_shared::decimal::Decimal, Option<bangfu_shared::decimal::Decimal>, bool)> = None;
+        for c in children {
+            let Some(&(lo, hi, exact)) = bangfu_hub::rollup::bounds(&t, c).get(&cell.code) else { continue };
+            sum = Some(match sum {
+                None => (lo, hi, exact),
+                Some((l, h, e)) => (l + lo, h.zip(hi).map(|(a, b)| a + b), e && exact),
+            });
+        }
+        let Some((lo, hi, exact)) = sum else { continue };
+        let v = match (exact, hi) {
+            (true, _) => serde_json::json!({ "value": lo }),
+            (false, Some(hi)) => serde_json::json!({ "lower": lo, "upper": hi }),
+            (false, None) => serde_json::json!({ "suppressed": true }),
+        };
+        cells.insert(cell.code.clone(), v);
+    }
+    serde_json::json!({
+        "org": "H", "template": "dangan", "campaign": CAMPAIGN, "as_of": "2026-06-30", "version": version,
+        "threshold": t.disclosure.threshold, "cells": cells, "failed_rules": [],
+        "children": children.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn a_prefecture_hubs_report_must_sum_its_embedded_childrens_reports() {
+    let hub = spawn_hub(None);
+    issue(&hub.pki, hub.root.path(), "H", &[]);
+    ok(&["org", "add", "--data", s(&hub.data), "--code", "H", "--name", "荆门市总工会"]);
+    let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 1);
+
+    // A total one more than its children's sum: a tampered (or buggy) intermediate hub.
+    let mut tampered = honest.clone();
+    let total = &mut tampered["cells"]["total"];
+    if let Some(v) = total.get("value").and_then(Value::as_i64) {
+        *total = serde_json::json!({ "value": v + 1 });
+    } else {
+        *total = serde_json::json!({ "lower": 999_999, "upper": 1_000_000 });
+    }
+    let (status, problem) = hub.post("H", serde_json::to_vec(&tampered).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("`total`"), "{problem}");
+
+    // An embedded report of another campaign.
+    let mut elsewhere = honest.clone();
+    elsewhere["children"][0]["campaign"] = Value::String("another".into());
+    let (status, problem) = hub.post("H", serde_json::to_vec(&elsewhere).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(hub.stored().await, (0, 0));
+
+    // The honest one is stored, and the rollup drills down through it to the counties.
+    let (status, receipt) = hub.post("H", serde_json::to_vec(&honest).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let rollup = hub.rollup().await;
+    let h = rollup["children"].as_array().unwrap().iter().find(|c| c["org"] == "H").unwrap();
+    let counties: Vec<&str> = h["children"].as_array().unwrap().iter().map(|c| c["org"].as_str().unwrap()).collect();
+    assert_eq!(counties, ["H01", "H02"]);
+    assert_eq!(rollup["cells"]["total"], h["cells"]["total"], "{rollup}");
+}
+
+/// A hub with a parent queues a new version of its own report only when its content changes.
+async fn check_upstream_versions(url: &str) {
+    use bangfu_hub::campaigns::{Campaign, Due};
+    use bangfu_hub::config::{HubConfig, HubLevel};
+    let store = bangfu_hub::store::Store::open(url).await.unwrap();
+    let h01 = OrgCode::parse("H01").unwrap();
+    bangfu_hub::registry::add(&store, &bangfu_hub::registry::Org { code: h01.clone(), name: "京山县总工会".into(), email: None, webhook: None })
+        .await
+        .unwrap();
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let campaign = Campaign {
+        id: CAMPAIGN.into(),
+        template: "dangan".into(),
+        title: "档案".into(),
+        start: day("2026-01-01"),
+        end: day("2026-06-30"),
+        due: Due { county: day("2099-12-31"), prefecture: day("2099-12-31"), province: None },
+        template_body: None,
+    };
+    assert!(bangfu_hub::campaigns::create(&store, &campaign, bangfu_hub::upstream::ORIGIN).await.unwrap());
+    let config = HubConfig {
+        org: OrgCode::parse("H").unwrap(),
+        name: "荆门市总工会".into(),
+        level: HubLevel::Prefecture,
+        tls: PathBuf::from("/nonexistent"),
+        pki: None,
+        parent: Some("https://127.0.0.1:1".into()),
+        database_url: None,
+    };
+    let now = chrono::Utc::now();
+    let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);
+    assert_eq!(record().await.unwrap(), None, "nothing to send before a child reports");
+    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now).await.unwrap();
+    assert_eq!(record().await.unwrap(), Some(1));
+    assert_eq!(record().await.unwrap(), None, "unchanged content is not a new version");
+    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now).await.unwrap();
+    assert_eq!(record().await.unwrap(), Some(2));
+    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign, 3).await.unwrap().unwrap();
+    assert_eq!(sent.children.len(), 1);
+    // As received, as JSON (serde_json orders an object's keys, so not byte for byte).
+    let received: Value = serde_json::from_slice(&json(&report("H01", 2, 2))).unwrap();
+    assert_eq!(sent.children[0], received, "the child's report is embedded as received");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    check_upstream_versions(&bangfu_hub::store::sqlite_url(dir.path())).await;
+    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok() else { return };
+    let name = format!("bangfu_test_up_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    check_upstream_versions(&format!("{base}/{name}")).await;
+    drop_database(&admin, &name);
+}
+
+#[tokio::test]
+async fn a_prefecture_hub_cannot_embed_another_prefectures_county() {
+    let hub = spawn_hub(None);
+    issue(&hub.pki, hub.root.path(), "J", &[]);
+    ok(&["org", "add", "--data", s(&hub.data), "--code", "J", "--name", "黄冈市总工会"]);
+    let mut foreign = hub_report(&[report("H01", 1, 1)], 1);
+    foreign["org"] = Value::String("J".into());
+    let (status, problem) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("H01"), "{problem}");
+}

@@ -60,6 +60,18 @@ impl Cell {
         Cell(Wire::Value { value })
     }
 
+    /// A hub's rollup of its children's published cells: the sum of values that were each published
+    /// already, so it exposes nothing the children did not.
+    pub fn rolled_up(value: Decimal) -> Cell {
+        Cell(Wire::Value { value })
+    }
+
+    /// A hub's rollup cell where some child withheld its value: the range the children's own audits
+    /// leave open.
+    pub fn bounds(lower: Decimal, upper: Decimal) -> Option<Cell> {
+        (lower <= upper).then_some(Cell(Wire::Range { lower, upper }))
+    }
+
     /// A withheld cell.
     pub fn suppressed() -> Cell {
         Cell(Wire::Suppressed { suppressed: true })
@@ -103,6 +115,11 @@ pub struct Report {
     /// Rules not checked yet because some of their cells are not filled in.
     #[serde(default)]
     pub pending_rules: Vec<PendingRule>,
+    /// In a hub's report to its own parent: the reports it holds from its children, each as
+    /// received (the same JSON content), so the parent can re-check them and drill down. Absent (and so unchanged on the
+    /// wire) in a node's report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<serde_json::Value>,
 }
 
 impl Report {
@@ -129,6 +146,7 @@ impl Report {
             cells: protected.into_cells(),
             failed_rules,
             pending_rules: rules.pending,
+            children: vec![],
         }
     }
 

@@ -1,0 +1,285 @@
+//! A child's HTTP client to its parent hub (a county node's, or a prefecture hub's) (DESIGN.md "Data flow" 1 and 3): mutual TLS with the
+//! identity the parent issued (`ca.pem`, `cert.pem`, `key.pem`), trusting only the federation's CA,
+//! never the system's roots. It speaks the two calls a node needs: push a report version, and fetch
+//! the campaigns. It classifies every answer into what the outbox must do with it; nothing of a
+//! household ever reaches a log line or an error here (reports carry only protected cells).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use reqwest::{Certificate, Identity, StatusCode, header};
+use serde::Deserialize;
+
+/// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
+pub const CA_FILE: &str = "ca.pem";
+pub const CERT_FILE: &str = "cert.pem";
+pub const KEY_FILE: &str = "key.pem";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The parent's URL is not an https:// URL.
+    #[error("the parent's URL `{0}` must start with https:// (mutual TLS only) / 上级地址须为 https://")]
+    NotHttps(String),
+    /// An identity file is missing or unreadable.
+    #[error("reading {path}: {source} / 无法读取证书文件")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// An identity file is not the PEM it should be.
+    #[error("{path}: {detail} / 证书或密钥格式错误")]
+    Pem { path: PathBuf, detail: String },
+    /// The HTTP client could not be built from the identity.
+    #[error("building the TLS client: {0}")]
+    Client(String),
+    /// The parent could not be reached or did not answer in time.
+    #[error("the parent {url} is unreachable: {detail} / 无法连接上级")]
+    Unreachable { url: String, detail: String },
+    /// The parent answered the campaign request with something other than the list or 304.
+    #[error("the parent answered GET /api/v1/campaigns with {status}: {detail}")]
+    Campaigns { status: u16, detail: String },
+}
+
+/// A campaign as the parent publishes it at `GET /api/v1/campaigns`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CampaignSpec {
+    pub id: String,
+    pub template: String,
+    pub title: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub due: Due,
+    /// The table file when the template is not one of the built-in ones.
+    #[serde(default)]
+    pub template_body: Option<String>,
+}
+
+/// A campaign's deadline per level: campaigns flow down, each level reports by its own date.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Due {
+    pub county: NaiveDate,
+    pub prefecture: NaiveDate,
+    #[serde(default)]
+    pub province: Option<NaiveDate>,
+}
+
+/// The body of `GET /api/v1/campaigns`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CampaignList {
+    pub campaigns: Vec<CampaignSpec>,
+}
+
+/// What became of one push, as the outbox needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 201 (new) or 200 (duplicate: the same version with the same hash was already stored).
+    Stored { duplicate: bool, on_time: Option<bool>, hash: Option<String> },
+    /// A 4xx the node must not retry: 400, 403, 404, 409, 413, 422 (and any other 4xx).
+    Refused { status: u16, detail: String },
+    /// 5xx, a timeout or no connection: retried with backoff.
+    Unavailable { status: Option<u16>, detail: String },
+}
+
+/// The acknowledgement body of `POST /api/v1/reports`.
+#[derive(Debug, Deserialize)]
+struct Ack {
+    status: String,
+    #[serde(default)]
+    hash: Option<String>,
+    #[serde(default)]
+    on_time: Option<bool>,
+}
+
+/// An RFC 7807 problem, as the hub sends on refusal.
+#[derive(Debug, Deserialize)]
+struct Problem {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+/// The parent hub, reached over mutual TLS.
+#[derive(Clone)]
+pub struct Parent {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl std::fmt::Debug for Parent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parent").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+fn read(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), Error> {
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+    Ok((path, bytes))
+}
+
+impl Parent {
+    /// A client for the hub at `url` with the identity in `tls_dir`. Checks the three files are there
+    /// and parse as PEM, so `connect` fails at once on a wrong folder rather than at the first push.
+    pub fn new(url: &str, tls_dir: &Path) -> Result<Parent, Error> {
+        let base = url.trim_end_matches('/').to_string();
+        if !base.starts_with("https://") {
+            return Err(Error::NotHttps(url.to_string()));
+        }
+        // RUST-STACK.md: one provider, ring, installed before any TLS config is built.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (ca_path, ca) = read(tls_dir, CA_FILE)?;
+        let (cert_path, cert) = read(tls_dir, CERT_FILE)?;
+        let (key_path, key) = read(tls_dir, KEY_FILE)?;
+        let pem = |path: &PathBuf, bytes: &[u8], block: &str| {
+            if String::from_utf8_lossy(bytes).contains(&format!("-----BEGIN {block}")) {
+                Ok(())
+            } else {
+                Err(Error::Pem { path: path.clone(), detail: format!("no {block} PEM block") })
+            }
+        };
+        pem(&ca_path, &ca, "CERTIFICATE")?;
+        pem(&cert_path, &cert, "CERTIFICATE")?;
+        pem(&key_path, &key, "PRIVATE KEY")?;
+        let ca = Certificate::from_pem(&ca).map_err(|e| Error::Pem { path: ca_path, detail: e.to_string() })?;
+        let mut both = cert;
+        both.push(b'\n');
+        both.extend_from_slice(&key);
+        let identity = Identity::from_pem(&both).map_err(|e| Error::Pem { path: cert_path, detail: format!("certificate with key {}: {e}", key_path.display()) })?;
+        let http = reqwest::Client::builder()
+            .https_only(true)
+            .tls_certs_only([ca])
+            .identity(identity)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("bangfu/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Client(chain(&e)))?;
+        Ok(Parent { http, base })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these bytes).
+    pub async fn post_report(&self, body: &[u8]) -> Outcome {
+        let url = format!("{}/api/v1/reports", self.base);
+        let sent = self.http.post(&url).header(header::CONTENT_TYPE, "application/json").body(body.to_vec()).send().await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return Outcome::Unavailable { status: None, detail: format!("{url}: {}", chain(&e)) },
+        };
+        let status = response.status();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => return Outcome::Unavailable { status: Some(status.as_u16()), detail: format!("reading the answer: {}", chain(&e)) },
+        };
+        classify(status, &text)
+    }
+
+    /// `GET /api/v1/campaigns`, conditional on `etag`: `None` when unchanged (304).
+    pub async fn campaigns(&self, etag: Option<&str>) -> Result<Option<(Vec<CampaignSpec>, Option<String>)>, Error> {
+        let url = format!("{}/api/v1/campaigns", self.base);
+        let mut request = self.http.get(&url);
+        if let Some(tag) = etag {
+            request = request.header(header::IF_NONE_MATCH, tag);
+        }
+        let response = request.send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let tag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let text = response.text().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        if !status.is_success() {
+            return Err(Error::Campaigns { status: status.as_u16(), detail: problem_detail(&text) });
+        }
+        let list: CampaignList =
+            serde_json::from_str(&text).map_err(|e| Error::Campaigns { status: status.as_u16(), detail: format!("unreadable campaign list: {e}") })?;
+        Ok(Some((list.campaigns, tag)))
+    }
+}
+
+/// Sorts the hub's answer to a push into what the outbox does next (the protocol's status table).
+pub fn classify(status: StatusCode, body: &str) -> Outcome {
+    match status.as_u16() {
+        200 | 201 => match serde_json::from_str::<Ack>(body) {
+            Ok(ack) => Outcome::Stored { duplicate: ack.status == "duplicate" || status == StatusCode::OK, on_time: ack.on_time, hash: ack.hash },
+            // The hub stored it (that is what 200/201 says); an odd body does not undo that.
+            Err(_) => Outcome::Stored { duplicate: status == StatusCode::OK, on_time: None, hash: None },
+        },
+        409 => Outcome::Refused {
+            status: 409,
+            detail: format!(
+                "the parent holds this version with a different content hash; versions never change once stored, so this is a bug, not retried / 版本冲突: {}",
+                problem_detail(body)
+            ),
+        },
+        s @ 400..=499 => Outcome::Refused { status: s, detail: problem_detail(body) },
+        s => Outcome::Unavailable { status: Some(s), detail: problem_detail(body) },
+    }
+}
+
+/// The problem's detail (or title), else the start of the body.
+fn problem_detail(body: &str) -> String {
+    match serde_json::from_str::<Problem>(body) {
+        Ok(Problem { detail: Some(d), .. }) if !d.is_empty() => d,
+        Ok(Problem { title: Some(t), .. }) if !t.is_empty() => t,
+        _ => {
+            let short: String = body.chars().take(200).collect();
+            if short.is_empty() { "(no body)".into() } else { short }
+        }
+    }
+}
+
+/// An error with its causes, on one line (reqwest hides the useful part in the source chain).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_201_is_stored_with_its_on_time_verdict() {
+        let body = r#"{"status":"accepted","org":"H01","campaign":"c","version":1,"hash":"ab","on_time":true}"#;
+        assert_eq!(classify(StatusCode::CREATED, body), Outcome::Stored { duplicate: false, on_time: Some(true), hash: Some("ab".into()) });
+    }
+
+    #[test]
+    fn a_422_is_refused_with_the_problems_detail() {
+        let body = r#"{"type":"about:blank","title":"Unprocessable","status":422,"detail":"3B exceeds 3A"}"#;
+        assert_eq!(classify(StatusCode::UNPROCESSABLE_ENTITY, body), Outcome::Refused { status: 422, detail: "3B exceeds 3A".into() });
+    }
+
+    #[test]
+    fn a_409_is_refused_as_a_bug_and_a_503_is_retried() {
+        assert!(matches!(classify(StatusCode::CONFLICT, "{}"), Outcome::Refused { status: 409, detail } if detail.contains("bug")));
+        assert!(matches!(classify(StatusCode::SERVICE_UNAVAILABLE, ""), Outcome::Unavailable { status: Some(503), .. }));
+    }
+
+    #[test]
+    fn campaign_lists_parse_with_and_without_a_table_file() {
+        let json = r#"{"campaigns":[{"id":"sn","template":"songnuan","title":"送温暖","start":"2026-01-01","end":"2026-02-01",
+            "due":{"county":"2026-02-10","prefecture":"2026-02-20","province":null},"template_body":null}]}"#;
+        let list: CampaignList = serde_json::from_str(json).unwrap();
+        assert_eq!(list.campaigns[0].due.county, NaiveDate::from_ymd_opt(2026, 2, 10).unwrap());
+        assert_eq!(list.campaigns[0].template_body, None);
+    }
+
+    #[test]
+    fn a_plain_http_parent_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(Parent::new("http://127.0.0.1:1", dir.path()), Err(Error::NotHttps(_))));
+    }
+}

@@ -1,0 +1,259 @@
+//! A hub is also a child (DESIGN.md, "Data flow" 1 and 4): a hub initialised with `--parent` takes
+//! its campaigns from the parent, and sends the parent its own report, the rollup of its children
+//! with their reports embedded as received, whenever that rollup changes.
+//!
+//! The report versions wait in the `upstream` table (the hub's outbox) until the parent acknowledges
+//! them, so a restart neither loses one nor sends a new version for unchanged content. One worker
+//! ([`run`]) does all of it, so versions are numbered without races.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bangfu_client::{Outcome, Parent};
+use bangfu_shared::report::{Cell, Report};
+use chrono::{DateTime, Utc};
+use rand::Rng as _;
+use tokio::sync::Notify;
+
+use crate::campaigns::{self, Campaign, Due};
+use crate::config::HubConfig;
+use crate::error::Error;
+use crate::intake;
+use crate::rollup::{self, RollupCell};
+use crate::store::{self, Store};
+
+/// The longest wait between two delivery attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The wait after the `attempts`-th failed delivery: 1 s doubling up to a minute, times `jitter`
+/// (clamped to ±20%, so hubs that lost their parent together do not return together).
+pub fn backoff(attempts: u32, jitter: f64) -> Duration {
+    let base = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(16)).min(MAX_BACKOFF);
+    base.mul_f64(jitter.clamp(0.8, 1.2))
+}
+
+/// Where campaigns taken from the parent are marked as coming from.
+pub const ORIGIN: &str = "parent";
+
+/// Fetches the parent's campaigns (conditional on `etag`) and stores the new ones with origin
+/// `parent`. Returns the new ETag, or the old one when unchanged, and how many campaigns were new.
+pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>) -> anyhow::Result<(Option<String>, usize)> {
+    use anyhow::Context as _;
+    let Some((list, tag)) = parent.campaigns(etag.as_deref()).await.context("fetching the parent's campaigns")? else {
+        return Ok((etag, 0));
+    };
+    let mut added = 0;
+    for c in list {
+        let campaign = Campaign {
+            id: c.id,
+            template: c.template,
+            title: c.title,
+            start: c.start,
+            end: c.end,
+            due: Due { county: c.due.county, prefecture: c.due.prefecture, province: c.due.province },
+            template_body: c.template_body,
+        };
+        if campaigns::create(store, &campaign, ORIGIN).await.with_context(|| format!("storing campaign {}", campaign.id))? {
+            tracing::info!(campaign = %campaign.id, "campaign received from the parent");
+            added += 1;
+        }
+    }
+    Ok((tag, added))
+}
+
+/// This hub's report on `campaign`: its rollup's cells, with its children's latest reports embedded
+/// exactly as received. None while no child has reported.
+pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign, version: u32) -> Result<Option<Report>, Error> {
+    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let r = rollup::rollup(store, &config.org, &config.name, &campaign.id).await?;
+    let children = latest_bodies(store, &campaign.id).await?;
+    if children.is_empty() {
+        return Ok(None);
+    }
+    let mut cells = std::collections::BTreeMap::new();
+    for (code, cell) in r.cells {
+        let c = match cell {
+            RollupCell::Value { value } => Cell::rolled_up(value),
+            RollupCell::Range { lower, upper: Some(upper) } => Cell::bounds(lower, upper).unwrap_or_else(Cell::suppressed),
+            // Nothing bounds it from above: the parent learns only that it is withheld.
+            RollupCell::Range { upper: None, .. } | RollupCell::Suppressed { .. } => Cell::suppressed(),
+        };
+        cells.insert(code, c);
+    }
+    Ok(Some(Report {
+        org: config.org.clone(),
+        template: t.id.clone(),
+        campaign: Some(campaign.id.clone()),
+        as_of: campaign.end,
+        version,
+        threshold: t.disclosure.threshold,
+        cells,
+        failed_rules: vec![],
+        pending_rules: vec![],
+        children,
+    }))
+}
+
+/// The latest stored report of each registered child on `campaign`, as the JSON it was received as.
+async fn latest_bodies(store: &Store, campaign: &str) -> Result<Vec<serde_json::Value>, Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.org, r.body FROM reports r JOIN orgs o ON o.code = r.org
+         WHERE r.campaign = $1 AND r.version = (SELECT MAX(x.version) FROM reports x WHERE x.org = r.org AND x.campaign = r.campaign)
+         ORDER BY r.org",
+    )
+    .bind(campaign.to_string())
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    rows.into_iter()
+        .map(|(org, body)| serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")).into()))
+        .collect()
+}
+
+/// The report without its version, for "did the content change?".
+fn content(body: &str) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.as_object_mut()?.remove("version");
+    Some(v)
+}
+
+/// Recomputes this hub's report on `campaign` and queues it as a new version when its content
+/// differs from the latest queued one. Returns the new version, if any.
+pub async fn record(store: &Store, config: &HubConfig, campaign: &Campaign, now: DateTime<Utc>) -> Result<Option<u32>, Error> {
+    let latest: Option<(i64, String)> = sqlx::query_as("SELECT version, body FROM upstream WHERE campaign = $1 ORDER BY version DESC LIMIT 1")
+        .bind(campaign.id.clone())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(store::Error::from)?;
+    let version = latest.as_ref().map_or(1, |(v, _)| *v as u32 + 1);
+    let Some(report) = own_report(store, config, campaign, version).await? else { return Ok(None) };
+    let body = serde_json::to_string(&report).expect("a report serialises");
+    if latest.is_some_and(|(_, b)| content(&b) == content(&body)) {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO upstream (campaign, version, hash, body, created_at, state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $5)",
+    )
+    .bind(campaign.id.clone())
+    .bind(i64::from(version))
+    .bind(intake::hash(body.as_bytes()))
+    .bind(body)
+    .bind(now.to_rfc3339())
+    .execute(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    tracing::info!(campaign = %campaign.id, version, "own report queued for the parent");
+    Ok(Some(version))
+}
+
+/// Sends every queued version whose time has come, oldest first. Returns when the next attempt is
+/// due, if any version is still queued.
+pub async fn drain(store: &Store, parent: &Parent, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+    let rows: Vec<(String, i64, String, i64, String)> = sqlx::query_as(
+        "SELECT campaign, version, body, attempts, next_attempt_at FROM upstream WHERE state = 'queued' ORDER BY campaign, version",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    let mut next: Option<DateTime<Utc>> = None;
+    for (campaign, version, body, attempts, at) in rows {
+        let at = DateTime::parse_from_rfc3339(&at).map_err(|e| store::Error::Corrupt(format!("upstream time `{at}`: {e}")))?.with_timezone(&Utc);
+        if at > now {
+            next = Some(next.map_or(at, |n| n.min(at)));
+            continue;
+        }
+        let (state, attempts, next_at, error) = match parent.post_report(body.as_bytes()).await {
+            Outcome::Stored { duplicate, .. } => {
+                tracing::info!(campaign = %campaign, version, duplicate, "own report delivered to the parent");
+                ("delivered", attempts + 1, now, None)
+            }
+            Outcome::Refused { status, detail } => {
+                tracing::error!(campaign = %campaign, version, status, detail = %detail, "the parent refused this hub's report; not retried");
+                ("refused", attempts + 1, now, Some(format!("{status}: {detail}")))
+            }
+            Outcome::Unavailable { status, detail } => {
+                let wait = backoff((attempts + 1) as u32, rand::rng().random_range(0.8..=1.2));
+                let at = now + chrono::Duration::from_std(wait).expect("a minute fits");
+                tracing::warn!(campaign = %campaign, version, status, detail = %detail, retry_in_ms = wait.as_millis() as u64, "the parent is unavailable");
+                next = Some(next.map_or(at, |n| n.min(at)));
+                ("queued", attempts + 1, at, Some(detail))
+            }
+        };
+        sqlx::query("UPDATE upstream SET state = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE campaign = $5 AND version = $6")
+            .bind(state)
+            .bind(attempts)
+            .bind(next_at.to_rfc3339())
+            .bind(error)
+            .bind(campaign)
+            .bind(version)
+            .execute(&store.pool)
+            .await
+            .map_err(store::Error::from)?;
+    }
+    Ok(next)
+}
+
+/// Recomputes this hub's report on every campaign it holds (queueing the changed ones).
+async fn record_all(store: &Store, config: &HubConfig) -> Result<(), Error> {
+    for c in campaigns::list(store).await? {
+        record(store, config, &c, Utc::now()).await?;
+    }
+    Ok(())
+}
+
+/// The hub's life as a child, until the process ends: sync campaigns every `interval`, and on start,
+/// on each `changed` notification (a child's report accepted) and after new campaigns, recompute and
+/// deliver its own reports, retrying with backoff. Failures are logged and retried, never fatal.
+pub async fn run(store: Store, config: HubConfig, parent: Parent, interval: Duration, changed: Arc<Notify>) {
+    let mut etag = None;
+    let mut next_sync = tokio::time::Instant::now();
+    let mut dirty = true;
+    loop {
+        if tokio::time::Instant::now() >= next_sync {
+            match sync_campaigns(&store, &parent, etag.clone()).await {
+                Ok((tag, added)) => {
+                    etag = tag;
+                    dirty |= added > 0;
+                }
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "campaign sync failed; retrying at the next interval"),
+            }
+            next_sync = tokio::time::Instant::now() + interval;
+        }
+        if dirty {
+            match record_all(&store, &config).await {
+                Ok(()) => dirty = false,
+                Err(e) => tracing::error!(error = %e, "recomputing this hub's report failed"),
+            }
+        }
+        let mut wait = next_sync.saturating_duration_since(tokio::time::Instant::now());
+        match drain(&store, &parent, Utc::now()).await {
+            Ok(Some(at)) => wait = wait.min((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "delivering this hub's reports failed");
+                wait = wait.min(Duration::from_secs(1));
+            }
+        }
+        if dirty {
+            wait = wait.min(Duration::from_secs(1));
+        }
+        tokio::select! {
+            _ = changed.notified() => dirty = true,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_second_up_to_a_minute() {
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(2, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(4, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff(30, 1.0), MAX_BACKOFF);
+        assert_eq!(backoff(1, 5.0), Duration::from_millis(1200));
+    }
+}
