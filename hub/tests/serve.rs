@@ -313,6 +313,23 @@ async fn a_certificate_from_another_ca_is_refused() {
 }
 
 #[tokio::test]
+async fn an_expired_certificate_is_refused() {
+    let hub = spawn_hub(None);
+    let expired = hub.root.path().join("tls-H01-expired");
+    let options = bangfu_hub::pki::IssueOptions {
+        hosts: vec![],
+        not_before: chrono::Utc::now() - chrono::Duration::days(400),
+        not_after: chrono::Utc::now() - chrono::Duration::days(1),
+    };
+    bangfu_hub::pki::issue(&hub.pki, &OrgCode::parse("H01").unwrap(), "京山县总工会", &options, &expired).unwrap();
+    let res = client_with(&hub.identity("HB"), Some(&expired)).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
+    assert!(res.is_err(), "{res:?}");
+    let log = hub.log_eventually("TLS handshake refused").await;
+    assert!(log.contains("expired") || log.contains("Expired"), "{log}");
+    assert_eq!(hub.stored().await, (0, 0));
+}
+
+#[tokio::test]
 async fn a_revoked_certificate_is_refused_without_a_restart() {
     let hub = spawn_hub(None);
     let (status, _) = hub.post("H02", json(&report("H02", 1, 1))).await;
