@@ -8,7 +8,7 @@ use bangfu_shared::disclose;
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::report::Report;
 use bangfu_shared::rules;
-use bangfu_shared::template::Importance;
+use bangfu_shared::template::{Importance, Template};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -53,7 +53,8 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
     let campaign = campaigns::get(store, &campaign_id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
     let hash = hash(body);
 
-    let receipt = |status, on_time| Receipt { status, org: peer.clone(), campaign: campaign_id.clone(), version: report.version, hash: hash.clone(), on_time };
+    let version = report.version;
+    let receipt = |status, on_time| Receipt { status, org: peer.clone(), campaign: campaign_id.clone(), version, hash: hash.clone(), on_time };
     if let Some((stored, on_time)) = stored_hash(store, peer, &campaign_id, report.version).await? {
         return if stored == hash {
             Ok(receipt("duplicate", on_time))
@@ -62,7 +63,12 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
         };
     }
 
-    check(&campaign, &report)?;
+    // The content checks are CPU work (the disclosure audit solves linear programs: milliseconds per
+    // report): off the async workers, so they keep serving TLS handshakes and other requests.
+    let template = campaign.template_shared().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let (campaign, report) = tokio::task::spawn_blocking(move || check(&campaign, &template, &report).map(|()| (campaign, report)))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let on_time = local_day(now) <= campaign.due.for_level(peer.level());
     let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     let inserted = sqlx::query(
@@ -103,8 +109,7 @@ async fn stored_hash(store: &Store, org: &OrgCode, campaign: &str, version: u32)
 
 /// The content checks: the campaign's template and cells, its high-importance rules on the published
 /// values, and the disclosure audit.
-fn check(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
-    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Result<(), Error> {
     if report.template != t.id {
         return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
     }
