@@ -17,10 +17,8 @@ cargo build --release -q -p bangfu-hub --bin bangfu-hub --example ingest_bench -
 BENCH=$TARGET/release/examples/ingest_bench
 export BANGFU_HUB=$TARGET/release/bangfu-hub
 
-if pgrep -x rustc >/dev/null || pgrep -f 'rustc ' >/dev/null; then
-  echo "warning: rustc is running on this machine: the figures below are noisy" >&2
-fi
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+if pgrep -x rustc >/dev/null; then BUSY="yes: the figures below are noisy"; else BUSY=no; fi
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run, rustc running: $BUSY"
 
 if [[ $WHICH == sqlite || $WHICH == both ]]; then
   "$BENCH" --seconds "$SECONDS_RUN"
