@@ -63,12 +63,9 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
         };
     }
 
-    // The content checks are CPU work (the disclosure audit solves linear programs: milliseconds per
-    // report): off the async workers, so they keep serving TLS handshakes and other requests.
+    // The template is parsed once per process, not per report (Campaign::template_shared).
     let template = campaign.template_shared().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
-    let (campaign, report) = tokio::task::spawn_blocking(move || check(&campaign, &template, &report).map(|()| (campaign, report)))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    check(&campaign, &template, &report)?;
     let on_time = local_day(now) <= campaign.due.for_level(peer.level());
     let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     let inserted = sqlx::query(
