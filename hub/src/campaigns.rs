@@ -2,6 +2,9 @@
 //! report. A province creates them; they flow down to prefectures and counties, who read them with
 //! `GET /api/v1/campaigns`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use bangfu_shared::org::Level;
 use bangfu_shared::template::{self, Template};
 use bangfu_shared::vocabulary::Vocabulary;
@@ -51,6 +54,22 @@ impl Campaign {
             Some(text) => Template::parse(text, &v),
             None => template::builtin(&self.template, &v),
         }
+    }
+
+    /// The campaign's template, parsed once per process: the intake checks every report against it,
+    /// and parsing the TOML (and the vocabulary) per report is wasted work. Keyed by the template's id
+    /// and stored text, so a different campaign with other content never gets a stale template.
+    pub fn template_shared(&self) -> Result<Arc<Template>, template::Error> {
+        type Key = (String, Option<String>);
+        static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Template>>>> = OnceLock::new();
+        let key = (self.template.clone(), self.template_body.clone());
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(t) = cache.lock().expect("template cache lock").get(&key) {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(self.template()?);
+        cache.lock().expect("template cache lock").insert(key, t.clone());
+        Ok(t)
     }
 }
 

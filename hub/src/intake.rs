@@ -8,7 +8,7 @@ use bangfu_shared::disclose;
 use bangfu_shared::org::{Level, OrgCode};
 use bangfu_shared::report::Report;
 use bangfu_shared::rules;
-use bangfu_shared::template::Importance;
+use bangfu_shared::template::{Importance, Template};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -53,7 +53,8 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
     let campaign = campaigns::get(store, &campaign_id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
     let hash = hash(body);
 
-    let receipt = |status, on_time| Receipt { status, org: peer.clone(), campaign: campaign_id.clone(), version: report.version, hash: hash.clone(), on_time };
+    let version = report.version;
+    let receipt = |status, on_time| Receipt { status, org: peer.clone(), campaign: campaign_id.clone(), version, hash: hash.clone(), on_time };
     if let Some((stored, on_time)) = stored_hash(store, peer, &campaign_id, report.version).await? {
         return if stored == hash {
             Ok(receipt("duplicate", on_time))
@@ -62,10 +63,12 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
         };
     }
 
+    // The template is parsed once per process, not per report (Campaign::template_shared).
+    let template = campaign.template_shared().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     if peer.level() == Level::Prefecture {
-        check_hub(&campaign, peer, &report)?;
+        check_hub(&campaign, &template, peer, &report)?;
     } else {
-        check(&campaign, &report)?;
+        check(&campaign, &template, &report)?;
     }
     let on_time = local_day(now) <= campaign.due.for_level(peer.level());
     let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
@@ -107,8 +110,7 @@ async fn stored_hash(store: &Store, org: &OrgCode, campaign: &str, version: u32)
 
 /// The content checks: the campaign's template and cells, its high-importance rules on the published
 /// values, and the disclosure audit.
-fn check(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
-    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Result<(), Error> {
     if report.template != t.id {
         return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
     }
@@ -136,8 +138,7 @@ fn check(campaign: &campaigns::Campaign, report: &Report) -> Result<(), Error> {
 /// instead every embedded report must pass the checks a node's report passes here (a child cannot
 /// publish what the rules forbid through an intermediate hub), and the outer cells must be the sum
 /// of the embedded ones (a tampered or buggy hub is refused, naming the cell).
-fn check_hub(campaign: &campaigns::Campaign, peer: &OrgCode, report: &Report) -> Result<(), Error> {
-    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+fn check_hub(campaign: &campaigns::Campaign, t: &Template, peer: &OrgCode, report: &Report) -> Result<(), Error> {
     if report.template != t.id {
         return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
     }
@@ -165,7 +166,7 @@ fn check_hub(campaign: &campaigns::Campaign, peer: &OrgCode, report: &Report) ->
         if !seen.insert(child.org.clone()) {
             return Err(Error::Unprocessable(format!("embedded report of {} appears twice", child.org)));
         }
-        check(campaign, &child).map_err(|e| Error::Unprocessable(format!("embedded report of {}: {e}", child.org)))?;
+        check(campaign, t, &child).map_err(|e| Error::Unprocessable(format!("embedded report of {}: {e}", child.org)))?;
         embedded.push(child);
     }
     let bounds: Vec<_> = embedded.iter().map(|c| crate::rollup::bounds(&t, c)).collect();
