@@ -120,12 +120,12 @@ fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Resul
     if report.threshold < t.disclosure.threshold {
         return Err(Error::Unprocessable(format!("threshold {} is below the template's {}", report.threshold, t.disclosure.threshold)));
     }
-    let outcome = rules::evaluate(&t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
+    let outcome = rules::evaluate(t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
     let broken: Vec<String> = outcome.failed.iter().filter(|f| f.importance == Importance::High).map(|f| f.rule.clone()).collect();
     if !broken.is_empty() {
         return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
     }
-    let ranges = disclose::audit(&t, &report.cells).map_err(|e| Error::Unprocessable(audit_failure(&e)))?;
+    let ranges = disclose::audit(t, &report.cells).map_err(|e| Error::Unprocessable(audit_failure(&e)))?;
     if let Err(disclose::Error::Exposed { ranges }) = disclose::check(&ranges) {
         let cells: Vec<&str> = ranges.iter().map(|r| r.code.as_str()).collect();
         return Err(Error::Unprocessable(format!("the disclosure audit finds withheld cell(s) narrower than the threshold: {}", cells.join(", "))));
@@ -148,7 +148,7 @@ fn check_hub(campaign: &campaigns::Campaign, t: &Template, peer: &OrgCode, repor
     if report.threshold < t.disclosure.threshold {
         return Err(Error::Unprocessable(format!("threshold {} is below the template's {}", report.threshold, t.disclosure.threshold)));
     }
-    let outcome = rules::evaluate(&t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
+    let outcome = rules::evaluate(t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
     let broken: Vec<String> = outcome.failed.iter().filter(|f| f.importance == Importance::High).map(|f| f.rule.clone()).collect();
     if !broken.is_empty() {
         return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
