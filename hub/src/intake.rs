@@ -169,7 +169,7 @@ fn check_hub(campaign: &campaigns::Campaign, t: &Template, peer: &OrgCode, repor
         check(campaign, t, &child).map_err(|e| Error::Unprocessable(format!("embedded report of {}: {e}", child.org)))?;
         embedded.push(child);
     }
-    let bounds: Vec<_> = embedded.iter().map(|c| crate::rollup::bounds(&t, c)).collect();
+    let bounds: Vec<_> = embedded.iter().map(|c| crate::rollup::bounds(t, c)).collect();
     for cell in &t.cells {
         let mut sum: Option<(bangfu_shared::decimal::Decimal, Option<bangfu_shared::decimal::Decimal>, bool)> = None;
         for b in &bounds {
