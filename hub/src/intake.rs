@@ -108,9 +108,9 @@ async fn stored_hash(store: &Store, org: &OrgCode, campaign: &str, version: u32)
     Ok(row.map(|(h, t)| (h, t != 0)))
 }
 
-/// The content checks: the campaign's template and cells, its high-importance rules on the published
-/// values, and the disclosure audit.
-fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Result<(), Error> {
+/// What every report must be, from a node or a hub: of the campaign's template, with its cells and at
+/// least its threshold, and breaking none of its high-importance rules on the published values.
+fn check_shape_and_rules(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Result<(), Error> {
     if report.template != t.id {
         return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
     }
@@ -125,6 +125,13 @@ fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Resul
     if !broken.is_empty() {
         return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
     }
+    Ok(())
+}
+
+/// The content checks: the campaign's template and cells, its high-importance rules on the published
+/// values, and the disclosure audit.
+fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Result<(), Error> {
+    check_shape_and_rules(campaign, t, report)?;
     let ranges = disclose::audit(t, &report.cells).map_err(|e| Error::Unprocessable(audit_failure(&e)))?;
     if let Err(disclose::Error::Exposed { ranges }) = disclose::check(&ranges) {
         let cells: Vec<&str> = ranges.iter().map(|r| r.code.as_str()).collect();
@@ -139,20 +146,7 @@ fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Resul
 /// publish what the rules forbid through an intermediate hub), and the outer cells must be the sum
 /// of the embedded ones (a tampered or buggy hub is refused, naming the cell).
 fn check_hub(campaign: &campaigns::Campaign, t: &Template, peer: &OrgCode, report: &Report) -> Result<(), Error> {
-    if report.template != t.id {
-        return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
-    }
-    if let Some(code) = report.cells.keys().find(|c| t.cell(c).is_none()) {
-        return Err(Error::Unprocessable(format!("template `{}` has no cell `{code}`", t.id)));
-    }
-    if report.threshold < t.disclosure.threshold {
-        return Err(Error::Unprocessable(format!("threshold {} is below the template's {}", report.threshold, t.disclosure.threshold)));
-    }
-    let outcome = rules::evaluate(t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
-    let broken: Vec<String> = outcome.failed.iter().filter(|f| f.importance == Importance::High).map(|f| f.rule.clone()).collect();
-    if !broken.is_empty() {
-        return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
-    }
+    check_shape_and_rules(campaign, t, report)?;
     let mut embedded = Vec::with_capacity(report.children.len());
     let mut seen = std::collections::BTreeSet::new();
     for (i, raw) in report.children.iter().enumerate() {

@@ -3,53 +3,8 @@
 //! The hub's rollup must equal what this test counts itself from the generated files.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 
-/// The workspace's binaries, next to this test's own executable (target/debug/deps/..).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(path.exists(), "{} is not built: run `cargo test --workspace`", path.display());
-    path
-}
-
-fn run(bin: &str, args: &[&str]) -> Output {
-    Command::new(binary(bin)).args(args).output().unwrap()
-}
-
-fn ok(bin: &str, args: &[&str]) -> String {
-    let out = run(bin, args);
-    assert!(out.status.success(), "{bin} {args:?}: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Households in the archive on `day` (CONTRACT.md), counted from a generated file.
-fn archive_total(households_csv: &Path, day: &str) -> u64 {
-    let mut r = csv::Reader::from_path(households_csv).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
-    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let (filed, status, lifted) = (col("建档日期"), col("档案状态"), col("脱困日期"));
-    r.records()
-        .map(|rec| rec.unwrap())
-        .filter(|rec| rec[filed].is_empty() || &rec[filed] <= day)
-        .filter(|rec| &rec[status] == "在档" || (&rec[status] == "已脱困" && &rec[lifted] > day))
-        .count() as u64
-}
+use bangfu_e2e::{archive_total, ok, s, serve};
 
 #[test]
 fn counties_push_their_reports_and_the_hub_rolls_them_up() {
@@ -80,16 +35,7 @@ fn counties_push_their_reports_and_the_hub_rolls_them_up() {
     for (org, _, _) in counties {
         ok("bangfu-hub", &["org", "add", "--data", s(&hub), "--code", org, "--name", "县总工会"]);
     }
-    let mut child = Command::new(binary("bangfu-hub"))
-        .args(["serve", "--data", s(&hub), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(dir.join("hub.log")).unwrap()))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _serving = Serving(child);
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    let (_serving, url) = serve(&hub, &dir.join("hub.log"), "127.0.0.1:0");
 
     let mut expected_total = 0;
     for (org, households, seed) in counties {

@@ -6,69 +6,10 @@
 //! report found by drilling down.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The workspace's binaries, next to this test's own executable (target/debug/deps/..).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(path.exists(), "{} is not built: run `cargo test --workspace`", path.display());
-    path
-}
-
-fn run(bin: &str, args: &[&str]) -> Output {
-    Command::new(binary(bin)).args(args).output().unwrap()
-}
-
-fn ok(bin: &str, args: &[&str]) -> String {
-    let out = run(bin, args);
-    assert!(out.status.success(), "{bin} {args:?}: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `bangfu-hub serve` on a free loopback port; returns the process and its URL.
-fn serve(hub: &Path, log: &Path, listen: &str) -> (Serving, String) {
-    let mut child = Command::new(binary("bangfu-hub"))
-        .args(["serve", "--data", s(hub), "--listen", listen, "--sync-interval", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let serving = Serving(child);
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}: {}", std::fs::read_to_string(log).unwrap_or_default())).to_string();
-    (serving, url)
-}
-
-/// Households in the archive on `day` (CONTRACT.md), counted from a generated file.
-fn archive_total(households_csv: &Path, day: &str) -> u64 {
-    let mut r = csv::Reader::from_path(households_csv).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
-    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let (filed, status, lifted) = (col("建档日期"), col("档案状态"), col("脱困日期"));
-    r.records()
-        .map(|rec| rec.unwrap())
-        .filter(|rec| rec[filed].is_empty() || &rec[filed] <= day)
-        .filter(|rec| &rec[status] == "在档" || (&rec[status] == "已脱困" && &rec[lifted] > day))
-        .count() as u64
-}
+use bangfu_e2e::{archive_total, ok, run, s, serve};
 
 /// The rollup a hub prints now, if it has the campaign.
 fn rollup(hub: &Path, campaign: &str) -> Option<serde_json::Value> {
