@@ -65,3 +65,15 @@ pub fn archive_total(households_csv: &Path, day: &str) -> u64 {
         .count() as u64
 }
 
+
+/// Issues `org` an identity (ca.pem, cert.pem, key.pem) from the CA in `pki` with the real
+/// `bangfu-hub pki issue`, into `dir/tls-ORG`; `hosts` become the SANs a server needs.
+pub fn issue_identity(pki: &Path, dir: &Path, org: &str, hosts: &[&str]) -> PathBuf {
+    let out = dir.join(format!("tls-{org}"));
+    let mut args = vec!["pki", "issue", "--dir", s(pki), "--org", org, "--name", "单位", "--out", s(&out)];
+    for h in hosts {
+        args.extend(["--host", h]);
+    }
+    ok("bangfu-hub", &args);
+    out
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use bangfu_e2e::{archive_total, ok, s, serve};
+use bangfu_e2e::{archive_total, issue_identity, ok, s, serve};
 
 #[test]
 fn counties_push_their_reports_and_the_hub_rolls_them_up() {
@@ -12,15 +12,7 @@ fn counties_push_their_reports_and_the_hub_rolls_them_up() {
     let dir = root.path();
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "H", "--name", "荆门市总工会"]);
-    let identity = |org: &str, hosts: &[&str]| {
-        let out = dir.join(format!("tls-{org}"));
-        let mut args = vec!["pki", "issue", "--dir", s(&pki), "--org", org, "--name", "单位", "--out", s(&out)];
-        for h in hosts {
-            args.extend(["--host", h]);
-        }
-        ok("bangfu-hub", &args);
-        out
-    };
+    let identity = |org: &str, hosts: &[&str]| issue_identity(&pki, dir, org, hosts);
     let hub_tls = identity("H", &["127.0.0.1"]);
     let hub = dir.join("hub");
     ok("bangfu-hub", &["init", "--data", s(&hub), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{archive_total, ok, run, s, serve};
+use bangfu_e2e::{archive_total, issue_identity, ok, run, s, serve};
 
 /// The rollup a hub prints now, if it has the campaign.
 fn rollup(hub: &Path, campaign: &str) -> Option<serde_json::Value> {
@@ -50,15 +50,7 @@ fn counties_report_through_their_prefectures_to_the_province() {
     let dir = root.path();
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
-    let identity = |org: &str, hosts: &[&str]| {
-        let out = dir.join(format!("tls-{org}"));
-        let mut args = vec!["pki", "issue", "--dir", s(&pki), "--org", org, "--name", "单位", "--out", s(&out)];
-        for h in hosts {
-            args.extend(["--host", h]);
-        }
-        ok("bangfu-hub", &args);
-        out
-    };
+    let identity = |org: &str, hosts: &[&str]| issue_identity(&pki, dir, org, hosts);
 
     // The province: its campaign, its two prefectures.
     let province = dir.join("hub-HB");
