@@ -39,8 +39,14 @@ impl Drop for Serving {
 
 /// Starts `bangfu-hub serve` on a free loopback port; returns the process and its URL.
 pub fn serve(hub: &Path, log: &Path, listen: &str) -> (Serving, String) {
+    serve_with_env(hub, log, listen, &[])
+}
+
+/// [`serve`] with extra environment variables for the hub process.
+pub fn serve_with_env(hub: &Path, log: &Path, listen: &str, env: &[(&str, &str)]) -> (Serving, String) {
     let mut child = Command::new(binary("bangfu-hub"))
         .args(["serve", "--data", s(hub), "--listen", listen, "--sync-interval", "1"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()))
         .spawn()

@@ -11,6 +11,8 @@ use chrono::NaiveDate;
 use reqwest::{Certificate, Identity, StatusCode, header};
 use serde::Deserialize;
 
+pub mod telemetry;
+
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
 pub const CA_FILE: &str = "ca.pem";
 pub const CERT_FILE: &str = "cert.pem";
@@ -163,7 +165,12 @@ impl Parent {
     /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these bytes).
     pub async fn post_report(&self, body: &[u8]) -> Outcome {
         let url = format!("{}/api/v1/reports", self.base);
-        let sent = self.http.post(&url).header(header::CONTENT_TYPE, "application/json").body(body.to_vec()).send().await;
+        let mut request = self.http.post(&url).header(header::CONTENT_TYPE, "application/json");
+        // The report's trace continues at the parent (one trace from a county to the province).
+        if let Some(tp) = telemetry::traceparent() {
+            request = request.header(telemetry::TRACEPARENT, tp);
+        }
+        let sent = request.body(body.to_vec()).send().await;
         let response = match sent {
             Ok(r) => r,
             Err(e) => return Outcome::Unavailable { status: None, detail: format!("{url}: {}", chain(&e)) },

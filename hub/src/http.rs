@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
@@ -19,7 +19,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use bangfu_client::telemetry;
 use bangfu_shared::org::OrgCode;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
+use tracing::Instrument as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -32,7 +36,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::error::{Error, Refusal};
 use crate::pki::{self, RevocationList};
 use crate::store::Store;
-use crate::{campaigns, intake, rollup};
+use crate::{campaigns, intake, rollup, upstream};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -53,7 +57,7 @@ pub struct AppState {
     pub name: String,
     pub revocations: Arc<Revocations>,
     /// Told of every accepted report when this hub has a parent, so it sends its new rollup up.
-    pub upstream: Option<Arc<tokio::sync::Notify>>,
+    pub upstream: Option<Arc<upstream::Changed>>,
 }
 
 /// The revocation list, re-read when its file changes.
@@ -145,7 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/campaigns", get(get_campaigns))
         .route("/api/v1/campaigns/{id}/rollup", get(get_rollup))
         .layer(middleware::from_fn_with_state(state.clone(), admit))
-        .layer(middleware::from_fn(log_refusals))
+        .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .with_state(state)
@@ -162,16 +166,41 @@ async fn admit(State(state): State<AppState>, Extension(peer): Extension<Peer>, 
     next.run(req).await
 }
 
-/// One log line per refusal: peer org, path, reason (never a cell's value).
-async fn log_refusals(req: Request, next: Next) -> Response {
+/// Every request in a span (continuing the sender's trace from its `traceparent` header), and
+/// every refusal logged and counted: peer org, path, status, reason (never a cell's value).
+async fn observe(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let org = req.extensions().get::<Peer>().and_then(|p| p.org.clone()).map_or_else(|| "?".to_string(), |o| o.to_string());
-    let res = next.run(req).await;
+    let span = tracing::info_span!("request", method = %req.method(), path = %path, peer = %org, status = tracing::field::Empty);
+    if let Some(tp) = req.headers().get(telemetry::TRACEPARENT).and_then(|v| v.to_str().ok()) {
+        telemetry::continue_trace(&span, tp);
+    }
+    let res = next.run(req).instrument(span.clone()).await;
+    let status = res.status().as_u16();
+    span.record("status", status);
     if res.status().is_client_error() || res.status().is_server_error() {
         let reason = res.extensions().get::<Refusal>().map_or_else(|| res.status().to_string(), |r| r.0.clone());
-        tracing::warn!(peer = %org, path = %path, status = res.status().as_u16(), reason = %reason, "refused");
+        tracing::warn!(parent: &span, peer = %org, path = %path, status, reason = %reason, "refused");
+        refusals().add(1, &[KeyValue::new("status", i64::from(status)), KeyValue::new("path", route_of(&path))]);
     }
     res
+}
+
+/// The refusals counter (CONTRACT.md: "refused, logged, counted"), by status and route; TLS handshake
+/// refusals are counted with status 0.
+fn refusals() -> &'static Counter<u64> {
+    static C: OnceLock<Counter<u64>> = OnceLock::new();
+    C.get_or_init(|| telemetry::counter("bangfu.hub.refusals", "requests and TLS handshakes the hub refused"))
+}
+
+/// The route a path belongs to, so the counter's labels stay few (a campaign id is not a label).
+fn route_of(path: &str) -> &'static str {
+    match path {
+        "/api/v1/reports" => "reports",
+        "/api/v1/campaigns" => "campaigns",
+        p if p.starts_with("/api/v1/campaigns/") => "campaign",
+        _ => "other",
+    }
 }
 
 async fn post_report(State(state): State<AppState>, Extension(peer): Extension<Peer>, body: Result<Bytes, BytesRejection>) -> Result<Response, Error> {
@@ -180,7 +209,7 @@ async fn post_report(State(state): State<AppState>, Extension(peer): Extension<P
     let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
     let status = if receipt.status == "accepted" { StatusCode::CREATED } else { StatusCode::OK };
     if let (StatusCode::CREATED, Some(upstream)) = (status, &state.upstream) {
-        upstream.notify_one();
+        upstream.report_accepted();
     }
     Ok((status, Json(receipt)).into_response())
 }
@@ -223,6 +252,7 @@ async fn connection(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, remote: S
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::warn!(peer = %remote, reason = %e, "TLS handshake refused");
+            refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]);
             return;
         }
         Err(_) => {
@@ -232,6 +262,7 @@ async fn connection(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, remote: S
     };
     let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()) else {
         tracing::warn!(peer = %remote, "no client certificate");
+        refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]);
         return;
     };
     let peer = Peer { org: pki::org_of(&der).ok(), serial: pki::serial_of(&der).unwrap_or_default() };

@@ -226,7 +226,12 @@ struct CaDir {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // A serving hub logs its traffic; a one-off command says only what went wrong.
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn,sqlx=error" };
+    let telemetry = bangfu_client::telemetry::init("bangfu-hub", "RUST_LOG", default_filter);
+    let outcome = run(cli);
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: what failed and why, each cause after the other.
@@ -306,11 +311,6 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
         }
         Command::Serve { data: DataDir { data }, listen, pki, sync_interval } => {
             let (config, store) = open(&data).await?;
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-                .init();
             tls::install_provider();
             let pki = pki.or(config.pki.clone());
             let revocations = Revocations::new(pki.as_deref()).context("reading the revocation list")?;
@@ -325,7 +325,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             let upstream = match &config.parent {
                 Some(url) => {
                     let parent = bangfu_client::Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
-                    let changed = Arc::new(tokio::sync::Notify::new());
+                    let changed = Arc::new(bangfu_hub::upstream::Changed::default());
                     let interval = std::time::Duration::from_secs(sync_interval.max(1));
                     tokio::spawn(bangfu_hub::upstream::run(store.clone(), config.clone(), parent, interval, changed.clone()));
                     Some(changed)

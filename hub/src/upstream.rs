@@ -6,14 +6,15 @@
 //! them, so a restart neither loses one nor sends a new version for unchanged content. One worker
 //! ([`run`]) does all of it, so versions are numbered without races.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bangfu_client::{Outcome, Parent};
+use bangfu_client::{Outcome, Parent, telemetry};
 use bangfu_shared::report::{Cell, Report};
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 use crate::campaigns::{self, Campaign, Due};
 use crate::config::HubConfig;
@@ -30,6 +31,28 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     let base = Duration::from_secs(1u64 << attempts.saturating_sub(1).min(16)).min(MAX_BACKOFF);
     base.mul_f64(jitter.clamp(0.8, 1.2))
+}
+
+/// How the intake tells the worker that a child's report was accepted: a wake-up, and the trace
+/// that report came in on, so the send upward continues it (one trace from county to province).
+#[derive(Default)]
+pub struct Changed {
+    notify: Notify,
+    trace: Mutex<Option<String>>,
+}
+
+impl Changed {
+    /// Called in the accepting request's span.
+    pub fn report_accepted(&self) {
+        if let Some(tp) = telemetry::traceparent() {
+            *self.trace.lock().expect("not poisoned") = Some(tp);
+        }
+        self.notify.notify_one();
+    }
+
+    fn take_trace(&self) -> Option<String> {
+        self.trace.lock().expect("not poisoned").take()
+    }
 }
 
 /// Where campaigns taken from the parent are marked as coming from.
@@ -204,44 +227,63 @@ async fn record_all(store: &Store, config: &HubConfig) -> Result<(), Error> {
 /// The hub's life as a child, until the process ends: sync campaigns every `interval`, and on start,
 /// on each `changed` notification (a child's report accepted) and after new campaigns, recompute and
 /// deliver its own reports, retrying with backoff. Failures are logged and retried, never fatal.
-pub async fn run(store: Store, config: HubConfig, parent: Parent, interval: Duration, changed: Arc<Notify>) {
+pub async fn run(store: Store, config: HubConfig, parent: Parent, interval: Duration, changed: Arc<Changed>) {
     let mut etag = None;
     let mut next_sync = tokio::time::Instant::now();
     let mut dirty = true;
     loop {
-        if tokio::time::Instant::now() >= next_sync {
-            match sync_campaigns(&store, &parent, etag.clone()).await {
-                Ok((tag, added)) => {
-                    etag = tag;
-                    dirty |= added > 0;
-                }
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "campaign sync failed; retrying at the next interval"),
-            }
-            next_sync = tokio::time::Instant::now() + interval;
+        let span = tracing::info_span!("upstream");
+        if let Some(tp) = changed.take_trace() {
+            telemetry::continue_trace(&span, &tp);
         }
-        if dirty {
-            match record_all(&store, &config).await {
-                Ok(()) => dirty = false,
-                Err(e) => tracing::error!(error = %e, "recomputing this hub's report failed"),
-            }
-        }
-        let mut wait = next_sync.saturating_duration_since(tokio::time::Instant::now());
-        match drain(&store, &parent, Utc::now()).await {
-            Ok(Some(at)) => wait = wait.min((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "delivering this hub's reports failed");
-                wait = wait.min(Duration::from_secs(1));
-            }
-        }
-        if dirty {
-            wait = wait.min(Duration::from_secs(1));
-        }
+        let wait = pass(&store, &config, &parent, interval, &mut etag, &mut next_sync, &mut dirty).instrument(span).await;
         tokio::select! {
-            _ = changed.notified() => dirty = true,
+            _ = changed.notify.notified() => dirty = true,
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// One pass of [`run`]: sync campaigns when due, recompute when `dirty`, deliver what is due.
+/// Returns how long to sleep before the next pass unless woken.
+async fn pass(
+    store: &Store,
+    config: &HubConfig,
+    parent: &Parent,
+    interval: Duration,
+    etag: &mut Option<String>,
+    next_sync: &mut tokio::time::Instant,
+    dirty: &mut bool,
+) -> Duration {
+    if tokio::time::Instant::now() >= *next_sync {
+        match sync_campaigns(store, parent, etag.clone()).await {
+            Ok((tag, added)) => {
+                *etag = tag;
+                *dirty |= added > 0;
+            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "campaign sync failed; retrying at the next interval"),
+        }
+        *next_sync = tokio::time::Instant::now() + interval;
+    }
+    if *dirty {
+        match record_all(store, config).await {
+            Ok(()) => *dirty = false,
+            Err(e) => tracing::error!(error = %e, "recomputing this hub's report failed"),
+        }
+    }
+    let mut wait = next_sync.saturating_duration_since(tokio::time::Instant::now());
+    match drain(store, parent, Utc::now()).await {
+        Ok(Some(at)) => wait = wait.min((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "delivering this hub's reports failed");
+            wait = wait.min(Duration::from_secs(1));
+        }
+    }
+    if *dirty {
+        wait = wait.min(Duration::from_secs(1));
+    }
+    wait
 }
 
 #[cfg(test)]

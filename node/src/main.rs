@@ -254,12 +254,13 @@ enum GenFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BANGFU_LOG").unwrap_or_else(|_| "warn,sqlx=error".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = bangfu_client::telemetry::init("bangfu-node", "BANGFU_LOG", "warn,sqlx=error");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // The runtime goes first: the exporters' flush blocks, which a runtime thread must not do.
+    drop(runtime);
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: what failed and why, each cause after the other.

@@ -6,6 +6,7 @@
 //!
 //! Time is passed in (`now`), so the retry schedule is tested without sleeping (STYLE.md "Tests").
 
+use tracing::Instrument as _;
 use std::time::Duration;
 
 use bangfu_shared::report::Report;
@@ -255,7 +256,9 @@ pub async fn drain(parent: &Parent, archive: &Archive, now: DateTime<Utc>, all: 
             .bind(e.version as i64)
             .fetch_one(archive.pool())
             .await?;
-        let mut outcome = parent.post_report(body.as_bytes()).await;
+        // Each delivery is the root of a trace that the parent continues (its `traceparent`).
+        let span = tracing::info_span!("push", campaign = %e.campaign, version = e.version);
+        let mut outcome = parent.post_report(body.as_bytes()).instrument(span).await;
         if let Outcome::Stored { hash: Some(theirs), duplicate, .. } = &outcome
             && *theirs != e.hash
         {
