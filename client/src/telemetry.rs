@@ -48,6 +48,9 @@ pub fn init(service: &'static str, filter_var: &str, default_filter: &str) -> Te
         tracing_subscriber::registry().with(logs).init();
         return Telemetry { tracer: None, meter: None };
     };
+    // The exporters' HTTP client is reqwest on rustls without a built-in provider (RUST-STACK.md: one
+    // provider, ring): it must be installed before the client is built, or the exporter thread panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let resource = Resource::builder().with_service_name(service).build();
     let (tracer, meter) = match exporters(resource) {
         Ok(x) => x,

@@ -230,17 +230,27 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
     // One trace: the node's push, the prefecture's intake, the prefecture's send upward, the
     // province's intake of the prefecture's report.
     let mut trace = vec![];
-    wait_until(Duration::from_secs(20), "one trace across the three units", || {
-        trace = received
-            .spans()
-            .into_values()
+    let start = Instant::now();
+    loop {
+        let traces = received.spans();
+        trace = traces
+            .values()
             .find(|spans| {
                 let units: BTreeSet<&str> = spans.iter().map(|s| s.unit.as_str()).collect();
                 ["H01", "H", "HB"].iter().all(|u| units.contains(u))
             })
+            .cloned()
             .unwrap_or_default();
-        !trace.is_empty()
-    });
+        if !trace.is_empty() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let seen: Vec<Vec<String>> =
+                traces.values().map(|spans| spans.iter().map(|s| format!("{}:{}", s.unit, s.name)).collect()).collect();
+            panic!("gave up waiting for one trace across the three units; traces seen: {seen:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let has = |unit: &str, name: &str, key: &str, value: &str| {
         trace.iter().any(|s| s.unit == unit && s.name == name && s.attrs.get(key).map(String::as_str) == Some(value))
     };
