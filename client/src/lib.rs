@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use reqwest::{Certificate, Identity, StatusCode, header};
 use serde::Deserialize;
 
+pub mod signal;
 pub mod telemetry;
 
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.

@@ -338,7 +338,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             std::io::stdout().flush().ok();
             tokio::select! {
                 served = http::serve(listener, Arc::new(server), app) => served.context("serving")?,
-                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+                _ = bangfu_client::signal::stop_requested() => tracing::info!("stop requested (Ctrl-C or SIGTERM); stopping"),
             }
             Ok(())
         }

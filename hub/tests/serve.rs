@@ -751,3 +751,23 @@ async fn a_prefecture_hub_cannot_embed_another_prefectures_county() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("H01"), "{problem}");
 }
+
+/// systemd, `kill` and container runtimes stop a service with SIGTERM: the hub must stop cleanly
+/// (exit 0, saying so), not be left running or die mid-write.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_stops_cleanly_on_sigterm() {
+    let mut hub = spawn_hub(None);
+    let killed = Command::new("kill").args(["-TERM", &hub.process.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let mut status = None;
+    for _ in 0..100 {
+        status = hub.process.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = status.unwrap_or_else(|| panic!("the hub still runs 10 s after SIGTERM: {}", hub.log()));
+    assert!(status.success(), "exit status {status}: {}", hub.log());
+    hub.log_eventually("stop requested").await;
+}

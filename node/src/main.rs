@@ -626,7 +626,7 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration) -> anyhow:
     tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            wait_for_signal().await;
+            bangfu_client::signal::stop_requested().await;
             shutdown.cancel();
         }
     });
@@ -703,18 +703,3 @@ async fn quiet_version(data: &std::path::Path, archive: &Archive, settings: &Set
     Ok(outbox::version_report(archive, id, report, chrono::Utc::now()).await?)
 }
 
-/// Ctrl-C, or SIGTERM as systemd sends it.
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
