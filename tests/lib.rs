@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+pub mod pulls;
+
 /// The workspace's binaries, next to this test's own executable (target/debug/deps/..).
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();

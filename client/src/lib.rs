@@ -12,7 +12,9 @@ use reqwest::{Certificate, Identity, StatusCode, header};
 use serde::Deserialize;
 
 pub mod signal;
+pub mod server;
 pub mod telemetry;
+pub mod tls;
 
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
 pub const CA_FILE: &str = "ca.pem";
@@ -39,6 +41,19 @@ pub enum Error {
     /// The parent answered the campaign request with something other than the list or 304.
     #[error("the parent answered GET /api/v1/campaigns with {status}: {detail}")]
     Campaigns { status: u16, detail: String },
+    /// A child answered a pull with something other than its report.
+    #[error("{url} answered {status}: {detail} / 下级拒绝或无法提供报表")]
+    Report { url: String, status: u16, detail: String },
+}
+
+/// A report fetched from a child (`GET /api/v1/campaigns/{id}/report`), with the org its server
+/// certificate names, so the puller can check it reached the child it meant.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The body exactly as served: the same bytes, and so the same hash, as the child's push.
+    pub body: Vec<u8>,
+    /// The org of the server certificate; None when it names none.
+    pub server_org: Option<bangfu_shared::org::OrgCode>,
 }
 
 /// A campaign as the parent publishes it at `GET /api/v1/campaigns`.
@@ -105,6 +120,9 @@ struct Problem {
 pub struct Parent {
     http: reqwest::Client,
     base: String,
+    /// The org the parent's server certificate named at the last answer: a node learns from it which
+    /// org may pull from it (`bangfu-node serve --listen`).
+    server_org: std::sync::Arc<std::sync::Mutex<Option<bangfu_shared::org::OrgCode>>>,
 }
 
 impl std::fmt::Debug for Parent {
@@ -151,16 +169,48 @@ impl Parent {
             .https_only(true)
             .tls_certs_only([ca])
             .identity(identity)
+            .tls_info(true)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("bangfu/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Client(chain(&e)))?;
-        Ok(Parent { http, base })
+        Ok(Parent { http, base, server_org: Default::default() })
     }
 
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    /// The org named by the server certificate of the last answer, if any answer came yet.
+    pub fn server_org(&self) -> Option<bangfu_shared::org::OrgCode> {
+        self.server_org.lock().expect("not poisoned").clone()
+    }
+
+    /// Notes the org of the answering server's certificate.
+    fn note_server(&self, response: &reqwest::Response) -> Option<bangfu_shared::org::OrgCode> {
+        let org = response.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate()).and_then(|der| tls::org_of(der).ok());
+        if org.is_some() {
+            *self.server_org.lock().expect("not poisoned") = org.clone();
+        }
+        org
+    }
+
+    /// `GET /api/v1/campaigns/{id}/report` on a child serving pulls: its latest report on campaign `id`.
+    pub async fn fetch_report(&self, campaign: &str) -> Result<Fetched, Error> {
+        let url = format!("{}/api/v1/campaigns/{campaign}/report", self.base);
+        let mut request = self.http.get(&url);
+        if let Some(tp) = telemetry::traceparent() {
+            request = request.header(telemetry::TRACEPARENT, tp);
+        }
+        let response = request.send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let server_org = self.note_server(&response);
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        if !status.is_success() {
+            return Err(Error::Report { url, status: status.as_u16(), detail: problem_detail(&String::from_utf8_lossy(&body)) });
+        }
+        Ok(Fetched { body: body.to_vec(), server_org })
     }
 
     /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these bytes).
@@ -176,6 +226,7 @@ impl Parent {
             Ok(r) => r,
             Err(e) => return Outcome::Unavailable { status: None, detail: format!("{url}: {}", chain(&e)) },
         };
+        self.note_server(&response);
         let status = response.status();
         let text = match response.text().await {
             Ok(t) => t,
@@ -192,6 +243,7 @@ impl Parent {
             request = request.header(header::IF_NONE_MATCH, tag);
         }
         let response = request.send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        self.note_server(&response);
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(None);

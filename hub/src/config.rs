@@ -35,6 +35,9 @@ pub struct HubConfig {
     /// never printed.)
     #[serde(default)]
     pub database_url: Option<String>,
+    /// `[pull] schedule = "0 0 8 * * *"`: pull the children that serve, on a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<crate::pull_schedule::PullSettings>,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for HubConfig {
             .field("pki", &self.pki)
             .field("parent", &self.parent)
             .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
+            .field("pull", &self.pull)
             .finish()
     }
 }

@@ -6,7 +6,6 @@
 //! Revocations are checked per request against `revoked.txt`, re-read when its mtime changes; the
 //! server certificate is re-read when cert.pem or key.pem change ([`ReloadingCert`]).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -24,13 +23,8 @@ use bangfu_shared::org::OrgCode;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use tracing::Instrument as _;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{Error, Refusal};
@@ -41,13 +35,8 @@ use crate::{campaigns, intake, rollup, upstream};
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1 << 20;
 
-/// Who is on the other end of a connection, from its client certificate.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    /// None when the certificate names no org (refused).
-    pub org: Option<OrgCode>,
-    pub serial: String,
-}
+pub use bangfu_client::server::Peer;
+pub use bangfu_client::tls::ReloadingCert;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -98,48 +87,6 @@ impl Revocations {
 
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
-/// The server certificate and key, re-read from their files when either file's mtime changes, so a
-/// renewed certificate is served without a restart. A bad new pair is logged and the old one kept.
-#[derive(Debug)]
-pub struct ReloadingCert {
-    cert: PathBuf,
-    key: PathBuf,
-    cached: Mutex<(Stamp, Arc<CertifiedKey>)>,
-}
-
-/// The mtimes of cert.pem and key.pem when they were last read.
-type Stamp = (Option<SystemTime>, Option<SystemTime>);
-
-impl ReloadingCert {
-    pub fn new(cert: PathBuf, key: PathBuf) -> Result<ReloadingCert, crate::tls::Error> {
-        let stamp = (mtime(&cert), mtime(&key));
-        let loaded = load_certified(&cert, &key)?;
-        Ok(ReloadingCert { cert, key, cached: Mutex::new((stamp, Arc::new(loaded))) })
-    }
-}
-
-fn load_certified(cert: &Path, key: &Path) -> Result<CertifiedKey, crate::tls::Error> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| crate::tls::Error::Pem { what: "reading a PEM file", reason: format!("{}: {e}", p.display()) });
-    crate::tls::certified_key(&read(cert)?, &read(key)?)
-}
-
-impl ResolvesServerCert for ReloadingCert {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let mut cached = self.cached.lock().ok()?;
-        let stamp = (mtime(&self.cert), mtime(&self.key));
-        if stamp != cached.0 {
-            match load_certified(&self.cert, &self.key) {
-                Ok(k) => {
-                    tracing::info!(cert = %self.cert.display(), "server certificate re-read");
-                    *cached = (stamp, Arc::new(k));
-                }
-                Err(e) => tracing::warn!(error = %e, "the changed server certificate does not load; keeping the old one"),
-            }
-        }
-        Some(cached.1.clone())
-    }
 }
 
 /// The API under `/api/v1`.
@@ -229,48 +176,10 @@ async fn get_rollup(State(state): State<AppState>, UrlPath(id): UrlPath<String>)
     Ok(Json(rollup::rollup(&state.store, &state.org, &state.name, &id).await?).into_response())
 }
 
-/// Serves `app` over mutual TLS on `listener` until the process ends.
+/// Serves `app` over mutual TLS on `listener` until the process ends; a refused handshake is
+/// counted as a refusal with status 0 on path "tls".
 pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let (tcp, remote) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move { connection(acceptor, tcp, remote, app).await });
-    }
-}
-
-async fn connection(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, remote: SocketAddr, app: Router) {
-    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::warn!(peer = %remote, reason = %e, "TLS handshake refused");
-            refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]);
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(peer = %remote, "TLS handshake timed out");
-            return;
-        }
-    };
-    let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()) else {
-        tracing::warn!(peer = %remote, "no client certificate");
-        refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]);
-        return;
-    };
-    let peer = Peer { org: pki::org_of(&der).ok(), serial: pki::serial_of(&der).unwrap_or_default() };
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(peer.clone());
-        app.clone().oneshot(req)
-    });
-    if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), service).await {
-        tracing::debug!(peer = %remote, error = %e, "connection ended");
-    }
+    let on_refused: bangfu_client::server::OnRefused =
+        Arc::new(|_, _| refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]));
+    bangfu_client::server::serve(listener, tls, app, on_refused).await
 }

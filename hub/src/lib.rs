@@ -3,12 +3,15 @@
 //! campaigns, the mutual-TLS intake of reports, the rollup, and (for a hub with a parent) its own
 //! reports sent up.
 
+pub mod campaign_changes;
 pub mod campaigns;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod intake;
 pub mod pki;
+pub mod pull;
+pub mod pull_schedule;
 pub mod registry;
 pub mod rollup;
 pub mod store;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bangfu_hub::campaign_changes;
 use bangfu_hub::campaigns::{self, Campaign, Due};
 use bangfu_hub::config::{HubConfig, HubLevel};
 use bangfu_hub::http::{self, AppState, ReloadingCert, Revocations};
@@ -83,6 +84,23 @@ enum Command {
         /// With a parent: seconds between campaign syncs from it.
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         sync_interval: u64,
+        /// Pull every child with an address, for every open campaign, on this six-field cron schedule
+        /// (seconds first) in Asia/Shanghai time, e.g. "0 0 8 * * *"; overrides hub.toml's [pull] schedule.
+        #[arg(long, value_name = "CRON")]
+        pull_schedule: Option<String>,
+    },
+    /// Fetch a child's latest report now over mutual TLS (拉取) and take it in as if it were pushed.
+    ///
+    /// The child must serve (`bangfu-node serve --listen`) at the address given with `org add --address`.
+    ///
+    /// Example: bangfu-hub pull --data /srv/bangfu/hub --campaign 2026-songnuan --org H01
+    Pull {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        org: OrgCode,
     },
     /// Print the rollup of a campaign as JSON (汇总).
     Rollup {
@@ -109,6 +127,9 @@ enum OrgCmd {
         email: Option<String>,
         #[arg(long)]
         webhook: Option<String>,
+        /// Where the child serves its reports for pulls (https://HOST:PORT, `bangfu-node serve --listen`).
+        #[arg(long, value_name = "URL")]
+        address: Option<String>,
     },
 }
 
@@ -135,6 +156,34 @@ enum CampaignCmd {
         /// LEVEL=DATE for county, prefecture and (optionally) province.
         #[arg(long = "due", value_name = "LEVEL=DATE", required = true)]
         due: Vec<String>,
+    },
+    /// Change a campaign created here; the change flows down at the children's next sync.
+    ///
+    /// Only what is given changes. --template is refused once any report is held (the reports would
+    /// be of another table). Nodes re-make their reports when the change affects them (--end: the as-of day).
+    ///
+    /// Example: bangfu-hub campaign update --data D --id 2026-songnuan --due county=2026-02-12 --end 2026-02-02
+    Update {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        start: Option<NaiveDate>,
+        #[arg(long)]
+        end: Option<NaiveDate>,
+        /// LEVEL=DATE for county, prefecture or province; repeat for several.
+        #[arg(long = "due", value_name = "LEVEL=DATE")]
+        due: Vec<String>,
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// List the campaigns this hub holds: id, template, title, period, due dates, origin, revision.
+    List {
+        #[command(flatten)]
+        data: DataDir,
     },
 }
 
@@ -274,7 +323,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 anyhow::ensure!(tls.join(f).is_file(), "{} has no {f} / TLS 目录缺少 {f}", tls.display());
             }
             let pki = pki.map(abs).transpose()?;
-            let config = HubConfig { org, name, level, tls, pki, parent, database_url };
+            let config = HubConfig { org, name, level, tls, pki, parent, database_url, pull: None };
             config.create(&data).with_context(|| format!("initialising {}", data.display()))?;
             let store = Store::open(&config.database_url(&data)).await.context("creating the hub's database");
             let store = match store {
@@ -288,11 +337,17 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             println!("已初始化 / hub initialised: {} {} in {}", config.org, config.name, data.display());
             Ok(())
         }
-        Command::Org(OrgCmd::Add { data: DataDir { data }, code, name, email, webhook }) => {
+        Command::Org(OrgCmd::Add { data: DataDir { data }, code, name, email, webhook, address }) => {
             let (_, store) = open(&data).await?;
+            if let Some(a) = &address {
+                anyhow::ensure!(a.starts_with("https://"), "--address {a}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://");
+            }
             registry::add(&store, &Org { code: code.clone(), name: name.clone(), email, webhook })
                 .await
                 .with_context(|| format!("registering {code}"))?;
+            if let Some(a) = &address {
+                bangfu_hub::pull::set_address(&store, &code, a).await?;
+            }
             store.close().await;
             println!("已登记 / registered: {code} {name}");
             Ok(())
@@ -309,8 +364,63 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             println!("已创建填报任务 / campaign created: {id} ({})", t.id);
             Ok(())
         }
-        Command::Serve { data: DataDir { data }, listen, pki, sync_interval } => {
+        Command::Campaign(CampaignCmd::Update { data: DataDir { data }, id, title, start, end, due, template }) => {
+            let (_, store) = open(&data).await?;
+            let mut change = campaign_changes::Change { title, start, end, ..Default::default() };
+            for (level, date) in parse_due_some(&due)? {
+                match level {
+                    "county" => change.due_county = Some(date),
+                    "prefecture" => change.due_prefecture = Some(date),
+                    _ => change.due_province = Some(date),
+                }
+            }
+            if let Some(t) = template {
+                let (t, body) = load_template(&t)?;
+                change.template = Some((t.id.clone(), body));
+            }
+            let c = campaign_changes::update(&store, &id, &change).await.with_context(|| format!("updating campaign {id}"))?;
+            store.close().await;
+            println!("已更新填报任务 / campaign updated: {id} ({}, {} – {}, due county {} prefecture {})", c.template, c.start, c.end, c.due.county, c.due.prefecture);
+            Ok(())
+        }
+        Command::Campaign(CampaignCmd::List { data: DataDir { data } }) => {
+            let (_, store) = open(&data).await?;
+            let list = campaign_changes::list(&store).await.context("listing campaigns")?;
+            store.close().await;
+            println!("{:<20}  {:<14}  {:<23}  {:<10}  {:<10}  {:<10}  {:<6}  {:<3}  title", "id", "template", "period", "due county", "prefecture", "province", "origin", "rev");
+            for l in list {
+                let c = &l.campaign;
+                let province = c.due.province.map_or_else(|| "-".to_string(), |d| d.to_string());
+                println!(
+                    "{:<20}  {:<14}  {:<23}  {:<10}  {:<10}  {:<10}  {:<6}  {:<3}  {}",
+                    c.id, c.template, format!("{} – {}", c.start, c.end), c.due.county.to_string(), c.due.prefecture.to_string(), province, l.origin, l.revision, c.title
+                );
+            }
+            Ok(())
+        }
+        Command::Pull { data: DataDir { data }, campaign, org } => {
             let (config, store) = open(&data).await?;
+            let pulled = bangfu_hub::pull::pull(&store, &config, &org, &campaign, chrono::Utc::now()).await;
+            let pulled = match pulled {
+                Ok(p) => p,
+                Err(e) => {
+                    store.close().await;
+                    return Err(e);
+                }
+            };
+            println!("{pulled}");
+            // As after a push: this hub's own report changes, and goes to its parent.
+            if let (Some(url), "accepted") = (&config.parent, pulled.receipt.status) {
+                if let Err(e) = bangfu_hub::upstream::send_now(&store, &config, url, &campaign).await {
+                    println!("上报上级未完成 / not yet sent to the parent (a serving hub retries): {e:#}");
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Serve { data: DataDir { data }, listen, pki, sync_interval, pull_schedule } => {
+            let (config, store) = open(&data).await?;
+            let schedule = pull_schedule.or_else(|| config.pull.as_ref().map(|p| p.schedule.clone()));
             tls::install_provider();
             let pki = pki.or(config.pki.clone());
             let revocations = Revocations::new(pki.as_deref()).context("reading the revocation list")?;
@@ -332,6 +442,10 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 }
                 None => None,
             };
+            let _pulls = match schedule {
+                Some(expr) => Some(bangfu_hub::pull_schedule::start(&expr, store.clone(), config.clone(), upstream.clone()).await?),
+                None => None,
+            };
             let app = http::router(AppState { store, org: config.org.clone(), name: config.name.clone(), revocations: Arc::new(revocations), upstream });
             println!("listening on https://{addr}");
             use std::io::Write as _;
@@ -350,6 +464,24 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--due LEVEL=DATE` arguments, each level at most once, none required (`campaign update`).
+fn parse_due_some(raw: &[String]) -> anyhow::Result<Vec<(&'static str, NaiveDate)>> {
+    let mut out: Vec<(&'static str, NaiveDate)> = vec![];
+    for d in raw {
+        let (level, date) = d.split_once('=').with_context(|| format!("--due {d}: expected LEVEL=DATE / 格式应为 级别=日期"))?;
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").with_context(|| format!("--due {d}: not a date YYYY-MM-DD / 日期格式错误"))?;
+        let level = match level {
+            "county" => "county",
+            "prefecture" => "prefecture",
+            "province" => "province",
+            other => anyhow::bail!("--due {d}: unknown level `{other}` (county, prefecture, province) / 未知级别"),
+        };
+        anyhow::ensure!(out.iter().all(|(l, _)| *l != level), "--due {d}: {level} is given twice / 重复的级别");
+        out.push((level, date));
+    }
+    Ok(out)
 }
 
 fn parse_due(raw: &[String]) -> anyhow::Result<Due> {

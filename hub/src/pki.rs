@@ -312,26 +312,22 @@ pub fn list(dir: &Path) -> Result<Vec<IssuedEntry>> {
 
 /// The org a certificate was issued to: its one `urn:bangfu:org:CODE` URI SAN.
 pub fn org_of(cert_der: &[u8]) -> Result<OrgCode> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;
-    let san = cert.subject_alternative_name().map_err(|e| Error::Parse(e.to_string()))?;
-    let orgs: Vec<&str> = san
-        .iter()
-        .flat_map(|ext| ext.value.general_names.iter())
-        .filter_map(|name| match name {
-            x509_parser::extensions::GeneralName::URI(uri) => uri.strip_prefix(ORG_URI_PREFIX),
-            _ => None,
-        })
-        .collect();
-    match orgs.as_slice() {
-        [one] => Ok(OrgCode::parse(one)?),
-        other => Err(Error::OrgSanCount(other.len())),
-    }
+    bangfu_client::tls::org_of(cert_der).map_err(from_tls)
 }
 
 /// A certificate's serial in the canonical form used in `issued.csv`, `revoked.txt` and `pki list`.
 pub fn serial_of(cert_der: &[u8]) -> Result<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;
-    Ok(hex::encode(trim_zeros(cert.raw_serial())))
+    bangfu_client::tls::serial_of(cert_der).map_err(from_tls)
+}
+
+/// The certificate-reading errors of the TLS module, as this module's own.
+fn from_tls(e: bangfu_client::tls::Error) -> Error {
+    use bangfu_client::tls::Error as T;
+    match e {
+        T::OrgSanCount(n) => Error::OrgSanCount(n),
+        T::BadOrg(e) => Error::BadOrg(e),
+        other => Error::Parse(other.to_string()),
+    }
 }
 
 /// A serial typed by a person (`7A:0B…`, `0x7a0b…`, upper or lower case) in canonical form:

@@ -58,8 +58,9 @@ impl Changed {
 /// Where campaigns taken from the parent are marked as coming from.
 pub const ORIGIN: &str = "parent";
 
-/// Fetches the parent's campaigns (conditional on `etag`) and stores the new ones with origin
-/// `parent`. Returns the new ETag, or the old one when unchanged, and how many campaigns were new.
+/// Fetches the parent's campaigns (conditional on `etag`), stores the new ones with origin `parent`
+/// and applies changes to those already held (a moved due or end date flows down). Returns the new
+/// ETag, or the old one when unchanged, and how many campaigns were new or changed.
 pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>) -> anyhow::Result<(Option<String>, usize)> {
     use anyhow::Context as _;
     let Some((list, tag)) = parent.campaigns(etag.as_deref()).await.context("fetching the parent's campaigns")? else {
@@ -76,9 +77,16 @@ pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>
             due: Due { county: c.due.county, prefecture: c.due.prefecture, province: c.due.province },
             template_body: c.template_body,
         };
-        if campaigns::create(store, &campaign, ORIGIN).await.with_context(|| format!("storing campaign {}", campaign.id))? {
-            tracing::info!(campaign = %campaign.id, "campaign received from the parent");
-            added += 1;
+        match crate::campaign_changes::store_from_parent(store, &campaign, ORIGIN).await.with_context(|| format!("storing campaign {}", campaign.id))? {
+            crate::campaign_changes::Applied::New => {
+                tracing::info!(campaign = %campaign.id, "campaign received from the parent");
+                added += 1;
+            }
+            crate::campaign_changes::Applied::Updated => {
+                tracing::info!(campaign = %campaign.id, "campaign changed by the parent");
+                added += 1;
+            }
+            crate::campaign_changes::Applied::Unchanged => {}
         }
     }
     Ok((tag, added))
@@ -214,6 +222,20 @@ pub async fn drain(store: &Store, parent: &Parent, now: DateTime<Utc>) -> Result
             .map_err(store::Error::from)?;
     }
     Ok(next)
+}
+
+/// After a report came in outside a serving hub (`bangfu-hub pull`): queue this hub's changed report
+/// on `campaign` and deliver what is due to the parent at `url` once. What is not delivered stays
+/// queued for the serving hub's worker.
+pub async fn send_now(store: &Store, config: &HubConfig, url: &str, campaign: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let c = campaigns::get(store, campaign).await?.with_context(|| format!("no campaign `{campaign}`"))?;
+    record(store, config, &c, Utc::now()).await.context("recomputing this hub's report")?;
+    let parent = Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
+    if let Some(at) = drain(store, &parent, Utc::now()).await.context("delivering to the parent")? {
+        anyhow::bail!("the parent did not take it yet; next attempt at {at}");
+    }
+    Ok(())
 }
 
 /// Recomputes this hub's report on every campaign it holds (queueing the changed ones).

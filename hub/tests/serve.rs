@@ -711,6 +711,7 @@ async fn check_upstream_versions(url: &str) {
         pki: None,
         parent: Some("https://127.0.0.1:1".into()),
         database_url: None,
+        pull: None,
     };
     let now = chrono::Utc::now();
     let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);

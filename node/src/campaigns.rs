@@ -293,7 +293,10 @@ pub async fn sync(
         .fetch_optional(archive.pool())
         .await
         .context("reading the campaigns ETag")?;
-    let Some((specs, tag)) = parent.campaigns(etag.as_deref()).await? else { return Ok(None) };
+    let answer = parent.campaigns(etag.as_deref()).await?;
+    // The parent's certificate names the one org allowed to pull from this node (pull_server.rs).
+    crate::pull_server::remember_parent(archive, parent).await.context("saving the parent's org")?;
+    let Some((specs, tag)) = answer else { return Ok(None) };
     let synced = upsert_from_parent(archive, org, &specs).await.context("storing the parent's campaigns")?;
     if let Some(tag) = tag {
         sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")

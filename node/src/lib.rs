@@ -11,6 +11,7 @@ pub mod facts;
 pub mod import;
 pub mod outbox;
 pub mod parent;
+pub mod pull_server;
 pub mod reporting;
 pub mod rules;
 pub mod settings;

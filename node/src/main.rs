@@ -169,6 +169,13 @@ enum Command {
         /// Seconds between rounds.
         #[arg(long, default_value_t = 30)]
         interval: u64,
+        /// Also serve the parent's pulls here (拉取服务), over mutual TLS with the node's --tls identity,
+        /// whose certificate must carry this host's names (`bangfu-hub pki issue --host`). Port 0: any free port.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Keep reports in the outbox instead of pushing them: the parent pulls (campaigns still sync).
+        #[arg(long)]
+        no_push: bool,
     },
     /// Write a synthetic archive (households, members, aid records) for tests and demos (生成测试数据).
     ///
@@ -440,7 +447,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Push { data, campaign } => push(&data, &campaign).await,
         Command::Status { data } => status(&data).await,
-        Command::Serve { data, interval } => serve(&data, std::time::Duration::from_secs(interval.max(1))).await,
+        Command::Serve { data, interval, listen, no_push } => serve(&data, std::time::Duration::from_secs(interval.max(1)), listen, no_push).await,
         Command::Gen { org, households, seed, invalid, format, dibao_line, edge_ratio, out } => {
             if !(0.0..=1.0).contains(&invalid) {
                 bail!("--invalid is a share from 0 to 1 / --invalid 应在 0 到 1 之间");
@@ -618,10 +625,24 @@ async fn status(data: &std::path::Path) -> anyhow::Result<()> {
 /// Campaigns whose end is at most this far past are still reported on (late reports and corrections).
 const REPORT_WINDOW_DAYS: i64 = 60;
 
-async fn serve(data: &std::path::Path, interval: std::time::Duration) -> anyhow::Result<()> {
+async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Option<String>, no_push: bool) -> anyhow::Result<()> {
     let settings = Settings::load(data)?;
     let archive = Archive::open(data, false).await?;
     let parent = parent_of(&settings)?;
+    if let Some(addr) = listen {
+        let tls = settings.tls.clone().context("serve --listen needs the node's TLS identity: run `bangfu-node connect --parent URL --tls DIR` first / 需先配置证书")?;
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr}"))?;
+        println!("listening on https://{}", listener.local_addr().context("reading the bound address")?);
+        tokio::spawn({
+            let (archive, org) = (archive.clone(), settings.org.clone());
+            async move {
+                if let Err(e) = bangfu_node::pull_server::serve(listener, &tls, archive, org).await {
+                    eprintln!("错误 / error: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+        });
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn({
         let shutdown = shutdown.clone();
@@ -676,7 +697,7 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration) -> anyhow:
                     }
                 }
             }
-            if let Some(p) = &parent {
+            if let Some(p) = parent.as_ref().filter(|_| !no_push) {
                 for d in outbox::drain(p, &archive, chrono::Utc::now(), false).await? {
                     println!("{d}");
                 }

@@ -1,0 +1,127 @@
+//! Pull (DESIGN.md "three users" 2: a prefecture "can also pull a child's latest report on
+//! demand"): the hub asks a child that serves (`bangfu-node serve --listen`) for its latest report on
+//! a campaign, over the same mutual TLS, and passes it through the same intake as a push, so it is
+//! stored, versioned, judged on time or late, rolled up and sent upward exactly as if pushed.
+//!
+//! The hub is the client here, with its own identity; the child's server certificate must be from
+//! the federation's CA (reqwest checks that, and the host name) and must name the org being pulled,
+//! so a hub never files one county's report under another's name.
+
+use anyhow::Context as _;
+use bangfu_client::Parent;
+use bangfu_shared::org::OrgCode;
+use chrono::{DateTime, Utc};
+
+use crate::campaigns;
+use crate::config::HubConfig;
+use crate::error::Error;
+use crate::intake::{self, Receipt};
+use crate::registry;
+use crate::store::{self, Store};
+
+/// Campaigns whose end is at most this many days past are still pulled (late reports and
+/// corrections), as a node keeps reporting on them.
+pub const OPEN_DAYS: i64 = 60;
+
+/// Records where child `code` serves its reports (`https://HOST:PORT`).
+pub async fn set_address(store: &Store, code: &OrgCode, address: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        address.starts_with("https://"),
+        "--address {address}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://"
+    );
+    sqlx::query("UPDATE orgs SET address = $1 WHERE code = $2")
+        .bind(address.trim_end_matches('/').to_string())
+        .bind(code.as_str().to_string())
+        .execute(&store.pool)
+        .await
+        .map_err(store::Error::from)
+        .with_context(|| format!("recording the address of {code}"))?;
+    Ok(())
+}
+
+/// Where child `code` serves, if it was given an address.
+pub async fn address_of(store: &Store, code: &OrgCode) -> Result<Option<String>, store::Error> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT address FROM orgs WHERE code = $1").bind(code.as_str().to_string()).fetch_optional(&store.pool).await?;
+    Ok(row.and_then(|r| r.0))
+}
+
+/// Every child with an address, by code.
+pub async fn addressed(store: &Store) -> Result<Vec<(OrgCode, String)>, store::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT code, address FROM orgs WHERE address IS NOT NULL ORDER BY code").fetch_all(&store.pool).await?;
+    rows.into_iter().map(|(c, a)| Ok((OrgCode::parse(&c).map_err(|e| store::Error::Corrupt(e.to_string()))?, a))).collect()
+}
+
+/// What one pull brought.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub receipt: Receipt,
+}
+
+impl std::fmt::Display for Pulled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.receipt;
+        let held = if r.status == "accepted" { "new / 新版本已入库" } else { "already held / 已有此版本" };
+        let when = if r.on_time { "on time / 按时" } else { "late / 迟报" };
+        write!(f, "pulled {} campaign {} version {}: {held}, {when} (sha256 {})", r.org, r.campaign, r.version, r.hash)
+    }
+}
+
+/// Pulls child `org`'s latest report on `campaign` and passes it through the intake at `now`.
+/// Every refusal says what and where: no such child, no address, the child unreachable or refusing,
+/// a server certificate of another org, or the intake's own refusal of the report.
+pub async fn pull(store: &Store, config: &HubConfig, org: &OrgCode, campaign: &str, now: DateTime<Utc>) -> anyhow::Result<Pulled> {
+    anyhow::ensure!(registry::is_registered(store, org).await?, "{org} is not a registered child of this hub / 不是本级登记的下级单位");
+    campaigns::get(store, campaign).await?.with_context(|| format!("no campaign `{campaign}` on this hub / 没有该填报任务"))?;
+    let address = address_of(store, org).await?.with_context(|| {
+        format!("{org} has no address to pull from; record one with `bangfu-hub org add --code {org} --name NAME --address https://HOST:PORT` / 该下级未登记服务地址")
+    })?;
+    let client = Parent::new(&address, &config.tls).with_context(|| format!("setting up the mutual-TLS client to {org} at {address}"))?;
+    let fetched = client.fetch_report(campaign).await.with_context(|| format!("pulling {org}'s report on `{campaign}`"))?;
+    match &fetched.server_org {
+        Some(o) if o == org => {}
+        other => anyhow::bail!(
+            "the server at {address} has a certificate of {}, not of {org}; nothing stored / 对方证书单位不符",
+            other.as_ref().map_or("no org".to_string(), ToString::to_string)
+        ),
+    }
+    let receipt = intake::receive(store, org, &fetched.body, now)
+        .await
+        .map_err(|e: Error| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("the report pulled from {org} was refused by this hub's intake / 拉取的报表未通过审核"))?;
+    tracing::info!(org = %org, campaign, version = receipt.version, status = receipt.status, "report pulled");
+    Ok(Pulled { receipt })
+}
+
+/// Pulls every child with an address for every open campaign (ended at most [`OPEN_DAYS`] ago).
+/// Failures are logged and the round goes on; returns the reports newly accepted.
+pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> Vec<Pulled> {
+    let today = intake::local_day(now);
+    let (children, list) = match (addressed(store).await, campaigns::list(store).await) {
+        (Ok(c), Ok(l)) => (c, l),
+        (Err(e), _) => {
+            tracing::error!(error = %e, "scheduled pull: reading the children's addresses failed");
+            return vec![];
+        }
+        (_, Err(e)) => {
+            tracing::error!(error = %e, "scheduled pull: reading the campaigns failed");
+            return vec![];
+        }
+    };
+    let mut new = vec![];
+    for c in list.iter().filter(|c| today - c.end <= chrono::Duration::days(OPEN_DAYS)) {
+        for (org, _) in &children {
+            match pull(store, config, org, &c.id, now).await {
+                Ok(p) => {
+                    tracing::info!(org = %org, campaign = %c.id, version = p.receipt.version, status = p.receipt.status, "scheduled pull");
+                    if p.receipt.status == "accepted" {
+                        new.push(p);
+                    }
+                }
+                Err(e) => tracing::warn!(org = %org, campaign = %c.id, error = format!("{e:#}"), "scheduled pull failed; trying again at the next run"),
+            }
+        }
+    }
+    new
+}

@@ -1,0 +1,79 @@
+//! Helpers for the pull and campaign-change tests: a county node running `bangfu-node serve` (with
+//! `--listen` to serve its parent's pulls), and waiting on a command's output.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Serving, binary, s};
+
+/// Starts `bangfu-node serve --data NODE --interval 1` with `extra` arguments, its output appended to
+/// `log`. With `--listen` among them, waits for and returns the URL it serves pulls on.
+pub fn serve_node(node: &Path, log: &Path, extra: &[&str]) -> (Serving, Option<String>) {
+    let file = || std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let before = std::fs::read_to_string(log).unwrap_or_default().len();
+    let child = Command::new(binary("bangfu-node"))
+        .args(["serve", "--data", s(node), "--interval", "1"])
+        .args(extra)
+        .stdout(Stdio::from(file()))
+        .stderr(Stdio::from(file()))
+        .spawn()
+        .unwrap();
+    let serving = Serving(child);
+    if !extra.contains(&"--listen") {
+        return (serving, None);
+    }
+    let url = wait_until(Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text[before..].lines().find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+    })
+    .unwrap_or_else(|| panic!("the node did not listen: {}", std::fs::read_to_string(log).unwrap_or_default()));
+    (serving, Some(url))
+}
+
+/// Polls `f` every 200 ms until it gives Some, up to `limit`.
+pub fn wait_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The rollup a hub prints now, if it has the campaign.
+pub fn rollup(hub: &Path, campaign: &str) -> Option<serde_json::Value> {
+    let out = crate::run("bangfu-hub", &["rollup", "--data", s(hub), "--campaign", campaign]);
+    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Starts `bangfu-hub serve --data HUB --listen 127.0.0.1:0 --sync-interval 1` with `extra` arguments;
+/// returns the process and its URL.
+pub fn serve_hub(hub: &Path, log: &Path, extra: &[&str]) -> (Serving, String) {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(binary("bangfu-hub"))
+        .args(["serve", "--data", s(hub), "--listen", "127.0.0.1:0", "--sync-interval", "1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let serving = Serving(child);
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}: {}", std::fs::read_to_string(log).unwrap_or_default()));
+    (serving, url.to_string())
+}
+
+/// Whether a rollup cell is, or contains, `expected`.
+pub fn holds(cell: &serde_json::Value, expected: u64) -> bool {
+    match (cell.get("value"), cell.get("lower"), cell.get("upper")) {
+        (Some(v), _, _) => v.as_u64() == Some(expected),
+        (None, Some(lo), Some(hi)) => lo.as_f64().unwrap() <= expected as f64 && expected as f64 <= hi.as_f64().unwrap(),
+        _ => false,
+    }
+}
