@@ -73,6 +73,17 @@ impl Federation {
     }
 }
 
+/// A scratch folder for one test, removed afterwards unless `BANGFU_E2E_KEEP` is set (then its
+/// path is printed, to read the hubs' and nodes' logs after a failure).
+pub fn workdir() -> tempfile::TempDir {
+    let keep = std::env::var_os("BANGFU_E2E_KEEP").is_some();
+    let dir = tempfile::Builder::new().prefix("bangfu-e2e-").disable_cleanup(keep).tempdir().unwrap();
+    if keep {
+        eprintln!("keeping {}", dir.path().display());
+    }
+    dir
+}
+
 /// Today in Asia/Shanghai, as the hubs and nodes see it.
 fn chrono_today() -> String {
     chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string()
@@ -119,6 +130,13 @@ impl County {
             }
         }
         counts
+    }
+
+    /// The end of the node's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
     /// The node's report versions for the campaign and where each stands (`bangfu-node status`).

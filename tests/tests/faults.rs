@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bangfu_e2e::federation::{CAMPAIGN, County, Federation};
+use bangfu_e2e::federation::{CAMPAIGN, County, Federation, workdir};
 use bangfu_e2e::proxy::Proxy;
 use bangfu_e2e::rollups::{cells_match, counties_in, rollup, wait_for, wait_until};
 
@@ -54,6 +54,16 @@ fn exactly_once(fed: &Federation, prefecture: &str, counties: &[County]) -> Resu
     Ok(top)
 }
 
+/// Imports the county's next part and waits for its node to make a version of it; returns it.
+fn import_and_version(c: &mut County) -> u64 {
+    let before = c.versions().len();
+    assert!(c.import_next(), "{} has no part left to import", c.org);
+    wait_until(&format!("{} to version part {}", c.org, c.imported), Duration::from_secs(30), || {
+        let made = c.versions().len();
+        if made > before { Ok(made as u64) } else { Err(format!("{made} versions; its log ends:\n{}", c.log_tail())) }
+    })
+}
+
 /// Lines of a log that say a report was refused or something failed for good (a connection
 /// refused while a hub is down is expected, and retried).
 fn refusals(log: &std::path::Path) -> Vec<String> {
@@ -73,7 +83,7 @@ fn assert_nothing_refused(fed: &Federation, counties: &[County]) {
 
 #[test]
 fn a_prefecture_killed_during_a_burst_of_versions_loses_and_doubles_nothing() {
-    let root = tempfile::tempdir().unwrap();
+    let root = workdir();
     let fed = Federation::new(root.path(), &["H"]);
     let (_province, province_url) = fed.serve_hub(&fed.province, "127.0.0.1:0");
     let spec = [("H01", 250, 31), ("H02", 160, 32), ("H03", 200, 33), ("H04", 120, 34)];
@@ -85,6 +95,7 @@ fn a_prefecture_killed_during_a_burst_of_versions_loses_and_doubles_nothing() {
         c.import_next();
     }
     let _nodes: Vec<_> = counties.iter().map(County::serve).collect();
+    wait_until("the first versions counted at the province", SETTLE, || exactly_once(&fed, "H", &counties));
 
     // The burst: every county imports its remaining parts, one new version each, as fast as its
     // node makes them; the prefecture is killed once it has taken a few of them.
@@ -95,15 +106,11 @@ fn a_prefecture_killed_during_a_burst_of_versions_loses_and_doubles_nothing() {
         for c in counties.iter_mut() {
             let (killed, after_kill) = (&killed, &after_kill);
             scope.spawn(move || {
-                while c.import_next() {
+                while c.imported < c.parts.len() {
                     if killed.load(Ordering::SeqCst) {
                         after_kill.fetch_add(1, Ordering::SeqCst);
                     }
-                    let want = c.imported as u64;
-                    wait_until(&format!("{} to version part {want}", c.org), Duration::from_secs(30), || {
-                        let made = c.versions().len() as u64;
-                        if made >= want { Ok(()) } else { Err(format!("{made} versions")) }
-                    });
+                    import_and_version(c);
                 }
             });
         }
@@ -125,7 +132,7 @@ fn a_prefecture_killed_during_a_burst_of_versions_loses_and_doubles_nothing() {
 
 #[test]
 fn a_cut_link_that_lost_the_provinces_answers_heals_without_doubling() {
-    let root = tempfile::tempdir().unwrap();
+    let root = workdir();
     let fed = Federation::new(root.path(), &["H"]);
     let (_province, province_url) = fed.serve_hub(&fed.province, "127.0.0.1:0");
     let proxy = Proxy::start(province_url.strip_prefix("https://").unwrap());
@@ -142,8 +149,7 @@ fn a_cut_link_that_lost_the_provinces_answers_heals_without_doubling() {
 
     // Answers lost: the province stores the prefecture's new report, the prefecture never hears so.
     proxy.lose_answers();
-    counties[0].import_next();
-    let latest = counties[0].versions().len() as u64;
+    let latest = import_and_version(&mut counties[0]);
     wait_until("the province to store H01's new version while its answers are lost", SETTLE, || {
         let top = rollup(&fed.province, CAMPAIGN).ok_or("no rollup")?;
         let seen = counties_in(&top).0.get("H01").map(|c| c["version"].clone());
@@ -155,9 +161,7 @@ fn a_cut_link_that_lost_the_provinces_answers_heals_without_doubling() {
 
     // Then the link is cut, and more versions wait at the prefecture.
     proxy.cut();
-    counties[1].import_next();
-    counties[2].import_next();
-    let (v1, v2) = (counties[1].versions().len() as u64, counties[2].versions().len() as u64);
+    let (v1, v2) = (import_and_version(&mut counties[1]), import_and_version(&mut counties[2]));
     wait_for(&prefecture, CAMPAIGN, SETTLE, |r| {
         let at = |org: &str| r["children"].as_array().unwrap().iter().find(|c| c["org"] == org).map(|c| c["version"].as_u64());
         at("H02") == Some(Some(v1)) && at("H03") == Some(Some(v2))
@@ -174,7 +178,7 @@ fn a_cut_link_that_lost_the_provinces_answers_heals_without_doubling() {
 
 #[test]
 fn a_node_stopped_with_unsent_versions_sends_them_after_restart() {
-    let root = tempfile::tempdir().unwrap();
+    let root = workdir();
     let fed = Federation::new(root.path(), &["H"]);
     let (_province, province_url) = fed.serve_hub(&fed.province, "127.0.0.1:0");
     let spec = [("H01", 180, 51), ("H02", 100, 52), ("H03", 140, 53)];
