@@ -2,6 +2,10 @@
 //! by `cargo test --workspace`, which builds every member's binaries before running any test) and
 //! count what the hubs should hold from the generated files themselves.
 
+pub mod federation;
+pub mod proxy;
+pub mod rollups;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -96,8 +96,17 @@ pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>
 /// exactly as received. None while no child has reported.
 pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign, version: u32) -> Result<Option<Report>, Error> {
     let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
-    let r = rollup::rollup(store, &config.org, &config.name, &campaign.id).await?;
-    let children = latest_bodies(store, &campaign.id).await?;
+    // The cells and the embedded reports are two reads; a child's version accepted between them
+    // would make cells that are not the sum of the embedded reports, which the parent refuses for
+    // good. Read both again until they agree on every child's version.
+    let (r, children) = loop {
+        let children = latest_bodies(store, &campaign.id).await?;
+        let r = rollup::rollup(store, &config.org, &config.name, &campaign.id).await?;
+        if same_versions(&r, &children) {
+            break (r, children);
+        }
+        tracing::debug!(campaign = %campaign.id, "a child's report arrived while this hub's report was built; building it again");
+    };
     if children.is_empty() {
         return Ok(None);
     }
@@ -123,6 +132,16 @@ pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign, 
         pending_rules: vec![],
         children,
     }))
+}
+
+/// Whether a rollup was made of exactly the child reports `embedded` (each child at the same version).
+fn same_versions(r: &rollup::Rollup, embedded: &[serde_json::Value]) -> bool {
+    let mut rolled: Vec<(String, u64)> = r.children.iter().map(|c| (c.org.as_str().to_string(), c.version)).collect();
+    let mut bodies: Vec<(String, u64)> =
+        embedded.iter().map(|c| (c["org"].as_str().unwrap_or_default().to_string(), c["version"].as_u64().unwrap_or(0))).collect();
+    rolled.sort();
+    bodies.sort();
+    rolled == bodies
 }
 
 /// The latest stored report of each registered child on `campaign`, as the JSON it was received as.
@@ -311,6 +330,32 @@ async fn pass(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rollup_of(children: &[(&str, u64)]) -> rollup::Rollup {
+        let org = |c: &str| bangfu_shared::org::OrgCode::parse(c).unwrap();
+        let child = |(c, v): &(&str, u64)| rollup::Rollup {
+            campaign: "c".into(),
+            org: org(c),
+            name: c.to_string(),
+            version: *v,
+            completeness: None,
+            cells: Default::default(),
+            issues: vec![],
+            children: vec![],
+        };
+        rollup::Rollup { children: children.iter().map(child).collect(), ..child(&("H", 0)) }
+    }
+
+    #[test]
+    fn a_rollup_made_before_a_childs_newer_version_arrived_is_not_sent_with_it() {
+        let embedded = |children: &[(&str, u64)]| -> Vec<serde_json::Value> {
+            children.iter().map(|(o, v)| serde_json::json!({"org": o, "version": v})).collect()
+        };
+        let rolled = rollup_of(&[("H01", 1), ("H02", 3)]);
+        assert!(same_versions(&rolled, &embedded(&[("H02", 3), ("H01", 1)])));
+        assert!(!same_versions(&rolled, &embedded(&[("H01", 2), ("H02", 3)])), "H01's version 2 arrived between the reads");
+        assert!(!same_versions(&rolled, &embedded(&[("H01", 1), ("H02", 3), ("H03", 1)])), "H03's first report arrived between the reads");
+    }
 
     #[test]
     fn backoff_doubles_from_a_second_up_to_a_minute() {

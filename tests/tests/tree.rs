@@ -7,37 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bangfu_e2e::{archive_total, issue_identity, ok, run, s, serve};
-
-/// The rollup a hub prints now, if it has the campaign.
-fn rollup(hub: &Path, campaign: &str) -> Option<serde_json::Value> {
-    let out = run("bangfu-hub", &["rollup", "--data", s(hub), "--campaign", campaign]);
-    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
-
-/// Polls until `done` holds for the hub's rollup, up to `limit`.
-fn wait_for(hub: &Path, campaign: &str, limit: Duration, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        let r = rollup(hub, campaign);
-        if let Some(r) = r.as_ref().filter(|r| done(r)) {
-            return r.clone();
-        }
-        assert!(start.elapsed() < limit, "gave up waiting on {}: {}", hub.display(), r.map(|r| r.to_string()).unwrap_or_else(|| "(no campaign)".into()));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Whether a rollup cell is, or contains, `expected`.
-fn holds(cell: &serde_json::Value, expected: u64) -> bool {
-    match (cell.get("value"), cell.get("lower"), cell.get("upper")) {
-        (Some(v), _, _) => v.as_u64() == Some(expected),
-        (None, Some(lo), Some(hi)) => lo.as_f64().unwrap() <= expected as f64 && expected as f64 <= hi.as_f64().unwrap(),
-        _ => false,
-    }
-}
+use bangfu_e2e::rollups::{holds, wait_for};
+use bangfu_e2e::{archive_total, issue_identity, ok, s, serve};
 
 const CAMPAIGN: &str = "dangan-tree";
 
