@@ -90,12 +90,13 @@ pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>
 /// child has reported.
 pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) -> Result<Option<Report>, Error> {
     let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
-    let r = rollup::rollup_with(store, &config.org, &config.name, &campaign.id, &config.reconcile).await?;
-    let version = u32::try_from(r.version).map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
+    // Before the rollup, so that an empty one is not stored as a version for nothing.
     let children = latest_bodies(store, &campaign.id).await?;
     if children.is_empty() {
         return Ok(None);
     }
+    let r = rollup::rollup_with(store, &config.org, &config.name, &campaign.id, &config.reconcile).await?;
+    let version = u32::try_from(r.version).map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
     let mut cells = std::collections::BTreeMap::new();
     for (code, cell) in r.cells {
         let c = match cell {

@@ -557,7 +557,8 @@ async fn a_report_breaking_a_high_importance_rule_is_unprocessable() {
     let (status, problem) = hub.post("H01", json(&r)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("1(B)"), "{problem}");
-    assert_eq!(hub.rollup_of(SONGNUAN).await["version"], 0);
+    let r = hub.rollup_of(SONGNUAN).await;
+    assert_eq!((&r["completeness"]["received"], &r["sources"]), (&Value::from(0), &serde_json::json!([])), "nothing stored: {r}");
 }
 
 #[tokio::test]
