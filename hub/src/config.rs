@@ -38,6 +38,9 @@ pub struct HubConfig {
     /// `[pull] schedule = "0 0 8 * * *"`: pull the children that serve, on a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<crate::pull_schedule::PullSettings>,
+    /// `[reconcile]`: when a rollup flags a cell as an outlier.
+    #[serde(default)]
+    pub reconcile: crate::reconcile::Settings,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for HubConfig {
             .field("parent", &self.parent)
             .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
             .field("pull", &self.pull)
+            .field("reconcile", &self.reconcile)
             .finish()
     }
 }
@@ -115,6 +119,17 @@ mod tests {
         let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\ndatabase_url = \"postgres://u:secret@h/db\"\n";
         let c: HubConfig = toml::from_str(text).unwrap();
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn reconcile_settings_default_and_load() {
+        let c: HubConfig = toml::from_str("org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n").unwrap();
+        assert_eq!(c.reconcile, crate::reconcile::Settings { outlier_factor: 3.0, outlier_min_base: 20.0 });
+        let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[reconcile]\noutlier_factor = 2.5\n";
+        let c: HubConfig = toml::from_str(text).unwrap();
+        assert_eq!(c.reconcile.outlier_factor, 2.5);
+        assert_eq!(c.reconcile.outlier_min_base, 20.0);
+        assert!(toml::from_str::<HubConfig>(&format!("{text}outlier_base = 1\n")).is_err(), "a typo in [reconcile] is refused");
     }
 
     #[test]

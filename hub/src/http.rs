@@ -47,6 +47,8 @@ pub struct AppState {
     pub revocations: Arc<Revocations>,
     /// Told of every accepted report when this hub has a parent, so it sends its new rollup up.
     pub upstream: Option<Arc<upstream::Changed>>,
+    /// hub.toml `[reconcile]`, for the rollup's findings.
+    pub reconcile: crate::reconcile::Settings,
 }
 
 /// The revocation list, re-read when its file changes.
@@ -173,7 +175,7 @@ async fn get_campaigns(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 async fn get_rollup(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, Error> {
-    Ok(Json(rollup::rollup(&state.store, &state.org, &state.name, &id).await?).into_response())
+    Ok(Json(rollup::rollup_with(&state.store, &state.org, &state.name, &id, &state.reconcile).await?).into_response())
 }
 
 /// Serves `app` over mutual TLS on `listener` until the process ends; a refused handshake is

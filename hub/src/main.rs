@@ -102,12 +102,18 @@ enum Command {
         #[arg(long)]
         org: OrgCode,
     },
-    /// Print the rollup of a campaign as JSON (汇总).
+    /// Print the rollup of a campaign as JSON (汇总), with its findings and the child versions it
+    /// was made from; `--version N` prints stored rollup version N as it was made.
+    ///
+    /// Example: bangfu-hub rollup --data /srv/bangfu/hub --campaign songnuan-2026 --version 3
     Rollup {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
         campaign: String,
+        /// A stored rollup version (default: the current rollup, stored as a new version if it changed).
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
     },
 }
 
@@ -323,7 +329,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 anyhow::ensure!(tls.join(f).is_file(), "{} has no {f} / TLS 目录缺少 {f}", tls.display());
             }
             let pki = pki.map(abs).transpose()?;
-            let config = HubConfig { org, name, level, tls, pki, parent, database_url, pull: None };
+            let config = HubConfig { org, name, level, tls, pki, parent, database_url, pull: None, reconcile: Default::default() };
             config.create(&data).with_context(|| format!("initialising {}", data.display()))?;
             let store = Store::open(&config.database_url(&data)).await.context("creating the hub's database");
             let store = match store {
@@ -446,7 +452,14 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 Some(expr) => Some(bangfu_hub::pull_schedule::start(&expr, store.clone(), config.clone(), upstream.clone()).await?),
                 None => None,
             };
-            let app = http::router(AppState { store, org: config.org.clone(), name: config.name.clone(), revocations: Arc::new(revocations), upstream });
+            let app = http::router(AppState {
+                store,
+                org: config.org.clone(),
+                name: config.name.clone(),
+                revocations: Arc::new(revocations),
+                upstream,
+                reconcile: config.reconcile,
+            });
             println!("listening on https://{addr}");
             use std::io::Write as _;
             std::io::stdout().flush().ok();
@@ -456,9 +469,19 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Rollup { data: DataDir { data }, campaign } => {
+        Command::Rollup { data: DataDir { data }, campaign, version: Some(n) } => {
+            let (_, store) = open(&data).await?;
+            let body = bangfu_hub::rollups::get(&store, &campaign, n).await.with_context(|| format!("reading rollup {n} of {campaign}"))?;
+            store.close().await;
+            let body = body.ok_or_else(|| anyhow::anyhow!("没有汇总版本 / no stored rollup version {n} of campaign `{campaign}`"))?;
+            println!("{body}");
+            Ok(())
+        }
+        Command::Rollup { data: DataDir { data }, campaign, version: None } => {
             let (config, store) = open(&data).await?;
-            let r = rollup::rollup(&store, &config.org, &config.name, &campaign).await.with_context(|| format!("rolling up {campaign}"))?;
+            let r = rollup::rollup_with(&store, &config.org, &config.name, &campaign, &config.reconcile)
+                .await
+                .with_context(|| format!("rolling up {campaign}"))?;
             store.close().await;
             println!("{}", serde_json::to_string_pretty(&r).context("writing JSON")?);
             Ok(())

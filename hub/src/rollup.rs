@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::campaigns;
 use crate::error::Error;
+use crate::reconcile;
 use crate::registry;
 use crate::store::{self, Store};
 
@@ -36,12 +37,32 @@ pub struct Completeness {
     pub missing: Vec<OrgCode>,
 }
 
+/// A reconciliation finding ([`crate::reconcile`]): `rule` is a stable id (`table_rule`, `relation`,
+/// `hub_sum`, `outlier`, `two_parents`, `wrong_parent`, `older_version`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issue {
+    /// The org the finding is about (for `hub_sum`, the intermediate hub).
     pub org: OrgCode,
     pub rule: String,
     pub detail: String,
+    /// The cells concerned, if the finding is about cells.
+    pub cells: Vec<String>,
+    /// The intermediate hub the report came through, when it is a grandchild's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<OrgCode>,
 }
+
+/// One child version a rollup was made from, so any total can be traced to what was received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub org: OrgCode,
+    pub version: u32,
+    /// The SHA-256 of the report's bytes as received (the intake's hash).
+    pub hash: String,
+}
+
+/// A cell's `(lower, upper, exact)` in the cell's scale (`upper` None: unbounded).
+pub type Bounds = (Decimal, Option<Decimal>, bool);
 
 /// The rollup JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,43 +70,86 @@ pub struct Rollup {
     pub campaign: String,
     pub org: OrgCode,
     pub name: String,
+    /// The stored rollup version ([`crate::rollups`]); for a child entry, its report's version.
     pub version: u64,
     /// None for a child's report (a node has no children).
     pub completeness: Option<Completeness>,
     pub cells: BTreeMap<String, RollupCell>,
     pub issues: Vec<Issue>,
+    /// The child versions this rollup was made from (empty in a child entry).
+    pub sources: Vec<Source>,
     pub children: Vec<Rollup>,
 }
 
 struct Latest {
     report: Report,
+    hash: String,
     on_time_ever: bool,
+    /// Versions in the order they arrived.
+    arrivals: Vec<(String, u32)>,
+    /// Every stored version, for the versions of grandchildren it embedded before.
+    all: Vec<Report>,
 }
 
-/// The rollup of campaign `id` for the hub `org`/`name`.
+/// The rollup of campaign `id` for the hub `org`/`name`, with the default reconciliation settings.
 pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Result<Rollup, Error> {
-    let campaign = campaigns::get(store, id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
-    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
-    let orgs = registry::list(store).await?;
-    let rows: Vec<(String, i64, String, i64)> =
-        sqlx::query_as("SELECT org, version, body, on_time FROM reports WHERE campaign = $1 ORDER BY org, version")
+    rollup_with(store, org, name, id, &reconcile::Settings::default()).await
+}
+
+/// The rollup of campaign `id` for the hub `org`/`name`, stored as a new version when it differs
+/// from the last one stored ([`crate::rollups::record`]).
+pub async fn rollup_with(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &reconcile::Settings) -> Result<Rollup, Error> {
+    let mut r = compute(store, org, name, id, settings).await?;
+    r.version = crate::rollups::record(store, &r, chrono::Utc::now()).await?;
+    Ok(r)
+}
+
+/// Each org's latest stored report on `campaign`, with every version kept.
+async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error> {
+    let rows: Vec<(String, i64, String, i64, String, String)> =
+        sqlx::query_as("SELECT org, version, body, on_time, hash, received_at FROM reports WHERE campaign = $1 ORDER BY org, version")
             .bind(id.to_string())
             .fetch_all(&store.pool)
             .await
             .map_err(store::Error::from)?;
-    let version = rows.len() as u64;
     let mut latest: BTreeMap<String, Latest> = BTreeMap::new();
-    for (o, _, body, on_time) in rows {
+    for (o, version, body, on_time, hash, received_at) in rows {
         let report: Report = serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?;
-        let ever = latest.get(&o).is_some_and(|l| l.on_time_ever) || on_time != 0;
-        latest.insert(o, Latest { report, on_time_ever: ever });
+        let (ever, mut arrivals, mut all) = match latest.remove(&o) {
+            Some(l) => (l.on_time_ever || on_time != 0, l.arrivals, l.all),
+            None => (on_time != 0, vec![], vec![]),
+        };
+        arrivals.push((received_at, version as u32));
+        all.push(report.clone());
+        latest.insert(o, Latest { report, hash, on_time_ever: ever, arrivals, all });
     }
+    for l in latest.values_mut() {
+        // RFC 3339 in UTC from one writer: parsing orders it, whatever the fraction's digits.
+        l.arrivals.sort_by_key(|(at, v)| (chrono::DateTime::parse_from_rfc3339(at).ok(), *v));
+    }
+    Ok(latest)
+}
+
+/// The embedded reports of a hub child's report (none for a node's). Unreadable ones were refused
+/// at intake, so they are skipped here.
+fn embedded(r: &Report) -> Vec<Report> {
+    r.children.iter().filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok()).collect()
+}
+
+/// The rollup as computed now (version 0 until stored).
+async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &reconcile::Settings) -> Result<Rollup, Error> {
+    let campaign = campaigns::get(store, id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
+    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let orgs = registry::list(store).await?;
+    let latest = load(store, id).await?;
+    let previous = previous_reports(store, &campaign).await?;
 
     let mut completeness = Completeness { expected: orgs.len(), received: 0, on_time: 0, late: 0, missing: vec![] };
     let mut children = vec![];
     let mut issues = vec![];
-    // Per cell: lower and upper sums in the cell's scale (upper None: unbounded), and whether exact.
-    let mut sums: BTreeMap<usize, (Decimal, Option<Decimal>, bool)> = BTreeMap::new();
+    let mut sources = vec![];
+    let mut reports = vec![];
+    let mut forwarded = vec![];
     for o in &orgs {
         let Some(l) = latest.get(o.code.as_str()) else {
             completeness.missing.push(o.code.clone());
@@ -94,30 +158,94 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
         completeness.received += 1;
         if l.on_time_ever { completeness.on_time += 1 } else { completeness.late += 1 }
         let r = &l.report;
-        let bounds = bounds(&t, r);
-        for (i, cell) in t.cells.iter().enumerate() {
-            let Some(&(lo, hi, exact)) = bounds.get(&cell.code) else { continue };
-            let e = sums.entry(i).or_insert((Decimal::new(0, cell.scale), Some(Decimal::new(0, cell.scale)), true));
-            e.0 = e.0 + lo;
-            e.1 = match (e.1, hi) {
-                (Some(a), Some(b)) => Some(a + b),
-                _ => None,
-            };
-            e.2 &= exact;
-        }
-        for f in &r.failed_rules {
-            issues.push(Issue { org: o.code.clone(), rule: f.rule.clone(), detail: f.detail.clone() });
+        sources.push(Source { org: o.code.clone(), version: r.version, hash: l.hash.clone() });
+        reports.push(r);
+        issues.extend(reconcile::older_versions(&o.code, &l.arrivals.iter().map(|a| a.1).collect::<Vec<_>>(), None));
+        issues.extend(findings(&t, r, None, previous.as_ref(), settings));
+        let inner = embedded(r);
+        if !r.children.is_empty() {
+            let refs: Vec<&Report> = inner.iter().collect();
+            issues.extend(reconcile::hub_sum(&t, r, &refs));
+            issues.extend(reconcile::wrong_parents(&o.code, &refs));
+            for c in &inner {
+                issues.extend(findings(&t, c, Some(&o.code), previous.as_ref(), settings));
+                // A grandchild version lower than one this hub forwarded before.
+                let before = l.all.iter().flat_map(embedded).filter(|x| x.org == c.org).map(|x| x.version).max();
+                if let Some(b) = before.filter(|&b| b > c.version) {
+                    issues.extend(reconcile::older_versions(&c.org, &[b, c.version], Some(&o.code)));
+                }
+            }
+            forwarded.push((o.code.clone(), inner.iter().map(|c| c.org.clone()).collect()));
         }
         children.push(as_child(id, &o.name, r));
     }
-    let cells = sums
-        .into_iter()
-        .map(|(i, (lo, hi, exact))| {
+    issues.extend(reconcile::two_parents(&forwarded));
+    let cells = add_up(&t, &reports);
+    Ok(Rollup {
+        campaign: id.to_string(),
+        org: org.clone(),
+        name: name.to_string(),
+        version: 0,
+        completeness: Some(completeness),
+        cells,
+        issues,
+        sources,
+        children,
+    })
+}
+
+/// The findings about one report on its own: its failed rules, the rules re-run, and its change
+/// against the previous campaign.
+fn findings(t: &Template, r: &Report, via: Option<&OrgCode>, previous: Option<&Previous>, settings: &reconcile::Settings) -> Vec<Issue> {
+    let mut out = reconcile::table_rules(r, via);
+    out.extend(reconcile::relations(t, r, via));
+    if let Some(p) = previous
+        && let Some(before) = p.reports.get(r.org.as_str())
+    {
+        out.extend(reconcile::outliers(t, r, before, &p.campaign, settings, via));
+    }
+    out
+}
+
+/// The rollup arithmetic: the children's reports summed cell by cell. Exact where every child
+/// published the cell; otherwise the range from each child's published value or its own audit's
+/// range for what it withheld (upper None: something bounds it from nobody).
+pub fn add_up(t: &Template, reports: &[&Report]) -> BTreeMap<String, RollupCell> {
+    let sums = reconcile::sum(t, reports);
+    t.cells
+        .iter()
+        .filter_map(|c| {
+            let &(lo, hi, exact) = sums.get(&c.code)?;
             let cell = if exact { RollupCell::Value { value: lo } } else { RollupCell::Range { lower: lo, upper: hi } };
-            (t.cells[i].code.clone(), cell)
+            Some((c.code.clone(), cell))
         })
-        .collect();
-    Ok(Rollup { campaign: id.to_string(), org: org.clone(), name: name.to_string(), version, completeness: Some(completeness), cells, issues, children })
+        .collect()
+}
+
+/// The latest reports of the same template's previous campaign (by end date), by org, counties
+/// embedded in a hub's report included.
+struct Previous {
+    campaign: String,
+    reports: BTreeMap<String, Report>,
+}
+
+async fn previous_reports(store: &Store, campaign: &campaigns::Campaign) -> Result<Option<Previous>, Error> {
+    let Some(prev) = campaigns::list(store)
+        .await?
+        .into_iter()
+        .filter(|c| c.template == campaign.template && c.end < campaign.end)
+        .max_by(|a, b| (a.end, &a.id).cmp(&(b.end, &b.id)))
+    else {
+        return Ok(None);
+    };
+    let mut reports = BTreeMap::new();
+    for (org, l) in load(store, &prev.id).await? {
+        for c in embedded(&l.report) {
+            reports.insert(c.org.as_str().to_string(), c);
+        }
+        reports.insert(org, l.report);
+    }
+    Ok(Some(Previous { campaign: prev.id, reports }))
 }
 
 /// A child's report as received, with the reports it embeds (a hub child's own children) nested
@@ -132,7 +260,8 @@ fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
         version: u64::from(r.version),
         completeness: None,
         cells: r.cells.iter().map(|(k, c)| (k.clone(), as_received(c))).collect(),
-        issues: r.failed_rules.iter().map(|f| Issue { org: r.org.clone(), rule: f.rule.clone(), detail: f.detail.clone() }).collect(),
+        issues: reconcile::table_rules(r, None),
+        sources: vec![],
         children: nested.map(|c| as_child(id, c.org.as_str(), &c)).collect(),
     }
 }
@@ -141,7 +270,7 @@ fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
 /// (`upper` None: unbounded). A value is exact; a hub child's range is taken as sent; a withheld cell
 /// of a node gets the range its own disclosure audit leaves open (a hub child's withheld cell, which
 /// nothing bounds, is `[0, ∞)`).
-pub fn bounds(t: &Template, r: &Report) -> BTreeMap<String, (Decimal, Option<Decimal>, bool)> {
+pub fn bounds(t: &Template, r: &Report) -> BTreeMap<String, Bounds> {
     let ranges = disclose::audit(t, &r.cells).unwrap_or_default();
     let mut out = BTreeMap::new();
     for cell in &t.cells {

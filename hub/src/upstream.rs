@@ -93,23 +93,27 @@ pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>
 }
 
 /// This hub's report on `campaign`: its rollup's cells, with its children's latest reports embedded
-/// exactly as received. None while no child has reported.
-pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign, version: u32) -> Result<Option<Report>, Error> {
+/// exactly as received, numbered with the stored rollup version it was made from (so the parent's
+/// `sources` name the same version this hub's `bangfu-hub rollup --version` prints). None while no
+/// child has reported.
+pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) -> Result<Option<Report>, Error> {
     let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     // The cells and the embedded reports are two reads; a child's version accepted between them
-    // would make cells that are not the sum of the embedded reports, which the parent refuses for
-    // good. Read both again until they agree on every child's version.
+    // would make cells that are not the sum of the embedded reports, which the parent flags. Read
+    // both again until they agree on every child's version. The children first, so that an empty
+    // rollup is not stored as a version for nothing.
     let (r, children) = loop {
         let children = latest_bodies(store, &campaign.id).await?;
-        let r = rollup::rollup(store, &config.org, &config.name, &campaign.id).await?;
+        if children.is_empty() {
+            return Ok(None);
+        }
+        let r = rollup::rollup_with(store, &config.org, &config.name, &campaign.id, &config.reconcile).await?;
         if same_versions(&r, &children) {
             break (r, children);
         }
         tracing::debug!(campaign = %campaign.id, "a child's report arrived while this hub's report was built; building it again");
     };
-    if children.is_empty() {
-        return Ok(None);
-    }
+    let version = u32::try_from(r.version).map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
     let mut cells = std::collections::BTreeMap::new();
     for (code, cell) in r.cells {
         let c = match cell {
@@ -175,12 +179,15 @@ pub async fn record(store: &Store, config: &HubConfig, campaign: &Campaign, now:
         .fetch_optional(&store.pool)
         .await
         .map_err(store::Error::from)?;
-    let version = latest.as_ref().map_or(1, |(v, _)| *v as u32 + 1);
-    let Some(report) = own_report(store, config, campaign, version).await? else { return Ok(None) };
-    let body = serde_json::to_string(&report).expect("a report serialises");
-    if latest.is_some_and(|(_, b)| content(&b) == content(&body)) {
+    let Some(mut report) = own_report(store, config, campaign).await? else { return Ok(None) };
+    if latest.as_ref().is_some_and(|(_, b)| content(b) == content(&serde_json::to_string(&report).expect("a report serialises"))) {
         return Ok(None);
     }
+    // The rollup's version; above the last one queued in any case (versions queued before rollups
+    // were stored may be higher), as the parent keeps the highest.
+    let version = report.version.max(latest.as_ref().map_or(1, |(v, _)| *v as u32 + 1));
+    report.version = version;
+    let body = serde_json::to_string(&report).expect("a report serialises");
     sqlx::query(
         "INSERT INTO upstream (campaign, version, hash, body, created_at, state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $5)",
     )
@@ -341,6 +348,7 @@ mod tests {
             completeness: None,
             cells: Default::default(),
             issues: vec![],
+            sources: vec![],
             children: vec![],
         };
         rollup::Rollup { children: children.iter().map(child).collect(), ..child(&("H", 0)) }

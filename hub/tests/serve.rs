@@ -160,10 +160,12 @@ impl Hub {
         res.json().await.unwrap()
     }
 
-    /// (versions stored, children received): what every refusal must leave unchanged.
+    /// (the children's latest versions added up, children received): what every refusal must leave
+    /// unchanged. (The rollup's own `version` counts stored rollups, not reports.)
     async fn stored(&self) -> (u64, u64) {
         let r = self.rollup().await;
-        (r["version"].as_u64().unwrap(), r["completeness"]["received"].as_u64().unwrap())
+        let versions = r["sources"].as_array().unwrap().iter().map(|x| x["version"].as_u64().unwrap()).sum();
+        (versions, r["completeness"]["received"].as_u64().unwrap())
     }
 }
 
@@ -438,7 +440,10 @@ async fn check_rollup_of_two_children(hub: &Hub) {
     let r = hub.rollup().await;
     assert_eq!(r["org"], "HB");
     assert_eq!(r["campaign"], CAMPAIGN);
-    assert_eq!(r["version"], 2);
+    // The first rollup asked for is stored as version 1, made from both children's version 1.
+    assert_eq!(r["version"], 1);
+    let sources: Vec<(&str, u64)> = r["sources"].as_array().unwrap().iter().map(|x| (x["org"].as_str().unwrap(), x["version"].as_u64().unwrap())).collect();
+    assert_eq!(sources, [("H01", 1), ("H02", 1)]);
     assert_eq!(r["completeness"]["expected"], 2);
     assert_eq!(r["completeness"]["received"], 2);
     assert_eq!(r["completeness"]["on_time"], 2);
@@ -506,7 +511,7 @@ async fn the_store_works_on_postgresql_too() {
     let b = report("H02", 12, 1);
     assert_eq!(hub.post("H02", json(&b)).await.0, StatusCode::CREATED);
     let r = hub.rollup().await;
-    assert_eq!(r["version"], 2);
+    assert_eq!(r["version"], 1);
     assert_eq!(r["completeness"]["received"], 2);
     let total = report("H01", 11, 1).cells["total"].value().unwrap().to_f64() + b.cells["total"].value().unwrap().to_f64();
     assert_eq!(r["cells"]["total"]["value"].to_string().trim_matches('"').parse::<f64>().unwrap(), total);
@@ -552,7 +557,8 @@ async fn a_report_breaking_a_high_importance_rule_is_unprocessable() {
     let (status, problem) = hub.post("H01", json(&r)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("1(B)"), "{problem}");
-    assert_eq!(hub.rollup_of(SONGNUAN).await["version"], 0);
+    let r = hub.rollup_of(SONGNUAN).await;
+    assert_eq!((&r["completeness"]["received"], &r["sources"]), (&Value::from(0), &serde_json::json!([])), "nothing stored: {r}");
 }
 
 #[tokio::test]
@@ -648,35 +654,42 @@ fn hub_report(children: &[Report], version: u32) -> Value {
 }
 
 #[tokio::test]
-async fn a_prefecture_hubs_report_must_sum_its_embedded_childrens_reports() {
+async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stored_and_flagged() {
     let hub = spawn_hub(None);
     issue(&hub.pki, hub.root.path(), "H", &[]);
     ok(&["org", "add", "--data", s(&hub.data), "--code", "H", "--name", "荆门市总工会"]);
-    let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 1);
+    let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 2);
 
-    // A total one more than its children's sum: a tampered (or buggy) intermediate hub.
-    let mut tampered = honest.clone();
-    let total = &mut tampered["cells"]["total"];
-    if let Some(v) = total.get("value").and_then(Value::as_i64) {
-        *total = serde_json::json!({ "value": v + 1 });
-    } else {
-        *total = serde_json::json!({ "lower": 999_999, "upper": 1_000_000 });
-    }
-    let (status, problem) = hub.post("H", serde_json::to_vec(&tampered).unwrap()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("`total`"), "{problem}");
-
-    // An embedded report of another campaign.
+    // An embedded report of another campaign is still refused: nothing is stored.
     let mut elsewhere = honest.clone();
     elsewhere["children"][0]["campaign"] = Value::String("another".into());
     let (status, problem) = hub.post("H", serde_json::to_vec(&elsewhere).unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(hub.stored().await, (0, 0));
 
-    // The honest one is stored, and the rollup drills down through it to the counties.
+    // A total one more than its children's sum: a tampered (or buggy) intermediate hub. Stored, so
+    // the level above sees it, and flagged naming the hub and the cell.
+    let mut tampered = honest.clone();
+    tampered["version"] = Value::from(1);
+    let total = &mut tampered["cells"]["total"];
+    if let Some(v) = total.get("value").and_then(Value::as_i64) {
+        *total = serde_json::json!({ "value": v + 1 });
+    } else {
+        *total = serde_json::json!({ "lower": 999_999, "upper": 1_000_000 });
+    }
+    let (status, receipt) = hub.post("H", serde_json::to_vec(&tampered).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let rollup = hub.rollup().await;
+    let flagged: Vec<&Value> = rollup["issues"].as_array().unwrap().iter().filter(|i| i["rule"] == "hub_sum").collect();
+    assert_eq!(flagged.len(), 1, "{}", rollup["issues"]);
+    assert_eq!(flagged[0]["org"], "H");
+    assert_eq!(flagged[0]["cells"], serde_json::json!(["total"]));
+
+    // The honest version replaces it, and the rollup drills down through it to the counties.
     let (status, receipt) = hub.post("H", serde_json::to_vec(&honest).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     let rollup = hub.rollup().await;
+    assert!(rollup["issues"].as_array().unwrap().iter().all(|i| i["rule"] != "hub_sum"), "{}", rollup["issues"]);
     let h = rollup["children"].as_array().unwrap().iter().find(|c| c["org"] == "H").unwrap();
     let counties: Vec<&str> = h["children"].as_array().unwrap().iter().map(|c| c["org"].as_str().unwrap()).collect();
     assert_eq!(counties, ["H01", "H02"]);
@@ -712,6 +725,7 @@ async fn check_upstream_versions(url: &str) {
         parent: Some("https://127.0.0.1:1".into()),
         database_url: None,
         pull: None,
+        reconcile: Default::default(),
     };
     let now = chrono::Utc::now();
     let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);
@@ -721,7 +735,7 @@ async fn check_upstream_versions(url: &str) {
     assert_eq!(record().await.unwrap(), None, "unchanged content is not a new version");
     bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now).await.unwrap();
     assert_eq!(record().await.unwrap(), Some(2));
-    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign, 3).await.unwrap().unwrap();
+    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign).await.unwrap().unwrap();
     assert_eq!(sent.children.len(), 1);
     // As received, as JSON (serde_json orders an object's keys, so not byte for byte).
     let received: Value = serde_json::from_slice(&json(&report("H01", 2, 2))).unwrap();
@@ -742,15 +756,18 @@ async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
 }
 
 #[tokio::test]
-async fn a_prefecture_hub_cannot_embed_another_prefectures_county() {
+async fn a_county_forwarded_by_another_prefecture_is_stored_and_flagged() {
     let hub = spawn_hub(None);
     issue(&hub.pki, hub.root.path(), "J", &[]);
     ok(&["org", "add", "--data", s(&hub.data), "--code", "J", "--name", "黄冈市总工会"]);
     let mut foreign = hub_report(&[report("H01", 1, 1)], 1);
     foreign["org"] = Value::String("J".into());
-    let (status, problem) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("H01"), "{problem}");
+    let (status, receipt) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let rollup = hub.rollup().await;
+    let flagged: Vec<&Value> = rollup["issues"].as_array().unwrap().iter().filter(|i| i["rule"] == "wrong_parent").collect();
+    assert_eq!(flagged.len(), 1, "{}", rollup["issues"]);
+    assert_eq!((&flagged[0]["org"], &flagged[0]["via"]), (&Value::from("H01"), &Value::from("J")));
 }
 
 /// systemd, `kill` and container runtimes stop a service with SIGTERM: the hub must stop cleanly

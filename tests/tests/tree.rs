@@ -6,7 +6,6 @@
 //! report found by drilling down.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use bangfu_e2e::rollups::{holds, wait_for};
