@@ -78,7 +78,11 @@ pub fn table_rules(report: &Report, via: Option<&OrgCode>) -> Vec<Issue> {
 /// ranges its audit leaves open (a rule is broken only when no value in those ranges satisfies it).
 /// Rules the child already reported are left to [`table_rules`].
 pub fn relations(t: &Template, report: &Report, via: Option<&OrgCode>) -> Vec<Issue> {
-    let b = rollup::bounds(t, report);
+    relations_within(t, report, &rollup::bounds(t, report), via)
+}
+
+/// [`relations`] with the report's bounds already computed (the audit is the costly part).
+pub fn relations_within(t: &Template, report: &Report, b: &BTreeMap<String, Bounds>, via: Option<&OrgCode>) -> Vec<Issue> {
     let range = |i: usize| b.get(&t.cells[i].code).map(|&(lo, hi, _)| (lo.to_f64(), hi.map_or(f64::INFINITY, Decimal::to_f64)));
     let show = |i: usize| match b.get(&t.cells[i].code) {
         Some(&(lo, _, true)) => format!("{} = {lo}", t.cells[i].code),
@@ -113,9 +117,16 @@ pub fn relations(t: &Template, report: &Report, via: Option<&OrgCode>) -> Vec<Is
 
 /// What a list of reports sums to, cell by cell (`(lower, upper, exact)`, upper None: unbounded).
 pub fn sum(t: &Template, reports: &[&Report]) -> BTreeMap<String, Bounds> {
+    let each: Vec<BTreeMap<String, Bounds>> = reports.iter().map(|r| rollup::bounds(t, r)).collect();
+    sum_bounds(&each)
+}
+
+/// [`sum`] of bounds already computed.
+pub fn sum_bounds(each: &[BTreeMap<String, Bounds>]) -> BTreeMap<String, Bounds> {
     let mut out: BTreeMap<String, Bounds> = BTreeMap::new();
-    for r in reports {
-        for (code, (lo, hi, exact)) in rollup::bounds(t, r) {
+    for b in each {
+        for (code, &(lo, hi, exact)) in b {
+            let code = code.clone();
             out.entry(code)
                 .and_modify(|s| *s = (s.0 + lo, s.1.zip(hi).map(|(a, b)| a + b), s.2 && exact))
                 .or_insert((lo, hi, exact));

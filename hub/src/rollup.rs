@@ -148,7 +148,7 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
     let mut children = vec![];
     let mut issues = vec![];
     let mut sources = vec![];
-    let mut reports = vec![];
+    let mut each = vec![];
     let mut forwarded = vec![];
     for o in &orgs {
         let Some(l) = latest.get(o.code.as_str()) else {
@@ -159,16 +159,18 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
         if l.on_time_ever { completeness.on_time += 1 } else { completeness.late += 1 }
         let r = &l.report;
         sources.push(Source { org: o.code.clone(), version: r.version, hash: l.hash.clone() });
-        reports.push(r);
+        // Each child's audit once: for the sum and for re-running its rules.
+        let b = bounds(&t, r);
         issues.extend(reconcile::older_versions(&o.code, &l.arrivals.iter().map(|a| a.1).collect::<Vec<_>>(), None));
-        issues.extend(findings(&t, r, None, previous.as_ref(), settings));
+        issues.extend(findings(&t, r, &b, None, previous.as_ref(), settings));
+        each.push(b);
         let inner = embedded(r);
         if !r.children.is_empty() {
             let refs: Vec<&Report> = inner.iter().collect();
             issues.extend(reconcile::hub_sum(&t, r, &refs));
             issues.extend(reconcile::wrong_parents(&o.code, &refs));
             for c in &inner {
-                issues.extend(findings(&t, c, Some(&o.code), previous.as_ref(), settings));
+                issues.extend(findings(&t, c, &bounds(&t, c), Some(&o.code), previous.as_ref(), settings));
                 // A grandchild version lower than one this hub forwarded before.
                 let before = l.all.iter().flat_map(embedded).filter(|x| x.org == c.org).map(|x| x.version).max();
                 if let Some(b) = before.filter(|&b| b > c.version) {
@@ -180,7 +182,7 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
         children.push(as_child(id, &o.name, r));
     }
     issues.extend(reconcile::two_parents(&forwarded));
-    let cells = add_up(&t, &reports);
+    let cells = cells_of(&t, &reconcile::sum_bounds(&each));
     Ok(Rollup {
         campaign: id.to_string(),
         org: org.clone(),
@@ -196,9 +198,9 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
 
 /// The findings about one report on its own: its failed rules, the rules re-run, and its change
 /// against the previous campaign.
-fn findings(t: &Template, r: &Report, via: Option<&OrgCode>, previous: Option<&Previous>, settings: &reconcile::Settings) -> Vec<Issue> {
+fn findings(t: &Template, r: &Report, b: &BTreeMap<String, Bounds>, via: Option<&OrgCode>, previous: Option<&Previous>, settings: &reconcile::Settings) -> Vec<Issue> {
     let mut out = reconcile::table_rules(r, via);
-    out.extend(reconcile::relations(t, r, via));
+    out.extend(reconcile::relations_within(t, r, b, via));
     if let Some(p) = previous
         && let Some(before) = p.reports.get(r.org.as_str())
     {
@@ -211,7 +213,11 @@ fn findings(t: &Template, r: &Report, via: Option<&OrgCode>, previous: Option<&P
 /// published the cell; otherwise the range from each child's published value or its own audit's
 /// range for what it withheld (upper None: something bounds it from nobody).
 pub fn add_up(t: &Template, reports: &[&Report]) -> BTreeMap<String, RollupCell> {
-    let sums = reconcile::sum(t, reports);
+    cells_of(t, &reconcile::sum(t, reports))
+}
+
+/// Summed bounds as rollup cells, in the template's order.
+fn cells_of(t: &Template, sums: &BTreeMap<String, Bounds>) -> BTreeMap<String, RollupCell> {
     t.cells
         .iter()
         .filter_map(|c| {

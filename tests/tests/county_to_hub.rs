@@ -51,7 +51,11 @@ fn counties_push_their_reports_and_the_hub_rolls_them_up() {
     assert_eq!(completeness["expected"], 3, "{rollup}");
     assert_eq!(completeness["received"], 3, "{completeness}");
     assert_eq!(completeness["on_time"], 3, "{completeness}");
-    assert_eq!(rollup["version"], 3, "one version per county, the second pushes sent nothing new");
+    // One version per county (the second pushes sent nothing new), and the first rollup stored.
+    let sources: Vec<(&str, u64)> =
+        rollup["sources"].as_array().unwrap().iter().map(|x| (x["org"].as_str().unwrap(), x["version"].as_u64().unwrap())).collect();
+    assert_eq!(sources, [("H01", 1), ("H02", 1), ("H03", 1)], "{rollup}");
+    assert_eq!(rollup["version"], 1, "{rollup}");
     let total = &rollup["cells"]["total"];
     match (total.get("value"), total.get("lower"), total.get("upper")) {
         (Some(v), _, _) => assert_eq!(v.as_u64().unwrap(), expected_total, "{total}"),
