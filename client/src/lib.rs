@@ -11,7 +11,10 @@ use chrono::NaiveDate;
 use reqwest::{Certificate, Identity, StatusCode, header};
 use serde::Deserialize;
 
+pub mod review;
 pub mod telemetry;
+
+pub use review::ReviewSpec;
 
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
 pub const CA_FILE: &str = "ca.pem";
@@ -38,6 +41,9 @@ pub enum Error {
     /// The parent answered the campaign request with something other than the list or 304.
     #[error("the parent answered GET /api/v1/campaigns with {status}: {detail}")]
     Campaigns { status: u16, detail: String },
+    /// The parent answered the review request with something other than the review or 404.
+    #[error("the parent answered the review request with {status}: {detail} / 无法读取审核结果")]
+    Review { status: u16, detail: String },
 }
 
 /// A campaign as the parent publishes it at `GET /api/v1/campaigns`.

@@ -55,6 +55,10 @@ pub struct Rollup {
     pub cells: BTreeMap<String, RollupCell>,
     pub issues: Vec<Issue>,
     pub children: Vec<Rollup>,
+    /// On a child's entry: the review of its version at this level (on a grandchild's: the review
+    /// its own hub made), filled by `review::annotate`. Absent at the top and when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<bangfu_shared::review::ReviewMark>,
 }
 
 struct Latest {
@@ -117,7 +121,9 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
             (t.cells[i].code.clone(), cell)
         })
         .collect();
-    Ok(Rollup { campaign: id.to_string(), org: org.clone(), name: name.to_string(), version, completeness: Some(completeness), cells, issues, children })
+    let mut r = Rollup { campaign: id.to_string(), org: org.clone(), name: name.to_string(), version, completeness: Some(completeness), cells, issues, children, review: None };
+    crate::review::annotate(store, &mut r).await?;
+    Ok(r)
 }
 
 /// A child's report as received, with the reports it embeds (a hub child's own children) nested
@@ -134,6 +140,7 @@ fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
         cells: r.cells.iter().map(|(k, c)| (k.clone(), as_received(c))).collect(),
         issues: r.failed_rules.iter().map(|f| Issue { org: r.org.clone(), rule: f.rule.clone(), detail: f.detail.clone() }).collect(),
         children: nested.map(|c| as_child(id, c.org.as_str(), &c)).collect(),
+        review: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod import;
 pub mod outbox;
 pub mod parent;
 pub mod reporting;
+pub mod reviews;
 pub mod rules;
 pub mod settings;
 pub mod synth;
