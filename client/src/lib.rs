@@ -13,8 +13,11 @@ use serde::Deserialize;
 
 pub mod signal;
 pub mod server;
+pub mod review;
 pub mod telemetry;
 pub mod tls;
+
+pub use review::ReviewSpec;
 
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
 pub const CA_FILE: &str = "ca.pem";
@@ -44,6 +47,9 @@ pub enum Error {
     /// A child answered a pull with something other than its report.
     #[error("{url} answered {status}: {detail} / 下级拒绝或无法提供报表")]
     Report { url: String, status: u16, detail: String },
+    /// The parent answered the review request with something other than the review or 404.
+    #[error("the parent answered the review request with {status}: {detail} / 无法读取审核结果")]
+    Review { status: u16, detail: String },
 }
 
 /// A report fetched from a child (`GET /api/v1/campaigns/{id}/report`), with the org its server

@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports", post(post_report))
         .route("/api/v1/campaigns", get(get_campaigns))
         .route("/api/v1/campaigns/{id}/rollup", get(get_rollup))
+        .merge(crate::review::routes())
         .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

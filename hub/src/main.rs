@@ -12,6 +12,7 @@ use bangfu_hub::http::{self, AppState, ReloadingCert, Revocations};
 use bangfu_hub::pki::{self, IssueOptions, RevokeTarget};
 use bangfu_hub::registry::{self, Org};
 use bangfu_hub::rollup;
+use bangfu_hub::review;
 use bangfu_hub::store::Store;
 use bangfu_hub::tls;
 use bangfu_shared::template::{self as tpl, Template};
@@ -114,6 +115,40 @@ enum Command {
         /// A stored rollup version (default: the current rollup, stored as a new version if it changed).
         #[arg(long, value_name = "N")]
         version: Option<u64>,
+    },
+    /// Print a campaign's completeness, each child's latest report with its review, and the findings (进度).
+    ///
+    /// Example: bangfu-hub status --data /srv/bangfu/hub --campaign 2026-songnuan
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Accept a child's report, or return it with a reason the child will see (审核: 核准 / 退回).
+    ///
+    /// Reviews the latest version held unless --version names another. A newer version from the child
+    /// starts pending again; earlier decisions are kept.
+    ///
+    /// Example: bangfu-hub review --data /srv/bangfu/hub --campaign 2026-songnuan --org H01 --return "3B 与档案不符，请核实"
+    #[command(group(ArgGroup::new("decision").required(true).args(["accept", "return_reason"])))]
+    Review {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        campaign: String,
+        /// The child whose report is reviewed (H01).
+        #[arg(long)]
+        org: OrgCode,
+        /// Accept the report (核准).
+        #[arg(long)]
+        accept: bool,
+        /// Return the report with this reason (退回).
+        #[arg(long = "return", value_name = "REASON")]
+        return_reason: Option<String>,
+        /// The version to review (default: the latest held).
+        #[arg(long)]
+        version: Option<u32>,
     },
 }
 
@@ -484,6 +519,23 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("rolling up {campaign}"))?;
             store.close().await;
             println!("{}", serde_json::to_string_pretty(&r).context("writing JSON")?);
+            Ok(())
+        }
+        Command::Status { data: DataDir { data }, campaign } => {
+            let (config, store) = open(&data).await?;
+            let text = bangfu_hub::status::render(&store, &config, &campaign).await.with_context(|| format!("the status of {campaign}"));
+            store.close().await;
+            print!("{}", text?);
+            Ok(())
+        }
+        Command::Review { data: DataDir { data }, campaign, org, accept, return_reason, version } => {
+            let (_, store) = open(&data).await?;
+            let decision = if accept { review::Decision::Accept } else { review::Decision::Return(return_reason.unwrap_or_default()) };
+            let done = review::decide(&store, &campaign, &org, version, &decision, chrono::Utc::now()).await;
+            store.close().await;
+            let r = done.with_context(|| format!("reviewing {org}'s report on {campaign} (nothing was recorded / 未记录)"))?;
+            let why = r.reason.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+            println!("{} / {}: {} version {} of {}{why}", r.state.label(), r.state, r.org, r.version, r.campaign);
             Ok(())
         }
     }

@@ -79,6 +79,10 @@ pub struct Rollup {
     /// The child versions this rollup was made from (empty in a child entry).
     pub sources: Vec<Source>,
     pub children: Vec<Rollup>,
+    /// On a child's entry: the review of its version at this level (on a grandchild's: the review
+    /// its own hub made), filled by `review::annotate`. Absent at the top and when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<bangfu_shared::review::ReviewMark>,
 }
 
 struct Latest {
@@ -101,6 +105,8 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
 pub async fn rollup_with(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &reconcile::Settings) -> Result<Rollup, Error> {
     let mut r = compute(store, org, name, id, settings).await?;
     r.version = crate::rollups::record(store, &r, chrono::Utc::now()).await?;
+    // After the version is recorded: a review is not an input of the sums, so it makes no new version.
+    crate::review::annotate(store, &mut r).await?;
     Ok(r)
 }
 
@@ -193,6 +199,7 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
         issues,
         sources,
         children,
+        review: None,
     })
 }
 
@@ -269,6 +276,7 @@ fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
         issues: reconcile::table_rules(r, None),
         sources: vec![],
         children: nested.map(|c| as_child(id, c.org.as_str(), &c)).collect(),
+        review: None,
     }
 }
 

@@ -114,6 +114,9 @@ pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) 
         tracing::debug!(campaign = %campaign.id, "a child's report arrived while this hub's report was built; building it again");
     };
     let version = u32::try_from(r.version).map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
+    // The review each embedded report got here goes up with it (the parent sees what was accepted below it).
+    let mut reviews = crate::review::marks(store, &campaign.id).await?;
+    reviews.retain(|org, _| children.iter().any(|c| c["org"].as_str() == Some(org.as_str())));
     let mut cells = std::collections::BTreeMap::new();
     for (code, cell) in r.cells {
         let c = match cell {
@@ -135,6 +138,7 @@ pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) 
         failed_rules: vec![],
         pending_rules: vec![],
         children,
+        reviews,
     }))
 }
 
@@ -279,7 +283,19 @@ pub async fn run(store: Store, config: HubConfig, parent: Parent, interval: Dura
     let mut etag = None;
     let mut next_sync = tokio::time::Instant::now();
     let mut dirty = true;
+    // Reviews are made by the `review` command, another process: a changed count of decisions makes
+    // the report (which carries them) be recomputed; the parent's review of ours is fetched each interval.
+    let (mut reviews_seen, mut next_review_fetch) = (None, tokio::time::Instant::now());
     loop {
+        if let Ok(n) = crate::review::count(&store).await
+            && reviews_seen.replace(n) != Some(n)
+        {
+            dirty = true;
+        }
+        if tokio::time::Instant::now() >= next_review_fetch {
+            crate::review::fetch_own(&store, &config.org, &parent, Utc::now()).await;
+            next_review_fetch = tokio::time::Instant::now() + interval;
+        }
         let span = tracing::info_span!("upstream");
         if let Some(tp) = changed.take_trace() {
             telemetry::continue_trace(&span, &tp);
@@ -350,6 +366,7 @@ mod tests {
             issues: vec![],
             sources: vec![],
             children: vec![],
+            review: None,
         };
         rollup::Rollup { children: children.iter().map(child).collect(), ..child(&("H", 0)) }
     }

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use bangfu_node::archive::Archive;
 use bangfu_node::settings::{Eligibility, Settings};
 use bangfu_node::parent::Parent;
-use bangfu_node::{campaigns, clock, eligibility, export, facts, import, outbox, reporting, synth};
+use bangfu_node::{campaigns, clock, eligibility, export, facts, import, outbox, reporting, reviews, synth};
 use bangfu_shared::org::OrgCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -154,11 +154,17 @@ enum Command {
         #[arg(long)]
         campaign: String,
     },
-    /// Show campaigns, the versions of their reports, and where each stands with the parent (状态).
+    /// Show campaigns, the versions of their reports, where each stands with the parent, and the
+    /// parent's review (审核: 已核准 accepted / 已退回 returned, with the reason) (状态).
+    ///
+    /// When connected it asks the parent for the reviews first; --offline shows what is stored.
     Status {
         /// The node's state folder (made by `init`): archive, settings, outbox.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+        /// Do not ask the parent; show the reviews as last fetched.
+        #[arg(long)]
+        offline: bool,
     },
     /// Run the node until Ctrl-C or SIGTERM: sync campaigns, version changed reports of open
     /// campaigns, and deliver due outbox entries every --interval seconds (后台运行).
@@ -446,7 +452,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Push { data, campaign } => push(&data, &campaign).await,
-        Command::Status { data } => status(&data).await,
+        Command::Status { data, offline } => status(&data, offline).await,
         Command::Serve { data, interval, listen, no_push } => serve(&data, std::time::Duration::from_secs(interval.max(1)), listen, no_push).await,
         Command::Gen { org, households, seed, invalid, format, dibao_line, edge_ratio, out } => {
             if !(0.0..=1.0).contains(&invalid) {
@@ -588,10 +594,16 @@ async fn push(data: &std::path::Path, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn status(data: &std::path::Path) -> anyhow::Result<()> {
+async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
     let settings = Settings::load(data)?;
     let archive = Archive::open(data, false).await?;
     println!("节点 / node: {} {}  上级 / parent: {}", settings.org, settings.name, settings.parent.as_deref().unwrap_or("(not connected / 未连接)"));
+    if let (Some(p), false) = (parent_of(&settings)?, offline) {
+        if let Err(line) = reviews::fetch(&p, &archive, settings.org.as_str(), chrono::Utc::now()).await {
+            println!("{line}; showing the reviews as last fetched / 显示上次获取的审核结果");
+        }
+    }
+    let reviews = reviews::list(&archive).await?;
     let entries = outbox::entries(&archive).await?;
     for c in campaigns::list(&archive).await? {
         let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
@@ -616,6 +628,9 @@ async fn status(data: &std::path::Path) -> anyhow::Result<()> {
                 line.push_str(&format!("  last error: {status}{err}"));
             }
             println!("{line}");
+        }
+        for r in reviews.iter().filter(|r| r.campaign == c.id) {
+            println!("  审核 / review: {}", reviews::describe(r));
         }
     }
     archive.close().await;
@@ -700,6 +715,10 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
             if let Some(p) = parent.as_ref().filter(|_| !no_push) {
                 for d in outbox::drain(p, &archive, chrono::Utc::now(), false).await? {
                     println!("{d}");
+                }
+                // The parent's reviews, after the pushes; a failure was already said by the sync.
+                for r in reviews::refresh(p, &archive, settings.org.as_str(), chrono::Utc::now()).await.unwrap_or_default() {
+                    println!("campaign {} 审核 / review: {}", r.campaign, reviews::describe(&r));
                 }
             }
             anyhow::Ok(())

@@ -10,6 +10,7 @@ pub mod disclose;
 pub mod facts;
 pub mod org;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod template;
 pub mod vocabulary;

@@ -120,6 +120,10 @@ pub struct Report {
     /// wire) in a node's report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<serde_json::Value>,
+    /// In a hub's report to its own parent: the review this hub gave each embedded child's report
+    /// (by org), so the parent sees what was accepted below it. Absent in a node's report.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reviews: BTreeMap<String, crate::review::ReviewMark>,
 }
 
 impl Report {
@@ -147,6 +151,7 @@ impl Report {
             failed_rules,
             pending_rules: rules.pending,
             children: vec![],
+            reviews: BTreeMap::new(),
         }
     }
 

@@ -1,0 +1,470 @@
+//! Review (审核): the hub's people check each child's report and accept it (已核准) or return it with a
+//! reason (已退回), as the prefecture "检查核准"s what its counties report (seed 000).
+//!
+//! A review is of one version: (campaign, org, version). A version nobody has reviewed is pending;
+//! when the child sends a newer version, that one starts pending, and the earlier decisions stay in
+//! the `reviews` table as history. The child reads the state of its latest version at
+//! `GET /api/v1/campaigns/{id}/reports/{org}/review` (only with its own certificate), and a hub
+//! passes the states of the reports it embeds up to its parent (`Report::reviews`), so the province
+//! sees what each prefecture accepted below it.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::report::Report;
+use bangfu_shared::review::{ReviewMark, ReviewState};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::http::{AppState, Peer};
+use crate::rollup::Rollup;
+use crate::store::{self, Store};
+use crate::{campaigns, registry};
+
+/// The longest reason accepted, in characters: a sentence or two, not a document.
+pub const MAX_REASON: usize = 500;
+
+/// Why a review is refused. Nothing is stored when any of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The campaign id is unknown here.
+    #[error("no campaign `{0}` on this hub / 没有此填报任务")]
+    NoCampaign(String),
+    /// Only registered children's reports are reviewed here.
+    #[error("{0} is not a registered child of this hub / {0} 不是本级登记的下级单位")]
+    NotAChild(OrgCode),
+    /// The child has sent nothing on the campaign yet.
+    #[error("no report from {org} on campaign `{campaign}` is held, nothing to review / 尚未收到该单位的报表，无可审核")]
+    NoReport { org: OrgCode, campaign: String },
+    /// `--version` names a version the hub does not hold.
+    #[error("{org} version {version} of campaign `{campaign}` is not held here (held: {held}) / 未收到该版本")]
+    NoVersion { org: OrgCode, campaign: String, version: u32, held: String },
+    /// A return must say why, so the child knows what to correct.
+    #[error("a return needs a reason, e.g. --return \"3B 与档案不符\" / 退回须写明原因")]
+    NoReason,
+    /// The reason is longer than [`MAX_REASON`].
+    #[error("the reason is {0} characters, at most {MAX_REASON} are kept / 退回原因过长")]
+    LongReason(usize),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Store(store::Error::Sql(e))
+    }
+}
+
+/// On the API: a store failure stays a 500; an unknown campaign is a 404; a refused decision
+/// (only made from the command line) would be a 422.
+impl From<Error> for crate::error::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(e) => crate::error::Error::Store(e),
+            Error::NoCampaign(id) => crate::error::Error::NotFound(format!("no campaign `{id}`")),
+            Error::NotAChild(org) => crate::error::Error::Forbidden(format!("{org} is not a registered child of this hub")),
+            e => crate::error::Error::Unprocessable(e.to_string()),
+        }
+    }
+}
+
+/// What a reviewer decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    /// Return, with the reason the child will read.
+    Return(String),
+}
+
+/// The review of one version of a child's report, as served to the child:
+/// `{campaign, org, version, state, reason, at}` (`at`: when decided, RFC 3339; null while pending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub campaign: String,
+    pub org: OrgCode,
+    pub version: u32,
+    pub state: ReviewState,
+    pub reason: Option<String>,
+    pub at: Option<String>,
+}
+
+impl Review {
+    /// What goes up and onto rollups: the version and its state, without the reason.
+    pub fn mark(&self) -> ReviewMark {
+        ReviewMark { version: self.version, state: self.state }
+    }
+}
+
+/// The versions of `org`'s report on `campaign` this hub holds, oldest first.
+async fn held_versions(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec<u32>, Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT version FROM reports WHERE campaign = $1 AND org = $2 ORDER BY version")
+        .bind(campaign.to_string())
+        .bind(org.as_str().to_string())
+        .fetch_all(&store.pool)
+        .await?;
+    Ok(rows.into_iter().map(|(v,)| v as u32).collect())
+}
+
+/// Records a reviewer's decision on `org`'s report on `campaign`: `version`, or the latest held.
+/// Refuses (storing nothing) an unknown campaign, an org that is not a child, a child that sent
+/// nothing, a version not held, and a return without a reason.
+#[tracing::instrument(skip(store, decision), fields(accept = matches!(decision, Decision::Accept)))]
+pub async fn decide(store: &Store, campaign: &str, org: &OrgCode, version: Option<u32>, decision: &Decision, now: DateTime<Utc>) -> Result<Review, Error> {
+    let (state, reason) = match decision {
+        Decision::Accept => (ReviewState::Accepted, None),
+        Decision::Return(r) => {
+            let r = r.trim();
+            if r.is_empty() {
+                return Err(Error::NoReason);
+            }
+            let n = r.chars().count();
+            if n > MAX_REASON {
+                return Err(Error::LongReason(n));
+            }
+            (ReviewState::Returned, Some(r.to_string()))
+        }
+    };
+    campaigns::get(store, campaign).await?.ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
+    if !registry::is_registered(store, org).await? {
+        return Err(Error::NotAChild(org.clone()));
+    }
+    let held = held_versions(store, campaign, org).await?;
+    let Some(&latest) = held.last() else {
+        return Err(Error::NoReport { org: org.clone(), campaign: campaign.to_string() });
+    };
+    let version = match version {
+        None => latest,
+        Some(v) if held.contains(&v) => v,
+        Some(v) => {
+            let held = held.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            return Err(Error::NoVersion { org: org.clone(), campaign: campaign.to_string(), version: v, held });
+        }
+    };
+    let at = now.to_rfc3339();
+    let mut tx = store.pool.begin().await?;
+    let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM reviews WHERE campaign = $1 AND org = $2 AND version = $3")
+        .bind(campaign.to_string())
+        .bind(org.as_str().to_string())
+        .bind(i64::from(version))
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO reviews (campaign, org, version, seq, state, reason, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(campaign.to_string())
+        .bind(org.as_str().to_string())
+        .bind(i64::from(version))
+        .bind(seq + 1)
+        .bind(state.as_str())
+        .bind(reason.clone())
+        .bind(at.clone())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(org = %org, campaign, version, state = %state, "report reviewed");
+    Ok(Review { campaign: campaign.to_string(), org: org.clone(), version, state, reason, at: Some(at) })
+}
+
+/// The state of every child's latest version on `campaign`, by org (children that sent nothing are
+/// absent). Two queries, whatever the number of children.
+pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, Review>, Error> {
+    let latest: Vec<(String, i64)> = sqlx::query_as("SELECT org, MAX(version) FROM reports WHERE campaign = $1 GROUP BY org")
+        .bind(campaign.to_string())
+        .fetch_all(&store.pool)
+        .await?;
+    let decided: Vec<(String, i64, String, Option<String>, String)> =
+        sqlx::query_as("SELECT org, version, state, reason, decided_at FROM reviews WHERE campaign = $1 ORDER BY org, version, seq")
+            .bind(campaign.to_string())
+            .fetch_all(&store.pool)
+            .await?;
+    // The last decision on each (org, version) wins.
+    let mut last: BTreeMap<(String, i64), (String, Option<String>, String)> = BTreeMap::new();
+    for (org, version, state, reason, at) in decided {
+        last.insert((org, version), (state, reason, at));
+    }
+    let mut out = BTreeMap::new();
+    for (org, version) in latest {
+        let code = OrgCode::parse(&org).map_err(|e| store::Error::Corrupt(format!("report org `{org}`: {e}")))?;
+        let review = match last.remove(&(org.clone(), version)) {
+            Some((state, reason, at)) => {
+                let state = ReviewState::parse(&state).ok_or_else(|| store::Error::Corrupt(format!("review state `{state}` of {org}")))?;
+                Review { campaign: campaign.to_string(), org: code.clone(), version: version as u32, state, reason, at: Some(at) }
+            }
+            None => Review { campaign: campaign.to_string(), org: code.clone(), version: version as u32, state: ReviewState::Pending, reason: None, at: None },
+        };
+        out.insert(code, review);
+    }
+    Ok(out)
+}
+
+/// The review of `org`'s latest version on `campaign`; None when it sent nothing.
+pub async fn current(store: &Store, campaign: &str, org: &OrgCode) -> Result<Option<Review>, Error> {
+    campaigns::get(store, campaign).await?.ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
+    Ok(states(store, campaign).await?.remove(org))
+}
+
+/// Every decision made on `org`'s reports on `campaign`, in order (the history a return leaves).
+pub async fn history(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec<Review>, Error> {
+    let rows: Vec<(i64, String, Option<String>, String)> =
+        sqlx::query_as("SELECT version, state, reason, decided_at FROM reviews WHERE campaign = $1 AND org = $2 ORDER BY version, seq")
+            .bind(campaign.to_string())
+            .bind(org.as_str().to_string())
+            .fetch_all(&store.pool)
+            .await?;
+    rows.into_iter()
+        .map(|(version, state, reason, at)| {
+            let state = ReviewState::parse(&state).ok_or_else(|| store::Error::Corrupt(format!("review state `{state}` of {org}")))?;
+            Ok(Review { campaign: campaign.to_string(), org: org.clone(), version: version as u32, state, reason, at: Some(at) })
+        })
+        .collect()
+}
+
+/// The marks a hub sends up with its report: each child's latest version and its state here.
+pub async fn marks(store: &Store, campaign: &str) -> Result<BTreeMap<String, ReviewMark>, Error> {
+    Ok(states(store, campaign).await?.into_iter().map(|(org, r)| (org.to_string(), r.mark())).collect())
+}
+
+/// How many decisions the store holds: it only grows, so a change says a review was made (the
+/// upstream worker recomputes its report then, without being told by the `review` command).
+pub async fn count(store: &Store) -> Result<i64, Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reviews").fetch_one(&store.pool).await?;
+    Ok(n)
+}
+
+/// Puts the review state on a rollup's entries: each child's state here, and, under a hub child,
+/// each grandchild's state as that hub reported it (only when it is of the version embedded).
+pub async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), Error> {
+    let states = states(store, &rollup.campaign).await?;
+    for child in &mut rollup.children {
+        child.review = states.get(&child.org).filter(|r| u64::from(r.version) == child.version).map(Review::mark);
+        if child.children.is_empty() {
+            continue;
+        }
+        let below = reviews_below(store, &rollup.campaign, &child.org, child.version).await?;
+        for g in &mut child.children {
+            g.review = below.get(g.org.as_str()).filter(|m| u64::from(m.version) == g.version).copied();
+        }
+    }
+    Ok(())
+}
+
+/// The reviews a hub child sent with version `version` of its report.
+async fn reviews_below(store: &Store, campaign: &str, org: &OrgCode, version: u64) -> Result<BTreeMap<String, ReviewMark>, Error> {
+    let body: Option<(String,)> = sqlx::query_as("SELECT body FROM reports WHERE campaign = $1 AND org = $2 AND version = $3")
+        .bind(campaign.to_string())
+        .bind(org.as_str().to_string())
+        .bind(version as i64)
+        .fetch_optional(&store.pool)
+        .await?;
+    let Some((body,)) = body else { return Ok(BTreeMap::new()) };
+    let report: Report = serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
+    Ok(report.reviews)
+}
+
+/// The review a hub's own report got from its parent, as the upstream worker last fetched it.
+pub async fn store_own(store: &Store, r: &bangfu_client::ReviewSpec, now: DateTime<Utc>) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO own_reviews (campaign, version, state, reason, decided_at, fetched_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (campaign, version) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+         decided_at = excluded.decided_at, fetched_at = excluded.fetched_at",
+    )
+    .bind(r.campaign.clone())
+    .bind(i64::from(r.version))
+    .bind(r.state.clone())
+    .bind(r.reason.clone())
+    .bind(r.at.clone())
+    .bind(now.to_rfc3339())
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+/// Fetches from the parent the review of this hub's own latest report on each campaign it has
+/// delivered, and stores it (`own_reviews`). Failures are logged and tried again next time.
+pub async fn fetch_own(store: &Store, org: &OrgCode, parent: &bangfu_client::Parent, now: DateTime<Utc>) {
+    let campaigns: Vec<(String,)> = match sqlx::query_as("SELECT DISTINCT campaign FROM upstream WHERE state = 'delivered' ORDER BY campaign")
+        .fetch_all(&store.pool)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing delivered campaigns for their reviews failed");
+            return;
+        }
+    };
+    for (campaign,) in campaigns {
+        match parent.review(&campaign, org.as_str()).await {
+            Ok(Some(r)) => {
+                if let Err(e) = store_own(store, &r, now).await {
+                    tracing::warn!(campaign = %campaign, error = %e, "storing the parent's review failed");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(campaign = %campaign, error = %e, "fetching the parent's review failed; tried again next interval"),
+        }
+    }
+}
+
+/// The latest review the parent gave this hub's own report on `campaign`, as last fetched:
+/// (version, state, reason, decided at).
+pub async fn own(store: &Store, campaign: &str) -> Result<Option<(u32, ReviewState, Option<String>, Option<String>)>, Error> {
+    let row: Option<(i64, String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT version, state, reason, decided_at FROM own_reviews WHERE campaign = $1 ORDER BY version DESC LIMIT 1")
+            .bind(campaign.to_string())
+            .fetch_optional(&store.pool)
+            .await?;
+    row.map(|(v, state, reason, at)| -> Result<_, Error> {
+        let st = ReviewState::parse(&state).ok_or_else(|| store::Error::Corrupt(format!("own review state `{state}`")))?;
+        Ok((v as u32, st, reason, at))
+    })
+    .transpose()
+}
+
+/// The route a child reads its review at; merged into the API by `http::router`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/campaigns/{id}/reports/{org}/review", get(get_review))
+}
+
+/// A child reads the review of its own latest version; any other certificate is refused (403)
+/// before anything about the campaign or the org is revealed.
+async fn get_review(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    UrlPath((id, org)): UrlPath<(String, String)>,
+) -> Result<Json<Review>, crate::error::Error> {
+    use crate::error::Error as Http;
+    let peer = peer.org.expect("admitted peers name an org");
+    if peer.as_str() != org {
+        return Err(Http::Forbidden(format!("the certificate is {peer}'s; only {org} reads {org}'s review")));
+    }
+    if !registry::is_registered(&state.store, &peer).await? {
+        return Err(Error::NotAChild(peer).into());
+    }
+    match current(&state.store, &id, &peer).await? {
+        Some(r) => Ok(Json(r)),
+        None => Err(Http::NotFound(format!("no report from {peer} on campaign `{id}` is held"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::{Campaign, Due};
+    use crate::registry::Org;
+    use chrono::NaiveDate;
+
+    fn code(s: &str) -> OrgCode {
+        OrgCode::parse(s).unwrap()
+    }
+
+    /// A store with campaign `sn` and children H01, H02 registered; no reports yet.
+    async fn seeded(url: &str) -> Store {
+        let store = Store::open(url).await.unwrap();
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let c = Campaign {
+            id: "sn".into(),
+            template: "songnuan".into(),
+            title: "送温暖".into(),
+            start: day("2026-01-01"),
+            end: day("2026-01-31"),
+            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
+            template_body: None,
+        };
+        campaigns::create(&store, &c, "local").await.unwrap();
+        for o in ["H01", "H02"] {
+            registry::add(&store, &Org { code: code(o), name: "县总工会".into(), email: None, webhook: None }).await.unwrap();
+        }
+        store
+    }
+
+    /// A version as the intake stores it (the review reads only its key).
+    async fn receive(store: &Store, org: &str, version: u32) {
+        sqlx::query("INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ($1, 'sn', $2, $3, '{}', $4, 1)")
+            .bind(org.to_string())
+            .bind(i64::from(version))
+            .bind(format!("h{version}"))
+            .bind(Utc::now().to_rfc3339())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+
+    async fn refusals_store_nothing(store: &Store) {
+        let now = Utc::now();
+        let ret = Decision::Return("3B 与档案不符".into());
+        let e = decide(store, "nope", &code("H01"), None, &Decision::Accept, now).await.unwrap_err();
+        assert!(matches!(e, Error::NoCampaign(_)), "{e}");
+        let e = decide(store, "sn", &code("H09"), None, &ret, now).await.unwrap_err();
+        assert!(matches!(e, Error::NotAChild(_)) && e.to_string().contains("H09"), "{e}");
+        let e = decide(store, "sn", &code("H01"), None, &Decision::Accept, now).await.unwrap_err();
+        assert!(matches!(e, Error::NoReport { .. }), "{e}");
+        receive(store, "H01", 1).await;
+        let e = decide(store, "sn", &code("H01"), Some(2), &Decision::Accept, now).await.unwrap_err();
+        assert!(matches!(e, Error::NoVersion { version: 2, .. }) && e.to_string().contains("held: 1"), "{e}");
+        let e = decide(store, "sn", &code("H01"), None, &Decision::Return("  ".into()), now).await.unwrap_err();
+        assert!(matches!(e, Error::NoReason), "{e}");
+        let e = decide(store, "sn", &code("H01"), None, &Decision::Return("x".repeat(MAX_REASON + 1)), now).await.unwrap_err();
+        assert!(matches!(e, Error::LongReason(_)), "{e}");
+        assert_eq!(count(store).await.unwrap(), 0);
+    }
+
+    async fn a_return_is_superseded_by_the_next_version(store: &Store) {
+        let now = Utc::now();
+        let h01 = code("H01");
+        assert_eq!(current(store, "sn", &h01).await.unwrap().unwrap().state, ReviewState::Pending);
+
+        let r = decide(store, "sn", &h01, None, &Decision::Return(" 3B 与档案不符 ".into()), now).await.unwrap();
+        assert_eq!((r.version, r.state, r.reason.as_deref()), (1, ReviewState::Returned, Some("3B 与档案不符")));
+        let c = current(store, "sn", &h01).await.unwrap().unwrap();
+        assert_eq!((c.version, c.state, c.reason.as_deref()), (1, ReviewState::Returned, Some("3B 与档案不符")));
+
+        // The child corrects and sends version 2: pending again, the return kept as history.
+        receive(store, "H01", 2).await;
+        let c = current(store, "sn", &h01).await.unwrap().unwrap();
+        assert_eq!((c.version, c.state, c.reason, c.at), (2, ReviewState::Pending, None, None));
+
+        let r = decide(store, "sn", &h01, None, &Decision::Accept, now).await.unwrap();
+        assert_eq!((r.version, r.state, r.reason), (2, ReviewState::Accepted, None));
+        // A decision on an older version is history; it does not change the latest's state.
+        decide(store, "sn", &h01, Some(1), &Decision::Accept, now).await.unwrap();
+        assert_eq!(current(store, "sn", &h01).await.unwrap().unwrap().state, ReviewState::Accepted);
+        let h: Vec<(u32, ReviewState)> = history(store, "sn", &h01).await.unwrap().iter().map(|r| (r.version, r.state)).collect();
+        assert_eq!(h, [(1, ReviewState::Returned), (1, ReviewState::Accepted), (2, ReviewState::Accepted)]);
+
+        // What goes up: each child's latest version and its state; H02 sent nothing, so is absent.
+        let m = marks(store, "sn").await.unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["H01"], ReviewMark { version: 2, state: ReviewState::Accepted });
+        assert_eq!(count(store).await.unwrap(), 3);
+    }
+
+    async fn check(url: &str) {
+        let store = seeded(url).await;
+        refusals_store_nothing(&store).await;
+        a_return_is_superseded_by_the_next_version(&store).await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn review_states_move_as_documented_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        check(&store::sqlite_url(dir.path())).await;
+    }
+
+    #[tokio::test]
+    async fn review_states_move_as_documented_on_postgresql() {
+        let Ok(admin) = std::env::var("BANGFU_TEST_DATABASE_URL") else {
+            println!("skipping PostgreSQL: set BANGFU_TEST_DATABASE_URL");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("bangfu_review_{}_{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap());
+        let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        check(&format!("{base}/{name}")).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}

@@ -1,0 +1,195 @@
+//! `bangfu-hub status`: a campaign's state at this hub for a person to read: the campaign, its
+//! completeness (from the rollup), one row per registered child (latest version, when it came in,
+//! on time or not, its review, its findings) and the findings themselves. Columns are aligned by
+//! display width, so Chinese names (two columns each in a terminal) line up.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use bangfu_shared::org::Level;
+use bangfu_shared::review::ReviewState;
+use chrono::{DateTime, Utc};
+use unicode_width::UnicodeWidthStr as _;
+
+use crate::config::{HubConfig, HubLevel};
+use crate::error::Error;
+use crate::store::{self, Store};
+use crate::{campaigns, registry, review, rollup};
+
+/// What the reports table says about one child's versions.
+struct Received {
+    latest: u32,
+    received_at: String,
+    on_time_ever: bool,
+}
+
+/// The status of campaign `id` at this hub, as text.
+pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<String, Error> {
+    let campaign = campaigns::get(store, id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{id}` on this hub / 没有此填报任务")))?;
+    let r = rollup::rollup(store, &config.org, &config.name, id).await?;
+    let orgs = registry::list(store).await?;
+    let reviews = review::states(store, id).await?;
+    let received = received(store, id).await?;
+    let (own_level, child_level) = match config.level {
+        HubLevel::Prefecture => (Level::Prefecture, Level::County),
+        HubLevel::Province => (Level::Province, Level::Prefecture),
+    };
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
+    let own_due = match own_level {
+        Level::Province => campaign.due.province,
+        l => Some(campaign.due.for_level(l)),
+    };
+
+    let mut out = String::new();
+    let _ = writeln!(out, "填报任务 / campaign: {}  {}  (template {})", campaign.id, campaign.title, campaign.template);
+    let _ = writeln!(out, "期间 / period: {} – {}", campaign.start, campaign.end);
+    let _ = writeln!(
+        out,
+        "截止 / due: 本级 this level ({}) {}; 下级 children {}",
+        config.org,
+        day(own_due),
+        day(Some(campaign.due.for_level(child_level)))
+    );
+    if let Some(c) = &r.completeness {
+        let names: BTreeMap<&str, &str> = orgs.iter().map(|o| (o.code.as_str(), o.name.as_str())).collect();
+        let missing: Vec<String> = c.missing.iter().map(|m| format!("{m} {}", names.get(m.as_str()).unwrap_or(&""))).collect();
+        let _ = writeln!(
+            out,
+            "完整性 / completeness: 应报 expected {}, 已报 received {} (按时 on time {}, 逾期 late {}), 未报 missing {}{}",
+            c.expected,
+            c.received,
+            c.on_time,
+            c.late,
+            c.missing.len(),
+            if missing.is_empty() { String::new() } else { format!(": {}", missing.join(", ")) }
+        );
+    }
+    if config.parent.is_some() {
+        match review::own(store, id).await? {
+            Some((v, state, reason, _)) => {
+                let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                let _ = writeln!(out, "上级审核 / review of this hub's report: version {v} {} {state}{why}", state.label());
+            }
+            None => {
+                let _ = writeln!(out, "上级审核 / review of this hub's report: (not known yet / 暂无)");
+            }
+        }
+    }
+    let _ = writeln!(out);
+
+    let header = ["单位 org", "名称 name", "版本 version", "接收时间 received (北京时间)", "时效 timeliness", "审核 review", "问题 findings", "原因 reason"];
+    let mut rows = vec![];
+    for o in &orgs {
+        let findings = r.issues.iter().filter(|i| i.org == o.code).count();
+        let row = match received.get(o.code.as_str()) {
+            None => vec![o.code.to_string(), o.name.clone(), "-".into(), "-".into(), "未报 missing".into(), "-".into(), "-".into(), String::new()],
+            Some(x) => {
+                let rv = reviews.get(&o.code);
+                let state = rv.map_or(ReviewState::Pending, |r| r.state);
+                vec![
+                    o.code.to_string(),
+                    o.name.clone(),
+                    x.latest.to_string(),
+                    local_time(&x.received_at),
+                    if x.on_time_ever { "按时 on time".into() } else { "逾期 late".into() },
+                    format!("{} {state}", state.label()),
+                    findings.to_string(),
+                    rv.and_then(|r| r.reason.clone()).filter(|_| state == ReviewState::Returned).unwrap_or_default(),
+                ]
+            }
+        };
+        rows.push(row);
+    }
+    out.push_str(&table(&header, &rows));
+
+    let _ = writeln!(out);
+    if r.issues.is_empty() {
+        let _ = writeln!(out, "问题 / findings: 无 none");
+    } else {
+        let _ = writeln!(out, "问题 / findings ({}):", r.issues.len());
+        for i in &r.issues {
+            let _ = writeln!(out, "  {}  {}: {}", i.org, i.rule, i.detail);
+        }
+    }
+    Ok(out)
+}
+
+/// Per child: its latest version, when that came in, and whether any version came in on time (as
+/// the rollup's completeness counts it).
+async fn received(store: &Store, id: &str) -> Result<BTreeMap<String, Received>, Error> {
+    let rows: Vec<(String, i64, String, i64)> =
+        sqlx::query_as("SELECT org, version, received_at, on_time FROM reports WHERE campaign = $1 ORDER BY org, version")
+            .bind(id.to_string())
+            .fetch_all(&store.pool)
+            .await
+            .map_err(store::Error::from)?;
+    let mut out: BTreeMap<String, Received> = BTreeMap::new();
+    for (org, version, at, on_time) in rows {
+        let ever = out.get(&org).is_some_and(|r| r.on_time_ever) || on_time != 0;
+        out.insert(org, Received { latest: version as u32, received_at: at, on_time_ever: ever });
+    }
+    Ok(out)
+}
+
+/// An RFC 3339 instant as Asia/Shanghai wall-clock time, to the minute.
+fn local_time(rfc3339: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc3339).map_or_else(
+        |_| rfc3339.to_string(),
+        |t| t.with_timezone(&Utc).with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
+/// Left-aligned columns two spaces apart, padded by display width (a CJK character is two columns
+/// wide). The last column is not padded, so lines carry no trailing blanks.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        let last = cells.len().saturating_sub(1);
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            s.push_str(cell);
+            if i < last {
+                s.push_str(&" ".repeat(w - cell.width() + 2));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up_by_display_width_with_chinese_names() {
+        let rows = vec![
+            vec!["H01".to_string(), "京山县总工会".to_string(), "2".to_string()],
+            vec!["H02".to_string(), "x".to_string(), "10".to_string()],
+        ];
+        let text = table(&["单位 org", "名称 name", "版本"], &rows);
+        let lines: Vec<&str> = text.lines().collect();
+        // The third column starts at the same display column on every line.
+        let starts: Vec<usize> = lines
+            .iter()
+            .zip(["版本", "2", "10"])
+            .map(|(l, third)| l[..l.rfind(third).unwrap()].width())
+            .collect();
+        assert_eq!(starts, vec![starts[0]; 3], "{text}");
+        assert_eq!(starts[0], "京山县总工会".width() + 2 + "单位 org".width() + 2);
+    }
+
+    #[test]
+    fn received_times_are_shown_in_beijing_time() {
+        assert_eq!(local_time("2026-02-05T16:30:00+00:00"), "2026-02-06 00:30");
+    }
+}

@@ -1,0 +1,145 @@
+//! The parent's review (审核) of this node's reports: accepted (已核准), or returned (已退回) with a
+//! reason to correct. `serve` asks the parent after each round of pushes and keeps the answers, so
+//! `status --offline` can show them without a connection; `status` asks live when connected.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+
+use crate::archive::{self, Archive};
+use crate::parent::{Parent, ReviewSpec};
+
+/// A review as stored here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub campaign: String,
+    pub version: u32,
+    /// `pending`, `accepted` or `returned`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub decided_at: Option<String>,
+    pub fetched_at: String,
+}
+
+impl Stored {
+    /// The state as a person reads it: 待审核 pending, 已核准 accepted, 已退回 returned.
+    pub fn label(&self) -> String {
+        let zh = match self.state.as_str() {
+            "accepted" => "已核准",
+            "returned" => "已退回",
+            _ => "待审核",
+        };
+        format!("{zh} {}", self.state)
+    }
+}
+
+/// Keeps what the parent answered about one version (the latest answer wins).
+pub async fn store(archive: &Archive, r: &ReviewSpec, now: DateTime<Utc>) -> Result<(), archive::Error> {
+    let state = match r.state.as_str() {
+        s @ ("pending" | "accepted" | "returned") => s,
+        // A state this node does not know yet is not stored as something it is not.
+        _ => return Ok(()),
+    };
+    sqlx::query(
+        "INSERT INTO reviews (campaign, version, state, reason, decided_at, fetched_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (campaign, version) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+         decided_at = excluded.decided_at, fetched_at = excluded.fetched_at",
+    )
+    .bind(&r.campaign)
+    .bind(i64::from(r.version))
+    .bind(state)
+    .bind(&r.reason)
+    .bind(&r.at)
+    .bind(now.to_rfc3339())
+    .execute(archive.pool())
+    .await
+    .map_err(archive::Error::Database)?;
+    Ok(())
+}
+
+/// Every stored review, by campaign and version.
+pub async fn list(archive: &Archive) -> Result<Vec<Stored>, archive::Error> {
+    let rows = sqlx::query("SELECT campaign, version, state, reason, decided_at, fetched_at FROM reviews ORDER BY campaign, version")
+        .fetch_all(archive.pool())
+        .await
+        .map_err(archive::Error::Database)?;
+    Ok(rows
+        .iter()
+        .map(|r| Stored {
+            campaign: r.get(0),
+            version: r.get::<i64, _>(1) as u32,
+            state: r.get(2),
+            reason: r.get(3),
+            decided_at: r.get(4),
+            fetched_at: r.get(5),
+        })
+        .collect())
+}
+
+/// Asks the parent for the review of this node's latest version on every campaign it has
+/// delivered a version of, and stores the answers. Returns how many were fetched; the first
+/// failure ends the round (the parent is likely down) and is returned as its message.
+pub async fn fetch(parent: &Parent, archive: &Archive, org: &str, now: DateTime<Utc>) -> Result<usize, String> {
+    let campaigns: Vec<String> = sqlx::query_scalar("SELECT DISTINCT campaign FROM outbox WHERE state = 'acked' ORDER BY campaign")
+        .fetch_all(archive.pool())
+        .await
+        .map_err(|e| format!("reading the outbox: {e}"))?;
+    let mut n = 0;
+    for c in campaigns {
+        match parent.review(&c, org).await {
+            Ok(Some(r)) => {
+                store(archive, &r, now).await.map_err(|e| format!("storing the review of {c}: {e}"))?;
+                n += 1;
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("审核结果获取失败 / fetching the review of campaign {c} failed: {e}")),
+        }
+    }
+    Ok(n)
+}
+
+/// [`fetch`], returning the reviews whose state or reason changed (for `serve` to say so once).
+pub async fn refresh(parent: &Parent, archive: &Archive, org: &str, now: DateTime<Utc>) -> Result<Vec<Stored>, String> {
+    let key = |r: &Stored| (r.campaign.clone(), r.version, r.state.clone(), r.reason.clone());
+    let before: std::collections::BTreeSet<_> = list(archive).await.map_err(|e| e.to_string())?.iter().map(key).collect();
+    fetch(parent, archive, org, now).await?;
+    Ok(list(archive).await.map_err(|e| e.to_string())?.into_iter().filter(|r| !before.contains(&key(r))).collect())
+}
+
+/// One line for a person: `version 2 已退回 returned: 3B 与档案不符 (decided 2026-…)`.
+pub fn describe(r: &Stored) -> String {
+    let why = r.reason.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+    let at = r.decided_at.as_deref().map(|a| format!(" (decided {a})")).unwrap_or_default();
+    format!("version {} {}{why}{at}", r.version, r.label())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(version: u32, state: &str, reason: Option<&str>) -> ReviewSpec {
+        ReviewSpec {
+            campaign: "sn".into(),
+            org: "H01".into(),
+            version,
+            state: state.into(),
+            reason: reason.map(str::to_string),
+            at: Some("2026-12-01T10:00:00+00:00".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_return_stays_on_record_when_the_next_version_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::open(dir.path(), true).await.unwrap();
+        let now = Utc::now();
+        store(&archive, &spec(1, "pending", None), now).await.unwrap();
+        store(&archive, &spec(1, "returned", Some("3B 与档案不符")), now).await.unwrap();
+        store(&archive, &spec(2, "accepted", None), now).await.unwrap();
+        store(&archive, &spec(2, "approved-by-someone-new", None), now).await.unwrap();
+        let all = list(&archive).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].version, all[0].label(), all[0].reason.as_deref()), (1, "已退回 returned".to_string(), Some("3B 与档案不符")));
+        assert_eq!((all[1].version, all[1].label()), (2, "已核准 accepted".to_string()));
+        archive.close().await;
+    }
+}
