@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod intake;
 pub mod pki;
 pub mod pull;

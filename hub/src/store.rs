@@ -31,6 +31,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// The writer task that group-commits accepted reports ([`crate::ingest`]), started on first use.
+    pub(crate) ingest: crate::ingest::Slot,
 }
 
 /// The URL of the default SQLite store in a data folder.
@@ -49,7 +51,7 @@ impl Store {
             sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, ingest: Default::default() })
     }
 
     pub async fn close(&self) {

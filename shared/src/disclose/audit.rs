@@ -13,7 +13,7 @@ use super::{Error, Range};
 use crate::template::{Relation, Template};
 
 /// Tolerance for float round-off in LP optima.
-const EPS: f64 = 1e-6;
+pub(crate) const EPS: f64 = 1e-6;
 
 /// The inferable ranges of `targets` given `known[i]` (Some: published value; None: unknown).
 pub(crate) fn ranges(

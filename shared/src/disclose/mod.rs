@@ -10,6 +10,7 @@
 mod audit;
 mod primary;
 mod secondary;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,6 +137,22 @@ pub fn audit(t: &Template, cells: &BTreeMap<String, Cell>) -> Result<Vec<Range>,
         t.cells.iter().enumerate().filter(|(_, c)| cells.get(&c.code).is_some_and(Cell::is_suppressed)).map(|(i, _)| i).collect();
     let relations: Vec<Relation> = t.all_relations().collect();
     audit::ranges(t, &relations, &known, &targets)
+}
+
+/// The audit's verdict without its ranges: `Ok` exactly when `check(&audit(t, cells)?)` is `Ok`,
+/// and otherwise the same error. Proves most reports wide enough with a few LPs instead of two per
+/// withheld cell ([`verify`](self::verify) module), and runs the exact audit only when that proof
+/// falls short, so what is refused is unchanged. For the hub's intake, which needs no ranges.
+pub fn verify(t: &Template, cells: &BTreeMap<String, Cell>) -> Result<(), Error> {
+    let known: Vec<Option<f64>> =
+        t.cells.iter().map(|c| cells.get(&c.code).and_then(Cell::value).map(|v| v.to_f64())).collect();
+    let targets: Vec<usize> =
+        t.cells.iter().enumerate().filter(|(_, c)| cells.get(&c.code).is_some_and(Cell::is_suppressed)).map(|(i, _)| i).collect();
+    let relations: Vec<Relation> = t.all_relations().collect();
+    if verify::wide_enough(t, &relations, &known, &targets) {
+        return Ok(());
+    }
+    check(&audit::ranges(t, &relations, &known, &targets)?)
 }
 
 /// `Ok` when every range is wide enough, else the narrow ones.
