@@ -421,6 +421,26 @@ mod tests {
         assert_eq!(version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap(), Versioned::Unchanged { version: 1 });
     }
 
+    #[tokio::test]
+    async fn a_version_made_while_an_import_writes_waits_for_it_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive_with_campaign(dir.path()).await;
+        let report = build(&archive, dir.path()).await;
+        // An import in another process: another connection holding the write lock.
+        let other = Archive::open(dir.path(), false).await.unwrap();
+        let mut import = other.begin().await.unwrap();
+        sqlx::query("INSERT INTO sync_state (key, value) VALUES ('import', 'running')").execute(&mut *import).await.unwrap();
+        let versioning = tokio::spawn({
+            let archive = archive.clone();
+            async move { version_report(&archive, "sn", report, t0()).await }
+        });
+        // Lets the versioning reach the lock before the import commits (an ordering, not a result).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        import.commit().await.unwrap();
+        let versioned = versioning.await.unwrap();
+        assert!(matches!(versioned, Ok(Versioned::New { version: 1, .. })), "{versioned:?}");
+    }
+
     #[test]
     fn backoff_doubles_from_one_second_and_stops_at_five_minutes() {
         assert_eq!(backoff(1, 1.0), Duration::from_secs(1));

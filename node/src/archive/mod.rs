@@ -100,8 +100,12 @@ impl Archive {
         Ok(known)
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock first, waiting (busy_timeout) for
+    /// another process's import to finish: a deferred transaction that has read and then writes
+    /// fails at once with "database is locked" when another writer committed meanwhile, which
+    /// `serve` met while an import ran beside it.
     pub async fn begin(&self) -> Result<Transaction<'static, Sqlite>, Error> {
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub async fn counts(&self) -> Result<Counts, Error> {
