@@ -104,9 +104,11 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
 /// from the last one stored ([`crate::rollups::record`]).
 pub async fn rollup_with(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &reconcile::Settings) -> Result<Rollup, Error> {
     let mut r = compute(store, org, name, id, settings).await?;
-    r.version = crate::rollups::record(store, &r, chrono::Utc::now()).await?;
-    // After the version is recorded: a review is not an input of the sums, so it makes no new version.
+    // Before the version is recorded: the review states are part of what this level says about its
+    // children (and go up in its report), so a new decision is a new rollup version, printed by
+    // `rollup --version` as it was.
     crate::review::annotate(store, &mut r).await?;
+    r.version = crate::rollups::record(store, &r, chrono::Utc::now()).await?;
     Ok(r)
 }
 
