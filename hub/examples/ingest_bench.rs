@@ -11,6 +11,7 @@
 //! (`--database-url postgres://…/fresh_db` for PostgreSQL; the database must exist and be empty).
 //! Run it through `bench/hub_ingest.sh`.
 
+use bangfu_shared::synthetic::households;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,13 +20,13 @@ use std::time::{Duration, Instant};
 use bangfu_hub::pki::{self, IssueOptions};
 use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::disclose::protect;
-use bangfu_shared::facts::{AidFacts, Dim, HouseholdFacts, UNKNOWN};
+use bangfu_shared::facts::AidFacts;
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::report::Report;
 use bangfu_shared::rules::evaluate;
 use bangfu_shared::template;
 use bangfu_shared::vocabulary::Vocabulary;
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 
 const CAMPAIGN: &str = "2026-dangan";
 /// Stands for the version in the serialised report; replaced per post.
@@ -84,44 +85,6 @@ fn org_codes(n: usize) -> Vec<String> {
     }
     v.truncate(n);
     v
-}
-
-/// splitmix64, so a report is reproducible from its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn skewed(&mut self, n: usize) -> u8 {
-        let a = self.below(n as u64);
-        let b = self.below(n as u64);
-        a.min(b) as u8
-    }
-}
-
-fn households(seed: u64, n: usize, v: &Vocabulary) -> Vec<HouseholdFacts> {
-    let mut rng = Rng(seed);
-    let base = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap();
-    (0..n)
-        .map(|_| {
-            let mut dims = [0u8; Dim::ALL.len()];
-            for d in Dim::ALL {
-                let len = v.field(d.vocabulary_field()).values().len();
-                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
-            }
-            dims[Dim::Status.slot()] = if rng.below(10) < 8 { 0 } else { 2 };
-            let causes = 1u16 << rng.skewed(8);
-            let filed_on = Some(base + Days::new(rng.below(1200)));
-            HouseholdFacts { dims, causes, household_size: 1 + rng.below(4) as u8, amounts: [0; 5], filed_on, lifted_on: None }
-        })
-        .collect()
 }
 
 /// An org's protected `dangan` report, serialised once and split around its version number.

@@ -24,9 +24,7 @@ use bangfu_shared::template;
 use bangfu_shared::vocabulary::Vocabulary;
 use chrono::NaiveDate;
 
-#[path = "../tests/support/archive.rs"]
-#[allow(dead_code)]
-mod archive;
+use bangfu_shared::synthetic as archive;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();

@@ -14,9 +14,7 @@ use bangfu_shared::template::{self, Template};
 use bangfu_shared::vocabulary::Vocabulary;
 use proptest::prelude::*;
 
-#[path = "support/archive.rs"]
-mod archive;
-use archive::{archive, day};
+use bangfu_shared::synthetic::{archive, day};
 
 /// Rolls up `sizes.len()` counties of template `id` and checks every cell against the true total.
 /// Returns (cells exact, cells ranged) so a run can show both cases were met.

@@ -5,55 +5,16 @@
 //!
 //! Usage: `audit_speed [--rounds 5] [--households 300]`
 
+use bangfu_shared::synthetic::households;
 use std::time::Instant;
 
 use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::disclose::{self, protect};
-use bangfu_shared::facts::{Dim, HouseholdFacts, UNKNOWN};
 use bangfu_shared::report::Cell;
 use bangfu_shared::template;
 use bangfu_shared::vocabulary::Vocabulary;
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use std::collections::BTreeMap;
-
-/// splitmix64, as in ingest_bench.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn skewed(&mut self, n: usize) -> u8 {
-        let a = self.below(n as u64);
-        let b = self.below(n as u64);
-        a.min(b) as u8
-    }
-}
-
-/// The same households as ingest_bench's, seed for seed.
-fn households(seed: u64, n: usize, v: &Vocabulary) -> Vec<HouseholdFacts> {
-    let mut rng = Rng(seed);
-    let base = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap();
-    (0..n)
-        .map(|_| {
-            let mut dims = [0u8; Dim::ALL.len()];
-            for d in Dim::ALL {
-                let len = v.field(d.vocabulary_field()).values().len();
-                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
-            }
-            dims[Dim::Status.slot()] = if rng.below(10) < 8 { 0 } else { 2 };
-            let causes = 1u16 << rng.skewed(8);
-            let filed_on = Some(base + Days::new(rng.below(1200)));
-            HouseholdFacts { dims, causes, household_size: 1 + rng.below(4) as u8, amounts: [0; 5], filed_on, lifted_on: None }
-        })
-        .collect()
-}
 
 fn main() {
     let mut rounds = 5;

@@ -12,5 +12,6 @@ pub mod org;
 pub mod report;
 pub mod review;
 pub mod rules;
+pub mod synthetic;
 pub mod template;
 pub mod vocabulary;

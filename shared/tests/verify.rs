@@ -3,6 +3,7 @@
 //! patterns that pass (what `protect` withholds, plus extra cells) and that fail (random cells,
 //! or the protected pattern with one withheld cell revealed).
 
+use bangfu_shared::synthetic::Rng;
 use std::collections::BTreeMap;
 
 use bangfu_shared::aggregate::{Aggregates, Period, aggregate};
@@ -13,26 +14,6 @@ use bangfu_shared::template::{self, Template};
 use bangfu_shared::vocabulary::Vocabulary;
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
-
-/// splitmix64, so a failing case is its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn skewed(&mut self, n: usize) -> u8 {
-        let a = self.below(n as u64);
-        let b = self.below(n as u64);
-        a.min(b) as u8
-    }
-}
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

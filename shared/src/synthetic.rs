@@ -1,12 +1,16 @@
-//! Synthetic county archives (households and aid records as aggregation sees them), shared by the
-//! rollup property test and the rollup benchmark. A seeded generator, so a failing case is its seed.
+//! Seeded synthetic archives as aggregation sees them (households' coded facts and aid records), for
+//! property tests and benchmarks across the workspace. No names, no ID numbers: these are the facts
+//! a statistic table is computed from, drawn from a splitmix64 generator so that a failing case is its
+//! seed. (Whole import files with names and ID numbers come from `bangfu-node gen`.)
 
-use bangfu_shared::facts::{AidFacts, Dim, HouseholdFacts, UNKNOWN};
-use bangfu_shared::vocabulary::Vocabulary;
 use chrono::{Days, NaiveDate};
 
-/// splitmix64: a tiny deterministic generator, so a failing case is its seed.
-pub struct Rng(u64);
+use crate::facts::{AidFacts, Dim, HouseholdFacts, UNKNOWN};
+use crate::vocabulary::Vocabulary;
+
+/// splitmix64: a tiny deterministic generator.
+pub struct Rng(pub u64);
+
 impl Rng {
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -15,11 +19,13 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+
     /// Skewed towards small indices, as real archives are (most households in a few values).
-    fn skewed(&mut self, n: usize) -> u8 {
+    pub fn skewed(&mut self, n: usize) -> u8 {
         let a = self.below(n as u64);
         let b = self.below(n as u64);
         a.min(b) as u8
@@ -27,10 +33,11 @@ impl Rng {
 }
 
 pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    NaiveDate::from_ymd_opt(y, m, d).expect("a valid date")
 }
 
-/// Random households and aid records shaped like a (small) county archive.
+/// Random households and aid records shaped like a county archive: every 档案状态 (在档, 已脱困 with a
+/// 脱困日期, 已剔除), up to three causes, some fields unknown, money amounts, aid of every kind.
 pub fn archive(seed: u64, n: usize, vocabulary: &Vocabulary) -> (Vec<HouseholdFacts>, Vec<AidFacts>) {
     let mut rng = Rng(seed);
     let base = day(2012, 1, 1);
@@ -73,3 +80,22 @@ pub fn archive(seed: u64, n: usize, vocabulary: &Vocabulary) -> (Vec<HouseholdFa
     (households, aid)
 }
 
+/// Simpler households (在档 or 已剔除, one cause, all filed before 2015-04), the ones the hub's
+/// intake benchmark and tests post as `dangan` reports: seed for seed the same report everywhere.
+pub fn households(seed: u64, n: usize, v: &Vocabulary) -> Vec<HouseholdFacts> {
+    let mut rng = Rng(seed);
+    let base = day(2012, 1, 1);
+    (0..n)
+        .map(|_| {
+            let mut dims = [0u8; Dim::ALL.len()];
+            for d in Dim::ALL {
+                let len = v.field(d.vocabulary_field()).values().len();
+                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
+            }
+            dims[Dim::Status.slot()] = if rng.below(10) < 8 { 0 } else { 2 };
+            let causes = 1u16 << rng.skewed(8);
+            let filed_on = Some(base + Days::new(rng.below(1200)));
+            HouseholdFacts { dims, causes, household_size: 1 + rng.below(4) as u8, amounts: [0; 5], filed_on, lifted_on: None }
+        })
+        .collect()
+}
