@@ -17,6 +17,7 @@
 #
 # BANGFU_BIN_DIR=DIR uses the bangfu-node and bangfu-hub in DIR instead of building release binaries.
 set -euo pipefail
+command -v jq >/dev/null || { echo "demo.sh needs jq (apt-get install jq) / 需要 jq" >&2; exit 1; }
 
 HOUSEHOLDS=5000 DIR="" FRESH=0 ONCE=0 PORT=18443
 die() { echo "错误 / error: $*" >&2; exit 2; }
