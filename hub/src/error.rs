@@ -23,6 +23,11 @@ pub enum Error {
     /// The body is not a report (400).
     #[error("{0}")]
     BadRequest(String),
+    /// The connection ended before the whole body arrived (a cut link, a client gone): nothing the
+    /// child sent was refused, so it is logged as such and not counted as a refusal (400; nobody is
+    /// left to read the answer, and the child resends the same version).
+    #[error("the connection ended before the whole body arrived: {0}")]
+    BodyLost(String),
     /// The body is over the limit (413).
     #[error("the body is over the limit of 1 MiB")]
     TooLarge,
@@ -30,6 +35,10 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::Error),
 }
+
+/// Marks a response to a request whose body never fully arrived ([`Error::BodyLost`]).
+#[derive(Debug, Clone)]
+pub struct Interrupted(pub String);
 
 /// The reason a refusal is logged with; the response carries it as an extension so that the
 /// access log (which knows the peer and path) writes one line per refusal.
@@ -43,7 +52,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::BadRequest(_) | Error::BodyLost(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,7 +77,14 @@ impl IntoResponse for Error {
         });
         let mut res = (status, body.to_string()).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        res.extensions_mut().insert(Refusal(self.to_string()));
+        match &self {
+            Error::BodyLost(_) => {
+                res.extensions_mut().insert(Interrupted(self.to_string()));
+            }
+            _ => {
+                res.extensions_mut().insert(Refusal(self.to_string()));
+            }
+        }
         res
     }
 }

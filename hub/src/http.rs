@@ -27,7 +27,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::error::{Error, Refusal};
+use crate::error::{Error, Interrupted, Refusal};
 use crate::pki::{self, RevocationList};
 use crate::store::Store;
 use crate::{campaigns, intake, rollup, upstream};
@@ -128,7 +128,10 @@ async fn observe(req: Request, next: Next) -> Response {
     let res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
     span.record("status", status);
-    if res.status().is_client_error() || res.status().is_server_error() {
+    if let Some(lost) = res.extensions().get::<Interrupted>() {
+        // A cut link, not a refusal: the child resends the same version.
+        tracing::info!(parent: &span, peer = %org, path = %path, reason = %lost.0, "request body lost");
+    } else if res.status().is_client_error() || res.status().is_server_error() {
         let reason = res.extensions().get::<Refusal>().map_or_else(|| res.status().to_string(), |r| r.0.clone());
         tracing::warn!(parent: &span, peer = %org, path = %path, status, reason = %reason, "refused");
         refusals().add(1, &[KeyValue::new("status", i64::from(status)), KeyValue::new("path", route_of(&path))]);
@@ -154,7 +157,12 @@ fn route_of(path: &str) -> &'static str {
 }
 
 async fn post_report(State(state): State<AppState>, Extension(peer): Extension<Peer>, body: Result<Bytes, BytesRejection>) -> Result<Response, Error> {
-    let body = body.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { Error::TooLarge } else { Error::BadRequest(e.body_text()) })?;
+    let body = body.map_err(|e| match e {
+        _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge,
+        // Not over the limit, yet not read whole: the connection broke mid-body.
+        BytesRejection::FailedToBufferBody(_) => Error::BodyLost(e.body_text()),
+        _ => Error::BadRequest(e.body_text()),
+    })?;
     let org = peer.org.expect("admitted peers name an org");
     let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
     let status = if receipt.status == "accepted" { StatusCode::CREATED } else { StatusCode::OK };
