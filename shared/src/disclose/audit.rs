@@ -22,41 +22,10 @@ pub(crate) fn ranges(
     known: &[Option<f64>],
     targets: &[usize],
 ) -> Result<Vec<Range>, Error> {
-    // Only relations with an unknown say anything about the unknowns.
-    let live: Vec<&Relation> = relations.iter().filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none())).collect();
-    // Connected components of unknowns through relations keep each LP small.
-    let n = known.len();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], mut x: usize) -> usize {
-        while p[x] != x {
-            p[x] = p[p[x]];
-            x = p[x];
-        }
-        x
-    }
-    for r in &live {
-        let mut first = None;
-        for &(c, _) in &r.terms {
-            if known[c].is_some() {
-                continue;
-            }
-            match first {
-                None => first = Some(c),
-                Some(f) => {
-                    let (a, b) = (find(&mut parent, f), find(&mut parent, c));
-                    parent[a] = b;
-                }
-            }
-        }
-    }
+    let components = Components::new(relations, known);
     let mut out = Vec::with_capacity(targets.len());
     for &target in targets {
-        let root = find(&mut parent, target);
-        let rels: Vec<&Relation> = live
-            .iter()
-            .copied()
-            .filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none() && find(&mut parent, c) == root))
-            .collect();
+        let rels = components.relations(components.root(target));
         let (lower, upper) = if rels.is_empty() {
             (0.0, f64::INFINITY)
         } else {
@@ -68,6 +37,51 @@ pub(crate) fn ranges(
         out.push(Range { code: t.cells[target].code.clone(), lower, upper, required: required_width(t, target) });
     }
     Ok(out)
+}
+
+/// The unknown cells joined into connected components by the relations that mention them (each
+/// component is its own small LP), and the relations that say anything about the unknowns.
+pub(crate) struct Components<'a> {
+    live: Vec<&'a Relation>,
+    known: &'a [Option<f64>],
+    /// Each cell's component (its union-find root, fully resolved).
+    root: Vec<usize>,
+}
+
+impl<'a> Components<'a> {
+    pub(crate) fn new(relations: &'a [Relation], known: &'a [Option<f64>]) -> Components<'a> {
+        // Only relations with an unknown say anything about the unknowns.
+        let live: Vec<&Relation> = relations.iter().filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none())).collect();
+        let mut parent: Vec<usize> = (0..known.len()).collect();
+        fn find(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for r in &live {
+            let mut unknowns = r.terms.iter().map(|&(c, _)| c).filter(|&c| known[c].is_none());
+            if let Some(first) = unknowns.next() {
+                for c in unknowns {
+                    let (a, b) = (find(&mut parent, first), find(&mut parent, c));
+                    parent[a] = b;
+                }
+            }
+        }
+        let root = (0..known.len()).map(|c| find(&mut parent, c)).collect();
+        Components { live, known, root }
+    }
+
+    /// The component of `cell`.
+    pub(crate) fn root(&self, cell: usize) -> usize {
+        self.root[cell]
+    }
+
+    /// The relations over the unknowns of component `root` (empty: nothing bounds its cells).
+    pub(crate) fn relations(&self, root: usize) -> Vec<&'a Relation> {
+        self.live.iter().copied().filter(|r| r.terms.iter().any(|&(c, _)| self.known[c].is_none() && self.root[c] == root)).collect()
+    }
 }
 
 /// How wide a withheld cell's range must be: k for counts, the money range for money.

@@ -23,48 +23,20 @@
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem, Variable};
 
-use super::audit::{EPS, required_width};
+use super::audit::{Components, EPS, required_width};
 use crate::template::{Relation, Template};
 
 /// Whether every cell in `targets` is proven to range at least its required width, given `known`
 /// (published values; None for unknowns). `false` means "not proven here", never "exposed".
 pub(crate) fn wide_enough(t: &Template, relations: &[Relation], known: &[Option<f64>], targets: &[usize]) -> bool {
-    let live: Vec<&Relation> = relations.iter().filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none())).collect();
-    let n = known.len();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], mut x: usize) -> usize {
-        while p[x] != x {
-            p[x] = p[p[x]];
-            x = p[x];
-        }
-        x
-    }
-    for r in &live {
-        let mut first = None;
-        for &(c, _) in &r.terms {
-            if known[c].is_some() {
-                continue;
-            }
-            match first {
-                None => first = Some(c),
-                Some(f) => {
-                    let (a, b) = (find(&mut parent, f), find(&mut parent, c));
-                    parent[a] = b;
-                }
-            }
-        }
-    }
+    let components = Components::new(relations, known);
     // Targets grouped by component, each component checked on its own (small) LP.
-    let mut roots: Vec<usize> = targets.iter().map(|&c| find(&mut parent, c)).collect();
+    let mut roots: Vec<usize> = targets.iter().map(|&c| components.root(c)).collect();
     roots.sort_unstable();
     roots.dedup();
     roots.into_iter().all(|root| {
-        let members: Vec<usize> = targets.iter().copied().filter(|&c| find(&mut parent, c) == root).collect();
-        let rels: Vec<&Relation> = live
-            .iter()
-            .copied()
-            .filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none() && find(&mut parent, c) == root))
-            .collect();
+        let members: Vec<usize> = targets.iter().copied().filter(|&c| components.root(c) == root).collect();
+        let rels = components.relations(root);
         // No relation: nothing bounds these cells, [0, ∞) as in the exact audit.
         rels.is_empty() || Component::new(&rels, known).proves(t, &members)
     })
