@@ -100,22 +100,15 @@ pub async fn update(store: &Store, id: &str, change: &Change) -> Result<Campaign
 /// Overwrites the stored definition of `c` and counts its revision up, if anything differs.
 /// Returns whether it did.
 async fn write(store: &Store, c: &Campaign) -> Result<bool, Error> {
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let done = sqlx::query(
-        "UPDATE campaigns SET template = $2, title = $3, start_on = $4, end_on = $5, due_county = $6, due_prefecture = $7,
-                due_province = $8, template_body = $9, revision = revision + 1
-         WHERE id = $1 AND NOT (template = $2 AND title = $3 AND start_on = $4 AND end_on = $5 AND due_county = $6
-                AND due_prefecture = $7 AND COALESCE(due_province, '') = COALESCE($8, '') AND COALESCE(template_body, '') = COALESCE($9, ''))",
+    let done = campaigns::bind_definition(
+        sqlx::query(
+            "UPDATE campaigns SET template = $2, title = $3, start_on = $4, end_on = $5, due_county = $6, due_prefecture = $7,
+                    due_province = $8, template_body = $9, revision = revision + 1
+             WHERE id = $1 AND NOT (template = $2 AND title = $3 AND start_on = $4 AND end_on = $5 AND due_county = $6
+                    AND due_prefecture = $7 AND COALESCE(due_province, '') = COALESCE($8, '') AND COALESCE(template_body, '') = COALESCE($9, ''))",
+        ),
+        c,
     )
-    .bind(c.id.clone())
-    .bind(c.template.clone())
-    .bind(c.title.clone())
-    .bind(day(c.start))
-    .bind(day(c.end))
-    .bind(day(c.due.county))
-    .bind(day(c.due.prefecture))
-    .bind(c.due.province.map(day))
-    .bind(c.template_body.clone())
     .execute(&store.pool)
     .await
     .map_err(store::Error::from)?;

@@ -92,22 +92,33 @@ const COLUMNS: &str = "id, template, title, start_on, end_on, due_county, due_pr
 
 /// Stores a new campaign; `origin` says where it came from (`local`, or the parent's URL).
 /// Returns false when a campaign with that id exists already (it is left as it is).
+/// Binds a campaign's id and definition as $1..$9: id, template, title, start, end, the three due
+/// dates and the template file's text, in the columns' order (dates as ISO text).
+pub(crate) fn bind_definition<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    c: &Campaign,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    q.bind(c.id.clone())
+        .bind(c.template.clone())
+        .bind(c.title.clone())
+        .bind(day(c.start))
+        .bind(day(c.end))
+        .bind(day(c.due.county))
+        .bind(day(c.due.prefecture))
+        .bind(c.due.province.map(day))
+        .bind(c.template_body.clone())
+}
+
 #[tracing::instrument(skip(store, c), fields(id = %c.id))]
 pub async fn create(store: &Store, c: &Campaign, origin: &str) -> Result<bool> {
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let done = sqlx::query(
-        "INSERT INTO campaigns (id, template, title, start_on, end_on, due_county, due_prefecture, due_province, template_body, origin)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+    let done = bind_definition(
+        sqlx::query(
+            "INSERT INTO campaigns (id, template, title, start_on, end_on, due_county, due_prefecture, due_province, template_body, origin)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+        ),
+        c,
     )
-    .bind(c.id.clone())
-    .bind(c.template.clone())
-    .bind(c.title.clone())
-    .bind(day(c.start))
-    .bind(day(c.end))
-    .bind(day(c.due.county))
-    .bind(day(c.due.prefecture))
-    .bind(c.due.province.map(day))
-    .bind(c.template_body.clone())
     .bind(origin.to_string())
     .execute(&store.pool)
     .await?;

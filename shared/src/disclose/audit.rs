@@ -89,6 +89,29 @@ pub(crate) fn required_width(t: &Template, cell: usize) -> f64 {
     if t.cells[cell].is_money() { t.disclosure.money_range.to_f64() } else { t.disclosure.threshold as f64 }
 }
 
+/// Adds relation `r` to `problem`: its published cells moved to the constant side, its unknowns as
+/// the variables `var` gives (a relation with equal bounds is one equality, else up to two inequalities).
+pub(crate) fn constrain(problem: &mut Problem, r: &Relation, known: &[Option<f64>], mut var: impl FnMut(usize, &mut Problem) -> microlp::Variable) {
+    let mut constant = 0.0;
+    let mut expr = Vec::new();
+    for &(c, a) in &r.terms {
+        match known[c] {
+            Some(v) => constant += a * v,
+            None => expr.push((var(c, problem), a)),
+        }
+    }
+    if r.lower == r.upper {
+        problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, r.upper - constant);
+    } else {
+        if r.lower.is_finite() {
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, r.lower - constant);
+        }
+        if r.upper.is_finite() {
+            problem.add_constraint(expr.as_slice(), ComparisonOp::Le, r.upper - constant);
+        }
+    }
+}
+
 fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: OptimizationDirection) -> Result<f64, Error> {
     let mut problem = Problem::new(direction);
     let mut vars: Vec<(usize, microlp::Variable)> = Vec::new();
@@ -102,24 +125,7 @@ fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: Op
     };
     var_of(target, &mut problem);
     for r in rels {
-        let mut constant = 0.0;
-        let mut expr = Vec::new();
-        for &(c, a) in &r.terms {
-            match known[c] {
-                Some(v) => constant += a * v,
-                None => expr.push((var_of(c, &mut problem), a)),
-            }
-        }
-        if r.lower == r.upper {
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, r.upper - constant);
-        } else {
-            if r.lower.is_finite() {
-                problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, r.lower - constant);
-            }
-            if r.upper.is_finite() {
-                problem.add_constraint(expr.as_slice(), ComparisonOp::Le, r.upper - constant);
-            }
-        }
+        constrain(&mut problem, r, known, |c, problem| var_of(c, problem));
     }
     match problem.solve() {
         Ok(outcome) => match outcome.solution() {

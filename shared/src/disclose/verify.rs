@@ -21,9 +21,9 @@
 //! Sound by construction: a cell passes only on two points that satisfy every relation (up to the
 //! solver's tolerance), so its true range is at least as wide as the points show.
 
-use microlp::{ComparisonOp, OptimizationDirection, Problem, Variable};
+use microlp::{OptimizationDirection, Problem, Variable};
 
-use super::audit::{Components, EPS, required_width};
+use super::audit::{Components, EPS, constrain, required_width};
 use crate::template::{Relation, Template};
 
 /// Whether every cell in `targets` is proven to range at least its required width, given `known`
@@ -75,24 +75,7 @@ impl<'a> Component<'a> {
         let vars: Vec<Variable> =
             self.cells.iter().map(|c| problem.add_var(if objective.contains(c) { 1.0 } else { 0.0 }, (0.0, f64::INFINITY))).collect();
         for r in self.rels {
-            let mut constant = 0.0;
-            let mut expr = Vec::with_capacity(r.terms.len());
-            for &(c, a) in &r.terms {
-                match self.known[c] {
-                    Some(v) => constant += a * v,
-                    None => expr.push((vars[self.var(c)], a)),
-                }
-            }
-            if r.lower == r.upper {
-                problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, r.upper - constant);
-            } else {
-                if r.lower.is_finite() {
-                    problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, r.lower - constant);
-                }
-                if r.upper.is_finite() {
-                    problem.add_constraint(expr.as_slice(), ComparisonOp::Le, r.upper - constant);
-                }
-            }
+            constrain(&mut problem, r, self.known, |c, _| vars[self.var(c)]);
         }
         match problem.solve() {
             Ok(outcome) => match outcome.solution() {
