@@ -8,8 +8,10 @@
 //! organisational figures are published as they are.
 
 mod audit;
+mod component;
 mod primary;
 mod secondary;
+mod simplex;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
