@@ -147,7 +147,8 @@ async fn main() {
     };
 
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&identity("HB", true))]);
+    let hb_tls = identity("HB", true);
+    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&hb_tls)]);
     ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", "H", "--name", "荆门市总工会"]);
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "songnuan", "--title", "送温暖",
                         "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);
@@ -179,7 +180,8 @@ async fn main() {
         tls.insert(org, t);
     }
     let rollup_url = format!("{province_url}/api/v1/campaigns/{CAMPAIGN}/rollup");
-    let watch = reader(&h_tls);
+    // Read as the province itself: a hub's rollup is not for its children (docs/decisions.md).
+    let watch = reader(&hb_tls);
     until_at_province(&watch, &rollup_url, "H02", |_| true).await;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("set up: {} households per county; load average {}", a.households, load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));

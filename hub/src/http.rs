@@ -183,8 +183,23 @@ async fn get_campaigns(State(state): State<AppState>, headers: HeaderMap) -> Res
     Ok((StatusCode::OK, [(header::ETAG, etag_value), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
-async fn get_rollup(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, Error> {
+async fn get_rollup(State(state): State<AppState>, Extension(peer): Extension<Peer>, UrlPath(id): UrlPath<String>) -> Result<Response, Error> {
+    let reader = peer.org.as_ref().ok_or_else(|| Error::Forbidden("the client certificate names no org".into()))?;
+    if !may_read_rollup(&state.org, reader) {
+        return Err(Error::Forbidden(format!(
+            "{reader} may not read {}'s rollup: only {} itself and the levels above it may / 无权查看该汇总",
+            state.org, state.org
+        )));
+    }
     Ok(Json(rollup::rollup_with(&state.store, &state.org, &state.name, &id, &state.reconcile).await?).into_response())
+}
+
+/// Who may read a hub's rollup over the API: the hub's own identity (its operators' tools) and orgs
+/// of the levels above it, which in a province's PKI are this hub's parent and the province. Not its
+/// children: a county has no business with its siblings' figures or their review states; it reads
+/// its own review at `…/reports/{org}/review` (docs/decisions.md).
+fn may_read_rollup(hub: &OrgCode, reader: &OrgCode) -> bool {
+    reader == hub || reader.level().is_above(hub.level())
 }
 
 /// Serves `app` over mutual TLS on `listener` until the process ends; a refused handshake is
@@ -193,4 +208,20 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: R
     let on_refused: bangfu_client::server::OnRefused =
         Arc::new(|_, _| refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]));
     bangfu_client::server::serve(listener, tls, app, on_refused).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollup_is_read_by_the_hub_itself_and_the_levels_above() {
+        let org = |c: &str| OrgCode::parse(c).unwrap();
+        assert!(may_read_rollup(&org("H"), &org("H")));
+        assert!(may_read_rollup(&org("H"), &org("HB")));
+        assert!(!may_read_rollup(&org("H"), &org("H01")), "a child");
+        assert!(!may_read_rollup(&org("H"), &org("J")), "another prefecture");
+        assert!(may_read_rollup(&org("HB"), &org("HB")));
+        assert!(!may_read_rollup(&org("HB"), &org("H")), "the province has nobody above it");
+    }
 }

@@ -156,7 +156,7 @@ impl Hub {
     }
 
     async fn rollup_of(&self, campaign: &str) -> Value {
-        let res = self.client("H01").get(format!("{}/api/v1/campaigns/{campaign}/rollup", self.url)).send().await.unwrap();
+        let res = self.client("HB").get(format!("{}/api/v1/campaigns/{campaign}/rollup", self.url)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
     }
@@ -254,6 +254,24 @@ async fn an_unregistered_org_is_refused() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("not a registered child"));
     assert_eq!(hub.stored().await, (0, 0));
+}
+
+/// A hub's rollup is for the hub itself and the levels above it, not for its children (their
+/// siblings' figures) nor for anyone else of the CA; a refusal is a 403 with a log line.
+#[tokio::test]
+async fn only_the_hub_itself_and_the_levels_above_may_read_its_rollup() {
+    let hub = spawn_hub(None);
+    issue(&hub.pki, hub.root.path(), "H", &[]);
+    let url = format!("{}/api/v1/campaigns/{CAMPAIGN}/rollup", hub.url);
+    for reader in ["H01", "H03", "H"] {
+        let res = hub.client(reader).get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{reader}");
+        let problem: Value = res.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains(&format!("{reader} may not read HB's rollup")), "{problem}");
+        hub.log_eventually(&format!("peer={reader}")).await;
+    }
+    assert!(hub.log().lines().filter(|l| l.contains("refused")).all(|l| l.contains("/rollup")), "{}", hub.log());
+    assert_eq!(hub.client("HB").get(&url).send().await.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -16,6 +16,19 @@ pub enum Level {
     County,
 }
 
+impl Level {
+    /// Whether this level is higher in the union's hierarchy than `other` (the province above
+    /// prefectures, prefectures above counties).
+    pub fn is_above(self, other: Level) -> bool {
+        let rank = |l: Level| match l {
+            Level::Province => 0,
+            Level::Prefecture => 1,
+            Level::County => 2,
+        };
+        rank(self) < rank(other)
+    }
+}
+
 /// A known-good org code.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
