@@ -16,6 +16,7 @@
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 use super::component::{Answer, ComponentLp};
+use super::simplex::Op;
 use super::{Error, Range};
 use crate::template::{Relation, Template};
 
@@ -114,27 +115,29 @@ pub(crate) fn required_width(t: &Template, cell: usize) -> f64 {
     if t.cells[cell].is_money() { t.disclosure.money_range.to_f64() } else { t.disclosure.threshold as f64 }
 }
 
-/// Adds relation `r` to `problem`: its published cells moved to the constant side, its unknowns as
-/// the variables `var` gives (a relation with equal bounds is one equality, else up to two inequalities).
-pub(crate) fn constrain(problem: &mut Problem, r: &Relation, known: &[Option<f64>], mut var: impl FnMut(usize, &mut Problem) -> microlp::Variable) {
+/// Relation `r` as LP rows over the unknowns: its published cells moved to the constant side, one
+/// equality when its bounds are equal, else up to two inequalities. `var` names each unknown's
+/// variable. The one definition of the outsider's constraints, for microlp and the warm simplex.
+pub(crate) fn rows<V: Copy>(r: &Relation, known: &[Option<f64>], mut var: impl FnMut(usize) -> V) -> Vec<(Vec<(V, f64)>, Op, f64)> {
     let mut constant = 0.0;
-    let mut expr = Vec::new();
+    let mut terms = Vec::with_capacity(r.terms.len());
     for &(c, a) in &r.terms {
         match known[c] {
             Some(v) => constant += a * v,
-            None => expr.push((var(c, problem), a)),
+            None => terms.push((var(c), a)),
         }
     }
     if r.lower == r.upper {
-        problem.add_constraint(expr.as_slice(), ComparisonOp::Eq, r.upper - constant);
-    } else {
-        if r.lower.is_finite() {
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Ge, r.lower - constant);
-        }
-        if r.upper.is_finite() {
-            problem.add_constraint(expr.as_slice(), ComparisonOp::Le, r.upper - constant);
-        }
+        return vec![(terms, Op::Eq, r.upper - constant)];
     }
+    let mut out = Vec::with_capacity(2);
+    if r.lower.is_finite() {
+        out.push((terms.clone(), Op::Ge, r.lower - constant));
+    }
+    if r.upper.is_finite() {
+        out.push((terms, Op::Le, r.upper - constant));
+    }
+    out
 }
 
 fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: OptimizationDirection) -> Result<f64, Error> {
@@ -150,7 +153,14 @@ fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: Op
     };
     var_of(target, &mut problem);
     for r in rels {
-        constrain(&mut problem, r, known, |c, problem| var_of(c, problem));
+        for (terms, op, rhs) in rows(r, known, |c| var_of(c, &mut problem)) {
+            let op = match op {
+                Op::Eq => ComparisonOp::Eq,
+                Op::Le => ComparisonOp::Le,
+                Op::Ge => ComparisonOp::Ge,
+            };
+            problem.add_constraint(terms.as_slice(), op, rhs);
+        }
     }
     match problem.solve() {
         Ok(outcome) => match outcome.solution() {

@@ -7,7 +7,8 @@
 //! points lies inside the true range: a mistake in the simplex can make a range look narrower
 //! (more is withheld, or a report goes to the slow path), never wider than it is.
 
-use super::simplex::{Lp, Op, Outcome};
+use super::audit::rows;
+use super::simplex::{Lp, Outcome};
 use crate::template::Relation;
 
 /// An answer of the component's LP.
@@ -36,29 +37,7 @@ impl<'a> ComponentLp<'a> {
         cells.sort_unstable();
         cells.dedup();
         let var = |c: usize| cells.binary_search(&c).expect("a member of the component");
-        // The same constraints as the exact audit's `constrain`: published cells moved to the
-        // constant side, an equality when the bounds are equal, else up to two inequalities.
-        let mut rows = Vec::with_capacity(rels.len() * 2);
-        for r in &rels {
-            let mut constant = 0.0;
-            let mut terms = Vec::with_capacity(r.terms.len());
-            for &(c, a) in &r.terms {
-                match known[c] {
-                    Some(v) => constant += a * v,
-                    None => terms.push((var(c), a)),
-                }
-            }
-            if r.lower == r.upper {
-                rows.push((terms, Op::Eq, r.upper - constant));
-            } else {
-                if r.lower.is_finite() {
-                    rows.push((terms.clone(), Op::Ge, r.lower - constant));
-                }
-                if r.upper.is_finite() {
-                    rows.push((terms, Op::Le, r.upper - constant));
-                }
-            }
-        }
+        let rows: Vec<_> = rels.iter().flat_map(|r| rows(r, known, var)).collect();
         let lp = Lp::feasible(cells.len(), &rows)?;
         Some(ComponentLp { rels, known, cells, lp })
     }
