@@ -13,7 +13,8 @@
 #   --dir DIR       where everything is kept (default: a fresh temp dir). Run again with the same DIR
 #                   to restart the same tree; --fresh deletes it first (only a folder this script made).
 #   --once          stop everything after printing (tests, CI)
-#   --port BASE     the province listens on BASE, H on BASE+1, J on BASE+2 (default 18443), on 127.0.0.1
+#   --port BASE     the province listens on BASE, H on BASE+1, J on BASE+2 (default 18443), on 127.0.0.1;
+#                   the province's dashboard (plain HTTP, for a browser) on BASE+3
 #
 # BANGFU_BIN_DIR=DIR uses the bangfu-node and bangfu-hub in DIR instead of building release binaries.
 set -euo pipefail
@@ -33,7 +34,7 @@ while (($#)); do
   esac
 done
 [[ $HOUSEHOLDS =~ ^[0-9]+$ && $HOUSEHOLDS -gt 0 ]] || die "--households $HOUSEHOLDS: not a positive number / 户数应为正整数"
-[[ $PORT =~ ^[0-9]+$ && $PORT -gt 0 && $PORT -lt 65533 ]] || die "--port $PORT: not a port number / 端口号无效"
+[[ $PORT =~ ^[0-9]+$ && $PORT -gt 0 && $PORT -lt 65532 ]] || die "--port $PORT: not a port number / 端口号无效"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -n ${BANGFU_BIN_DIR:-} ]]; then
@@ -178,7 +179,9 @@ for h in "${HUBS[@]}"; do
   log=$DIR/logs/hub-$org.log
   from=$(($(stat -c %s "$log" 2>/dev/null || echo 0) + 1))
   # bangfu-hub serve stops cleanly on SIGINT (Ctrl-C); SIGTERM is not handled by it.
-  start "hub $org" INT "$log" "$HUB" serve --data "$DIR/hub-$org" --listen "${URL[$org]#https://}" --sync-interval 1
+  dashboard=()
+  [[ $org == HB ]] && dashboard=(--http "$HOST:$((PORT + 3))")
+  start "hub $org" INT "$log" "$HUB" serve --data "$DIR/hub-$org" --listen "${URL[$org]#https://}" --sync-interval 1 "${dashboard[@]}"
   wait_listening "$org" "$log" "${PIDS[-1]}" "$from"
 done
 for n in "${NODES[@]}"; do
@@ -230,6 +233,12 @@ for i in "${!PIDS[@]}"; do
   fi
 done
 echo "  CA: $DIR/pki   synthetic archives: $DIR/gen-*"
+DASHBOARD=http://$HOST:$((PORT + 3))/campaigns/$CAMPAIGN
+echo "  dashboard / 看板 (the province's live rollup, open in a browser): $DASHBOARD"
+if command -v curl >/dev/null; then
+  curl -fsS "http://$HOST:$((PORT + 3))/campaigns/$CAMPAIGN/tree" | grep -q "已报 received" ||
+    die "the province's dashboard does not answer at $DASHBOARD; see $DIR/logs/hub-HB.log / 看板无响应"
+fi
 
 if ((ONCE)); then
   exit 0

@@ -49,6 +49,8 @@ pub struct AppState {
     pub upstream: Option<Arc<upstream::Changed>>,
     /// hub.toml `[reconcile]`, for the rollup's findings.
     pub reconcile: crate::reconcile::Settings,
+    /// Told of every accepted report, for the dashboard's live pages.
+    pub changes: Arc<crate::dashboard::Changes>,
 }
 
 /// The revocation list, re-read when its file changes.
@@ -166,8 +168,11 @@ async fn post_report(State(state): State<AppState>, Extension(peer): Extension<P
     let org = peer.org.expect("admitted peers name an org");
     let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
     let status = if receipt.status == "accepted" { StatusCode::CREATED } else { StatusCode::OK };
-    if let (StatusCode::CREATED, Some(upstream)) = (status, &state.upstream) {
-        upstream.report_accepted();
+    if status == StatusCode::CREATED {
+        if let Some(upstream) = &state.upstream {
+            upstream.report_accepted();
+        }
+        state.changes.bump();
     }
     Ok((status, Json(receipt)).into_response())
 }

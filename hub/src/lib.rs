@@ -6,6 +6,7 @@
 pub mod campaign_changes;
 pub mod campaigns;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod http;
 pub mod ingest;

@@ -89,6 +89,10 @@ enum Command {
         /// (seconds first) in Asia/Shanghai time, e.g. "0 0 8 * * *"; overrides hub.toml's [pull] schedule.
         #[arg(long, value_name = "CRON")]
         pull_schedule: Option<String>,
+        /// Also serve the dashboard (看板, live rollups for people) over plain HTTP on this address,
+        /// e.g. 127.0.0.1:8080; put it on the office network or behind a reverse proxy, not the internet.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
     },
     /// Fetch a child's latest report now over mutual TLS (拉取) and take it in as if it were pushed.
     ///
@@ -459,7 +463,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Serve { data: DataDir { data }, listen, pki, sync_interval, pull_schedule } => {
+        Command::Serve { data: DataDir { data }, listen, pki, sync_interval, pull_schedule, http: dashboard_addr } => {
             let (config, store) = open(&data).await?;
             let schedule = pull_schedule.or_else(|| config.pull.as_ref().map(|p| p.schedule.clone()));
             tls::install_provider();
@@ -487,6 +491,21 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 Some(expr) => Some(bangfu_hub::pull_schedule::start(&expr, store.clone(), config.clone(), upstream.clone()).await?),
                 None => None,
             };
+            let changes = Arc::new(bangfu_hub::dashboard::Changes::default());
+            let dashboard = match &dashboard_addr {
+                Some(a) => {
+                    let l = tokio::net::TcpListener::bind(a).await.with_context(|| format!("listening on {a} for the dashboard (--http)"))?;
+                    let state = bangfu_hub::dashboard::DashboardState {
+                        store: store.clone(),
+                        org: config.org.clone(),
+                        name: config.name.clone(),
+                        reconcile: config.reconcile,
+                        changes: changes.clone(),
+                    };
+                    Some((l.local_addr().context("reading the dashboard's bound address")?, l, bangfu_hub::dashboard::router(state)))
+                }
+                None => None,
+            };
             let app = http::router(AppState {
                 store,
                 org: config.org.clone(),
@@ -494,8 +513,17 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 revocations: Arc::new(revocations),
                 upstream,
                 reconcile: config.reconcile,
+                changes,
             });
             println!("listening on https://{addr}");
+            if let Some((at, listener, router)) = dashboard {
+                println!("dashboard on http://{at}");
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).await {
+                        tracing::error!(error = %e, "the dashboard stopped serving");
+                    }
+                });
+            }
             use std::io::Write as _;
             std::io::stdout().flush().ok();
             tokio::select! {

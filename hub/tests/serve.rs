@@ -54,6 +54,8 @@ struct Hub {
     pki: PathBuf,
     data: PathBuf,
     url: String,
+    /// The dashboard's base URL (`serve --http`), plain HTTP.
+    dashboard: String,
     process: Child,
     drop_db: Option<(String, String)>,
 }
@@ -98,17 +100,22 @@ fn spawn_hub(database_url: Option<(String, String, String)>) -> Hub {
         "--due", "province=2026-02-15",
     ]);
     let mut process = Command::new(env!("CARGO_BIN_EXE_bangfu-hub"))
-        .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::File::create(root.path().join("serve.log")).unwrap()))
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(process.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut stdout = BufReader::new(process.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
     let addr = line.trim().strip_prefix("listening on https://").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
     let port = addr.rsplit(':').next().unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let dashboard = line.trim().strip_prefix("dashboard on ").unwrap_or_else(|| panic!("unexpected second line {line:?}")).to_string();
     Hub {
         url: format!("https://127.0.0.1:{port}"),
+        dashboard,
         root,
         pki,
         data,
@@ -272,6 +279,71 @@ async fn only_the_hub_itself_and_the_levels_above_may_read_its_rollup() {
     }
     assert!(hub.log().lines().filter(|l| l.contains("refused")).all(|l| l.contains("/rollup")), "{}", hub.log());
     assert_eq!(hub.client("HB").get(&url).send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// A dashboard event stream (`text/event-stream`), read event by event.
+struct Events {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl Events {
+    /// The data of the next `rollup` event.
+    async fn next(&mut self) -> Value {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                if block.lines().any(|l| l == "event: rollup") {
+                    let data = block.lines().find_map(|l| l.strip_prefix("data: ")).expect("an event with data");
+                    return serde_json::from_str(data).unwrap();
+                }
+                continue;
+            }
+            let chunk = self.res.chunk().await.unwrap().expect("the stream stays open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+/// The dashboard (`serve --http`): the campaigns, a campaign's page and tree (children, the missing
+/// by name), and its event stream, which opens with the rollup as it is and sends a new event when
+/// a report is accepted.
+#[tokio::test]
+async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
+    let hub = spawn_hub(None);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", hub.dashboard);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let index = get("/".into()).await;
+    assert_eq!(index.status(), StatusCode::OK);
+    let index = index.text().await.unwrap();
+    assert!(index.contains("2026年档案统计") && index.contains(&format!("href=\"/campaigns/{CAMPAIGN}\"")), "{index}");
+
+    let res = get(format!("/campaigns/{CAMPAIGN}/events")).await;
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut events = Events { res, buf: String::new() };
+    let first = events.next().await;
+    assert_eq!((first["received"].as_u64(), first["expected"].as_u64()), (Some(0), Some(2)), "{first}");
+
+    let (status, receipt) = hub.post("H01", json(&report("H01", 1, 1))).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let second = tokio::time::timeout(std::time::Duration::from_secs(15), events.next()).await.expect("an event after the report");
+    assert_eq!(second["received"].as_u64(), Some(1), "{second}");
+    assert!(second["version"].as_u64() > first["version"].as_u64(), "{first} then {second}");
+
+    let tree = get(format!("/campaigns/{CAMPAIGN}/tree")).await.text().await.unwrap();
+    assert!(tree.contains("data-org=\"H01\""), "{tree}");
+    assert!(tree.contains("未报 missing") && tree.contains("沙洋县总工会 H02"), "{tree}");
+    assert!(tree.contains(&format!("rollup version {}", second["version"])), "{tree}");
+    let page = get(format!("/campaigns/{CAMPAIGN}")).await.text().await.unwrap();
+    assert!(page.contains("EventSource") && page.contains("data-org=\"H01\""), "{page}");
+    let json: Value = get(format!("/campaigns/{CAMPAIGN}/rollup.json")).await.json().await.unwrap();
+    assert_eq!(json["completeness"]["received"], 1);
+    assert_eq!(get("/campaigns/nope".into()).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

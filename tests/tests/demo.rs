@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use bangfu_e2e::{archive_total, binary, s};
 
-/// Three consecutive free loopback ports (the script's --port BASE uses BASE..BASE+2).
+/// Four consecutive free loopback ports (the script's --port BASE uses BASE..BASE+3: three hubs and
+/// the province's dashboard).
 fn free_port_base() -> u16 {
     let start = 20_000 + (std::process::id() % 20_000) as u16;
     (start..60_000)
-        .step_by(3)
-        .find(|&p| (p..p + 3).all(|q| TcpListener::bind(("127.0.0.1", q)).is_ok()))
-        .expect("three free ports")
+        .step_by(4)
+        .find(|&p| (p..p + 4).all(|q| TcpListener::bind(("127.0.0.1", q)).is_ok()))
+        .expect("four free ports")
 }
 
 /// Processes whose command line mentions `needle` (the demo's folder is in every one it starts).
@@ -101,6 +102,9 @@ fn the_demo_brings_up_the_whole_tree_and_the_province_total_is_what_the_archives
     for org in ["HB", "H", "J"] {
         assert!(out.contains(&format!("hub {org}")), "the hub {org}'s address is printed:\n{out}");
     }
+    // The script checked the dashboard answered before printing its address.
+    let base: u16 = port.parse().unwrap();
+    assert!(out.contains(&format!("看板 (the province's live rollup, open in a browser): http://127.0.0.1:{}/campaigns/", base + 3)), "{out}");
 
     // Nothing it started is left running, and every process said it stopped cleanly.
     let left = processes_mentioning(s(&dir));
