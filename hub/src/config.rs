@@ -41,6 +41,9 @@ pub struct HubConfig {
     /// `[reconcile]`: when a rollup flags a cell as an outlier.
     #[serde(default)]
     pub reconcile: crate::reconcile::Settings,
+    /// `[remind]`: when and how often children that have not reported are reminded.
+    #[serde(default)]
+    pub remind: crate::remind::Settings,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -56,6 +59,7 @@ impl std::fmt::Debug for HubConfig {
             .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
             .field("pull", &self.pull)
             .field("reconcile", &self.reconcile)
+            .field("remind", &self.remind)
             .finish()
     }
 }

@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports", post(post_report))
         .route("/api/v1/campaigns", get(get_campaigns))
         .route("/api/v1/campaigns/{id}/rollup", get(get_rollup))
+        .route("/api/v1/reminders", get(get_reminders))
         .merge(crate::review::routes())
         .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn(observe))
@@ -197,6 +198,16 @@ async fn get_rollup(State(state): State<AppState>, Extension(peer): Extension<Pe
         )));
     }
     Ok(Json(rollup::rollup_with(&state.store, &state.org, &state.name, &id, &state.reconcile).await?).into_response())
+}
+
+/// The reminders this hub made for the peer (its own only), newest first: `{"reminders": [...]}`.
+async fn get_reminders(State(state): State<AppState>, Extension(peer): Extension<Peer>) -> Result<Response, Error> {
+    let org = peer.org.expect("admitted peers name an org");
+    if !crate::registry::is_registered(&state.store, &org).await? {
+        return Err(Error::Forbidden(format!("{org} is not a registered child of this hub")));
+    }
+    let list = crate::remind::for_org(&state.store, org.as_str()).await?;
+    Ok(Json(serde_json::json!({ "reminders": list })).into_response())
 }
 
 /// Who may read a hub's rollup over the API: the hub's own identity (its operators' tools) and orgs

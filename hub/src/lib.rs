@@ -16,6 +16,7 @@ pub mod pull;
 pub mod pull_schedule;
 pub mod reconcile;
 pub mod registry;
+pub mod remind;
 pub mod review;
 pub mod rollup;
 pub mod rollups;

@@ -107,6 +107,18 @@ enum Command {
         #[arg(long)]
         org: OrgCode,
     },
+    /// Remind the children that have not reported (催报), now: a reminder due in [remind] days_before
+    /// days of a child's due date, and one per overdue day, each made once and posted to the child's
+    /// webhook (`org add --webhook`). A serving hub does this by itself on [remind] schedule.
+    ///
+    /// Example: bangfu-hub remind --data /srv/bangfu/hub
+    Remind {
+        #[command(flatten)]
+        data: DataDir,
+        /// The day to remind as of (default: today in Asia/Shanghai).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<chrono::NaiveDate>,
+    },
     /// Print the rollup of a campaign as JSON (汇总), with its findings and the child versions it
     /// was made from; `--version N` prints stored rollup version N as it was made.
     ///
@@ -368,7 +380,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 anyhow::ensure!(tls.join(f).is_file(), "{} has no {f} / TLS 目录缺少 {f}", tls.display());
             }
             let pki = pki.map(abs).transpose()?;
-            let config = HubConfig { org, name, level, tls, pki, parent, database_url, pull: None, reconcile: Default::default() };
+            let config = HubConfig { org, name, level, tls, pki, parent, database_url, pull: None, reconcile: Default::default(), remind: Default::default() };
             config.create(&data).with_context(|| format!("initialising {}", data.display()))?;
             let store = Store::open(&config.database_url(&data)).await.context("creating the hub's database");
             let store = match store {
@@ -443,6 +455,25 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Remind { data: DataDir { data }, today } => {
+            let (config, store) = open(&data).await?;
+            let now = chrono::Utc::now();
+            let today = today.unwrap_or_else(|| bangfu_hub::intake::local_day(now));
+            let round = bangfu_hub::remind::round(&store, &config.remind, today, now).await;
+            store.close().await;
+            let round = round?;
+            for r in &round.made {
+                println!("提醒 made      {} {} {}: {}", r.campaign, r.org, r.kind, r.message);
+            }
+            for r in &round.delivered {
+                println!("已送达 delivered {} {} {} (webhook)", r.campaign, r.org, r.kind);
+            }
+            for (r, why) in &round.failed {
+                println!("未送达 not delivered {} {} {}: {why} (tried again next round)", r.campaign, r.org, r.kind);
+            }
+            println!("{} made, {} delivered, {} not delivered / 新提醒 {} 条", round.made.len(), round.delivered.len(), round.failed.len(), round.made.len());
+            Ok(())
+        }
         Command::Pull { data: DataDir { data }, campaign, org } => {
             let (config, store) = open(&data).await?;
             let pulled = bangfu_hub::pull::pull(&store, &config, &org, &campaign, chrono::Utc::now()).await;
@@ -487,6 +518,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 }
                 None => None,
             };
+            let _reminders = bangfu_hub::remind::start(config.remind.clone(), store.clone()).await?;
             let _pulls = match schedule {
                 Some(expr) => Some(bangfu_hub::pull_schedule::start(&expr, store.clone(), config.clone(), upstream.clone()).await?),
                 None => None,

@@ -346,6 +346,88 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
     assert_eq!(get("/campaigns/nope".into()).await.status(), StatusCode::NOT_FOUND);
 }
 
+/// A webhook receiver on loopback: `/hook` keeps what it is sent, `/fail` answers 500.
+async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    let app = axum::Router::new()
+        .route("/hook", post(move |axum::Json(v): axum::Json<Value>| async move {
+            keep.lock().unwrap().push(v);
+            StatusCode::OK
+        }))
+        .route("/fail", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// Reminders (催报): each child that has not reported is reminded once within the days before its
+/// due date and once per overdue day, through its webhook; a reminder is made once, whatever the
+/// number of rounds (each round here is its own `bangfu-hub remind` process beside the serving
+/// hub); one a webhook refused is tried again and not counted as delivered; a child reads its own.
+#[tokio::test]
+async fn children_that_have_not_reported_are_reminded_once_per_reminder() {
+    reminders_on(&spawn_hub(None)).await;
+}
+
+#[tokio::test]
+async fn reminders_work_on_postgresql_too() {
+    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok() else {
+        println!("skipping PostgreSQL: set BANGFU_TEST_DATABASE_URL");
+        return;
+    };
+    let name = format!("bangfu_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    reminders_on(&spawn_hub(Some((format!("{base}/{name}"), admin.clone(), name)))).await;
+}
+
+async fn reminders_on(hub: &Hub) {
+    let (url, got) = webhook_receiver().await;
+    ok(&["org", "add", "--data", s(&hub.data), "--code", "H01", "--name", "京山县总工会", "--webhook", &format!("{url}/hook")]);
+    ok(&["org", "add", "--data", s(&hub.data), "--code", "H03", "--name", "钟祥市总工会", "--webhook", &format!("{url}/fail")]);
+    // H02 has reported; the campaign is due 2099-12-31 for counties.
+    assert_eq!(hub.post("H02", json(&report("H02", 2, 1))).await.0, StatusCode::CREATED);
+    let remind = |today: &str| {
+        let data = hub.data.clone();
+        let today = today.to_string();
+        async move { tokio::task::spawn_blocking(move || ok(&["remind", "--data", s(&data), "--today", &today])).await.unwrap() }
+    };
+
+    let out = remind("2099-12-29").await;
+    assert!(out.contains("2 made, 1 delivered, 1 not delivered"), "{out}");
+    assert!(out.contains(&format!("{CAMPAIGN} H01 due_soon")) && out.contains(&format!("{CAMPAIGN} H03 due_soon")), "{out}");
+    assert!(!out.contains("H02"), "H02 reported: {out}");
+    {
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0]["org"].as_str(), got[0]["kind"].as_str(), got[0]["campaign"].as_str()), (Some("H01"), Some("due_soon"), Some(CAMPAIGN)));
+        let message = got[0]["message"].as_str().unwrap();
+        assert!(message.contains("2099-12-31") && message.contains("还有 2 天") && message.contains("京山县总工会"), "{message}");
+    }
+
+    // The same day again: nothing new; H03's refused one is tried again, H01's is not resent.
+    let out = remind("2099-12-29").await;
+    assert!(out.contains("0 made, 0 delivered, 1 not delivered"), "{out}");
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    // Overdue: one each day.
+    let out = remind("2100-01-01").await;
+    assert!(out.contains(&format!("{CAMPAIGN} H01 overdue:2100-01-01")) && out.contains("2 made, 1 delivered"), "{out}");
+    assert_eq!(got.lock().unwrap().len(), 2);
+    assert!(got.lock().unwrap()[1]["message"].as_str().unwrap().contains("逾期 1 天"));
+
+    // A child reads its own reminders over mutual TLS, and only its own.
+    let mine: Value = hub.client("H01").get(format!("{}/api/v1/reminders", hub.url)).send().await.unwrap().json().await.unwrap();
+    let kinds: Vec<&str> = mine["reminders"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["overdue:2100-01-01", "due_soon"], "{mine}");
+    assert!(mine["reminders"].as_array().unwrap().iter().all(|r| r["org"] == "H01"), "{mine}");
+    let theirs: Value = hub.client("H02").get(format!("{}/api/v1/reminders", hub.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(theirs["reminders"], serde_json::json!([]), "{theirs}");
+}
+
 #[tokio::test]
 async fn a_client_without_a_certificate_is_refused() {
     let hub = spawn_hub(None);
@@ -779,6 +861,7 @@ async fn check_upstream_versions(url: &str) {
         database_url: None,
         pull: None,
         reconcile: Default::default(),
+        remind: Default::default(),
     };
     let now = chrono::Utc::now();
     let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);

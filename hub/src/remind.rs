@@ -1,0 +1,308 @@
+//! Reminders (催报): a hub reminds each child that has not reported on a campaign, a few days before
+//! its due date and on each day it is overdue, through the webhook registered for it
+//! (`org add --webhook URL`), and keeps every reminder it made.
+//!
+//! A reminder is a row keyed by (campaign, org, kind), made once: `due_soon` the first round within
+//! `days_before` days of the child's due date, `overdue:DAY` once per overdue day for `overdue_days`
+//! days. So a restart, or two rounds on one day, neither loses a reminder nor makes one twice
+//! (DESIGN.md "Time"). Delivery is separate: a reminder whose webhook did not answer 2xx stays
+//! undelivered and is tried again at the next round while it is recent; one delivered is never sent
+//! again. Dates are days in Asia/Shanghai.
+//!
+//! Rounds run at `[remind] schedule` (six cron fields, seconds first, Asia/Shanghai; default 09:00
+//! daily) in a serving hub, and once at its start; `bangfu-hub remind` runs one now.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::campaigns::{self, Campaign};
+use crate::registry::{self, Org};
+use crate::store::{self, Store};
+
+/// `hub.toml` `[remind]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// When a serving hub runs a round: six cron fields, seconds first, in Asia/Shanghai.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    /// A child is reminded once when its due date is this many days away or fewer.
+    #[serde(default = "default_days_before")]
+    pub days_before: u32,
+    /// An overdue child is reminded once a day for this many days after its due date.
+    #[serde(default = "default_overdue_days")]
+    pub overdue_days: u32,
+}
+
+fn default_schedule() -> String {
+    "0 0 9 * * *".into()
+}
+
+fn default_days_before() -> u32 {
+    3
+}
+
+fn default_overdue_days() -> u32 {
+    7
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { schedule: default_schedule(), days_before: default_days_before(), overdue_days: default_overdue_days() }
+    }
+}
+
+/// One reminder, as stored and as posted to the webhook (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub campaign: String,
+    pub title: String,
+    pub org: String,
+    pub name: String,
+    /// `due_soon` or `overdue:YYYY-MM-DD`.
+    pub kind: String,
+    /// The child's due date.
+    pub due: NaiveDate,
+    /// For a person: what is late and by when (Chinese).
+    pub message: String,
+}
+
+/// What a round did.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// Reminders made in this round.
+    pub made: Vec<Reminder>,
+    /// Reminders (of this or an earlier round) a webhook took in this round.
+    pub delivered: Vec<Reminder>,
+    /// Reminders whose webhook failed this round, with why (tried again next round).
+    pub failed: Vec<(Reminder, String)>,
+}
+
+/// The reminder `org` is due on `today` for `campaign`, if any (it may exist already).
+pub fn due_reminder(settings: &Settings, campaign: &Campaign, org: &Org, today: NaiveDate) -> Option<Reminder> {
+    let due = campaign.due.for_level(org.code.level());
+    if today < campaign.start {
+        return None;
+    }
+    let (kind, message) = if today <= due {
+        let left = (due - today).num_days();
+        if left > i64::from(settings.days_before) {
+            return None;
+        }
+        let when = if left == 0 { "今天截止".to_string() } else { format!("还有 {left} 天") };
+        ("due_soon".to_string(), format!("【催报提醒】{}（{}）：{} 尚未报送，截止日期 {due}，{when}。", campaign.title, campaign.id, org.name))
+    } else {
+        let late = (today - due).num_days();
+        if late > i64::from(settings.overdue_days) {
+            return None;
+        }
+        (format!("overdue:{today}"), format!("【逾期提醒】{}（{}）：{} 尚未报送，已于 {due} 截止，逾期 {late} 天，请尽快报送。", campaign.title, campaign.id, org.name))
+    };
+    Some(Reminder { campaign: campaign.id.clone(), title: campaign.title.clone(), org: org.code.to_string(), name: org.name.clone(), kind, due, message })
+}
+
+/// One round on `today`: makes the reminders due for children that have sent nothing on an open
+/// campaign, then posts every recent undelivered reminder to its child's webhook.
+pub async fn round(store: &Store, settings: &Settings, today: NaiveDate, now: DateTime<Utc>) -> anyhow::Result<Round> {
+    let mut out = Round::default();
+    let orgs = registry::list(store).await.context("reading the registered children")?;
+    for campaign in campaigns::list(store).await.context("reading the campaigns")? {
+        let reported = reported(store, &campaign.id).await?;
+        for org in orgs.iter().filter(|o| !reported.contains(&o.code.to_string())) {
+            let Some(r) = due_reminder(settings, &campaign, org, today) else { continue };
+            if insert(store, &r, now).await? {
+                tracing::info!(campaign = %r.campaign, org = %r.org, kind = %r.kind, "reminder made");
+                out.made.push(r);
+            }
+        }
+    }
+    deliver(store, &orgs, now, &mut out).await?;
+    Ok(out)
+}
+
+/// Orgs that sent any version on `campaign`.
+async fn reported(store: &Store, campaign: &str) -> anyhow::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT org FROM reports WHERE campaign = $1")
+        .bind(campaign.to_string())
+        .fetch_all(&store.pool)
+        .await
+        .map_err(store::Error::from)?;
+    Ok(rows.into_iter().map(|(o,)| o).collect())
+}
+
+/// Stores `r` unless it exists; whether it was new.
+async fn insert(store: &Store, r: &Reminder, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO reminders (campaign, org, kind, due, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (campaign, org, kind) DO NOTHING",
+    )
+    .bind(r.campaign.clone())
+    .bind(r.org.clone())
+    .bind(r.kind.clone())
+    .bind(r.due.to_string())
+    .bind(r.message.clone())
+    .bind(now.to_rfc3339())
+    .execute(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How long an undelivered reminder is still worth sending.
+const STALE_AFTER_DAYS: i64 = 3;
+
+/// Posts every undelivered reminder made in the last [`STALE_AFTER_DAYS`] days to its child's
+/// webhook, and marks those a webhook took (2xx).
+async fn deliver(store: &Store, orgs: &[Org], now: DateTime<Utc>, out: &mut Round) -> anyhow::Result<()> {
+    type Row = (String, String, String, String, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT r.campaign, c.title, r.org, r.kind, r.due, r.message FROM reminders r JOIN campaigns c ON c.id = r.campaign
+         WHERE r.webhook_at IS NULL AND r.created_at >= $1 ORDER BY r.created_at, r.org",
+    )
+    .bind((now - chrono::Duration::days(STALE_AFTER_DAYS)).to_rfc3339())
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // The same rustls provider as the hub's mTLS (a `remind` process has not installed it yet).
+    crate::tls::install_provider();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("building the webhook client")?;
+    for (campaign, title, org, kind, due, message) in rows {
+        let Some(child) = orgs.iter().find(|o| o.code.as_str() == org) else { continue };
+        let Some(url) = &child.webhook else { continue };
+        let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| store::Error::Corrupt(format!("reminder due date `{due}`: {e}")))?;
+        let r = Reminder { campaign, title, org, name: child.name.clone(), kind, due, message };
+        match client.post(url).json(&r).send().await {
+            Ok(res) if res.status().is_success() => {
+                sqlx::query("UPDATE reminders SET webhook_at = $1 WHERE campaign = $2 AND org = $3 AND kind = $4")
+                    .bind(now.to_rfc3339())
+                    .bind(r.campaign.clone())
+                    .bind(r.org.clone())
+                    .bind(r.kind.clone())
+                    .execute(&store.pool)
+                    .await
+                    .map_err(store::Error::from)?;
+                tracing::info!(campaign = %r.campaign, org = %r.org, kind = %r.kind, "reminder delivered to the webhook");
+                out.delivered.push(r);
+            }
+            Ok(res) => {
+                let why = format!("the webhook answered {}", res.status());
+                tracing::warn!(campaign = %r.campaign, org = %r.org, kind = %r.kind, why, "reminder not delivered; tried again next round");
+                out.failed.push((r, why));
+            }
+            Err(e) => {
+                // Without the URL: it may carry a token.
+                let why = format!("the webhook could not be reached: {}", e.without_url());
+                tracing::warn!(campaign = %r.campaign, org = %r.org, kind = %r.kind, why, "reminder not delivered; tried again next round");
+                out.failed.push((r, why));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every reminder made for `org` (newest first): for its own view over the API.
+pub async fn for_org(store: &Store, org: &str) -> Result<Vec<Reminder>, store::Error> {
+    type Row = (String, String, String, String, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT r.campaign, c.title, r.org, r.kind, r.due, r.message FROM reminders r JOIN campaigns c ON c.id = r.campaign
+         WHERE r.org = $1 ORDER BY r.created_at DESC, r.campaign, r.kind",
+    )
+    .bind(org.to_string())
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    let name = registry::list(store).await?.into_iter().find(|o| o.code.as_str() == org).map(|o| o.name).unwrap_or_default();
+    rows.into_iter()
+        .map(|(campaign, title, org, kind, due, message)| {
+            let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| store::Error::Corrupt(format!("reminder due date `{due}`: {e}")))?;
+            Ok(Reminder { campaign, title, org, name: name.clone(), kind, due, message })
+        })
+        .collect()
+}
+
+/// Starts the scheduled rounds of a serving hub (and runs one now). Keep the returned scheduler
+/// for as long as reminders should be made.
+pub async fn start(settings: Settings, store: Store) -> anyhow::Result<tokio_cron_scheduler::JobScheduler> {
+    let expr = settings.schedule.clone();
+    let next = crate::pull_schedule::next_run(&expr, Utc::now()).context("[remind] schedule")?;
+    let scheduler = tokio_cron_scheduler::JobScheduler::new().await.context("starting the reminder scheduler")?;
+    let (s, st) = (settings.clone(), store.clone());
+    let job = tokio_cron_scheduler::Job::new_async_tz(expr.as_str(), chrono_tz::Asia::Shanghai, move |_id, _scheduler| {
+        let (settings, store) = (s.clone(), st.clone());
+        Box::pin(async move { log_round(&store, &settings).await })
+    })
+    .map_err(|e| anyhow::anyhow!("[remind] schedule `{expr}`: {e} / 定时表达式错误"))?;
+    scheduler.add(job).await.context("adding the reminder job")?;
+    scheduler.start().await.context("starting the reminder scheduler")?;
+    tracing::info!(schedule = %expr, next = %next.with_timezone(&chrono_tz::Asia::Shanghai), "reminders on (Asia/Shanghai)");
+    tokio::spawn(async move { log_round(&store, &settings).await });
+    Ok(scheduler)
+}
+
+async fn log_round(store: &Store, settings: &Settings) {
+    let now = Utc::now();
+    match round(store, settings, crate::intake::local_day(now), now).await {
+        Ok(r) => tracing::info!(made = r.made.len(), delivered = r.delivered.len(), failed = r.failed.len(), "reminder round done"),
+        Err(e) => tracing::error!(error = format!("{e:#}"), "reminder round failed; tried again at the next one"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::Due;
+    use bangfu_shared::org::OrgCode;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn campaign() -> Campaign {
+        Campaign {
+            id: "sn".into(),
+            template: "songnuan".into(),
+            title: "送温暖".into(),
+            start: day("2026-01-01"),
+            end: day("2026-01-31"),
+            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
+            template_body: None,
+        }
+    }
+
+    fn org(code: &str) -> Org {
+        Org { code: OrgCode::parse(code).unwrap(), name: "县总工会".into(), email: None, webhook: None }
+    }
+
+    #[test]
+    fn a_child_is_reminded_before_its_own_due_date_and_each_overdue_day_within_the_window() {
+        let (s, c) = (Settings::default(), campaign());
+        let kind = |o: &str, d: &str| due_reminder(&s, &c, &org(o), day(d)).map(|r| r.kind);
+        assert_eq!(kind("H01", "2026-02-01"), None, "four days before");
+        assert_eq!(kind("H01", "2026-02-02").as_deref(), Some("due_soon"));
+        assert_eq!(kind("H01", "2026-02-05").as_deref(), Some("due_soon"));
+        assert_eq!(kind("H01", "2026-02-06").as_deref(), Some("overdue:2026-02-06"));
+        assert_eq!(kind("H01", "2026-02-12").as_deref(), Some("overdue:2026-02-12"));
+        assert_eq!(kind("H01", "2026-02-13"), None, "past the overdue window");
+        // A prefecture's due date is its own.
+        assert_eq!(kind("H", "2026-02-06"), None);
+        assert_eq!(kind("H", "2026-02-07").as_deref(), Some("due_soon"));
+        // Not before the campaign starts.
+        let mut early = c.clone();
+        early.start = day("2026-02-04");
+        assert_eq!(due_reminder(&s, &early, &org("H01"), day("2026-02-03")), None);
+    }
+
+    #[test]
+    fn the_message_says_what_is_late_and_by_when() {
+        let r = due_reminder(&Settings::default(), &campaign(), &org("H01"), day("2026-02-08")).unwrap();
+        assert!(r.message.contains("送温暖") && r.message.contains("2026-02-05") && r.message.contains("逾期 3 天"), "{}", r.message);
+        let r = due_reminder(&Settings::default(), &campaign(), &org("H01"), day("2026-02-05")).unwrap();
+        assert!(r.message.contains("今天截止"), "{}", r.message);
+    }
+}
