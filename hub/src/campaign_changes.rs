@@ -136,21 +136,7 @@ pub async fn store_from_parent(store: &Store, c: &Campaign, origin: &str) -> Res
 mod tests {
     use super::*;
 
-    fn day(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn campaign() -> Campaign {
-        Campaign {
-            id: "sn".into(),
-            template: "songnuan".into(),
-            title: "送温暖".into(),
-            start: day("2026-01-01"),
-            end: day("2026-01-31"),
-            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
-            template_body: None,
-        }
-    }
+    use crate::campaigns::fixtures::{day, songnuan as campaign};
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

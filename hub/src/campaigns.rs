@@ -138,3 +138,27 @@ pub async fn list(store: &Store) -> Result<Vec<Campaign>> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM campaigns ORDER BY id"))).fetch_all(&store.pool).await?;
     rows.into_iter().map(from_row).collect()
 }
+
+/// Fixtures for the hub's unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub(crate) fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// Campaign `sn`: 送温暖 (songnuan) for January 2026, due 2026-02-05 for counties and
+    /// 2026-02-10 for prefectures.
+    pub(crate) fn songnuan() -> Campaign {
+        Campaign {
+            id: "sn".into(),
+            template: "songnuan".into(),
+            title: "送温暖".into(),
+            start: day("2026-01-01"),
+            end: day("2026-01-31"),
+            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
+            template_body: None,
+        }
+    }
+}

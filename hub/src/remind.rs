@@ -256,24 +256,9 @@ async fn log_round(store: &Store, settings: &Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaigns::Due;
     use bangfu_shared::org::OrgCode;
 
-    fn day(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn campaign() -> Campaign {
-        Campaign {
-            id: "sn".into(),
-            template: "songnuan".into(),
-            title: "送温暖".into(),
-            start: day("2026-01-01"),
-            end: day("2026-01-31"),
-            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
-            template_body: None,
-        }
-    }
+    use crate::campaigns::fixtures::{day, songnuan as campaign};
 
     fn org(code: &str) -> Org {
         Org { code: OrgCode::parse(code).unwrap(), name: "县总工会".into(), email: None, webhook: None }

@@ -347,9 +347,7 @@ async fn get_review(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaigns::{Campaign, Due};
     use crate::registry::Org;
-    use chrono::NaiveDate;
 
     fn code(s: &str) -> OrgCode {
         OrgCode::parse(s).unwrap()
@@ -358,16 +356,7 @@ mod tests {
     /// A store with campaign `sn` and children H01, H02 registered; no reports yet.
     async fn seeded(url: &str) -> Store {
         let store = Store::open(url).await.unwrap();
-        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let c = Campaign {
-            id: "sn".into(),
-            template: "songnuan".into(),
-            title: "送温暖".into(),
-            start: day("2026-01-01"),
-            end: day("2026-01-31"),
-            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
-            template_body: None,
-        };
+        let c = crate::campaigns::fixtures::songnuan();
         campaigns::create(&store, &c, "local").await.unwrap();
         for o in ["H01", "H02"] {
             registry::add(&store, &Org { code: code(o), name: "县总工会".into(), email: None, webhook: None }).await.unwrap();
