@@ -13,10 +13,12 @@ use serde::Deserialize;
 
 pub mod signal;
 pub mod server;
+pub mod reminders;
 pub mod review;
 pub mod telemetry;
 pub mod tls;
 
+pub use reminders::ReminderSpec;
 pub use review::ReviewSpec;
 
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
@@ -50,6 +52,9 @@ pub enum Error {
     /// The parent answered the review request with something other than the review or 404.
     #[error("the parent answered the review request with {status}: {detail} / 无法读取审核结果")]
     Review { status: u16, detail: String },
+    /// The parent answered the reminders request with something other than the list.
+    #[error("the parent answered the reminders request with {status}: {detail} / 无法读取催报提醒")]
+    Reminders { status: u16, detail: String },
 }
 
 /// A report fetched from a child (`GET /api/v1/campaigns/{id}/report`), with the org its server

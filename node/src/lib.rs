@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod parent;
 pub mod pull_server;
 pub mod reporting;
+pub mod reminders;
 pub mod reviews;
 pub mod rules;
 pub mod settings;

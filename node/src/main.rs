@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use bangfu_node::archive::Archive;
 use bangfu_node::settings::{Eligibility, Settings};
 use bangfu_node::parent::Parent;
-use bangfu_node::{campaigns, clock, eligibility, export, facts, import, outbox, reporting, reviews, synth};
+use bangfu_node::{campaigns, clock, eligibility, export, facts, import, outbox, reminders, reporting, reviews, synth};
 use bangfu_shared::org::OrgCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -602,10 +602,15 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
         if let Err(line) = reviews::fetch(&p, &archive, settings.org.as_str(), chrono::Utc::now()).await {
             println!("{line}; showing the reviews as last fetched / 显示上次获取的审核结果");
         }
+        if let Err(line) = reminders::refresh(&p, &archive, chrono::Utc::now()).await {
+            println!("{line}; showing the reminders as last fetched / 显示上次获取的催报提醒");
+        }
     }
     let reviews = reviews::list(&archive).await?;
+    let reminders = reminders::list(&archive).await?;
     let entries = outbox::entries(&archive).await?;
-    for c in campaigns::list(&archive).await? {
+    let campaigns = campaigns::list(&archive).await?;
+    for c in &campaigns {
         let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
         println!("campaign {}  {}  {}  {} – {}  due {}", c.id, c.template, c.title, c.start, c.end, due);
         let mine: Vec<_> = entries.iter().filter(|e| e.campaign == c.id).collect();
@@ -632,6 +637,13 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
         for r in reviews.iter().filter(|r| r.campaign == c.id) {
             println!("  审核 / review: {}", reviews::describe(r));
         }
+        for r in reminders.iter().filter(|r| r.campaign == c.id) {
+            println!("  提醒 / reminder: {}", r.message);
+        }
+    }
+    // Reminders about campaigns this node has not synced yet.
+    for r in reminders.iter().filter(|r| !campaigns.iter().any(|c| c.id == r.campaign)) {
+        println!("提醒 / reminder (campaign {} not synced yet): {}", r.campaign, r.message);
     }
     archive.close().await;
     Ok(())
@@ -719,6 +731,14 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
                 // The parent's reviews, after the pushes; a failure was already said by the sync.
                 for r in reviews::refresh(p, &archive, settings.org.as_str(), chrono::Utc::now()).await.unwrap_or_default() {
                     println!("campaign {} 审核 / review: {}", r.campaign, reviews::describe(&r));
+                }
+                match reminders::refresh(p, &archive, chrono::Utc::now()).await {
+                    Ok(new) => {
+                        for r in new {
+                            println!("campaign {} 提醒 / reminder: {}", r.campaign, r.message);
+                        }
+                    }
+                    Err(line) => println!("{line}"),
                 }
             }
             anyhow::Ok(())
