@@ -78,6 +78,23 @@ pub fn archive_total(households_csv: &Path, day: &str) -> u64 {
 }
 
 
+/// A county node as deployed, in `dir/node-ORG`: a synthetic archive of `households` households
+/// generated with `bangfu-node gen --seed` into `dir/gen-ORG`, imported whole (households, members,
+/// aid records), and connected to `parent` with an identity issued from `pki` into `dir/tls-ORG`
+/// (`hosts`: the SANs it needs if it also serves pulls). Returns the node's data folder and the
+/// generated files' folder (to count from).
+pub fn county_node(dir: &Path, pki: &Path, org: &str, households: u64, seed: u64, parent: &str, hosts: &[&str]) -> (PathBuf, PathBuf) {
+    let files = dir.join(format!("gen-{org}"));
+    ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
+    let node = dir.join(format!("node-{org}"));
+    ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
+    for kind in ["households", "members", "aid"] {
+        ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
+    }
+    ok("bangfu-node", &["connect", "--data", s(&node), "--parent", parent, "--tls", s(&issue_identity(pki, dir, org, hosts))]);
+    (node, files)
+}
+
 /// Issues `org` an identity (ca.pem, cert.pem, key.pem) from the CA in `pki` with the real
 /// `bangfu-hub pki issue`, into `dir/tls-ORG`; `hosts` become the SANs a server needs.
 pub fn issue_identity(pki: &Path, dir: &Path, org: &str, hosts: &[&str]) -> PathBuf {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bangfu_e2e::pulls::{rollup, serve_hub, serve_node, wait_until};
-use bangfu_e2e::{issue_identity, ok, run, s, serve};
+use bangfu_e2e::{county_node, issue_identity, ok, run, s, serve};
 
 const CAMPAIGN: &str = "dangan-change";
 
@@ -33,12 +33,7 @@ fn a_due_date_and_end_date_changed_at_the_province_reach_the_county_node() {
     ok("bangfu-hub", &["org", "add", "--data", s(&prefecture), "--code", "H01", "--name", "京山县总工会"]);
     let (_prefecture_serving, prefecture_url) = serve_hub(&prefecture, &dir.join("hub-H.log"), &[]);
 
-    let files = dir.join("gen-H01");
-    ok("bangfu-node", &["gen", "--org", "H01", "--households", "80", "--seed", "3", "--out", s(&files)]);
-    let node = dir.join("node-H01");
-    ok("bangfu-node", &["init", "--data", s(&node), "--org", "H01", "--name", "京山县总工会"]);
-    ok("bangfu-node", &["import", "--data", s(&node), s(&files.join("households.csv"))]);
-    ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &prefecture_url, "--tls", s(&issue_identity(&pki, dir, "H01", &[]))]);
+    let (node, _) = county_node(dir, &pki, "H01", 80, 3, &prefecture_url, &[]);
     let _node_serving = serve_node(&node, &dir.join("node-H01.log"), &[]);
 
     // The node holds the campaign with the county date, and its report reaches the province.

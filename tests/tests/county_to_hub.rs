@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use bangfu_e2e::{archive_total, issue_identity, ok, s, serve};
+use bangfu_e2e::{archive_total, county_node, issue_identity, ok, s, serve};
 
 #[test]
 fn counties_push_their_reports_and_the_hub_rolls_them_up() {
@@ -31,15 +31,7 @@ fn counties_push_their_reports_and_the_hub_rolls_them_up() {
 
     let mut expected_total = 0;
     for (org, households, seed) in counties {
-        let files = dir.join(format!("gen-{org}"));
-        ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
-        let node = dir.join(format!("node-{org}"));
-        ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
-        for kind in ["households", "members", "aid"] {
-            ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-        }
-        let tls = identity(org, &[]);
-        ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &url, "--tls", s(&tls)]);
+        let (node, files) = county_node(dir, &pki, org, households, seed, &url, &[]);
         ok("bangfu-node", &["push", "--data", s(&node), "--campaign", "dangan-now"]);
         // Pushing again with nothing changed sends nothing new.
         ok("bangfu-node", &["push", "--data", s(&node), "--campaign", "dangan-now"]);

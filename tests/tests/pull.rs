@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bangfu_e2e::pulls::{holds, rollup, serve_hub, serve_node, wait_until};
-use bangfu_e2e::{Serving, archive_total, issue_identity, ok, run, s, serve};
+use bangfu_e2e::{Serving, archive_total, county_node, issue_identity, ok, run, s, serve};
 
 const CAMPAIGN: &str = "dangan-pull";
 
@@ -54,14 +54,7 @@ fn tree(hub_args: &[&str]) -> Tree {
     let (prefecture_serving, prefecture_url) = serve_hub(&prefecture, &dir.join("hub-H.log"), hub_args);
     wait_until(Duration::from_secs(20), || rollup(&prefecture, CAMPAIGN)).expect("the campaign reaches the prefecture");
 
-    let files = dir.join("gen-H01");
-    ok("bangfu-node", &["gen", "--org", "H01", "--households", "120", "--seed", "7", "--out", s(&files)]);
-    let node = dir.join("node-H01");
-    ok("bangfu-node", &["init", "--data", s(&node), "--org", "H01", "--name", "京山县总工会"]);
-    for kind in ["households", "members", "aid"] {
-        ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-    }
-    ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &prefecture_url, "--tls", s(&issue_identity(&pki, dir, "H01", &["127.0.0.1"]))]);
+    let (node, files) = county_node(dir, &pki, "H01", 120, 7, &prefecture_url, &["127.0.0.1"]);
     let expected = archive_total(&files.join("households.csv"), &end);
     Tree { pki, province, prefecture, prefecture_url, node, expected, _serving: vec![province_serving, prefecture_serving], dir: root }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{issue_identity, ok, run, s, serve};
+use bangfu_e2e::{county_node, issue_identity, ok, run, s, serve};
 use serde_json::Value;
 
 /// The rollup a hub prints now, if it has the campaign.
@@ -37,15 +37,7 @@ fn issues<'a>(r: &'a Value, rule: &str) -> Vec<&'a Value> {
 
 /// A county node with a generated archive, connected to `url`.
 fn county(dir: &Path, pki: &Path, org: &str, households: u64, seed: u64, url: &str) -> std::path::PathBuf {
-    let files = dir.join(format!("gen-{org}"));
-    ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
-    let node = dir.join(format!("node-{org}"));
-    ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
-    for kind in ["households", "members", "aid"] {
-        ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-    }
-    ok("bangfu-node", &["connect", "--data", s(&node), "--parent", url, "--tls", s(&issue_identity(pki, dir, org, &[]))]);
-    node
+    county_node(dir, pki, org, households, seed, url, &[]).0
 }
 
 const CAMPAIGN: &str = "dangan-rec";

@@ -3,7 +3,7 @@
 //! (`bangfu-hub remind`) makes one for H01 only, which H01's `bangfu-node status` shows (fetched
 //! over mutual TLS into its inbox) and still shows offline after the hub has stopped.
 
-use bangfu_e2e::{issue_identity, ok, s, serve};
+use bangfu_e2e::{county_node, issue_identity, ok, s, serve};
 
 const CAMPAIGN: &str = "dangan-2099";
 
@@ -26,12 +26,7 @@ fn a_county_that_has_not_reported_sees_its_reminder_and_one_that_has_does_not() 
     let (serving, url) = serve(&hub, &dir.join("hub.log"), "127.0.0.1:0");
 
     for (org, seed) in [("H01", 1u64), ("H02", 2)] {
-        let files = dir.join(format!("gen-{org}"));
-        ok("bangfu-node", &["gen", "--org", org, "--households", "80", "--seed", &seed.to_string(), "--out", s(&files)]);
-        let node = dir.join(format!("node-{org}"));
-        ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
-        ok("bangfu-node", &["import", "--data", s(&node), s(&files.join("households.csv"))]);
-        ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &url, "--tls", s(&identity(org, &[]))]);
+        county_node(dir, &pki, org, 80, seed, &url, &[]);
     }
     ok("bangfu-node", &["push", "--data", s(&dir.join("node-H02")), "--campaign", CAMPAIGN]);
 

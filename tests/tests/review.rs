@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{issue_identity, ok, run, s, serve};
+use bangfu_e2e::{county_node, issue_identity, ok, run, s, serve};
 
 const CAMPAIGN: &str = "sn-review";
 const REASON: &str = "4A 走访企业数与台账不符，请核实后重报";
@@ -70,14 +70,7 @@ fn a_returned_report_is_corrected_accepted_and_seen_at_every_level() {
 
     let mut nodes = vec![];
     for (org, households, seed) in [("H01", 120u64, 21u64), ("H02", 90, 22)] {
-        let files = dir.join(format!("gen-{org}"));
-        ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
-        let node = dir.join(format!("node-{org}"));
-        ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
-        for kind in ["households", "members", "aid"] {
-            ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-        }
-        ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &pref_url, "--tls", s(&identity(org, &[]))]);
+        let (node, _) = county_node(dir, &pki, org, households, seed, &pref_url, &[]);
         // The first push brings the campaign down from the prefecture and sends version 1.
         ok("bangfu-node", &["push", "--data", s(&node), "--campaign", CAMPAIGN]);
         nodes.push(node);

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{binary, issue_identity, ok, run, s, serve_with_env};
+use bangfu_e2e::{binary, county_node, issue_identity, ok, run, s, serve_with_env};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -222,15 +222,7 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
     });
 
     // The county: a generated archive, pushed with export switched on.
-    let files = dir.join("gen-H01");
-    ok("bangfu-node", &["gen", "--org", "H01", "--households", "300", "--seed", "5", "--out", s(&files)]);
-    let node = dir.join("node-H01");
-    ok("bangfu-node", &["init", "--data", s(&node), "--org", "H01", "--name", "京山县总工会"]);
-    for kind in ["households", "members", "aid"] {
-        ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-    }
-    let h01_tls = issue_identity(&pki, dir, "H01", &[]);
-    ok("bangfu-node", &["connect", "--data", s(&node), "--parent", &prefecture_url, "--tls", s(&h01_tls)]);
+    let (node, files) = county_node(dir, &pki, "H01", 300, 5, &prefecture_url, &[]);
     let node_env = otel_env(&otlp, "H01");
     let push = Command::new(binary("bangfu-node"))
         .args(["push", "--data", s(&node), "--campaign", "t1"])

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bangfu_e2e::rollups::{holds, wait_for};
-use bangfu_e2e::{archive_total, issue_identity, ok, s, serve};
+use bangfu_e2e::{archive_total, county_node, issue_identity, ok, s, serve};
 
 const CAMPAIGN: &str = "dangan-tree";
 
@@ -58,14 +58,7 @@ fn counties_report_through_their_prefectures_to_the_province() {
     // Every county (and the 市直 node H08) imports its archive and pushes through its prefecture.
     let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
     let county = |org: &str, households: u64, seed: u64, url: &str| -> u64 {
-        let files = dir.join(format!("gen-{org}"));
-        ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
-        let node = dir.join(format!("node-{org}"));
-        ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
-        for kind in ["households", "members", "aid"] {
-            ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
-        }
-        ok("bangfu-node", &["connect", "--data", s(&node), "--parent", url, "--tls", s(&identity(org, &[]))]);
+        let (node, files) = county_node(dir, &pki, org, households, seed, url, &[]);
         ok("bangfu-node", &["push", "--data", s(&node), "--campaign", CAMPAIGN]);
         archive_total(&files.join("households.csv"), &end)
     };
