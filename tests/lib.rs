@@ -50,8 +50,15 @@ pub fn serve(hub: &Path, log: &Path, listen: &str) -> (Serving, String) {
 
 /// [`serve`] with extra environment variables for the hub process.
 pub fn serve_with_env(hub: &Path, log: &Path, listen: &str, env: &[(&str, &str)]) -> (Serving, String) {
+    serve_with(hub, log, listen, &[], env)
+}
+
+/// `bangfu-hub serve --data HUB --listen LISTEN --sync-interval 1` with `extra` arguments and `env`;
+/// returns the process and its URL once it listens (its log appended to `log`).
+pub fn serve_with(hub: &Path, log: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> (Serving, String) {
     let mut child = Command::new(binary("bangfu-hub"))
         .args(["serve", "--data", s(hub), "--listen", listen, "--sync-interval", "1"])
+        .args(extra)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()))

@@ -54,19 +54,7 @@ pub fn rollup(hub: &Path, campaign: &str) -> Option<serde_json::Value> {
 /// Starts `bangfu-hub serve --data HUB --listen 127.0.0.1:0 --sync-interval 1` with `extra` arguments;
 /// returns the process and its URL.
 pub fn serve_hub(hub: &Path, log: &Path, extra: &[&str]) -> (Serving, String) {
-    use std::io::{BufRead as _, BufReader};
-    let mut child = Command::new(binary("bangfu-hub"))
-        .args(["serve", "--data", s(hub), "--listen", "127.0.0.1:0", "--sync-interval", "1"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let serving = Serving(child);
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}: {}", std::fs::read_to_string(log).unwrap_or_default()));
-    (serving, url.to_string())
+    crate::serve_with(hub, log, "127.0.0.1:0", extra, &[])
 }
 
 /// Whether a rollup cell is, or contains, `expected`.

@@ -21,6 +21,19 @@ pub mod tls;
 pub use reminders::ReminderSpec;
 pub use review::ReviewSpec;
 
+/// An error and its causes as one line for a person: each cause after the other, separated by
+/// `: `, a cause already said (a wrapper repeating its source) left out.
+pub fn one_line(causes: impl IntoIterator<Item = String>) -> String {
+    let mut line = String::new();
+    for cause in causes {
+        if !line.contains(&cause) {
+            line.push_str(if line.is_empty() { "" } else { ": " });
+            line.push_str(&cause);
+        }
+    }
+    line
+}
+
 /// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
 pub const CA_FILE: &str = "ca.pem";
 pub const CERT_FILE: &str = "cert.pem";
@@ -352,5 +365,12 @@ mod tests {
     fn a_plain_http_parent_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(Parent::new("http://127.0.0.1:1", dir.path()), Err(Error::NotHttps(_))));
+    }
+
+    #[test]
+    fn each_cause_is_said_once_on_one_line() {
+        let causes = ["reading hub.toml".to_string(), "No such file (os error 2)".into(), "No such file (os error 2)".into()];
+        assert_eq!(one_line(causes), "reading hub.toml: No such file (os error 2)");
+        assert_eq!(one_line(Vec::<String>::new()), "");
     }
 }

@@ -340,15 +340,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: what failed and why, each cause after the other.
-            let mut line = String::new();
-            for cause in e.chain().map(|c| c.to_string()) {
-                if !line.contains(&cause) {
-                    line.push_str(if line.is_empty() { "" } else { ": " });
-                    line.push_str(&cause);
-                }
-            }
-            eprintln!("错误 / error: {line}");
+            eprintln!("错误 / error: {}", bangfu_client::one_line(e.chain().map(|c| c.to_string())));
             ExitCode::FAILURE
         }
     }
