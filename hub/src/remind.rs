@@ -206,6 +206,20 @@ async fn deliver(store: &Store, orgs: &[Org], now: DateTime<Utc>, out: &mut Roun
     Ok(())
 }
 
+/// Per child on `campaign`: how many reminders were made and the kind of the latest.
+pub async fn made_on(store: &Store, campaign: &str) -> Result<std::collections::BTreeMap<String, (usize, String)>, store::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT org, kind FROM reminders WHERE campaign = $1 ORDER BY created_at, kind")
+        .bind(campaign.to_string())
+        .fetch_all(&store.pool)
+        .await?;
+    let mut out = std::collections::BTreeMap::new();
+    for (org, kind) in rows {
+        let e = out.entry(org).or_insert((0, String::new()));
+        *e = (e.0 + 1, kind);
+    }
+    Ok(out)
+}
+
 /// Every reminder made for `org` (newest first): for its own view over the API.
 pub async fn for_org(store: &Store, org: &str) -> Result<Vec<Reminder>, store::Error> {
     type Row = (String, String, String, String, String, String);

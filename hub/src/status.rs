@@ -30,6 +30,7 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
     let orgs = registry::list(store).await?;
     let reviews = review::states(store, id).await?;
     let received = received(store, id).await?;
+    let reminded = crate::remind::made_on(store, id).await?;
     let (own_level, child_level) = match config.level {
         HubLevel::Prefecture => (Level::Prefecture, Level::County),
         HubLevel::Province => (Level::Province, Level::Prefecture),
@@ -77,12 +78,15 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
     }
     let _ = writeln!(out);
 
-    let header = ["单位 org", "名称 name", "版本 version", "接收时间 received (北京时间)", "时效 timeliness", "审核 review", "问题 findings", "原因 reason"];
+    let header =
+        ["单位 org", "名称 name", "版本 version", "接收时间 received (北京时间)", "时效 timeliness", "审核 review", "问题 findings", "催报 reminded", "原因 reason"];
     let mut rows = vec![];
     for o in &orgs {
         let findings = r.issues.iter().filter(|i| i.org == o.code).count();
+        // How many reminders this child got, and the latest (`2 overdue:2026-02-06`).
+        let reminders = reminded.get(o.code.as_str()).map_or_else(|| "-".to_string(), |(n, last)| format!("{n} {last}"));
         let row = match received.get(o.code.as_str()) {
-            None => vec![o.code.to_string(), o.name.clone(), "-".into(), "-".into(), "未报 missing".into(), "-".into(), "-".into(), String::new()],
+            None => vec![o.code.to_string(), o.name.clone(), "-".into(), "-".into(), "未报 missing".into(), "-".into(), "-".into(), reminders, String::new()],
             Some(x) => {
                 let rv = reviews.get(&o.code);
                 let state = rv.map_or(ReviewState::Pending, |r| r.state);
@@ -94,6 +98,7 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
                     if x.on_time_ever { "按时 on time".into() } else { "逾期 late".into() },
                     format!("{} {state}", state.label()),
                     findings.to_string(),
+                    reminders,
                     rv.and_then(|r| r.reason.clone()).filter(|_| state == ReviewState::Returned).unwrap_or_default(),
                 ]
             }

@@ -34,6 +34,12 @@ fn a_county_that_has_not_reported_sees_its_reminder_and_one_that_has_does_not() 
     let out = ok("bangfu-hub", &["remind", "--data", s(&hub), "--today", "2099-12-29"]);
     assert!(out.contains("1 made") && out.contains(&format!("{CAMPAIGN} H01 due_soon")), "{out}");
 
+    // The hub's own status says who was reminded.
+    let hub_status = ok("bangfu-hub", &["status", "--data", s(&hub), "--campaign", CAMPAIGN]);
+    let row = |org: &str| hub_status.lines().find(|l| l.starts_with(org)).unwrap_or_else(|| panic!("no row for {org}:\n{hub_status}")).to_string();
+    assert!(row("H01").contains("1 due_soon") && row("H01").contains("未报 missing"), "{hub_status}");
+    assert!(!row("H02").contains("due_soon"), "{hub_status}");
+
     let status = ok("bangfu-node", &["status", "--data", s(&dir.join("node-H01"))]);
     let line = status.lines().find(|l| l.contains("提醒 / reminder")).unwrap_or_else(|| panic!("no reminder shown:\n{status}"));
     assert!(line.contains("【催报提醒】困难职工档案统计") && line.contains("2099-12-31") && line.contains("还有 2 天"), "{line}");
