@@ -77,7 +77,24 @@ pub fn router(state: DashboardState) -> Router {
 
 async fn index(State(s): State<DashboardState>) -> Result<Html<String>, Error> {
     let list = campaigns::list(&s.store).await?;
-    Ok(Html(index_html(&s.org, &s.name, &list)))
+    let expected = registry::list(&s.store).await?.len();
+    let mut rows = Vec::with_capacity(list.len());
+    for c in list {
+        let received = received(&s.store, &c.id).await?;
+        rows.push((c, received, expected));
+    }
+    Ok(Html(index_html(&s.org, &s.name, &rows)))
+}
+
+/// How many children sent any version of `campaign` (a count, not the rollup: the index lists every
+/// campaign, and a rollup per campaign per view would be the expensive way to say it).
+async fn received(store: &Store, campaign: &str) -> Result<usize, Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT org) FROM reports WHERE campaign = $1")
+        .bind(campaign.to_string())
+        .fetch_one(&store.pool)
+        .await
+        .map_err(crate::store::Error::from)?;
+    Ok(n as usize)
 }
 
 async fn page(State(s): State<DashboardState>, Path(id): Path<String>) -> Result<Html<String>, Error> {
@@ -182,17 +199,17 @@ fn shell(title: &str, body: &str, script: &str) -> String {
     )
 }
 
-/// The list of campaigns held at this hub.
-pub fn index_html(org: &OrgCode, name: &str, list: &[Campaign]) -> String {
+/// The list of campaigns held at this hub, each with (children that reported, children registered).
+pub fn index_html(org: &OrgCode, name: &str, list: &[(Campaign, usize, usize)]) -> String {
     let mut body = format!("<h1>{} ({org}) · 帮扶统计 bangfu</h1><h2>统计任务 Campaigns</h2>", esc(name));
     if list.is_empty() {
         body.push_str("<p>暂无统计任务 / no campaigns yet</p>");
     } else {
-        body.push_str("<table><tr><th>任务 id</th><th>名称 title</th><th>报表 template</th><th>统计期 period</th><th>县级截止 county due</th><th>市级截止 prefecture due</th></tr>");
-        for c in list {
+        body.push_str("<table><tr><th>任务 id</th><th>名称 title</th><th>报表 template</th><th>统计期 period</th><th>县级截止 county due</th><th>市级截止 prefecture due</th><th>已报 received</th></tr>");
+        for (c, received, expected) in list {
             let _ = write!(
                 body,
-                "<tr><td><a href=\"/campaigns/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"/campaigns/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td class=\"n\">{received} / {expected}</td></tr>",
                 esc(&c.title),
                 esc(&c.template),
                 c.start,

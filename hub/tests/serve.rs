@@ -322,6 +322,7 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
     assert_eq!(index.status(), StatusCode::OK);
     let index = index.text().await.unwrap();
     assert!(index.contains("2026年档案统计") && index.contains(&format!("href=\"/campaigns/{CAMPAIGN}\"")), "{index}");
+    assert_eq!(index.matches("0 / 2").count(), 2, "both campaigns: nobody reported of 2 children: {index}");
 
     let res = get(format!("/campaigns/{CAMPAIGN}/events")).await;
     assert_eq!(res.headers()["content-type"], "text/event-stream");
@@ -341,6 +342,8 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
     assert!(tree.contains(&format!("rollup version {}", second["version"])), "{tree}");
     let page = get(format!("/campaigns/{CAMPAIGN}")).await.text().await.unwrap();
     assert!(page.contains("EventSource") && page.contains("data-org=\"H01\""), "{page}");
+    let index = get("/".into()).await.text().await.unwrap();
+    assert!(index.contains("1 / 2") && index.contains("0 / 2"), "H01 reported on one campaign: {index}");
     let json: Value = get(format!("/campaigns/{CAMPAIGN}/rollup.json")).await.json().await.unwrap();
     assert_eq!(json["completeness"]["received"], 1);
     assert_eq!(get("/campaigns/nope".into()).await.status(), StatusCode::NOT_FOUND);
