@@ -229,7 +229,7 @@ pub fn page_html(c: &Campaign, tree: &str) -> String {
     let id = esc(&c.id);
     let body = format!(
         "<p><a href=\"/\">← 统计任务 campaigns</a></p><h1>{} <small>({id})</small></h1>\
-         <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">实时 live</span></p><div id=\"tree\">{tree}</div>",
+         <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">连接中 connecting</span></p><div id=\"tree\">{tree}</div>",
         esc(&c.title),
         c.start,
         c.end,
