@@ -102,6 +102,24 @@ pub fn county_node(dir: &Path, pki: &Path, org: &str, households: u64, seed: u64
     (node, files)
 }
 
+/// A hub as deployed, in `data`: `bangfu-hub init` as `org` (`name`, `level` province or
+/// prefecture) with an identity for 127.0.0.1 issued from `pki` into `dir/tls-ORG`, checking `pki`'s
+/// revocations, under `parent` when given. Returns the identity's folder (for a client as that hub).
+pub fn init_hub(data: &Path, dir: &Path, pki: &Path, org: &str, name: &str, level: &str, parent: Option<&str>) -> PathBuf {
+    let tls = issue_identity(pki, dir, org, &["127.0.0.1"]);
+    let mut args = vec!["init", "--data", s(data), "--org", org, "--name", name, "--level", level, "--tls", s(&tls), "--pki", s(pki)];
+    if let Some(url) = parent {
+        args.extend(["--parent", url]);
+    }
+    ok("bangfu-hub", &args);
+    tls
+}
+
+/// Today in Asia/Shanghai (YYYY-MM-DD): the end day the tests' campaigns are counted on.
+pub fn today() -> String {
+    chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string()
+}
+
 /// Issues `org` an identity (ca.pem, cert.pem, key.pem) from the CA in `pki` with the real
 /// `bangfu-hub pki issue`, into `dir/tls-ORG`; `hosts` become the SANs a server needs.
 pub fn issue_identity(pki: &Path, dir: &Path, org: &str, hosts: &[&str]) -> PathBuf {

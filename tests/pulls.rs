@@ -45,11 +45,7 @@ pub fn wait_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
     }
 }
 
-/// The rollup a hub prints now, if it has the campaign.
-pub fn rollup(hub: &Path, campaign: &str) -> Option<serde_json::Value> {
-    let out = crate::run("bangfu-hub", &["rollup", "--data", s(hub), "--campaign", campaign]);
-    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
+pub use crate::rollups::rollup;
 
 /// Starts `bangfu-hub serve --data HUB --listen 127.0.0.1:0 --sync-interval 1` with `extra` arguments;
 /// returns the process and its URL.

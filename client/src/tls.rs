@@ -62,17 +62,27 @@ fn provider() -> Arc<CryptoProvider> {
 /// A server that accepts only clients with a certificate from the CA in `ca_pem`, and speaks
 /// h2 and http/1.1.
 pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<ServerConfig> {
+    let config = demanding_client_certs(ca_pem)?
+        .with_single_cert(certs(cert_pem)?, key(key_pem)?)
+        .map_err(|source| Error::Rustls { what: "loading the server certificate and key", source })?;
+    Ok(with_alpn(config))
+}
+
+/// A server config builder that demands a client certificate from the CA in `ca_pem`.
+fn demanding_client_certs(ca_pem: &str) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>> {
     let provider = provider();
     let roots = Arc::new(roots(ca_pem)?);
     let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
-    let mut config = ServerConfig::builder_with_provider(provider)
+    Ok(ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| Error::Rustls { what: "choosing protocol versions", source })?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs(cert_pem)?, key(key_pem)?)
-        .map_err(|source| Error::Rustls { what: "loading the server certificate and key", source })?;
+        .with_client_cert_verifier(verifier))
+}
+
+/// Speaks h2 and http/1.1.
+fn with_alpn(mut config: ServerConfig) -> ServerConfig {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    config
 }
 
 /// A client that presents the identity in `cert_pem`/`key_pem` and trusts only the CA in `ca_pem`.
@@ -144,16 +154,7 @@ fn key(key_pem: &str) -> Result<PrivateKeyDer<'static>> {
 /// A server config like [`server_config`], but taking its certificate from `resolver` (one that
 /// re-reads renewed files, say).
 pub fn server_config_with_resolver(ca_pem: &str, resolver: Arc<dyn rustls::server::ResolvesServerCert>) -> Result<ServerConfig> {
-    let provider = provider();
-    let roots = Arc::new(roots(ca_pem)?);
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|source| Error::Rustls { what: "choosing protocol versions", source })?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    Ok(with_alpn(demanding_client_certs(ca_pem)?.with_cert_resolver(resolver)))
 }
 
 /// A certificate chain and its key, ready to serve.

@@ -12,6 +12,7 @@
 //! Rounds run at `[remind] schedule` (six cron fields, seconds first, Asia/Shanghai; default 09:00
 //! daily) in a serving hub, and once at its start; `bangfu-hub remind` runs one now.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -119,7 +120,7 @@ pub async fn round(store: &Store, settings: &Settings, today: NaiveDate, now: Da
             }
         }
     }
-    deliver(store, &orgs, now, &mut out).await?;
+    deliver(store, now, &mut out).await?;
     Ok(out)
 }
 
@@ -154,30 +155,39 @@ async fn insert(store: &Store, r: &Reminder, now: DateTime<Utc>) -> anyhow::Resu
 /// How long an undelivered reminder is still worth sending.
 const STALE_AFTER_DAYS: i64 = 3;
 
+/// Stored reminders with their child's webhook: those matching `filter` (an SQL condition and order on
+/// `r`, with one parameter `$1`, bound to `value`).
+async fn stored(store: &Store, filter: &'static str, value: String) -> Result<Vec<(Reminder, Option<String>)>, store::Error> {
+    type Row = (String, String, String, String, String, String, String, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.campaign, c.title, r.org, o.name, r.kind, r.due, r.message, o.webhook
+         FROM reminders r JOIN campaigns c ON c.id = r.campaign JOIN orgs o ON o.code = r.org {filter}"
+    )))
+    .bind(value)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(campaign, title, org, name, kind, due, message, webhook)| {
+            let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| store::Error::Corrupt(format!("reminder due date `{due}`: {e}")))?;
+            Ok((Reminder { campaign, title, org, name, kind, due, message }, webhook))
+        })
+        .collect()
+}
+
 /// Posts every undelivered reminder made in the last [`STALE_AFTER_DAYS`] days to its child's
 /// webhook, and marks those a webhook took (2xx).
-async fn deliver(store: &Store, orgs: &[Org], now: DateTime<Utc>, out: &mut Round) -> anyhow::Result<()> {
-    type Row = (String, String, String, String, String, String);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.campaign, c.title, r.org, r.kind, r.due, r.message FROM reminders r JOIN campaigns c ON c.id = r.campaign
-         WHERE r.webhook_at IS NULL AND r.created_at >= $1 ORDER BY r.created_at, r.org",
-    )
-    .bind((now - chrono::Duration::days(STALE_AFTER_DAYS)).to_rfc3339())
-    .fetch_all(&store.pool)
-    .await
-    .map_err(store::Error::from)?;
-    if rows.is_empty() {
+async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::Result<()> {
+    let since = (now - chrono::Duration::days(STALE_AFTER_DAYS)).to_rfc3339();
+    let waiting = stored(store, "WHERE r.webhook_at IS NULL AND r.created_at >= $1 ORDER BY r.created_at, r.org", since).await?;
+    let waiting: Vec<(Reminder, String)> = waiting.into_iter().filter_map(|(r, webhook)| Some((r, webhook?))).collect();
+    if waiting.is_empty() {
         return Ok(());
     }
     // The same rustls provider as the hub's mTLS (a `remind` process has not installed it yet).
     crate::tls::install_provider();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("building the webhook client")?;
-    for (campaign, title, org, kind, due, message) in rows {
-        let Some(child) = orgs.iter().find(|o| o.code.as_str() == org) else { continue };
-        let Some(url) = &child.webhook else { continue };
-        let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| store::Error::Corrupt(format!("reminder due date `{due}`: {e}")))?;
-        let r = Reminder { campaign, title, org, name: child.name.clone(), kind, due, message };
-        match client.post(url).json(&r).send().await {
+    for (r, url) in waiting {
+        match client.post(&url).json(&r).send().await {
             Ok(res) if res.status().is_success() => {
                 sqlx::query("UPDATE reminders SET webhook_at = $1 WHERE campaign = $2 AND org = $3 AND kind = $4")
                     .bind(now.to_rfc3339())
@@ -206,38 +216,24 @@ async fn deliver(store: &Store, orgs: &[Org], now: DateTime<Utc>, out: &mut Roun
     Ok(())
 }
 
+/// Every reminder made for `org` (newest first): for its own view over the API.
+pub async fn for_org(store: &Store, org: &str) -> Result<Vec<Reminder>, store::Error> {
+    let all = stored(store, "WHERE r.org = $1 ORDER BY r.created_at DESC, r.campaign, r.kind", org.to_string()).await?;
+    Ok(all.into_iter().map(|(r, _)| r).collect())
+}
+
 /// Per child on `campaign`: how many reminders were made and the kind of the latest.
-pub async fn made_on(store: &Store, campaign: &str) -> Result<std::collections::BTreeMap<String, (usize, String)>, store::Error> {
+pub async fn made_on(store: &Store, campaign: &str) -> Result<BTreeMap<String, (usize, String)>, store::Error> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT org, kind FROM reminders WHERE campaign = $1 ORDER BY created_at, kind")
         .bind(campaign.to_string())
         .fetch_all(&store.pool)
         .await?;
-    let mut out = std::collections::BTreeMap::new();
+    let mut out = BTreeMap::new();
     for (org, kind) in rows {
         let e = out.entry(org).or_insert((0, String::new()));
         *e = (e.0 + 1, kind);
     }
     Ok(out)
-}
-
-/// Every reminder made for `org` (newest first): for its own view over the API.
-pub async fn for_org(store: &Store, org: &str) -> Result<Vec<Reminder>, store::Error> {
-    type Row = (String, String, String, String, String, String);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT r.campaign, c.title, r.org, r.kind, r.due, r.message FROM reminders r JOIN campaigns c ON c.id = r.campaign
-         WHERE r.org = $1 ORDER BY r.created_at DESC, r.campaign, r.kind",
-    )
-    .bind(org.to_string())
-    .fetch_all(&store.pool)
-    .await
-    .map_err(store::Error::from)?;
-    let name = registry::list(store).await?.into_iter().find(|o| o.code.as_str() == org).map(|o| o.name).unwrap_or_default();
-    rows.into_iter()
-        .map(|(campaign, title, org, kind, due, message)| {
-            let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| store::Error::Corrupt(format!("reminder due date `{due}`: {e}")))?;
-            Ok(Reminder { campaign, title, org, name: name.clone(), kind, due, message })
-        })
-        .collect()
 }
 
 /// Starts the scheduled rounds of a serving hub (and runs one now). Keep the returned scheduler

@@ -1,59 +1,18 @@
 //! The fast audit verdict (`disclose::verify`, which the hub's intake runs on every report) agrees
-//! with the exact audit (`check(&audit(..)?)`) on random tables: random archives, and suppression
+//! with the exact audit (`check(&audit(..)?)`) on random tables: random archives (the project's
+//! synthetic generator, `bangfu_shared::synthetic::archive`), and suppression
 //! patterns that pass (what `protect` withholds, plus extra cells) and that fail (random cells,
 //! or the protected pattern with one withheld cell revealed).
 
-use bangfu_shared::synthetic::Rng;
+use bangfu_shared::synthetic::{Rng, archive, day};
 use std::collections::BTreeMap;
 
 use bangfu_shared::aggregate::{Aggregates, Period, aggregate};
 use bangfu_shared::disclose::{self, audit, protect};
-use bangfu_shared::facts::{AidFacts, Dim, HouseholdFacts, UNKNOWN};
 use bangfu_shared::report::Cell;
 use bangfu_shared::template::{self, Template};
 use bangfu_shared::vocabulary::Vocabulary;
-use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
-
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-/// Random households and aid records, skewed as real archives are.
-fn archive(seed: u64, n: usize, v: &Vocabulary) -> (Vec<HouseholdFacts>, Vec<AidFacts>) {
-    let mut rng = Rng(seed);
-    let base = day(2012, 1, 1);
-    let households = (0..n)
-        .map(|_| {
-            let mut dims = [0u8; Dim::ALL.len()];
-            for d in Dim::ALL {
-                let len = v.field(d.vocabulary_field()).values().len();
-                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
-            }
-            dims[Dim::Status.slot()] = if rng.below(10) < 8 { 0 } else { 2 };
-            let mut causes = 0u16;
-            for _ in 0..1 + rng.below(3) {
-                causes |= 1 << rng.skewed(8);
-            }
-            let mut amounts = [0i64; 5];
-            for a in &mut amounts {
-                *a = rng.below(5_000_000) as i64;
-            }
-            let filed_on = Some(base + Days::new(rng.below(1200)));
-            HouseholdFacts { dims, causes, household_size: 1 + rng.below(4) as u8, amounts, filed_on, lifted_on: None }
-        })
-        .collect();
-    let kinds = v.field("aid_kind").values().len() as u64;
-    let aid = (0..n / 2)
-        .map(|_| AidFacts {
-            household: rng.below(n as u64) as u32,
-            date: base + Days::new(rng.below(1400)),
-            kind: rng.below(kinds) as u8,
-            amount_fen: (rng.below(200) * 1000) as i64,
-        })
-        .collect();
-    (households, aid)
-}
 
 /// The report's cells as an outsider sees them: every known value, `withheld` ones suppressed.
 fn cells(t: &Template, values: &Aggregates, withheld: impl Fn(usize) -> bool) -> BTreeMap<String, Cell> {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bangfu_e2e::pulls::{rollup, serve_hub, serve_node, wait_until};
-use bangfu_e2e::{county_node, issue_identity, ok, run, s, serve};
+use bangfu_e2e::{county_node, init_hub, ok, run, s, serve};
 
 const CAMPAIGN: &str = "dangan-change";
 
@@ -20,16 +20,14 @@ fn a_due_date_and_end_date_changed_at_the_province_reach_the_county_node() {
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                        "--tls", s(&issue_identity(&pki, dir, "HB", &["127.0.0.1"])), "--pki", s(&pki)]);
+    init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "dangan", "--title", "档案统计",
                         "--start", "2026-01-01", "--end", &end, "--due", "county=2099-12-20", "--due", "prefecture=2099-12-25"]);
     ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", "H", "--name", "荆门市总工会"]);
     let (_province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
 
     let prefecture = dir.join("hub-H");
-    ok("bangfu-hub", &["init", "--data", s(&prefecture), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&issue_identity(&pki, dir, "H", &["127.0.0.1"])), "--pki", s(&pki), "--parent", &province_url]);
+    init_hub(&prefecture, dir, &pki, "H", "荆门市总工会", "prefecture", Some(&province_url));
     ok("bangfu-hub", &["org", "add", "--data", s(&prefecture), "--code", "H01", "--name", "京山县总工会"]);
     let (_prefecture_serving, prefecture_url) = serve_hub(&prefecture, &dir.join("hub-H.log"), &[]);
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use bangfu_e2e::{archive_total, county_node, issue_identity, ok, s, serve};
+use bangfu_e2e::{archive_total, county_node, init_hub, ok, s, serve};
 
 #[test]
 fn counties_push_their_reports_and_the_hub_rolls_them_up() {
@@ -12,11 +12,8 @@ fn counties_push_their_reports_and_the_hub_rolls_them_up() {
     let dir = root.path();
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "H", "--name", "荆门市总工会"]);
-    let identity = |org: &str, hosts: &[&str]| issue_identity(&pki, dir, org, hosts);
-    let hub_tls = identity("H", &["127.0.0.1"]);
     let hub = dir.join("hub");
-    ok("bangfu-hub", &["init", "--data", s(&hub), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&hub_tls), "--pki", s(&pki)]);
+    init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
     let end = today.to_string();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&hub), "--id", "dangan-now", "--template", "dangan",

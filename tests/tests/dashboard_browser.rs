@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{binary, county_node, issue_identity, ok, s};
+use bangfu_e2e::{binary, county_node, init_hub, ok, s, today};
 use serde_json::{Value, json};
 
 const CAMPAIGN: &str = "dangan-live";
@@ -134,9 +134,8 @@ fn the_campaign_page_shows_a_new_report_without_a_reload() {
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "H", "--name", "荆门市总工会"]);
     let hub = dir.join("hub");
-    ok("bangfu-hub", &["init", "--data", s(&hub), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&issue_identity(&pki, dir, "H", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
+    let today = today();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&hub), "--id", CAMPAIGN, "--template", "dangan",
                         "--title", "困难职工档案统计", "--start", "2026-01-01", "--end", &today,
                         "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);

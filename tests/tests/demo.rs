@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{archive_total, binary, s};
+use bangfu_e2e::{archive_total, binary, s, today};
 
 /// Four consecutive free loopback ports (the script's --port BASE uses BASE..BASE+3: three hubs and
 /// the province's dashboard).
@@ -87,7 +87,7 @@ fn the_demo_brings_up_the_whole_tree_and_the_province_total_is_what_the_archives
     assert!(status.success(), "demo.sh failed ({status}):\n{out}\n{err}");
 
     // What the generated archives hold on the campaign's end day (today, in Asia/Shanghai).
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    let today = today();
     let counted: BTreeMap<&str, u64> =
         ["H01", "H02", "H08", "J01", "J02"].into_iter().map(|org| (org, archive_total(&dir.join(format!("gen-{org}/households.csv")), &today))).collect();
     let all: u64 = counted.values().sum();

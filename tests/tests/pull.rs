@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bangfu_e2e::pulls::{holds, rollup, serve_hub, serve_node, wait_until};
-use bangfu_e2e::{Serving, archive_total, county_node, issue_identity, ok, run, s, serve};
+use bangfu_e2e::{Serving, archive_total, county_node, init_hub, issue_identity, ok, run, s, serve, today};
 
 const CAMPAIGN: &str = "dangan-pull";
 
@@ -39,17 +39,15 @@ fn tree(hub_args: &[&str]) -> Tree {
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                        "--tls", s(&issue_identity(&pki, dir, "HB", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let end = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
+    let end = today();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "dangan", "--title", "档案统计",
                         "--start", "2026-01-01", "--end", &end, "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);
     ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", "H", "--name", "荆门市总工会"]);
     let (province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
 
     let prefecture = dir.join("hub-H");
-    ok("bangfu-hub", &["init", "--data", s(&prefecture), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&issue_identity(&pki, dir, "H", &["127.0.0.1"])), "--pki", s(&pki), "--parent", &province_url]);
+    init_hub(&prefecture, dir, &pki, "H", "荆门市总工会", "prefecture", Some(&province_url));
     ok("bangfu-hub", &["org", "add", "--data", s(&prefecture), "--code", "H01", "--name", "京山县总工会"]);
     let (prefecture_serving, prefecture_url) = serve_hub(&prefecture, &dir.join("hub-H.log"), hub_args);
     wait_until(Duration::from_secs(20), || rollup(&prefecture, CAMPAIGN)).expect("the campaign reaches the prefecture");

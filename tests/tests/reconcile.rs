@@ -6,29 +6,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bangfu_e2e::{county_node, issue_identity, ok, run, s, serve};
+use bangfu_e2e::rollups::{rollup, wait_for};
+use bangfu_e2e::{county_node, init_hub, ok, run, s, serve, today};
 use serde_json::Value;
-
-/// The rollup a hub prints now, if it has the campaign.
-fn rollup(hub: &Path, campaign: &str) -> Option<Value> {
-    let out = run("bangfu-hub", &["rollup", "--data", s(hub), "--campaign", campaign]);
-    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
-}
-
-/// Polls until `done` holds for the hub's rollup, up to `limit`.
-fn wait_for(hub: &Path, campaign: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let r = rollup(hub, campaign);
-        if let Some(r) = r.as_ref().filter(|r| done(r)) {
-            return r.clone();
-        }
-        assert!(start.elapsed() < limit, "gave up waiting on {}: {}", hub.display(), r.map(|r| r.to_string()).unwrap_or_else(|| "(no campaign)".into()));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// The findings of a rollup with this rule.
 fn issues<'a>(r: &'a Value, rule: &str) -> Vec<&'a Value> {
@@ -49,19 +31,16 @@ fn a_tampered_prefecture_rollup_is_stored_and_flagged_at_the_province() {
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                        "--tls", s(&issue_identity(&pki, dir, "HB", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let end = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
+    let end = today();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "dangan",
                         "--title", "困难职工档案统计", "--start", "2026-01-01", "--end", &end,
                         "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31", "--due", "province=2099-12-31"]);
     ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", "H", "--name", "荆门市总工会"]);
     let (_province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
 
-    let h_tls = issue_identity(&pki, dir, "H", &["127.0.0.1"]);
     let prefecture = dir.join("hub-H");
-    ok("bangfu-hub", &["init", "--data", s(&prefecture), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&h_tls), "--pki", s(&pki), "--parent", &province_url]);
+    let h_tls = init_hub(&prefecture, dir, &pki, "H", "荆门市总工会", "prefecture", Some(&province_url));
     for org in ["H01", "H02"] {
         ok("bangfu-hub", &["org", "add", "--data", s(&prefecture), "--code", org, "--name", "县总工会"]);
     }
@@ -140,9 +119,8 @@ fn a_typed_in_figure_that_jumps_against_the_previous_campaign_is_an_outlier() {
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "H", "--name", "荆门市总工会"]);
     let hub = dir.join("hub");
-    ok("bangfu-hub", &["init", "--data", s(&hub), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&issue_identity(&pki, dir, "H", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let end = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
+    let end = today();
     for (id, start, end) in [("songnuan-2025", "2025-01-01", "2025-12-31"), ("songnuan-2026", "2026-01-01", end.as_str())] {
         ok("bangfu-hub", &["campaign", "create", "--data", s(&hub), "--id", id, "--template", "songnuan", "--title", "送温暖",
                             "--start", start, "--end", end, "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);

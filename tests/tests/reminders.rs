@@ -3,7 +3,7 @@
 //! (`bangfu-hub remind`) makes one for H01 only, which H01's `bangfu-node status` shows (fetched
 //! over mutual TLS into its inbox) and still shows offline after the hub has stopped.
 
-use bangfu_e2e::{county_node, issue_identity, ok, s, serve};
+use bangfu_e2e::{county_node, init_hub, ok, s, serve, today};
 
 const CAMPAIGN: &str = "dangan-2099";
 
@@ -13,11 +13,9 @@ fn a_county_that_has_not_reported_sees_its_reminder_and_one_that_has_does_not() 
     let dir = root.path();
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "H", "--name", "荆门市总工会"]);
-    let identity = |org: &str, hosts: &[&str]| issue_identity(&pki, dir, org, hosts);
     let hub = dir.join("hub");
-    ok("bangfu-hub", &["init", "--data", s(&hub), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&identity("H", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
+    let today = today();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&hub), "--id", CAMPAIGN, "--template", "dangan",
                         "--title", "困难职工档案统计", "--start", "2026-01-01", "--end", &today,
                         "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);

@@ -8,15 +8,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{county_node, issue_identity, ok, run, s, serve};
+use bangfu_e2e::{county_node, init_hub, ok, run, s, serve, today};
 
 const CAMPAIGN: &str = "sn-review";
 const REASON: &str = "4A 走访企业数与台账不符，请核实后重报";
 
 /// The rollup a hub prints now, if it has the campaign.
 fn rollup(hub: &Path) -> Option<serde_json::Value> {
-    let out = run("bangfu-hub", &["rollup", "--data", s(hub), "--campaign", CAMPAIGN]);
-    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+    bangfu_e2e::rollups::rollup(hub, CAMPAIGN)
 }
 
 /// Polls `probe` until it gives Some, up to 30 s.
@@ -42,12 +41,10 @@ fn a_returned_report_is_corrected_accepted_and_seen_at_every_level() {
     let dir = root.path();
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
-    let identity = |org: &str, hosts: &[&str]| issue_identity(&pki, dir, org, hosts);
 
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                        "--tls", s(&identity("HB", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let end = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
+    let end = today();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "songnuan",
                         "--title", "送温暖活动统计", "--start", "2026-01-01", "--end", &end,
                         "--due", "county=2099-12-20", "--due", "prefecture=2099-12-25", "--due", "province=2099-12-31"]);
@@ -55,8 +52,7 @@ fn a_returned_report_is_corrected_accepted_and_seen_at_every_level() {
     let (_province_serving, province_url) = serve(&province, &dir.join("hub-HB.log"), "127.0.0.1:0");
 
     let pref = dir.join("hub-H");
-    ok("bangfu-hub", &["init", "--data", s(&pref), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&identity("H", &["127.0.0.1"])), "--pki", s(&pki), "--parent", &province_url]);
+    init_hub(&pref, dir, &pki, "H", "荆门市总工会", "prefecture", Some(&province_url));
     for (code, name) in [("H01", "京山县总工会"), ("H02", "东宝区总工会"), ("H03", "沙洋县总工会")] {
         ok("bangfu-hub", &["org", "add", "--data", s(&pref), "--code", code, "--name", name]);
     }

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{binary, county_node, issue_identity, ok, run, s, serve_with_env};
+use bangfu_e2e::{binary, county_node, init_hub, issue_identity, ok, run, s, serve_with_env, today};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -200,9 +200,8 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
 
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                        "--tls", s(&issue_identity(&pki, dir, "HB", &["127.0.0.1"])), "--pki", s(&pki)]);
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
+    let today = today();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", "t1", "--template", "dangan", "--title", "档案统计",
                         "--start", "2026-01-01", "--end", &today, "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);
     ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", "H", "--name", "荆门市总工会"]);
@@ -211,8 +210,7 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
     let (_province, province_url) = serve_with_env(&province, &dir.join("hub-HB.log"), "127.0.0.1:0", &env_hb);
 
     let prefecture = dir.join("hub-H");
-    ok("bangfu-hub", &["init", "--data", s(&prefecture), "--org", "H", "--name", "荆门市总工会", "--level", "prefecture",
-                        "--tls", s(&issue_identity(&pki, dir, "H", &["127.0.0.1"])), "--pki", s(&pki), "--parent", &province_url]);
+    init_hub(&prefecture, dir, &pki, "H", "荆门市总工会", "prefecture", Some(&province_url));
     ok("bangfu-hub", &["org", "add", "--data", s(&prefecture), "--code", "H01", "--name", "京山县总工会"]);
     let env_h = otel_env(&otlp, "H");
     let env_h: Vec<(&str, &str)> = env_h.iter().map(|(k, v)| (*k, v.as_str())).collect();

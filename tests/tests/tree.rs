@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bangfu_e2e::rollups::{holds, wait_for};
-use bangfu_e2e::{archive_total, county_node, issue_identity, ok, s, serve};
+use bangfu_e2e::{archive_total, county_node, init_hub, ok, s, serve};
 
 const CAMPAIGN: &str = "dangan-tree";
 
@@ -22,12 +22,10 @@ fn counties_report_through_their_prefectures_to_the_province() {
     let dir = root.path();
     let pki = dir.join("pki");
     ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
-    let identity = |org: &str, hosts: &[&str]| issue_identity(&pki, dir, org, hosts);
 
     // The province: its campaign, its two prefectures.
     let province = dir.join("hub-HB");
-    ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                        "--tls", s(&identity("HB", &["127.0.0.1"])), "--pki", s(&pki)]);
+    init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
     let end = today.to_string();
     ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "dangan",
@@ -44,8 +42,7 @@ fn counties_report_through_their_prefectures_to_the_province() {
     let mut prefectures = BTreeMap::new();
     for (code, counties) in tree {
         let hub = dir.join(format!("hub-{code}"));
-        ok("bangfu-hub", &["init", "--data", s(&hub), "--org", code, "--name", "市总工会", "--level", "prefecture",
-                            "--tls", s(&identity(code, &["127.0.0.1"])), "--pki", s(&pki), "--parent", &province_url]);
+        init_hub(&hub, dir, &pki, code, "市总工会", "prefecture", Some(&province_url));
         for (org, _, _) in counties {
             ok("bangfu-hub", &["org", "add", "--data", s(&hub), "--code", org, "--name", "县总工会"]);
         }
