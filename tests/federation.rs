@@ -25,25 +25,95 @@ impl Federation {
     /// A CA, and a province hub `HB` with the campaign and the prefectures `prefectures` registered.
     pub fn new(dir: &Path, prefectures: &[&str]) -> Federation {
         let pki = dir.join("pki");
-        ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+        ok(
+            "bangfu-hub",
+            &[
+                "pki",
+                "init",
+                "--dir",
+                s(&pki),
+                "--org",
+                "HB",
+                "--name",
+                "湖北省总工会",
+            ],
+        );
         let province = dir.join("hub-HB");
         let tls = issue_identity(&pki, dir, "HB", &["127.0.0.1"]);
-        ok("bangfu-hub", &["init", "--data", s(&province), "--org", "HB", "--name", "湖北省总工会", "--level", "province",
-                            "--tls", s(&tls), "--pki", s(&pki)]);
+        ok(
+            "bangfu-hub",
+            &[
+                "init",
+                "--data",
+                s(&province),
+                "--org",
+                "HB",
+                "--name",
+                "湖北省总工会",
+                "--level",
+                "province",
+                "--tls",
+                s(&tls),
+                "--pki",
+                s(&pki),
+            ],
+        );
         let end = chrono_today();
-        ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", CAMPAIGN, "--template", "dangan",
-                            "--title", "困难职工档案统计", "--start", "2026-01-01", "--end", &end,
-                            "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31", "--due", "province=2099-12-31"]);
+        ok(
+            "bangfu-hub",
+            &[
+                "campaign",
+                "create",
+                "--data",
+                s(&province),
+                "--id",
+                CAMPAIGN,
+                "--template",
+                "dangan",
+                "--title",
+                "困难职工档案统计",
+                "--start",
+                "2026-01-01",
+                "--end",
+                &end,
+                "--due",
+                "county=2099-12-31",
+                "--due",
+                "prefecture=2099-12-31",
+                "--due",
+                "province=2099-12-31",
+            ],
+        );
         for code in prefectures {
-            ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", code, "--name", "市总工会"]);
+            ok(
+                "bangfu-hub",
+                &[
+                    "org",
+                    "add",
+                    "--data",
+                    s(&province),
+                    "--code",
+                    code,
+                    "--name",
+                    "市总工会",
+                ],
+            );
         }
-        Federation { dir: dir.to_path_buf(), pki, province, end }
+        Federation {
+            dir: dir.to_path_buf(),
+            pki,
+            province,
+            end,
+        }
     }
 
     /// Serves a hub's data folder on `listen` (`127.0.0.1:0` the first time, its old address to
     /// restart it on the same port), logging to `hub-ORG.log`.
     pub fn serve_hub(&self, hub: &Path, listen: &str) -> (Serving, String) {
-        let log = self.dir.join(format!("{}.log", hub.file_name().unwrap().to_str().unwrap()));
+        let log = self.dir.join(format!(
+            "{}.log",
+            hub.file_name().unwrap().to_str().unwrap()
+        ));
         serve(hub, &log, listen)
     }
 
@@ -51,25 +121,103 @@ impl Federation {
     pub fn prefecture(&self, code: &str, parent_url: &str, counties: &[&str]) -> PathBuf {
         let hub = self.dir.join(format!("hub-{code}"));
         let tls = issue_identity(&self.pki, &self.dir, code, &["127.0.0.1"]);
-        ok("bangfu-hub", &["init", "--data", s(&hub), "--org", code, "--name", "市总工会", "--level", "prefecture",
-                            "--tls", s(&tls), "--pki", s(&self.pki), "--parent", parent_url]);
+        ok(
+            "bangfu-hub",
+            &[
+                "init",
+                "--data",
+                s(&hub),
+                "--org",
+                code,
+                "--name",
+                "市总工会",
+                "--level",
+                "prefecture",
+                "--tls",
+                s(&tls),
+                "--pki",
+                s(&self.pki),
+                "--parent",
+                parent_url,
+            ],
+        );
         for org in counties {
-            ok("bangfu-hub", &["org", "add", "--data", s(&hub), "--code", org, "--name", "县总工会"]);
+            ok(
+                "bangfu-hub",
+                &[
+                    "org",
+                    "add",
+                    "--data",
+                    s(&hub),
+                    "--code",
+                    org,
+                    "--name",
+                    "县总工会",
+                ],
+            );
         }
         hub
     }
 
     /// A county node connected to `parent_url`, with a generated archive of `households` split into
     /// `parts` files, none imported yet.
-    pub fn county(&self, org: &str, households: u64, seed: u64, parts: usize, parent_url: &str) -> County {
+    pub fn county(
+        &self,
+        org: &str,
+        households: u64,
+        seed: u64,
+        parts: usize,
+        parent_url: &str,
+    ) -> County {
         let files = self.dir.join(format!("gen-{org}"));
-        ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
+        ok(
+            "bangfu-node",
+            &[
+                "gen",
+                "--org",
+                org,
+                "--households",
+                &households.to_string(),
+                "--seed",
+                &seed.to_string(),
+                "--out",
+                s(&files),
+            ],
+        );
         let data = self.dir.join(format!("node-{org}"));
-        ok("bangfu-node", &["init", "--data", s(&data), "--org", org, "--name", "县总工会"]);
+        ok(
+            "bangfu-node",
+            &[
+                "init",
+                "--data",
+                s(&data),
+                "--org",
+                org,
+                "--name",
+                "县总工会",
+            ],
+        );
         let tls = issue_identity(&self.pki, &self.dir, org, &[]);
-        ok("bangfu-node", &["connect", "--data", s(&data), "--parent", parent_url, "--tls", s(&tls)]);
+        ok(
+            "bangfu-node",
+            &[
+                "connect",
+                "--data",
+                s(&data),
+                "--parent",
+                parent_url,
+                "--tls",
+                s(&tls),
+            ],
+        );
         let parts = split_rows(&files.join("households.csv"), parts);
-        County { org: org.to_string(), data, log: self.dir.join(format!("node-{org}.log")), parts, imported: 0 }
+        County {
+            org: org.to_string(),
+            data,
+            log: self.dir.join(format!("node-{org}.log")),
+            parts,
+            imported: 0,
+        }
     }
 }
 
@@ -77,7 +225,11 @@ impl Federation {
 /// path is printed, to read the hubs' and nodes' logs after a failure).
 pub fn workdir() -> tempfile::TempDir {
     let keep = std::env::var_os("BANGFU_E2E_KEEP").is_some();
-    let dir = tempfile::Builder::new().prefix("bangfu-e2e-").disable_cleanup(keep).tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("bangfu-e2e-")
+        .disable_cleanup(keep)
+        .tempdir()
+        .unwrap();
     if keep {
         eprintln!("keeping {}", dir.path().display());
     }
@@ -86,7 +238,10 @@ pub fn workdir() -> tempfile::TempDir {
 
 /// Today in Asia/Shanghai, as the hubs and nodes see it.
 fn chrono_today() -> String {
-    chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string()
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string()
 }
 
 /// One county node and what the test has imported into it.
@@ -103,7 +258,9 @@ pub struct County {
 impl County {
     /// Imports the next part of the archive; false when all are in.
     pub fn import_next(&mut self) -> bool {
-        let Some(part) = self.parts.get(self.imported) else { return false };
+        let Some(part) = self.parts.get(self.imported) else {
+            return false;
+        };
         ok("bangfu-node", &["import", "--data", s(&self.data), s(part)]);
         self.imported += 1;
         true
@@ -111,7 +268,11 @@ impl County {
 
     /// Runs `bangfu-node serve` on this node, a round a second, logging to `node-ORG.log`.
     pub fn serve(&self) -> Serving {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(binary("bangfu-node"))
             .args(["serve", "--data", s(&self.data), "--interval", "1"])
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -176,16 +337,28 @@ pub fn split_rows(csv_path: &Path, parts: usize) -> Vec<PathBuf> {
 /// the archive, and `category.X` for each 困难类别.
 pub fn archive_counts(households_csv: &Path, day: &str) -> BTreeMap<String, u64> {
     let mut r = csv::Reader::from_path(households_csv).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
+    let header: Vec<String> = r
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let (filed, status, lifted, category) = (col("建档日期"), col("档案状态"), col("脱困日期"), col("困难类别"));
+    let (filed, status, lifted, category) = (
+        col("建档日期"),
+        col("档案状态"),
+        col("脱困日期"),
+        col("困难类别"),
+    );
     let mut counts = BTreeMap::new();
     for rec in r.records().map(Result::unwrap) {
         let on_file = (rec[filed].is_empty() || &rec[filed] <= day)
             && (&rec[status] == "在档" || (&rec[status] == "已脱困" && &rec[lifted] > day));
         if on_file {
             *counts.entry("total".to_string()).or_default() += 1;
-            *counts.entry(format!("category.{}", &rec[category])).or_default() += 1;
+            *counts
+                .entry(format!("category.{}", &rec[category]))
+                .or_default() += 1;
         }
     }
     counts

@@ -16,7 +16,11 @@ pub mod pulls;
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(path.exists(), "{} is not built: run `cargo test --workspace`", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test --workspace`",
+        path.display()
+    );
     path
 }
 
@@ -26,7 +30,12 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
 
 pub fn ok(bin: &str, args: &[&str]) -> String {
     let out = run(bin, args);
-    assert!(out.status.success(), "{bin} {args:?}: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{bin} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -49,32 +58,73 @@ pub fn serve(hub: &Path, log: &Path, listen: &str) -> (Serving, String) {
 }
 
 /// [`serve`] with extra environment variables for the hub process.
-pub fn serve_with_env(hub: &Path, log: &Path, listen: &str, env: &[(&str, &str)]) -> (Serving, String) {
+pub fn serve_with_env(
+    hub: &Path,
+    log: &Path,
+    listen: &str,
+    env: &[(&str, &str)],
+) -> (Serving, String) {
     serve_with(hub, log, listen, &[], env)
 }
 
 /// `bangfu-hub serve --data HUB --listen LISTEN --sync-interval 1` with `extra` arguments and `env`;
 /// returns the process and its URL once it listens (its log appended to `log`).
-pub fn serve_with(hub: &Path, log: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> (Serving, String) {
+pub fn serve_with(
+    hub: &Path,
+    log: &Path,
+    listen: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Serving, String) {
     let mut child = Command::new(binary("bangfu-hub"))
-        .args(["serve", "--data", s(hub), "--listen", listen, "--sync-interval", "1"])
+        .args([
+            "serve",
+            "--data",
+            s(hub),
+            "--listen",
+            listen,
+            "--sync-interval",
+            "1",
+        ])
         .args(extra)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        ))
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let serving = Serving(child);
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}: {}", std::fs::read_to_string(log).unwrap_or_default())).to_string();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            panic!(
+                "{line:?}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .to_string();
     (serving, url)
 }
 
 /// Households in the archive on `day` (CONTRACT.md), counted from a generated file.
 pub fn archive_total(households_csv: &Path, day: &str) -> u64 {
     let mut r = csv::Reader::from_path(households_csv).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
+    let header: Vec<String> = r
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let (filed, status, lifted) = (col("建档日期"), col("档案状态"), col("脱困日期"));
     r.records()
@@ -84,30 +134,102 @@ pub fn archive_total(households_csv: &Path, day: &str) -> u64 {
         .count() as u64
 }
 
-
 /// A county node as deployed, in `dir/node-ORG`: a synthetic archive of `households` households
 /// generated with `bangfu-node gen --seed` into `dir/gen-ORG`, imported whole (households, members,
 /// aid records), and connected to `parent` with an identity issued from `pki` into `dir/tls-ORG`
 /// (`hosts`: the SANs it needs if it also serves pulls). Returns the node's data folder and the
 /// generated files' folder (to count from).
-pub fn county_node(dir: &Path, pki: &Path, org: &str, households: u64, seed: u64, parent: &str, hosts: &[&str]) -> (PathBuf, PathBuf) {
+pub fn county_node(
+    dir: &Path,
+    pki: &Path,
+    org: &str,
+    households: u64,
+    seed: u64,
+    parent: &str,
+    hosts: &[&str],
+) -> (PathBuf, PathBuf) {
     let files = dir.join(format!("gen-{org}"));
-    ok("bangfu-node", &["gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(), "--out", s(&files)]);
+    ok(
+        "bangfu-node",
+        &[
+            "gen",
+            "--org",
+            org,
+            "--households",
+            &households.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+            s(&files),
+        ],
+    );
     let node = dir.join(format!("node-{org}"));
-    ok("bangfu-node", &["init", "--data", s(&node), "--org", org, "--name", "县总工会"]);
+    ok(
+        "bangfu-node",
+        &[
+            "init",
+            "--data",
+            s(&node),
+            "--org",
+            org,
+            "--name",
+            "县总工会",
+        ],
+    );
     for kind in ["households", "members", "aid"] {
-        ok("bangfu-node", &["import", "--data", s(&node), s(&files.join(format!("{kind}.csv")))]);
+        ok(
+            "bangfu-node",
+            &[
+                "import",
+                "--data",
+                s(&node),
+                s(&files.join(format!("{kind}.csv"))),
+            ],
+        );
     }
-    ok("bangfu-node", &["connect", "--data", s(&node), "--parent", parent, "--tls", s(&issue_identity(pki, dir, org, hosts))]);
+    ok(
+        "bangfu-node",
+        &[
+            "connect",
+            "--data",
+            s(&node),
+            "--parent",
+            parent,
+            "--tls",
+            s(&issue_identity(pki, dir, org, hosts)),
+        ],
+    );
     (node, files)
 }
 
 /// A hub as deployed, in `data`: `bangfu-hub init` as `org` (`name`, `level` province or
 /// prefecture) with an identity for 127.0.0.1 issued from `pki` into `dir/tls-ORG`, checking `pki`'s
 /// revocations, under `parent` when given. Returns the identity's folder (for a client as that hub).
-pub fn init_hub(data: &Path, dir: &Path, pki: &Path, org: &str, name: &str, level: &str, parent: Option<&str>) -> PathBuf {
+pub fn init_hub(
+    data: &Path,
+    dir: &Path,
+    pki: &Path,
+    org: &str,
+    name: &str,
+    level: &str,
+    parent: Option<&str>,
+) -> PathBuf {
     let tls = issue_identity(pki, dir, org, &["127.0.0.1"]);
-    let mut args = vec!["init", "--data", s(data), "--org", org, "--name", name, "--level", level, "--tls", s(&tls), "--pki", s(pki)];
+    let mut args = vec![
+        "init",
+        "--data",
+        s(data),
+        "--org",
+        org,
+        "--name",
+        name,
+        "--level",
+        level,
+        "--tls",
+        s(&tls),
+        "--pki",
+        s(pki),
+    ];
     if let Some(url) = parent {
         args.extend(["--parent", url]);
     }
@@ -117,14 +239,28 @@ pub fn init_hub(data: &Path, dir: &Path, pki: &Path, org: &str, name: &str, leve
 
 /// Today in Asia/Shanghai (YYYY-MM-DD): the end day the tests' campaigns are counted on.
 pub fn today() -> String {
-    chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string()
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string()
 }
 
 /// Issues `org` an identity (ca.pem, cert.pem, key.pem) from the CA in `pki` with the real
 /// `bangfu-hub pki issue`, into `dir/tls-ORG`; `hosts` become the SANs a server needs.
 pub fn issue_identity(pki: &Path, dir: &Path, org: &str, hosts: &[&str]) -> PathBuf {
     let out = dir.join(format!("tls-{org}"));
-    let mut args = vec!["pki", "issue", "--dir", s(pki), "--org", org, "--name", "单位", "--out", s(&out)];
+    let mut args = vec![
+        "pki",
+        "issue",
+        "--dir",
+        s(pki),
+        "--org",
+        org,
+        "--name",
+        "单位",
+        "--out",
+        s(&out),
+    ];
     for h in hosts {
         args.extend(["--host", h]);
     }

@@ -10,9 +10,9 @@
 //! client certificate, or a campaign list request, is well under it; a prefecture's report embeds
 //! its counties' reports and is well over it).
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -74,7 +74,12 @@ impl Proxy {
                 }
             }
         });
-        Proxy { url: format!("https://{addr}"), state, stop, addr }
+        Proxy {
+            url: format!("https://{addr}"),
+            state,
+            stop,
+            addr,
+        }
     }
 
     /// The URL a child uses to reach its parent through the proxy.
@@ -120,7 +125,14 @@ impl Drop for Proxy {
 
 /// Pumps both directions of one connection on two threads.
 fn connect(client: TcpStream, server: TcpStream, state: Arc<State>) {
-    let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (client.try_clone(), server.try_clone(), client.try_clone(), server.try_clone()) else { return };
+    let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
+        client.try_clone(),
+        server.try_clone(),
+        client.try_clone(),
+        server.try_clone(),
+    ) else {
+        return;
+    };
     let id = state.next.fetch_add(1, Ordering::SeqCst);
     state.open.lock().unwrap().insert(id, (c3, s3));
     // Bytes the client sent since the server last spoke.
@@ -154,19 +166,33 @@ fn upstream(mut client: TcpStream, mut server: TcpStream, unanswered: &AtomicUsi
 
 /// Server to client: everything, unless answers are being lost and this is the answer to a report;
 /// then the answer is read to its end and thrown away, and both sides are closed.
-fn downstream(mut server: TcpStream, mut client: TcpStream, unanswered: &AtomicUsize, state: &State) {
+fn downstream(
+    mut server: TcpStream,
+    mut client: TcpStream,
+    unanswered: &AtomicUsize,
+    state: &State,
+) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         match server.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if state.lose.load(Ordering::SeqCst) && unanswered.load(Ordering::SeqCst) >= REQUEST_BYTES {
+                if state.lose.load(Ordering::SeqCst)
+                    && unanswered.load(Ordering::SeqCst) >= REQUEST_BYTES
+                {
                     let _ = server.set_read_timeout(Some(ANSWER_QUIET));
                     loop {
                         match server.read(&mut buf) {
                             Ok(0) => break,
                             Ok(_) => continue,
-                            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                                ) =>
+                            {
+                                break;
+                            }
                             Err(_) => break,
                         }
                     }

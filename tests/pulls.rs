@@ -10,7 +10,13 @@ use crate::{Serving, binary, s};
 /// Starts `bangfu-node serve --data NODE --interval 1` with `extra` arguments, its output appended to
 /// `log`. With `--listen` among them, waits for and returns the URL it serves pulls on.
 pub fn serve_node(node: &Path, log: &Path, extra: &[&str]) -> (Serving, Option<String>) {
-    let file = || std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let file = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap()
+    };
     let before = std::fs::read_to_string(log).unwrap_or_default().len();
     let child = Command::new(binary("bangfu-node"))
         .args(["serve", "--data", s(node), "--interval", "1"])
@@ -25,9 +31,16 @@ pub fn serve_node(node: &Path, log: &Path, extra: &[&str]) -> (Serving, Option<S
     }
     let url = wait_until(Duration::from_secs(20), || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        text[before..].lines().find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+        text[before..]
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
     })
-    .unwrap_or_else(|| panic!("the node did not listen: {}", std::fs::read_to_string(log).unwrap_or_default()));
+    .unwrap_or_else(|| {
+        panic!(
+            "the node did not listen: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    });
     (serving, Some(url))
 }
 
@@ -57,7 +70,9 @@ pub fn serve_hub(hub: &Path, log: &Path, extra: &[&str]) -> (Serving, String) {
 pub fn holds(cell: &serde_json::Value, expected: u64) -> bool {
     match (cell.get("value"), cell.get("lower"), cell.get("upper")) {
         (Some(v), _, _) => v.as_u64() == Some(expected),
-        (None, Some(lo), Some(hi)) => lo.as_f64().unwrap() <= expected as f64 && expected as f64 <= hi.as_f64().unwrap(),
+        (None, Some(lo), Some(hi)) => {
+            lo.as_f64().unwrap() <= expected as f64 && expected as f64 <= hi.as_f64().unwrap()
+        }
         _ => false,
     }
 }

@@ -11,10 +11,10 @@ use chrono::NaiveDate;
 use reqwest::{Certificate, Identity, StatusCode, header};
 use serde::Deserialize;
 
-pub mod signal;
-pub mod server;
 pub mod reminders;
 pub mod review;
+pub mod server;
+pub mod signal;
 pub mod telemetry;
 pub mod tls;
 
@@ -42,11 +42,16 @@ pub const KEY_FILE: &str = "key.pem";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The parent's URL is not an https:// URL.
-    #[error("the parent's URL `{0}` must start with https:// (mutual TLS only) / 上级地址须为 https://")]
+    #[error(
+        "the parent's URL `{0}` must start with https:// (mutual TLS only) / 上级地址须为 https://"
+    )]
     NotHttps(String),
     /// An identity file is missing or unreadable.
     #[error("reading {path}: {source} / 无法读取证书文件")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// An identity file is not the PEM it should be.
     #[error("{path}: {detail} / 证书或密钥格式错误")]
     Pem { path: PathBuf, detail: String },
@@ -61,7 +66,11 @@ pub enum Error {
     Campaigns { status: u16, detail: String },
     /// A child answered a pull with something other than its report.
     #[error("{url} answered {status}: {detail} / 下级拒绝或无法提供报表")]
-    Report { url: String, status: u16, detail: String },
+    Report {
+        url: String,
+        status: u16,
+        detail: String,
+    },
     /// The parent answered the review request with something other than the review or 404.
     #[error("the parent answered the review request with {status}: {detail} / 无法读取审核结果")]
     Review { status: u16, detail: String },
@@ -113,7 +122,11 @@ pub struct CampaignList {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// 201 (new) or 200 (duplicate: the same version with the same hash was already stored).
-    Stored { duplicate: bool, on_time: Option<bool>, hash: Option<String> },
+    Stored {
+        duplicate: bool,
+        on_time: Option<bool>,
+        hash: Option<String>,
+    },
     /// A 4xx the node must not retry: 400, 403, 404, 409, 413, 422 (and any other 4xx).
     Refused { status: u16, detail: String },
     /// 5xx, a timeout or no connection: retried with backoff.
@@ -151,13 +164,18 @@ pub struct Parent {
 
 impl std::fmt::Debug for Parent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parent").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Parent")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
 fn read(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), Error> {
     let path = dir.join(name);
-    let bytes = std::fs::read(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+    let bytes = std::fs::read(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
     Ok((path, bytes))
 }
 
@@ -178,17 +196,26 @@ impl Parent {
             if String::from_utf8_lossy(bytes).contains(&format!("-----BEGIN {block}")) {
                 Ok(())
             } else {
-                Err(Error::Pem { path: path.clone(), detail: format!("no {block} PEM block") })
+                Err(Error::Pem {
+                    path: path.clone(),
+                    detail: format!("no {block} PEM block"),
+                })
             }
         };
         pem(&ca_path, &ca, "CERTIFICATE")?;
         pem(&cert_path, &cert, "CERTIFICATE")?;
         pem(&key_path, &key, "PRIVATE KEY")?;
-        let ca = Certificate::from_pem(&ca).map_err(|e| Error::Pem { path: ca_path, detail: e.to_string() })?;
+        let ca = Certificate::from_pem(&ca).map_err(|e| Error::Pem {
+            path: ca_path,
+            detail: e.to_string(),
+        })?;
         let mut both = cert;
         both.push(b'\n');
         both.extend_from_slice(&key);
-        let identity = Identity::from_pem(&both).map_err(|e| Error::Pem { path: cert_path, detail: format!("certificate with key {}: {e}", key_path.display()) })?;
+        let identity = Identity::from_pem(&both).map_err(|e| Error::Pem {
+            path: cert_path,
+            detail: format!("certificate with key {}: {e}", key_path.display()),
+        })?;
         let http = reqwest::Client::builder()
             .https_only(true)
             .tls_certs_only([ca])
@@ -199,7 +226,11 @@ impl Parent {
             .user_agent(concat!("bangfu/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Client(chain(&e)))?;
-        Ok(Parent { http, base, server_org: Default::default() })
+        Ok(Parent {
+            http,
+            base,
+            server_org: Default::default(),
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -213,7 +244,11 @@ impl Parent {
 
     /// Notes the org of the answering server's certificate.
     fn note_server(&self, response: &reqwest::Response) -> Option<bangfu_shared::org::OrgCode> {
-        let org = response.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate()).and_then(|der| tls::org_of(der).ok());
+        let org = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .and_then(|der| tls::org_of(der).ok());
         if org.is_some() {
             *self.server_org.lock().expect("not poisoned") = org.clone();
         }
@@ -227,20 +262,36 @@ impl Parent {
         if let Some(tp) = telemetry::traceparent() {
             request = request.header(telemetry::TRACEPARENT, tp);
         }
-        let response = request.send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let response = request.send().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            detail: chain(&e),
+        })?;
         let server_org = self.note_server(&response);
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let body = response.bytes().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            detail: chain(&e),
+        })?;
         if !status.is_success() {
-            return Err(Error::Report { url, status: status.as_u16(), detail: problem_detail(&String::from_utf8_lossy(&body)) });
+            return Err(Error::Report {
+                url,
+                status: status.as_u16(),
+                detail: problem_detail(&String::from_utf8_lossy(&body)),
+            });
         }
-        Ok(Fetched { body: body.to_vec(), server_org })
+        Ok(Fetched {
+            body: body.to_vec(),
+            server_org,
+        })
     }
 
     /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these bytes).
     pub async fn post_report(&self, body: &[u8]) -> Outcome {
         let url = format!("{}/api/v1/reports", self.base);
-        let mut request = self.http.post(&url).header(header::CONTENT_TYPE, "application/json");
+        let mut request = self
+            .http
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/json");
         // The report's trace continues at the parent (one trace from a county to the province).
         if let Some(tp) = telemetry::traceparent() {
             request = request.header(telemetry::TRACEPARENT, tp);
@@ -248,37 +299,65 @@ impl Parent {
         let sent = request.body(body.to_vec()).send().await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return Outcome::Unavailable { status: None, detail: format!("{url}: {}", chain(&e)) },
+            Err(e) => {
+                return Outcome::Unavailable {
+                    status: None,
+                    detail: format!("{url}: {}", chain(&e)),
+                };
+            }
         };
         self.note_server(&response);
         let status = response.status();
         let text = match response.text().await {
             Ok(t) => t,
-            Err(e) => return Outcome::Unavailable { status: Some(status.as_u16()), detail: format!("reading the answer: {}", chain(&e)) },
+            Err(e) => {
+                return Outcome::Unavailable {
+                    status: Some(status.as_u16()),
+                    detail: format!("reading the answer: {}", chain(&e)),
+                };
+            }
         };
         classify(status, &text)
     }
 
     /// `GET /api/v1/campaigns`, conditional on `etag`: `None` when unchanged (304).
-    pub async fn campaigns(&self, etag: Option<&str>) -> Result<Option<(Vec<CampaignSpec>, Option<String>)>, Error> {
+    pub async fn campaigns(
+        &self,
+        etag: Option<&str>,
+    ) -> Result<Option<(Vec<CampaignSpec>, Option<String>)>, Error> {
         let url = format!("{}/api/v1/campaigns", self.base);
         let mut request = self.http.get(&url);
         if let Some(tag) = etag {
             request = request.header(header::IF_NONE_MATCH, tag);
         }
-        let response = request.send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let response = request.send().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            detail: chain(&e),
+        })?;
         self.note_server(&response);
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(None);
         }
-        let tag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let text = response.text().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let tag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = response.text().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            detail: chain(&e),
+        })?;
         if !status.is_success() {
-            return Err(Error::Campaigns { status: status.as_u16(), detail: problem_detail(&text) });
+            return Err(Error::Campaigns {
+                status: status.as_u16(),
+                detail: problem_detail(&text),
+            });
         }
-        let list: CampaignList =
-            serde_json::from_str(&text).map_err(|e| Error::Campaigns { status: status.as_u16(), detail: format!("unreadable campaign list: {e}") })?;
+        let list: CampaignList = serde_json::from_str(&text).map_err(|e| Error::Campaigns {
+            status: status.as_u16(),
+            detail: format!("unreadable campaign list: {e}"),
+        })?;
         Ok(Some((list.campaigns, tag)))
     }
 }
@@ -287,9 +366,17 @@ impl Parent {
 pub fn classify(status: StatusCode, body: &str) -> Outcome {
     match status.as_u16() {
         200 | 201 => match serde_json::from_str::<Ack>(body) {
-            Ok(ack) => Outcome::Stored { duplicate: ack.status == "duplicate" || status == StatusCode::OK, on_time: ack.on_time, hash: ack.hash },
+            Ok(ack) => Outcome::Stored {
+                duplicate: ack.status == "duplicate" || status == StatusCode::OK,
+                on_time: ack.on_time,
+                hash: ack.hash,
+            },
             // The hub stored it (that is what 200/201 says); an odd body does not undo that.
-            Err(_) => Outcome::Stored { duplicate: status == StatusCode::OK, on_time: None, hash: None },
+            Err(_) => Outcome::Stored {
+                duplicate: status == StatusCode::OK,
+                on_time: None,
+                hash: None,
+            },
         },
         409 => Outcome::Refused {
             status: 409,
@@ -298,19 +385,31 @@ pub fn classify(status: StatusCode, body: &str) -> Outcome {
                 problem_detail(body)
             ),
         },
-        s @ 400..=499 => Outcome::Refused { status: s, detail: problem_detail(body) },
-        s => Outcome::Unavailable { status: Some(s), detail: problem_detail(body) },
+        s @ 400..=499 => Outcome::Refused {
+            status: s,
+            detail: problem_detail(body),
+        },
+        s => Outcome::Unavailable {
+            status: Some(s),
+            detail: problem_detail(body),
+        },
     }
 }
 
 /// The problem's detail (or title), else the start of the body.
 fn problem_detail(body: &str) -> String {
     match serde_json::from_str::<Problem>(body) {
-        Ok(Problem { detail: Some(d), .. }) if !d.is_empty() => d,
+        Ok(Problem {
+            detail: Some(d), ..
+        }) if !d.is_empty() => d,
         Ok(Problem { title: Some(t), .. }) if !t.is_empty() => t,
         _ => {
             let short: String = body.chars().take(200).collect();
-            if short.is_empty() { "(no body)".into() } else { short }
+            if short.is_empty() {
+                "(no body)".into()
+            } else {
+                short
+            }
         }
     }
 }
@@ -337,19 +436,40 @@ mod tests {
     #[test]
     fn a_201_is_stored_with_its_on_time_verdict() {
         let body = r#"{"status":"accepted","org":"H01","campaign":"c","version":1,"hash":"ab","on_time":true}"#;
-        assert_eq!(classify(StatusCode::CREATED, body), Outcome::Stored { duplicate: false, on_time: Some(true), hash: Some("ab".into()) });
+        assert_eq!(
+            classify(StatusCode::CREATED, body),
+            Outcome::Stored {
+                duplicate: false,
+                on_time: Some(true),
+                hash: Some("ab".into())
+            }
+        );
     }
 
     #[test]
     fn a_422_is_refused_with_the_problems_detail() {
         let body = r#"{"type":"about:blank","title":"Unprocessable","status":422,"detail":"3B exceeds 3A"}"#;
-        assert_eq!(classify(StatusCode::UNPROCESSABLE_ENTITY, body), Outcome::Refused { status: 422, detail: "3B exceeds 3A".into() });
+        assert_eq!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, body),
+            Outcome::Refused {
+                status: 422,
+                detail: "3B exceeds 3A".into()
+            }
+        );
     }
 
     #[test]
     fn a_409_is_refused_as_a_bug_and_a_503_is_retried() {
-        assert!(matches!(classify(StatusCode::CONFLICT, "{}"), Outcome::Refused { status: 409, detail } if detail.contains("bug")));
-        assert!(matches!(classify(StatusCode::SERVICE_UNAVAILABLE, ""), Outcome::Unavailable { status: Some(503), .. }));
+        assert!(
+            matches!(classify(StatusCode::CONFLICT, "{}"), Outcome::Refused { status: 409, detail } if detail.contains("bug"))
+        );
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, ""),
+            Outcome::Unavailable {
+                status: Some(503),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -357,20 +477,33 @@ mod tests {
         let json = r#"{"campaigns":[{"id":"sn","template":"songnuan","title":"送温暖","start":"2026-01-01","end":"2026-02-01",
             "due":{"county":"2026-02-10","prefecture":"2026-02-20","province":null},"template_body":null}]}"#;
         let list: CampaignList = serde_json::from_str(json).unwrap();
-        assert_eq!(list.campaigns[0].due.county, NaiveDate::from_ymd_opt(2026, 2, 10).unwrap());
+        assert_eq!(
+            list.campaigns[0].due.county,
+            NaiveDate::from_ymd_opt(2026, 2, 10).unwrap()
+        );
         assert_eq!(list.campaigns[0].template_body, None);
     }
 
     #[test]
     fn a_plain_http_parent_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(Parent::new("http://127.0.0.1:1", dir.path()), Err(Error::NotHttps(_))));
+        assert!(matches!(
+            Parent::new("http://127.0.0.1:1", dir.path()),
+            Err(Error::NotHttps(_))
+        ));
     }
 
     #[test]
     fn each_cause_is_said_once_on_one_line() {
-        let causes = ["reading hub.toml".to_string(), "No such file (os error 2)".into(), "No such file (os error 2)".into()];
-        assert_eq!(one_line(causes), "reading hub.toml: No such file (os error 2)");
+        let causes = [
+            "reading hub.toml".to_string(),
+            "No such file (os error 2)".into(),
+            "No such file (os error 2)".into(),
+        ];
+        assert_eq!(
+            one_line(causes),
+            "reading hub.toml: No such file (os error 2)"
+        );
         assert_eq!(one_line(Vec::<String>::new()), "");
     }
 }

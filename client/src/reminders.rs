@@ -27,14 +27,30 @@ impl Parent {
     /// Every reminder the parent made for this child, newest first.
     pub async fn reminders(&self) -> Result<Vec<ReminderSpec>, Error> {
         let url = format!("{}/api/v1/reminders", self.base);
-        let response = self.http.get(&url).send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                detail: chain(&e),
+            })?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let text = response.text().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            detail: chain(&e),
+        })?;
         if !status.is_success() {
-            return Err(Error::Reminders { status: status.as_u16(), detail: problem_detail(&text) });
+            return Err(Error::Reminders {
+                status: status.as_u16(),
+                detail: problem_detail(&text),
+            });
         }
-        let list: List =
-            serde_json::from_str(&text).map_err(|e| Error::Reminders { status: status.as_u16(), detail: format!("unreadable reminders: {e}") })?;
+        let list: List = serde_json::from_str(&text).map_err(|e| Error::Reminders {
+            status: status.as_u16(),
+            detail: format!("unreadable reminders: {e}"),
+        })?;
         Ok(list.reminders)
     }
 }

@@ -24,17 +24,37 @@ impl Parent {
     /// The review of `org`'s latest version on `campaign`; `None` when the parent holds no report of
     /// it (404), e.g. before the first push arrives.
     pub async fn review(&self, campaign: &str, org: &str) -> Result<Option<ReviewSpec>, Error> {
-        let url = format!("{}/api/v1/campaigns/{campaign}/reports/{org}/review", self.base);
-        let response = self.http.get(&url).send().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let url = format!(
+            "{}/api/v1/campaigns/{campaign}/reports/{org}/review",
+            self.base
+        );
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                detail: chain(&e),
+            })?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| Error::Unreachable { url: url.clone(), detail: chain(&e) })?;
+        let text = response.text().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            detail: chain(&e),
+        })?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(Error::Review { status: status.as_u16(), detail: problem_detail(&text) });
+            return Err(Error::Review {
+                status: status.as_u16(),
+                detail: problem_detail(&text),
+            });
         }
-        let spec = serde_json::from_str(&text).map_err(|e| Error::Review { status: status.as_u16(), detail: format!("unreadable review: {e}") })?;
+        let spec = serde_json::from_str(&text).map_err(|e| Error::Review {
+            status: status.as_u16(),
+            detail: format!("unreadable review: {e}"),
+        })?;
         Ok(Some(spec))
     }
 }
@@ -46,6 +66,9 @@ mod tests {
     #[test]
     fn a_pending_review_has_no_reason_and_no_time() {
         let r: ReviewSpec = serde_json::from_str(r#"{"campaign":"sn","org":"H01","version":2,"state":"pending","reason":null,"at":null}"#).unwrap();
-        assert_eq!((r.version, r.state.as_str(), r.reason, r.at), (2, "pending", None, None));
+        assert_eq!(
+            (r.version, r.state.as_str(), r.reason, r.at),
+            (2, "pending", None, None)
+        );
     }
 }

@@ -32,7 +32,12 @@ pub struct Peer {
 pub type OnRefused = Arc<dyn Fn(SocketAddr, &str) + Send + Sync>;
 
 /// Serves `app` over mutual TLS on `listener` until the process ends (or the future is dropped).
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: axum::Router, on_refused: OnRefused) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    on_refused: OnRefused,
+) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (tcp, remote) = match listener.accept().await {
@@ -50,7 +55,13 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: a
     }
 }
 
-async fn connection(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, remote: SocketAddr, app: axum::Router, on_refused: OnRefused) {
+async fn connection(
+    acceptor: TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    app: axum::Router,
+    on_refused: OnRefused,
+) {
     let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
@@ -64,17 +75,30 @@ async fn connection(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, remote: S
             return;
         }
     };
-    let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec()) else {
+    let Some(der) = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.as_ref().to_vec())
+    else {
         tracing::warn!(peer = %remote, "no client certificate");
         on_refused(remote, "no client certificate");
         return;
     };
-    let peer = Peer { org: tls::org_of(&der).ok(), serial: tls::serial_of(&der).unwrap_or_default() };
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(peer.clone());
-        app.clone().oneshot(req)
-    });
-    if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), service).await {
+    let peer = Peer {
+        org: tls::org_of(&der).ok(),
+        serial: tls::serial_of(&der).unwrap_or_default(),
+    };
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer.clone());
+            app.clone().oneshot(req)
+        });
+    if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(tls), service)
+        .await
+    {
         tracing::debug!(peer = %remote, error = %e, "connection ended");
     }
 }

@@ -12,10 +12,10 @@
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -46,7 +46,10 @@ pub fn init(service: &'static str, filter_var: &str, default_filter: &str) -> Te
         .with_filter(filter());
     let Some(endpoint) = std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty()) else {
         tracing_subscriber::registry().with(logs).init();
-        return Telemetry { tracer: None, meter: None };
+        return Telemetry {
+            tracer: None,
+            meter: None,
+        };
     };
     // The exporters' HTTP client is reqwest on rustls without a built-in provider (RUST-STACK.md: one
     // provider, ring): it must be installed before the client is built, or the exporter thread panics.
@@ -58,25 +61,47 @@ pub fn init(service: &'static str, filter_var: &str, default_filter: &str) -> Te
             // Observability must never stop the unit from working: log to stderr and go on.
             tracing_subscriber::registry().with(logs).init();
             tracing::error!(endpoint = %endpoint, error = %e, "OpenTelemetry export is not set up; logging to stderr only");
-            return Telemetry { tracer: None, meter: None };
+            return Telemetry {
+                tracer: None,
+                meter: None,
+            };
         }
     };
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_meter_provider(meter.clone());
     // Spans follow the same filter as the logs, so `info` spans are exported and debug ones are not.
-    let spans = tracing_opentelemetry::layer().with_tracer(tracer.tracer(service)).with_filter(filter());
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer.tracer(service))
+        .with_filter(filter());
     tracing_subscriber::registry().with(logs).with(spans).init();
     tracing::info!(endpoint = %endpoint, "exporting traces and metrics over OTLP/HTTP");
-    Telemetry { tracer: Some(tracer), meter: Some(meter) }
+    Telemetry {
+        tracer: Some(tracer),
+        meter: Some(meter),
+    }
 }
 
-fn exporters(resource: Resource) -> Result<(SdkTracerProvider, SdkMeterProvider), opentelemetry_otlp::ExporterBuildError> {
+fn exporters(
+    resource: Resource,
+) -> Result<(SdkTracerProvider, SdkMeterProvider), opentelemetry_otlp::ExporterBuildError> {
     use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig as _};
     let protocol = opentelemetry_otlp::Protocol::HttpBinary;
-    let spans = SpanExporter::builder().with_http().with_protocol(protocol).build()?;
-    let metrics = MetricExporter::builder().with_http().with_protocol(protocol).build()?;
-    let tracer = SdkTracerProvider::builder().with_batch_exporter(spans).with_resource(resource.clone()).build();
-    let meter = SdkMeterProvider::builder().with_periodic_exporter(metrics).with_resource(resource).build();
+    let spans = SpanExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .build()?;
+    let metrics = MetricExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .build()?;
+    let tracer = SdkTracerProvider::builder()
+        .with_batch_exporter(spans)
+        .with_resource(resource.clone())
+        .build();
+    let meter = SdkMeterProvider::builder()
+        .with_periodic_exporter(metrics)
+        .with_resource(resource)
+        .build();
     Ok((tracer, meter))
 }
 
@@ -130,6 +155,12 @@ pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
 }
 
 /// A counter of this process, exported with the metrics (a no-op while nothing is exported).
-pub fn counter(name: &'static str, description: &'static str) -> opentelemetry::metrics::Counter<u64> {
-    opentelemetry::global::meter("bangfu").u64_counter(name).with_description(description).build()
+pub fn counter(
+    name: &'static str,
+    description: &'static str,
+) -> opentelemetry::metrics::Counter<u64> {
+    opentelemetry::global::meter("bangfu")
+        .u64_counter(name)
+        .with_description(description)
+        .build()
 }

@@ -30,7 +30,11 @@ pub enum Error {
     Pem { what: &'static str, reason: String },
     /// rustls refused the certificates, key or verifier.
     #[error("{what}: {source}")]
-    Rustls { what: &'static str, #[source] source: rustls::Error },
+    Rustls {
+        what: &'static str,
+        #[source]
+        source: rustls::Error,
+    },
     /// The client verifier could not be built from the CA.
     #[error("building the client-certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
@@ -38,7 +42,9 @@ pub enum Error {
     #[error("not a readable X.509 certificate: {0} / 证书无法解析")]
     Parse(String),
     /// A certificate names no org, or more than one.
-    #[error("the certificate carries {0} `urn:bangfu:org:` URI SANs, exactly one is required / 证书未唯一标明单位")]
+    #[error(
+        "the certificate carries {0} `urn:bangfu:org:` URI SANs, exactly one is required / 证书未唯一标明单位"
+    )]
     OrgSanCount(usize),
     /// The org named in a certificate is not an org code.
     #[error("the certificate's org URI SAN: {0}")]
@@ -64,18 +70,26 @@ fn provider() -> Arc<CryptoProvider> {
 pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<ServerConfig> {
     let config = demanding_client_certs(ca_pem)?
         .with_single_cert(certs(cert_pem)?, key(key_pem)?)
-        .map_err(|source| Error::Rustls { what: "loading the server certificate and key", source })?;
+        .map_err(|source| Error::Rustls {
+            what: "loading the server certificate and key",
+            source,
+        })?;
     Ok(with_alpn(config))
 }
 
 /// A server config builder that demands a client certificate from the CA in `ca_pem`.
-fn demanding_client_certs(ca_pem: &str) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>> {
+fn demanding_client_certs(
+    ca_pem: &str,
+) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>> {
     let provider = provider();
     let roots = Arc::new(roots(ca_pem)?);
     let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
     Ok(ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|source| Error::Rustls { what: "choosing protocol versions", source })?
+        .map_err(|source| Error::Rustls {
+            what: "choosing protocol versions",
+            source,
+        })?
         .with_client_cert_verifier(verifier))
 }
 
@@ -89,10 +103,16 @@ fn with_alpn(mut config: ServerConfig) -> ServerConfig {
 pub fn client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<ClientConfig> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|source| Error::Rustls { what: "choosing protocol versions", source })?
+        .map_err(|source| Error::Rustls {
+            what: "choosing protocol versions",
+            source,
+        })?
         .with_root_certificates(roots(ca_pem)?)
         .with_client_auth_cert(certs(cert_pem)?, key(key_pem)?)
-        .map_err(|source| Error::Rustls { what: "loading the client certificate and key", source })?;
+        .map_err(|source| Error::Rustls {
+            what: "loading the client certificate and key",
+            source,
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -101,34 +121,57 @@ pub fn client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Clie
 /// hub's TLS server makes; useful before handing an identity folder to a county.
 pub fn verify_client_cert(ca_pem: &str, cert_pem: &str) -> Result<()> {
     let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider).build()?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider).build()?;
     let chain = certs(cert_pem)?;
-    let (end_entity, intermediates) = chain.split_first().ok_or(Error::Pem { what: "the certificate", reason: "no certificate".into() })?;
+    let (end_entity, intermediates) = chain.split_first().ok_or(Error::Pem {
+        what: "the certificate",
+        reason: "no certificate".into(),
+    })?;
     verifier
         .verify_client_cert(end_entity, intermediates, UnixTime::now())
-        .map_err(|source| Error::Rustls { what: "verifying the certificate against the CA", source })?;
+        .map_err(|source| Error::Rustls {
+            what: "verifying the certificate against the CA",
+            source,
+        })?;
     Ok(())
 }
 
 /// Whether a server verifier accepts the certificate for `host`; shows a hub's certificate names it.
 pub fn verify_server_cert(ca_pem: &str, cert_pem: &str, host: &str) -> Result<()> {
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
-        .build()
-        .map_err(|e| Error::Pem { what: "building the server-certificate verifier", reason: e.to_string() })?;
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+            .build()
+            .map_err(|e| Error::Pem {
+                what: "building the server-certificate verifier",
+                reason: e.to_string(),
+            })?;
     let chain = certs(cert_pem)?;
-    let (end_entity, intermediates) = chain.split_first().ok_or(Error::Pem { what: "the certificate", reason: "no certificate".into() })?;
-    let name = rustls_pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| Error::Pem { what: "the host name", reason: e.to_string() })?;
+    let (end_entity, intermediates) = chain.split_first().ok_or(Error::Pem {
+        what: "the certificate",
+        reason: "no certificate".into(),
+    })?;
+    let name =
+        rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| Error::Pem {
+            what: "the host name",
+            reason: e.to_string(),
+        })?;
     verifier
         .verify_server_cert(end_entity, intermediates, &name, &[], UnixTime::now())
-        .map_err(|source| Error::Rustls { what: "verifying the certificate for the host", source })?;
+        .map_err(|source| Error::Rustls {
+            what: "verifying the certificate for the host",
+            source,
+        })?;
     Ok(())
 }
 
 fn roots(ca_pem: &str) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     for cert in certs_of(ca_pem, "the CA certificate")? {
-        roots.add(cert).map_err(|source| Error::Rustls { what: "adding the CA certificate", source })?;
+        roots.add(cert).map_err(|source| Error::Rustls {
+            what: "adding the CA certificate",
+            source,
+        })?;
     }
     Ok(roots)
 }
@@ -140,21 +183,35 @@ fn certs(cert_pem: &str) -> Result<Vec<CertificateDer<'static>>> {
 fn certs_of(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Pem { what, reason: e.to_string() })?;
+        .map_err(|e| Error::Pem {
+            what,
+            reason: e.to_string(),
+        })?;
     if certs.is_empty() {
-        return Err(Error::Pem { what, reason: "no CERTIFICATE block".into() });
+        return Err(Error::Pem {
+            what,
+            reason: "no CERTIFICATE block".into(),
+        });
     }
     Ok(certs)
 }
 
 fn key(key_pem: &str) -> Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| Error::Pem { what: "the private key", reason: e.to_string() })
+    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| Error::Pem {
+        what: "the private key",
+        reason: e.to_string(),
+    })
 }
 
 /// A server config like [`server_config`], but taking its certificate from `resolver` (one that
 /// re-reads renewed files, say).
-pub fn server_config_with_resolver(ca_pem: &str, resolver: Arc<dyn rustls::server::ResolvesServerCert>) -> Result<ServerConfig> {
-    Ok(with_alpn(demanding_client_certs(ca_pem)?.with_cert_resolver(resolver)))
+pub fn server_config_with_resolver(
+    ca_pem: &str,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<ServerConfig> {
+    Ok(with_alpn(
+        demanding_client_certs(ca_pem)?.with_cert_resolver(resolver),
+    ))
 }
 
 /// A certificate chain and its key, ready to serve.
@@ -162,10 +219,16 @@ pub fn certified_key(cert_pem: &str, key_pem: &str) -> Result<rustls::sign::Cert
     let signing = provider()
         .key_provider
         .load_private_key(key(key_pem)?)
-        .map_err(|source| Error::Rustls { what: "loading the private key", source })?;
+        .map_err(|source| Error::Rustls {
+            what: "loading the private key",
+            source,
+        })?;
     let certified = rustls::sign::CertifiedKey::new(certs(cert_pem)?, signing);
     // A key and certificate from different pairs (one file replaced, not yet the other) is refused.
-    certified.keys_match().map_err(|source| Error::Rustls { what: "matching the key to the certificate", source })?;
+    certified.keys_match().map_err(|source| Error::Rustls {
+        what: "matching the key to the certificate",
+        source,
+    })?;
     Ok(certified)
 }
 
@@ -174,8 +237,11 @@ pub const ORG_URI_PREFIX: &str = "urn:bangfu:org:";
 
 /// The org a certificate names in its one `urn:bangfu:org:` URI SAN.
 pub fn org_of(cert_der: &[u8]) -> Result<OrgCode> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;
-    let san = cert.subject_alternative_name().map_err(|e| Error::Parse(e.to_string()))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| Error::Parse(e.to_string()))?;
     let orgs: Vec<&str> = san
         .iter()
         .flat_map(|ext| ext.value.general_names.iter())
@@ -193,9 +259,13 @@ pub fn org_of(cert_der: &[u8]) -> Result<OrgCode> {
 /// A certificate's serial in canonical form: lowercase hex, no leading zero bytes (as `pki list`
 /// and `revoked.txt` write it).
 pub fn serial_of(cert_der: &[u8]) -> Result<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;
     let raw = cert.raw_serial();
-    let start = raw.iter().position(|b| *b != 0).unwrap_or(raw.len().saturating_sub(1));
+    let start = raw
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
     Ok(hex::encode(&raw[start..]))
 }
 
@@ -219,17 +289,29 @@ impl ReloadingCert {
     pub fn new(cert: PathBuf, key: PathBuf) -> Result<ReloadingCert> {
         let stamp = (mtime(&cert), mtime(&key));
         let loaded = load_certified(&cert, &key)?;
-        Ok(ReloadingCert { cert, key, cached: Mutex::new((stamp, Arc::new(loaded))) })
+        Ok(ReloadingCert {
+            cert,
+            key,
+            cached: Mutex::new((stamp, Arc::new(loaded))),
+        })
     }
 }
 
 fn load_certified(cert: &Path, key: &Path) -> Result<rustls::sign::CertifiedKey> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::Pem { what: "reading a PEM file", reason: format!("{}: {e}", p.display()) });
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| Error::Pem {
+            what: "reading a PEM file",
+            reason: format!("{}: {e}", p.display()),
+        })
+    };
     certified_key(&read(cert)?, &read(key)?)
 }
 
 impl rustls::server::ResolvesServerCert for ReloadingCert {
-    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
         let mut cached = self.cached.lock().ok()?;
         let stamp = (mtime(&self.cert), mtime(&self.key));
         if stamp != cached.0 {
@@ -238,7 +320,9 @@ impl rustls::server::ResolvesServerCert for ReloadingCert {
                     tracing::info!(cert = %self.cert.display(), "server certificate re-read");
                     *cached = (stamp, Arc::new(k));
                 }
-                Err(e) => tracing::warn!(error = %e, "the changed server certificate does not load; keeping the old one"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the changed server certificate does not load; keeping the old one")
+                }
             }
         }
         Some(cached.1.clone())
@@ -250,7 +334,10 @@ impl rustls::server::ResolvesServerCert for ReloadingCert {
 pub fn server_config_from_dir(dir: &Path) -> Result<ServerConfig> {
     install_provider();
     let ca_path = dir.join("ca.pem");
-    let ca = std::fs::read_to_string(&ca_path).map_err(|e| Error::Pem { what: "reading the CA certificate", reason: format!("{}: {e}", ca_path.display()) })?;
+    let ca = std::fs::read_to_string(&ca_path).map_err(|e| Error::Pem {
+        what: "reading the CA certificate",
+        reason: format!("{}: {e}", ca_path.display()),
+    })?;
     let resolver = ReloadingCert::new(dir.join("cert.pem"), dir.join("key.pem"))?;
     server_config_with_resolver(&ca, Arc::new(resolver))
 }

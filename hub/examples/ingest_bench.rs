@@ -40,7 +40,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { seconds: 20, clients: 200, households: 300, database_url: None };
+    let mut a = Args {
+        seconds: 20,
+        clients: 200,
+        households: 300,
+        database_url: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -52,7 +57,10 @@ fn args() -> Args {
             other => panic!("unknown argument {other}"),
         }
     }
-    assert!((1..=200).contains(&a.clients), "--clients is 1..=200 (one org per client)");
+    assert!(
+        (1..=200).contains(&a.clients),
+        "--clients is 1..=200 (one org per client)"
+    );
     a
 }
 
@@ -62,12 +70,22 @@ fn hub_binary() -> PathBuf {
     }
     // target/release/examples/ingest_bench → target/release/bangfu-hub
     let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join("bangfu-hub")
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("bangfu-hub")
 }
 
 fn hub(bin: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin).args(args).output().expect("running bangfu-hub");
-    assert!(out.status.success(), "bangfu-hub {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("running bangfu-hub");
+    assert!(
+        out.status.success(),
+        "bangfu-hub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -97,10 +115,21 @@ fn report_parts(org: &str, seed: u64, n: usize) -> (Vec<u8>, Vec<u8>) {
     let values = aggregate(&t, &hs, &aid, &Period::on(as_of));
     let outcome = evaluate(&t, |i| values.value(i));
     let protected = protect(&t, &values).expect("protection succeeds");
-    let r = Report::new(OrgCode::parse(org).unwrap(), &t, Some(CAMPAIGN.into()), as_of, VERSION_MARK, protected, outcome);
+    let r = Report::new(
+        OrgCode::parse(org).unwrap(),
+        &t,
+        Some(CAMPAIGN.into()),
+        as_of,
+        VERSION_MARK,
+        protected,
+        outcome,
+    );
     let body = serde_json::to_vec(&r).unwrap();
     let mark = VERSION_MARK.to_string();
-    let at = body.windows(mark.len()).position(|w| w == mark.as_bytes()).expect("the version mark is in the body");
+    let at = body
+        .windows(mark.len())
+        .position(|w| w == mark.as_bytes())
+        .expect("the version mark is in the body");
     (body[..at].to_vec(), body[at + mark.len()..].to_vec())
 }
 
@@ -136,7 +165,11 @@ async fn main() {
     let a = args();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let bin = hub_binary();
-    assert!(bin.exists(), "{} not found: build it with cargo build --release -p bangfu-hub", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: build it with cargo build --release -p bangfu-hub",
+        bin.display()
+    );
     let root = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
 
@@ -145,26 +178,85 @@ async fn main() {
     let hub_org = OrgCode::parse("HB").unwrap();
     pki::init(&pki_dir, &hub_org, "湖北省总工会", 365).unwrap();
     let tls = root.path().join("tls-HB");
-    pki::issue(&pki_dir, &hub_org, "湖北省总工会", &IssueOptions::for_days(vec!["127.0.0.1".into()], 30), &tls).unwrap();
+    pki::issue(
+        &pki_dir,
+        &hub_org,
+        "湖北省总工会",
+        &IssueOptions::for_days(vec!["127.0.0.1".into()], 30),
+        &tls,
+    )
+    .unwrap();
     let orgs = org_codes(a.clients);
     for o in &orgs {
-        pki::issue(&pki_dir, &OrgCode::parse(o).unwrap(), "县总工会", &IssueOptions::for_days(vec![], 30), &root.path().join(format!("tls-{o}"))).unwrap();
+        pki::issue(
+            &pki_dir,
+            &OrgCode::parse(o).unwrap(),
+            "县总工会",
+            &IssueOptions::for_days(vec![], 30),
+            &root.path().join(format!("tls-{o}")),
+        )
+        .unwrap();
     }
 
     // The hub through its CLI.
     let data = root.path().join("hub");
-    let mut init = vec!["init", "--data", s(&data), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&tls), "--pki", s(&pki_dir)];
+    let mut init = vec![
+        "init",
+        "--data",
+        s(&data),
+        "--org",
+        "HB",
+        "--name",
+        "湖北省总工会",
+        "--level",
+        "province",
+        "--tls",
+        s(&tls),
+        "--pki",
+        s(&pki_dir),
+    ];
     if let Some(url) = &a.database_url {
         init.extend(["--database-url", url.as_str()]);
     }
     hub(&bin, &init);
     for o in &orgs {
-        hub(&bin, &["org", "add", "--data", s(&data), "--code", o, "--name", "县总工会"]);
+        hub(
+            &bin,
+            &[
+                "org",
+                "add",
+                "--data",
+                s(&data),
+                "--code",
+                o,
+                "--name",
+                "县总工会",
+            ],
+        );
     }
-    hub(&bin, &[
-        "campaign", "create", "--data", s(&data), "--id", CAMPAIGN, "--template", "dangan", "--title", "2026年档案统计", "--start", "2026-01-01",
-        "--end", "2026-06-30", "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31",
-    ]);
+    hub(
+        &bin,
+        &[
+            "campaign",
+            "create",
+            "--data",
+            s(&data),
+            "--id",
+            CAMPAIGN,
+            "--template",
+            "dangan",
+            "--title",
+            "2026年档案统计",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2026-06-30",
+            "--due",
+            "county=2099-12-31",
+            "--due",
+            "prefecture=2099-12-31",
+        ],
+    );
     let log = root.path().join("serve.log");
     let mut child = Command::new(&bin)
         .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
@@ -173,16 +265,29 @@ async fn main() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let hub_pid = child.id();
     let server = Running(child);
-    let addr = line.trim().strip_prefix("listening on https://").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
     let port = addr.rsplit(':').next().unwrap().to_string();
     let url = format!("https://127.0.0.1:{port}/api/v1/reports");
 
-    let parts: Vec<(Vec<u8>, Vec<u8>)> = orgs.iter().enumerate().map(|(i, o)| report_parts(o, 1000 + i as u64, a.households)).collect();
+    let parts: Vec<(Vec<u8>, Vec<u8>)> = orgs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| report_parts(o, 1000 + i as u64, a.households))
+        .collect();
     let ca = std::fs::read(tls.join("ca.pem")).unwrap();
-    let clients: Vec<reqwest::Client> = orgs.iter().map(|o| client(&root.path().join(format!("tls-{o}")), &ca)).collect();
+    let clients: Vec<reqwest::Client> = orgs
+        .iter()
+        .map(|o| client(&root.path().join(format!("tls-{o}")), &ca))
+        .collect();
     eprintln!(
         "setup: {} orgs, {} households each, report body {} bytes, hub pid {hub_pid} ({}), {:.1} s",
         orgs.len(),
@@ -195,8 +300,19 @@ async fn main() {
     // Warm-up: one post per client (handshake and connection set up), version 1, not counted.
     let mut warm = tokio::task::JoinSet::new();
     for (c, (pre, post)) in clients.iter().zip(&parts) {
-        let (c, body, url) = (c.clone(), [pre.as_slice(), b"1", post.as_slice()].concat(), url.clone());
-        warm.spawn(async move { c.post(url).header("content-type", "application/json").body(body).send().await.map(|r| r.status()) });
+        let (c, body, url) = (
+            c.clone(),
+            [pre.as_slice(), b"1", post.as_slice()].concat(),
+            url.clone(),
+        );
+        warm.spawn(async move {
+            c.post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status())
+        });
     }
     while let Some(r) = warm.join_next().await {
         let status = r.unwrap().expect("warm-up post");
@@ -218,12 +334,21 @@ async fn main() {
                 body.extend_from_slice(version.to_string().as_bytes());
                 body.extend_from_slice(&post);
                 let t = Instant::now();
-                let res = c.post(&url).header("content-type", "application/json").body(body).send().await;
+                let res = c
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
                 let outcome = match res {
                     Ok(r) => {
                         let status = r.status();
                         let text = r.text().await.unwrap_or_default();
-                        if status == reqwest::StatusCode::CREATED { Ok(()) } else { Err(format!("{status}: {text}")) }
+                        if status == reqwest::StatusCode::CREATED {
+                            Ok(())
+                        } else {
+                            Err(format!("{status}: {text}"))
+                        }
                     }
                     Err(e) => Err(format!("{e}")),
                 };
@@ -246,19 +371,33 @@ async fn main() {
     let elapsed = start.elapsed();
     lat.sort();
     let posts = lat.len();
-    println!("hub: {}", a.database_url.as_deref().map_or("SQLite (default)".to_string(), |_| "PostgreSQL".to_string()));
-    println!("clients: {} (one reqwest client and identity each, keep-alive)", orgs.len());
+    println!(
+        "hub: {}",
+        a.database_url
+            .as_deref()
+            .map_or("SQLite (default)".to_string(), |_| "PostgreSQL".to_string())
+    );
+    println!(
+        "clients: {} (one reqwest client and identity each, keep-alive)",
+        orgs.len()
+    );
     println!("duration: {:.2} s", elapsed.as_secs_f64());
     println!("posts: {posts} (plus {} warm-up posts)", orgs.len());
     println!("failures: {}", failures.len());
-    println!("throughput: {:.0} reports/s", posts as f64 / elapsed.as_secs_f64());
+    println!(
+        "throughput: {:.0} reports/s",
+        posts as f64 / elapsed.as_secs_f64()
+    );
     println!(
         "latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         pct(&lat, 0.50).as_secs_f64() * 1e3,
         pct(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
-    println!("target 2,000 reports/s: {:.2}×", posts as f64 / elapsed.as_secs_f64() / 2000.0);
+    println!(
+        "target 2,000 reports/s: {:.2}×",
+        posts as f64 / elapsed.as_secs_f64() / 2000.0
+    );
     for f in failures.iter().take(5) {
         eprintln!("failure: {f}");
     }

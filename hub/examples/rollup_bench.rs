@@ -28,13 +28,25 @@ use bangfu_shared::synthetic as archive;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, |v| v.parse().expect("a number"))
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a number"))
 }
 
 /// The org codes of `n` counties: H01…H99, J01…, K01…
 fn counties(n: usize) -> Vec<OrgCode> {
     let letters = "HJKLMNPQRSTUVWXYZ";
-    (0..n).map(|i| OrgCode::parse(&format!("{}{:02}", &letters[i / 99..i / 99 + 1], i % 99 + 1)).unwrap()).collect()
+    (0..n)
+        .map(|i| {
+            OrgCode::parse(&format!(
+                "{}{:02}",
+                &letters[i / 99..i / 99 + 1],
+                i % 99 + 1
+            ))
+            .unwrap()
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -44,21 +56,50 @@ async fn main() {
     let runs = arg("--runs", 5);
     let args: Vec<String> = std::env::args().collect();
     let dir = tempfile::tempdir().unwrap();
-    let url = args.iter().position(|a| a == "--database-url").and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| store::sqlite_url(dir.path()));
+    let url = args
+        .iter()
+        .position(|a| a == "--database-url")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| store::sqlite_url(dir.path()));
     let store = Store::open(&url).await.unwrap();
     let v = Vocabulary::builtin();
     let t = template::builtin("dangan", &v).unwrap();
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    let due = Due { county: day("2099-12-31"), prefecture: day("2099-12-31"), province: None };
+    let due = Due {
+        county: day("2099-12-31"),
+        prefecture: day("2099-12-31"),
+        province: None,
+    };
     let orgs = counties(children);
     for o in &orgs {
-        registry::add(&store, &Org { code: o.clone(), name: "县总工会".into(), email: None, webhook: None }).await.unwrap();
+        registry::add(
+            &store,
+            &Org {
+                code: o.clone(),
+                name: "县总工会".into(),
+                email: None,
+                webhook: None,
+            },
+        )
+        .await
+        .unwrap();
     }
 
     let started = Instant::now();
     let mut withheld = 0;
-    for (id, end) in [("dangan-before", "2013-12-31"), ("dangan-bench", "2014-12-31")] {
-        let c = Campaign { id: id.into(), template: "dangan".into(), title: "档案".into(), start: day("2013-01-01"), end: day(end), due: due.clone(), template_body: None };
+    for (id, end) in [
+        ("dangan-before", "2013-12-31"),
+        ("dangan-bench", "2014-12-31"),
+    ] {
+        let c = Campaign {
+            id: id.into(),
+            template: "dangan".into(),
+            title: "档案".into(),
+            start: day("2013-01-01"),
+            end: day(end),
+            due: due.clone(),
+            template_body: None,
+        };
         campaigns::create(&store, &c, "local").await.unwrap();
         let period = Period::on(c.end);
         for (k, o) in orgs.iter().enumerate() {
@@ -66,27 +107,59 @@ async fn main() {
             let n = households / 10 + (k * 7919) % (households * 2);
             let (hs, aid) = archive::archive(k as u64, n, &v);
             let values = aggregate(&t, &hs, &aid, &period);
-            let Ok(protected) = protect(&t, &values) else { continue };
+            let Ok(protected) = protect(&t, &values) else {
+                continue;
+            };
             withheld += protected.withheld().len();
-            let report = Report::new(o.clone(), &t, Some(id.into()), c.end, 1, protected, evaluate(&t, |i| values.value(i)));
-            intake::receive(&store, o, &serde_json::to_vec(&report).unwrap(), chrono::Utc::now()).await.unwrap();
+            let report = Report::new(
+                o.clone(),
+                &t,
+                Some(id.into()),
+                c.end,
+                1,
+                protected,
+                evaluate(&t, |i| values.value(i)),
+            );
+            intake::receive(
+                &store,
+                o,
+                &serde_json::to_vec(&report).unwrap(),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
         }
     }
-    eprintln!("set-up: {} reports in {:.1} s ({withheld} withheld cells)", 2 * children, started.elapsed().as_secs_f64());
+    eprintln!(
+        "set-up: {} reports in {:.1} s ({withheld} withheld cells)",
+        2 * children,
+        started.elapsed().as_secs_f64()
+    );
 
     let hub = OrgCode::parse("HB").unwrap();
     let started = Instant::now();
-    let first = rollup::rollup(&store, &hub, "湖北省总工会", "dangan-bench").await.unwrap();
+    let first = rollup::rollup(&store, &hub, "湖北省总工会", "dangan-bench")
+        .await
+        .unwrap();
     let first_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut times = vec![];
     for _ in 0..runs {
         let started = Instant::now();
-        let again = rollup::rollup(&store, &hub, "湖北省总工会", "dangan-bench").await.unwrap();
+        let again = rollup::rollup(&store, &hub, "湖北省总工会", "dangan-bench")
+            .await
+            .unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(again.version, first.version, "unchanged inputs keep the stored version");
+        assert_eq!(
+            again.version, first.version,
+            "unchanged inputs keep the stored version"
+        );
     }
     times.sort_by(f64::total_cmp);
-    let ranged = first.cells.values().filter(|c| matches!(c, rollup::RollupCell::Range { .. })).count();
+    let ranged = first
+        .cells
+        .values()
+        .filter(|c| matches!(c, rollup::RollupCell::Range { .. }))
+        .count();
     println!(
         "rollup of {} children ({} cells, {ranged} ranges, {} findings): first {first_ms:.0} ms (stored as version {}), repeated median {:.0} ms over {runs}",
         first.sources.len(),

@@ -38,19 +38,31 @@ pub struct Listed {
 /// Every campaign with its origin and revision, by id.
 pub async fn list(store: &Store) -> Result<Vec<Listed>, Error> {
     let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT id, origin, revision FROM campaigns ORDER BY id").fetch_all(&store.pool).await.map_err(store::Error::from)?;
+        sqlx::query_as("SELECT id, origin, revision FROM campaigns ORDER BY id")
+            .fetch_all(&store.pool)
+            .await
+            .map_err(store::Error::from)?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, origin, revision) in rows {
-        let campaign = campaigns::get(store, &id).await?.ok_or_else(|| store::Error::Corrupt(format!("campaign {id} vanished while listing")))?;
-        out.push(Listed { campaign, origin, revision });
+        let campaign = campaigns::get(store, &id).await?.ok_or_else(|| {
+            store::Error::Corrupt(format!("campaign {id} vanished while listing"))
+        })?;
+        out.push(Listed {
+            campaign,
+            origin,
+            revision,
+        });
     }
     Ok(out)
 }
 
 /// How many reports this hub holds for a campaign (any child, any version).
 async fn reports_held(store: &Store, id: &str) -> Result<i64, Error> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM reports WHERE campaign = $1").bind(id.to_string()).fetch_one(&store.pool).await.map_err(store::Error::from)?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE campaign = $1")
+        .bind(id.to_string())
+        .fetch_one(&store.pool)
+        .await
+        .map_err(store::Error::from)?;
     Ok(n)
 }
 
@@ -60,7 +72,9 @@ async fn reports_held(store: &Store, id: &str) -> Result<i64, Error> {
 pub async fn update(store: &Store, id: &str, change: &Change) -> Result<Campaign, Error> {
     let listed = list(store).await?;
     let Some(current) = listed.into_iter().find(|l| l.campaign.id == id) else {
-        return Err(Error::NotFound(format!("no campaign `{id}` on this hub / 没有该填报任务")));
+        return Err(Error::NotFound(format!(
+            "no campaign `{id}` on this hub / 没有该填报任务"
+        )));
     };
     if current.origin != "local" {
         return Err(Error::Forbidden(format!(
@@ -79,7 +93,10 @@ pub async fn update(store: &Store, id: &str, change: &Change) -> Result<Campaign
         province: change.due_province.or(c.due.province),
     };
     if c.start > c.end {
-        return Err(Error::BadRequest(format!("campaign `{id}`: the start {} would be after the end {} / 开始日期晚于结束日期", c.start, c.end)));
+        return Err(Error::BadRequest(format!(
+            "campaign `{id}`: the start {} would be after the end {} / 开始日期晚于结束日期",
+            c.start, c.end
+        )));
     }
     if let Some((template, body)) = &change.template {
         let changes = template != &c.template || body != &c.template_body;
@@ -125,11 +142,19 @@ pub enum Applied {
 
 /// Stores a campaign as the parent sent it: new ones inserted with origin `origin`, changed ones
 /// overwritten (the parent is authoritative for its campaigns), equal ones left alone.
-pub async fn store_from_parent(store: &Store, c: &Campaign, origin: &str) -> Result<Applied, Error> {
+pub async fn store_from_parent(
+    store: &Store,
+    c: &Campaign,
+    origin: &str,
+) -> Result<Applied, Error> {
     if campaigns::create(store, c, origin).await? {
         return Ok(Applied::New);
     }
-    Ok(if write(store, c).await? { Applied::Updated } else { Applied::Unchanged })
+    Ok(if write(store, c).await? {
+        Applied::Updated
+    } else {
+        Applied::Unchanged
+    })
 }
 
 #[cfg(test)]
@@ -140,54 +165,136 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::store::sqlite_url(dir.path())).await.unwrap();
+        let store = Store::open(&crate::store::sqlite_url(dir.path()))
+            .await
+            .unwrap();
         (dir, store)
     }
 
     #[tokio::test]
     async fn a_due_date_change_is_stored_and_counts_the_revision_up() {
         let (_d, store) = store().await;
-        campaigns::create(&store, &campaign(), "local").await.unwrap();
-        let changed = update(&store, "sn", &Change { due_county: Some(day("2026-02-20")), ..Change::default() }).await.unwrap();
+        campaigns::create(&store, &campaign(), "local")
+            .await
+            .unwrap();
+        let changed = update(
+            &store,
+            "sn",
+            &Change {
+                due_county: Some(day("2026-02-20")),
+                ..Change::default()
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(changed.due.county, day("2026-02-20"));
         let listed = list(&store).await.unwrap();
-        assert_eq!((listed[0].campaign.due.county, listed[0].revision), (day("2026-02-20"), 2));
+        assert_eq!(
+            (listed[0].campaign.due.county, listed[0].revision),
+            (day("2026-02-20"), 2)
+        );
         // The same change again changes nothing.
-        update(&store, "sn", &Change { due_county: Some(day("2026-02-20")), ..Change::default() }).await.unwrap();
+        update(
+            &store,
+            "sn",
+            &Change {
+                due_county: Some(day("2026-02-20")),
+                ..Change::default()
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(list(&store).await.unwrap()[0].revision, 2);
     }
 
     #[tokio::test]
     async fn a_template_change_is_refused_once_a_report_is_held() {
         let (_d, store) = store().await;
-        campaigns::create(&store, &campaign(), "local").await.unwrap();
+        campaigns::create(&store, &campaign(), "local")
+            .await
+            .unwrap();
         sqlx::query("INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ('H01', 'sn', 1, 'h', '{}', 'now', 1)")
             .execute(&store.pool)
             .await
             .unwrap();
-        let e = update(&store, "sn", &Change { template: Some(("dangan".into(), None)), ..Change::default() }).await.unwrap_err();
-        assert!(matches!(&e, Error::Conflict(m) if m.contains("1 report")), "{e}");
-        assert_eq!(campaigns::get(&store, "sn").await.unwrap().unwrap().template, "songnuan");
+        let e = update(
+            &store,
+            "sn",
+            &Change {
+                template: Some(("dangan".into(), None)),
+                ..Change::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Conflict(m) if m.contains("1 report")),
+            "{e}"
+        );
+        assert_eq!(
+            campaigns::get(&store, "sn")
+                .await
+                .unwrap()
+                .unwrap()
+                .template,
+            "songnuan"
+        );
     }
 
     #[tokio::test]
     async fn a_parents_campaign_is_not_changed_here_but_is_by_a_sync() {
         let (_d, store) = store().await;
-        assert_eq!(store_from_parent(&store, &campaign(), "parent").await.unwrap(), Applied::New);
-        let e = update(&store, "sn", &Change { title: Some("x".into()), ..Change::default() }).await.unwrap_err();
+        assert_eq!(
+            store_from_parent(&store, &campaign(), "parent")
+                .await
+                .unwrap(),
+            Applied::New
+        );
+        let e = update(
+            &store,
+            "sn",
+            &Change {
+                title: Some("x".into()),
+                ..Change::default()
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, Error::Forbidden(_)));
-        assert_eq!(store_from_parent(&store, &campaign(), "parent").await.unwrap(), Applied::Unchanged);
+        assert_eq!(
+            store_from_parent(&store, &campaign(), "parent")
+                .await
+                .unwrap(),
+            Applied::Unchanged
+        );
         let mut moved = campaign();
         moved.end = day("2026-01-20");
-        assert_eq!(store_from_parent(&store, &moved, "parent").await.unwrap(), Applied::Updated);
-        assert_eq!(campaigns::get(&store, "sn").await.unwrap().unwrap().end, day("2026-01-20"));
+        assert_eq!(
+            store_from_parent(&store, &moved, "parent").await.unwrap(),
+            Applied::Updated
+        );
+        assert_eq!(
+            campaigns::get(&store, "sn").await.unwrap().unwrap().end,
+            day("2026-01-20")
+        );
     }
 
     #[tokio::test]
     async fn an_end_before_the_start_is_refused() {
         let (_d, store) = store().await;
-        campaigns::create(&store, &campaign(), "local").await.unwrap();
-        let e = update(&store, "sn", &Change { end: Some(day("2025-12-01")), ..Change::default() }).await.unwrap_err();
+        campaigns::create(&store, &campaign(), "local")
+            .await
+            .unwrap();
+        let e = update(
+            &store,
+            "sn",
+            &Change {
+                end: Some(day("2025-12-01")),
+                ..Change::default()
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, Error::BadRequest(_)));
     }
 }

@@ -68,19 +68,39 @@ impl Campaign {
             return Ok(t.clone());
         }
         let t = Arc::new(self.template()?);
-        cache.lock().expect("template cache lock").insert(key, t.clone());
+        cache
+            .lock()
+            .expect("template cache lock")
+            .insert(key, t.clone());
         Ok(t)
     }
 }
 
-type Row = (String, String, String, String, String, String, String, Option<String>, Option<String>);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 fn from_row(r: Row) -> Result<Campaign> {
-    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| Error::Corrupt(format!("campaign date `{s}`: {e}")));
+    let d = |s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|e| Error::Corrupt(format!("campaign date `{s}`: {e}")))
+    };
     Ok(Campaign {
         start: d(&r.3)?,
         end: d(&r.4)?,
-        due: Due { county: d(&r.5)?, prefecture: d(&r.6)?, province: r.7.as_deref().map(d).transpose()? },
+        due: Due {
+            county: d(&r.5)?,
+            prefecture: d(&r.6)?,
+            province: r.7.as_deref().map(d).transpose()?,
+        },
         id: r.0,
         template: r.1,
         title: r.2,
@@ -126,16 +146,21 @@ pub async fn create(store: &Store, c: &Campaign, origin: &str) -> Result<bool> {
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<Option<Campaign>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(&store.pool)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE id = $1"
+    )))
+    .bind(id.to_string())
+    .fetch_optional(&store.pool)
+    .await?;
     row.map(from_row).transpose()
 }
 
 pub async fn list(store: &Store) -> Result<Vec<Campaign>> {
-    let rows: Vec<Row> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM campaigns ORDER BY id"))).fetch_all(&store.pool).await?;
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM campaigns ORDER BY id"
+    )))
+    .fetch_all(&store.pool)
+    .await?;
     rows.into_iter().map(from_row).collect()
 }
 
@@ -157,7 +182,11 @@ pub(crate) mod fixtures {
             title: "送温暖".into(),
             start: day("2026-01-01"),
             end: day("2026-01-31"),
-            due: Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None },
+            due: Due {
+                county: day("2026-02-05"),
+                prefecture: day("2026-02-10"),
+                province: None,
+            },
             template_body: None,
         }
     }

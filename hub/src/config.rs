@@ -70,11 +70,20 @@ pub enum Error {
     #[error("{0} already holds a hub (hub.toml exists) / 数据目录已初始化")]
     Exists(PathBuf),
     #[error("reading {path}: {source} / 无法读取配置（是否已运行 init？）")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source} / 配置文件格式错误")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
 }
 
 pub const FILE: &str = "hub.toml";
@@ -82,7 +91,10 @@ pub const FILE: &str = "hub.toml";
 impl HubConfig {
     pub fn load(data: &Path) -> Result<HubConfig, Error> {
         let path = data.join(FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|source| Error::Parse { path, source })
     }
 
@@ -92,14 +104,19 @@ impl HubConfig {
         if path.exists() {
             return Err(Error::Exists(data.to_path_buf()));
         }
-        std::fs::create_dir_all(data).map_err(|source| Error::Write { path: data.to_path_buf(), source })?;
+        std::fs::create_dir_all(data).map_err(|source| Error::Write {
+            path: data.to_path_buf(),
+            source,
+        })?;
         let text = toml::to_string_pretty(self).expect("the config serialises");
         std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
     }
 
     /// The database URL: the configured PostgreSQL one, else SQLite in the data folder.
     pub fn database_url(&self, data: &Path) -> String {
-        self.database_url.clone().unwrap_or_else(|| crate::store::sqlite_url(data))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::store::sqlite_url(data))
     }
 }
 
@@ -115,7 +132,10 @@ mod tests {
         assert_eq!(c.org.as_str(), "H");
         assert_eq!(c.level, HubLevel::Prefecture);
         assert!(c.database_url.is_none());
-        assert!(c.database_url(Path::new("/d")).starts_with("sqlite:///d/hub.db"));
+        assert!(
+            c.database_url(Path::new("/d"))
+                .starts_with("sqlite:///d/hub.db")
+        );
     }
 
     #[test]
@@ -127,13 +147,24 @@ mod tests {
 
     #[test]
     fn reconcile_settings_default_and_load() {
-        let c: HubConfig = toml::from_str("org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n").unwrap();
-        assert_eq!(c.reconcile, crate::reconcile::Settings { outlier_factor: 3.0, outlier_min_base: 20.0 });
+        let c: HubConfig =
+            toml::from_str("org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n")
+                .unwrap();
+        assert_eq!(
+            c.reconcile,
+            crate::reconcile::Settings {
+                outlier_factor: 3.0,
+                outlier_min_base: 20.0
+            }
+        );
         let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[reconcile]\noutlier_factor = 2.5\n";
         let c: HubConfig = toml::from_str(text).unwrap();
         assert_eq!(c.reconcile.outlier_factor, 2.5);
         assert_eq!(c.reconcile.outlier_min_base, 20.0);
-        assert!(toml::from_str::<HubConfig>(&format!("{text}outlier_base = 1\n")).is_err(), "a typo in [reconcile] is refused");
+        assert!(
+            toml::from_str::<HubConfig>(&format!("{text}outlier_base = 1\n")).is_err(),
+            "a typo in [reconcile] is refused"
+        );
     }
 
     #[test]

@@ -89,75 +89,107 @@ async fn index(State(s): State<DashboardState>) -> Result<Html<String>, Error> {
 /// How many children sent any version of `campaign` (a count, not the rollup: the index lists every
 /// campaign, and a rollup per campaign per view would be the expensive way to say it).
 async fn received(store: &Store, campaign: &str) -> Result<usize, Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT org) FROM reports WHERE campaign = $1")
-        .bind(campaign.to_string())
-        .fetch_one(&store.pool)
-        .await
-        .map_err(crate::store::Error::from)?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(DISTINCT org) FROM reports WHERE campaign = $1")
+            .bind(campaign.to_string())
+            .fetch_one(&store.pool)
+            .await
+            .map_err(crate::store::Error::from)?;
     Ok(n as usize)
 }
 
-async fn page(State(s): State<DashboardState>, Path(id): Path<String>) -> Result<Html<String>, Error> {
+async fn page(
+    State(s): State<DashboardState>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, Error> {
     let (campaign, template) = campaign(&s.store, &id).await?;
     let r = rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?;
     let names = names(&s.store).await?;
-    Ok(Html(page_html(&campaign, &tree_html(&r, &template, &names))))
+    Ok(Html(page_html(
+        &campaign,
+        &tree_html(&r, &template, &names),
+    )))
 }
 
-async fn tree(State(s): State<DashboardState>, Path(id): Path<String>) -> Result<Html<String>, Error> {
+async fn tree(
+    State(s): State<DashboardState>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, Error> {
     let (_, template) = campaign(&s.store, &id).await?;
     let r = rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?;
     Ok(Html(tree_html(&r, &template, &names(&s.store).await?)))
 }
 
-async fn rollup_json(State(s): State<DashboardState>, Path(id): Path<String>) -> Result<Response, Error> {
-    Ok(Json(rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?).into_response())
+async fn rollup_json(
+    State(s): State<DashboardState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    Ok(
+        Json(rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?)
+            .into_response(),
+    )
 }
 
 /// `event: rollup` with `{"version", "received", "expected"}` now, and again whenever the stored
 /// rollup version changes.
-async fn events(State(s): State<DashboardState>, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
+async fn events(
+    State(s): State<DashboardState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
     campaign(&s.store, &id).await?;
     let changes = s.changes.0.subscribe();
-    let stream = stream::unfold((s, id, changes, None::<u64>), |(s, id, mut changes, last)| async move {
-        loop {
-            if last.is_some() {
-                // Woken by an accepted report, or by the poll for other processes' changes.
-                let _ = tokio::time::timeout(POLL, changes.changed()).await;
-            }
-            let r = match rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(campaign = %id, error = %e, "dashboard: cannot compute the rollup; retrying");
-                    tokio::time::sleep(POLL).await;
+    let stream = stream::unfold(
+        (s, id, changes, None::<u64>),
+        |(s, id, mut changes, last)| async move {
+            loop {
+                if last.is_some() {
+                    // Woken by an accepted report, or by the poll for other processes' changes.
+                    let _ = tokio::time::timeout(POLL, changes.changed()).await;
+                }
+                let r = match rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(campaign = %id, error = %e, "dashboard: cannot compute the rollup; retrying");
+                        tokio::time::sleep(POLL).await;
+                        continue;
+                    }
+                };
+                if last == Some(r.version) {
                     continue;
                 }
-            };
-            if last == Some(r.version) {
-                continue;
+                let c = r.completeness.as_ref();
+                let data = serde_json::json!({
+                    "version": r.version,
+                    "received": c.map_or(0, |c| c.received),
+                    "expected": c.map_or(0, |c| c.expected),
+                });
+                let event = Event::default().event("rollup").data(data.to_string());
+                return Some((Ok(event), (s, id, changes, Some(r.version))));
             }
-            let c = r.completeness.as_ref();
-            let data = serde_json::json!({
-                "version": r.version,
-                "received": c.map_or(0, |c| c.received),
-                "expected": c.map_or(0, |c| c.expected),
-            });
-            let event = Event::default().event("rollup").data(data.to_string());
-            return Some((Ok(event), (s, id, changes, Some(r.version))));
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 async fn campaign(store: &Store, id: &str) -> Result<(Campaign, Arc<Template>), Error> {
-    let c = campaigns::get(store, id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
-    let t = c.template_shared().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let c = campaigns::get(store, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
+    let t = c
+        .template_shared()
+        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     Ok((c, t))
 }
 
 /// The registered children's names, for the missing ones (the rollup names only those that reported).
 async fn names(store: &Store) -> Result<Vec<(OrgCode, String)>, Error> {
-    Ok(registry::list(store).await?.into_iter().map(|o| (o.code, o.name)).collect())
+    Ok(registry::list(store)
+        .await?
+        .into_iter()
+        .map(|o| (o.code, o.name))
+        .collect())
 }
 
 /// Text for HTML.
@@ -180,7 +212,10 @@ fn esc(s: &str) -> String {
 fn cell_text(c: Option<&RollupCell>) -> String {
     match c {
         Some(RollupCell::Value { value }) => value.to_string(),
-        Some(RollupCell::Range { lower, upper: Some(u) }) => format!("{lower} – {u}"),
+        Some(RollupCell::Range {
+            lower,
+            upper: Some(u),
+        }) => format!("{lower} – {u}"),
         Some(RollupCell::Range { lower, upper: None }) => format!("≥ {lower}"),
         Some(RollupCell::Suppressed { .. }) => "不公布 withheld".into(),
         None => "—".into(),
@@ -201,7 +236,10 @@ fn shell(title: &str, body: &str, script: &str) -> String {
 
 /// The list of campaigns held at this hub, each with (children that reported, children registered).
 pub fn index_html(org: &OrgCode, name: &str, list: &[(Campaign, usize, usize)]) -> String {
-    let mut body = format!("<h1>{} ({org}) · 帮扶统计 bangfu</h1><h2>统计任务 Campaigns</h2>", esc(name));
+    let mut body = format!(
+        "<h1>{} ({org}) · 帮扶统计 bangfu</h1><h2>统计任务 Campaigns</h2>",
+        esc(name)
+    );
     if list.is_empty() {
         body.push_str("<p>暂无统计任务 / no campaigns yet</p>");
     } else {
@@ -235,7 +273,10 @@ pub fn page_html(c: &Campaign, tree: &str) -> String {
         c.end,
         c.due.county,
         c.due.prefecture,
-        c.due.province.map(|d| format!(" · 省级 {d}")).unwrap_or_default(),
+        c.due
+            .province
+            .map(|d| format!(" · 省级 {d}"))
+            .unwrap_or_default(),
     );
     // On every event, the fragment again; the browser's EventSource reconnects by itself.
     let script = format!(
@@ -253,7 +294,14 @@ pub fn page_html(c: &Campaign, tree: &str) -> String {
 pub fn tree_html(r: &Rollup, t: &Template, names: &[(OrgCode, String)]) -> String {
     let headline = t.cells.first();
     let mut h = String::new();
-    let _ = write!(h, "<h2>{} ({}) · 汇总第 {} 版 rollup version {}</h2>", esc(&r.name), r.org, r.version, r.version);
+    let _ = write!(
+        h,
+        "<h2>{} ({}) · 汇总第 {} 版 rollup version {}</h2>",
+        esc(&r.name),
+        r.org,
+        r.version,
+        r.version
+    );
     if let Some(c) = &r.completeness {
         let _ = write!(
             h,
@@ -269,19 +317,39 @@ pub fn tree_html(r: &Rollup, t: &Template, names: &[(OrgCode, String)]) -> Strin
                     None => m.to_string(),
                 })
                 .collect();
-            let _ = write!(h, "<p class=\"missing\" id=\"missing\">未报 missing: {}</p>", missing.join("、"));
+            let _ = write!(
+                h,
+                "<p class=\"missing\" id=\"missing\">未报 missing: {}</p>",
+                missing.join("、")
+            );
         }
     }
     if let Some(cell) = headline {
-        let _ = write!(h, "<p>{} <b>{}</b> {}</p>", esc(&cell.label), cell_text(r.cells.get(&cell.code)), esc(&cell.unit));
+        let _ = write!(
+            h,
+            "<p>{} <b>{}</b> {}</p>",
+            esc(&cell.label),
+            cell_text(r.cells.get(&cell.code)),
+            esc(&cell.unit)
+        );
     }
     h.push_str("<h3>下级 Children</h3>");
     children_html(&mut h, r, t);
     if !r.issues.is_empty() {
         h.push_str("<h3>核对发现 Findings</h3><ul id=\"findings\">");
         for i in &r.issues {
-            let via = i.via.as_ref().map(|v| format!(" (via {v})")).unwrap_or_default();
-            let _ = write!(h, "<li><b>{}</b>{via} <code>{}</code> {}</li>", i.org, esc(&i.rule), esc(&i.detail));
+            let via = i
+                .via
+                .as_ref()
+                .map(|v| format!(" (via {v})"))
+                .unwrap_or_default();
+            let _ = write!(
+                h,
+                "<li><b>{}</b>{via} <code>{}</code> {}</li>",
+                i.org,
+                esc(&i.rule),
+                esc(&i.detail)
+            );
         }
         h.push_str("</ul>");
     }
@@ -308,10 +376,24 @@ fn children_html(h: &mut String, r: &Rollup, t: &Template) {
     }
     let headline = t.cells.first();
     let label = headline.map(|c| esc(&c.label)).unwrap_or_default();
-    let _ = write!(h, "<table class=\"children\"><tr><th>单位 org</th><th>名称 name</th><th>版本 version</th><th>审核 review</th><th>{label}</th></tr>");
+    let _ = write!(
+        h,
+        "<table class=\"children\"><tr><th>单位 org</th><th>名称 name</th><th>版本 version</th><th>审核 review</th><th>{label}</th></tr>"
+    );
     for child in &r.children {
-        let review = child.review.map(|m| format!("<span class=\"{}\">{}</span>", m.state.as_str(), m.state.label())).unwrap_or_default();
-        let value = headline.map(|c| cell_text(child.cells.get(&c.code))).unwrap_or_default();
+        let review = child
+            .review
+            .map(|m| {
+                format!(
+                    "<span class=\"{}\">{}</span>",
+                    m.state.as_str(),
+                    m.state.label()
+                )
+            })
+            .unwrap_or_default();
+        let value = headline
+            .map(|c| cell_text(child.cells.get(&c.code)))
+            .unwrap_or_default();
         let _ = write!(
             h,
             "<tr data-org=\"{org}\"><td>{org}</td><td>{}</td><td class=\"n\">{}</td><td>{review}</td><td class=\"n\">{value}</td></tr>",
@@ -322,7 +404,12 @@ fn children_html(h: &mut String, r: &Rollup, t: &Template) {
     }
     h.push_str("</table>");
     for child in r.children.iter().filter(|c| !c.children.is_empty()) {
-        let _ = write!(h, "<details><summary>{} ({}) 的下级 units below</summary>", esc(&child.name), child.org);
+        let _ = write!(
+            h,
+            "<details><summary>{} ({}) 的下级 units below</summary>",
+            esc(&child.name),
+            child.org
+        );
         children_html(h, child, t);
         h.push_str("</details>");
     }
@@ -334,7 +421,10 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]
@@ -342,8 +432,20 @@ mod tests {
         use bangfu_shared::decimal::Decimal;
         let d = |n| Decimal::new(n, 0);
         assert_eq!(cell_text(Some(&RollupCell::Value { value: d(12) })), "12");
-        assert_eq!(cell_text(Some(&RollupCell::Range { lower: d(3), upper: Some(d(9)) })), "3 – 9");
-        assert_eq!(cell_text(Some(&RollupCell::Range { lower: d(3), upper: None })), "≥ 3");
+        assert_eq!(
+            cell_text(Some(&RollupCell::Range {
+                lower: d(3),
+                upper: Some(d(9))
+            })),
+            "3 – 9"
+        );
+        assert_eq!(
+            cell_text(Some(&RollupCell::Range {
+                lower: d(3),
+                upper: None
+            })),
+            "≥ 3"
+        );
         assert_eq!(cell_text(None), "—");
     }
 }

@@ -76,7 +76,10 @@ impl IntoResponse for Error {
             "detail": detail,
         });
         let mut res = (status, body.to_string()).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         match &self {
             Error::BodyLost(_) => {
                 res.extensions_mut().insert(Interrupted(self.to_string()));

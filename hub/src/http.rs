@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,10 +22,10 @@ use bangfu_client::telemetry;
 use bangfu_shared::org::OrgCode;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
-use tracing::Instrument as _;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument as _;
 
 use crate::error::{Error, Interrupted, Refusal};
 use crate::pki::{self, RevocationList};
@@ -62,13 +62,22 @@ pub struct Revocations {
 impl Revocations {
     /// `pki`: the CA folder holding revoked.txt; None checks no revocations.
     pub fn new(pki: Option<&Path>) -> Result<Revocations, pki::Error> {
-        let path = pki.map(|p| if p.is_dir() { p.join("revoked.txt") } else { p.to_path_buf() });
+        let path = pki.map(|p| {
+            if p.is_dir() {
+                p.join("revoked.txt")
+            } else {
+                p.to_path_buf()
+            }
+        });
         let list = match &path {
             Some(p) => RevocationList::load(p)?,
             None => RevocationList::default(),
         };
         let mtime = path.as_deref().and_then(mtime);
-        Ok(Revocations { path, cached: Mutex::new((mtime, list)) })
+        Ok(Revocations {
+            path,
+            cached: Mutex::new((mtime, list)),
+        })
     }
 
     /// Whether `serial` is revoked; an unreadable list refuses everyone (fails closed).
@@ -104,12 +113,20 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(state)
 }
 
 /// Refuses peers whose certificate names no org or is revoked.
-async fn admit(State(state): State<AppState>, Extension(peer): Extension<Peer>, req: Request, next: Next) -> Response {
+async fn admit(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    req: Request,
+    next: Next,
+) -> Response {
     if peer.org.is_none() {
         return Error::Forbidden("the client certificate names no org".into()).into_response();
     }
@@ -123,9 +140,17 @@ async fn admit(State(state): State<AppState>, Extension(peer): Extension<Peer>, 
 /// every refusal logged and counted: peer org, path, status, reason (never a cell's value).
 async fn observe(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let org = req.extensions().get::<Peer>().and_then(|p| p.org.clone()).map_or_else(|| "?".to_string(), |o| o.to_string());
+    let org = req
+        .extensions()
+        .get::<Peer>()
+        .and_then(|p| p.org.clone())
+        .map_or_else(|| "?".to_string(), |o| o.to_string());
     let span = tracing::info_span!("request", method = %req.method(), path = %path, peer = %org, status = tracing::field::Empty);
-    if let Some(tp) = req.headers().get(telemetry::TRACEPARENT).and_then(|v| v.to_str().ok()) {
+    if let Some(tp) = req
+        .headers()
+        .get(telemetry::TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+    {
         telemetry::continue_trace(&span, tp);
     }
     let res = next.run(req).instrument(span.clone()).await;
@@ -135,9 +160,18 @@ async fn observe(req: Request, next: Next) -> Response {
         // A cut link, not a refusal: the child resends the same version.
         tracing::info!(parent: &span, peer = %org, path = %path, reason = %lost.0, "request body lost");
     } else if res.status().is_client_error() || res.status().is_server_error() {
-        let reason = res.extensions().get::<Refusal>().map_or_else(|| res.status().to_string(), |r| r.0.clone());
+        let reason = res
+            .extensions()
+            .get::<Refusal>()
+            .map_or_else(|| res.status().to_string(), |r| r.0.clone());
         tracing::warn!(parent: &span, peer = %org, path = %path, status, reason = %reason, "refused");
-        refusals().add(1, &[KeyValue::new("status", i64::from(status)), KeyValue::new("path", route_of(&path))]);
+        refusals().add(
+            1,
+            &[
+                KeyValue::new("status", i64::from(status)),
+                KeyValue::new("path", route_of(&path)),
+            ],
+        );
     }
     res
 }
@@ -146,7 +180,12 @@ async fn observe(req: Request, next: Next) -> Response {
 /// refusals are counted with status 0.
 fn refusals() -> &'static Counter<u64> {
     static C: OnceLock<Counter<u64>> = OnceLock::new();
-    C.get_or_init(|| telemetry::counter("bangfu.hub.refusals", "requests and TLS handshakes the hub refused"))
+    C.get_or_init(|| {
+        telemetry::counter(
+            "bangfu.hub.refusals",
+            "requests and TLS handshakes the hub refused",
+        )
+    })
 }
 
 /// The route a path belongs to, so the counter's labels stay few (a campaign id is not a label).
@@ -159,7 +198,11 @@ fn route_of(path: &str) -> &'static str {
     }
 }
 
-async fn post_report(State(state): State<AppState>, Extension(peer): Extension<Peer>, body: Result<Bytes, BytesRejection>) -> Result<Response, Error> {
+async fn post_report(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
     let body = body.map_err(|e| match e {
         _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge,
         // Not over the limit, yet not read whole: the connection broke mid-body.
@@ -168,7 +211,11 @@ async fn post_report(State(state): State<AppState>, Extension(peer): Extension<P
     })?;
     let org = peer.org.expect("admitted peers name an org");
     let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
-    let status = if receipt.status == "accepted" { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if receipt.status == "accepted" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     if status == StatusCode::CREATED {
         if let Some(upstream) = &state.upstream {
             upstream.report_accepted();
@@ -178,33 +225,65 @@ async fn post_report(State(state): State<AppState>, Extension(peer): Extension<P
     Ok((status, Json(receipt)).into_response())
 }
 
-async fn get_campaigns(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+async fn get_campaigns(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
     let list = campaigns::list(&state.store).await?;
     let body = serde_json::json!({ "campaigns": list }).to_string();
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
     let etag_value = HeaderValue::from_str(&etag).expect("hex is a header value");
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
-    Ok((StatusCode::OK, [(header::ETAG, etag_value), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag_value),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
-async fn get_rollup(State(state): State<AppState>, Extension(peer): Extension<Peer>, UrlPath(id): UrlPath<String>) -> Result<Response, Error> {
-    let reader = peer.org.as_ref().ok_or_else(|| Error::Forbidden("the client certificate names no org".into()))?;
+async fn get_rollup(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, Error> {
+    let reader = peer
+        .org
+        .as_ref()
+        .ok_or_else(|| Error::Forbidden("the client certificate names no org".into()))?;
     if !may_read_rollup(&state.org, reader) {
         return Err(Error::Forbidden(format!(
             "{reader} may not read {}'s rollup: only {} itself and the levels above it may / 无权查看该汇总",
             state.org, state.org
         )));
     }
-    Ok(Json(rollup::rollup_with(&state.store, &state.org, &state.name, &id, &state.reconcile).await?).into_response())
+    Ok(Json(
+        rollup::rollup_with(&state.store, &state.org, &state.name, &id, &state.reconcile).await?,
+    )
+    .into_response())
 }
 
 /// The reminders this hub made for the peer (its own only), newest first: `{"reminders": [...]}`.
-async fn get_reminders(State(state): State<AppState>, Extension(peer): Extension<Peer>) -> Result<Response, Error> {
+async fn get_reminders(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+) -> Result<Response, Error> {
     let org = peer.org.expect("admitted peers name an org");
     if !crate::registry::is_registered(&state.store, &org).await? {
-        return Err(Error::Forbidden(format!("{org} is not a registered child of this hub")));
+        return Err(Error::Forbidden(format!(
+            "{org} is not a registered child of this hub"
+        )));
     }
     let list = crate::remind::for_org(&state.store, org.as_str()).await?;
     Ok(Json(serde_json::json!({ "reminders": list })).into_response())
@@ -220,9 +299,17 @@ fn may_read_rollup(hub: &OrgCode, reader: &OrgCode) -> bool {
 
 /// Serves `app` over mutual TLS on `listener` until the process ends; a refused handshake is
 /// counted as a refusal with status 0 on path "tls".
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) -> std::io::Result<()> {
-    let on_refused: bangfu_client::server::OnRefused =
-        Arc::new(|_, _| refusals().add(1, &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")]));
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+) -> std::io::Result<()> {
+    let on_refused: bangfu_client::server::OnRefused = Arc::new(|_, _| {
+        refusals().add(
+            1,
+            &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")],
+        )
+    });
     bangfu_client::server::serve(listener, tls, app, on_refused).await
 }
 
@@ -238,6 +325,9 @@ mod tests {
         assert!(!may_read_rollup(&org("H"), &org("H01")), "a child");
         assert!(!may_read_rollup(&org("H"), &org("J")), "another prefecture");
         assert!(may_read_rollup(&org("HB"), &org("HB")));
-        assert!(!may_read_rollup(&org("HB"), &org("H")), "the province has nobody above it");
+        assert!(
+            !may_read_rollup(&org("HB"), &org("H")),
+            "the province has nobody above it"
+        );
     }
 }

@@ -68,9 +68,18 @@ pub async fn store(store: &Store, row: Row) -> Result<Stored, store::Error> {
     });
     let (reply, answer) = oneshot::channel();
     match writer.tx.send(Pending { row, reply }).await {
-        Ok(()) => answer.await.unwrap_or_else(|_| Err(store::Error::Corrupt("the intake's writer stopped before answering".into()))),
+        Ok(()) => answer.await.unwrap_or_else(|_| {
+            Err(store::Error::Corrupt(
+                "the intake's writer stopped before answering".into(),
+            ))
+        }),
         // The writer's runtime has ended (a store shared across runtimes): commit this one here.
-        Err(mpsc::error::SendError(pending)) => write(&store.pool, std::slice::from_ref(&pending.row)).await.map(|s| s[0]).map_err(Into::into),
+        Err(mpsc::error::SendError(pending)) => {
+            write(&store.pool, std::slice::from_ref(&pending.row))
+                .await
+                .map(|s| s[0])
+                .map_err(Into::into)
+        }
     }
 }
 
@@ -88,7 +97,10 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
             Err(e) => {
                 tracing::warn!(reports = rows.len(), error = %e, "a batch of reports did not commit; committing them one by one");
                 for p in batch.drain(..) {
-                    let one = write(&pool, std::slice::from_ref(&p.row)).await.map(|s| s[0]).map_err(Into::into);
+                    let one = write(&pool, std::slice::from_ref(&p.row))
+                        .await
+                        .map(|s| s[0])
+                        .map_err(Into::into);
                     let _ = p.reply.send(one);
                 }
             }
@@ -124,13 +136,21 @@ async fn write(pool: &AnyPool, rows: &[Row]) -> Result<Vec<Stored>, sqlx::Error>
             continue;
         }
         // Stored already: by an earlier commit or earlier in this transaction, which it sees.
-        let (hash, on_time): (String, i64) = sqlx::query_as("SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3")
-            .bind(row.org.as_str())
-            .bind(row.campaign.as_str())
-            .bind(row.version)
-            .fetch_one(&mut *tx)
-            .await?;
-        out.push(if hash == row.hash { Stored::Duplicate { on_time: on_time != 0 } } else { Stored::Conflict });
+        let (hash, on_time): (String, i64) = sqlx::query_as(
+            "SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3",
+        )
+        .bind(row.org.as_str())
+        .bind(row.campaign.as_str())
+        .bind(row.version)
+        .fetch_one(&mut *tx)
+        .await?;
+        out.push(if hash == row.hash {
+            Stored::Duplicate {
+                on_time: on_time != 0,
+            }
+        } else {
+            Stored::Conflict
+        });
     }
     tx.commit().await?;
     Ok(out)
@@ -138,6 +158,8 @@ async fn write(pool: &AnyPool, rows: &[Row]) -> Result<Vec<Stored>, sqlx::Error>
 
 /// How many report versions the store holds (all orgs and campaigns).
 pub async fn stored_versions(store: &Store) -> Result<i64, store::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports").fetch_one(&store.pool).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports")
+        .fetch_one(&store.pool)
+        .await?;
     Ok(n)
 }

@@ -42,37 +42,66 @@ pub fn local_day(now: DateTime<Utc>) -> NaiveDate {
 }
 
 /// Checks and stores a report posted by `peer`, received at `now`.
-pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<Utc>) -> Result<Receipt, Error> {
-    let report: Report = serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("not a report: {e}")))?;
+pub async fn receive(
+    store: &Store,
+    peer: &OrgCode,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Receipt, Error> {
+    let report: Report = serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("not a report: {e}")))?;
     if &report.org != peer {
-        return Err(Error::Forbidden(format!("the certificate is {peer}'s, the report is {}'s", report.org)));
+        return Err(Error::Forbidden(format!(
+            "the certificate is {peer}'s, the report is {}'s",
+            report.org
+        )));
     }
     if !registry::is_registered(store, peer).await? {
-        return Err(Error::Forbidden(format!("{peer} is not a registered child of this hub")));
+        return Err(Error::Forbidden(format!(
+            "{peer} is not a registered child of this hub"
+        )));
     }
-    let campaign_id = report.campaign.clone().ok_or_else(|| Error::NotFound("the report names no campaign".into()))?;
-    let campaign = campaigns::get(store, &campaign_id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
+    let campaign_id = report
+        .campaign
+        .clone()
+        .ok_or_else(|| Error::NotFound("the report names no campaign".into()))?;
+    let campaign = campaigns::get(store, &campaign_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
     let hash = hash(body);
 
     let version = report.version;
-    let receipt = |status, on_time| Receipt { status, org: peer.clone(), campaign: campaign_id.clone(), version, hash: hash.clone(), on_time };
+    let receipt = |status, on_time| Receipt {
+        status,
+        org: peer.clone(),
+        campaign: campaign_id.clone(),
+        version,
+        hash: hash.clone(),
+        on_time,
+    };
     if let Some((stored, on_time)) = stored_hash(store, peer, &campaign_id, report.version).await? {
         return if stored == hash {
             Ok(receipt("duplicate", on_time))
         } else {
-            Err(Error::Conflict(format!("{peer} version {} of `{campaign_id}` is stored with other content", report.version)))
+            Err(Error::Conflict(format!(
+                "{peer} version {} of `{campaign_id}` is stored with other content",
+                report.version
+            )))
         };
     }
 
     // The template is parsed once per process, not per report (Campaign::template_shared).
-    let template = campaign.template_shared().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let template = campaign
+        .template_shared()
+        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     if peer.level() == Level::Prefecture {
         check_hub(&campaign, &template, peer, &report)?;
     } else {
         check(&campaign, &template, &report)?;
     }
     let on_time = local_day(now) <= campaign.due.for_level(peer.level());
-    let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     // Committed by the store's writer together with whatever else is waiting (group commit).
     let row = ingest::Row {
         org: peer.as_str().to_string(),
@@ -90,37 +119,70 @@ pub async fn receive(store: &Store, peer: &OrgCode, body: &[u8], now: DateTime<U
         }
         // Stored between our read and our write, by another request (maybe earlier in the same batch).
         Stored::Duplicate { on_time } => Ok(receipt("duplicate", on_time)),
-        Stored::Conflict => Err(Error::Conflict(format!("{peer} version {} of `{campaign_id}` is stored with other content", report.version))),
+        Stored::Conflict => Err(Error::Conflict(format!(
+            "{peer} version {} of `{campaign_id}` is stored with other content",
+            report.version
+        ))),
     }
 }
 
-async fn stored_hash(store: &Store, org: &OrgCode, campaign: &str, version: u32) -> Result<Option<(String, bool)>, Error> {
-    let row: Option<(String, i64)> = sqlx::query_as("SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3")
-        .bind(org.as_str().to_string())
-        .bind(campaign.to_string())
-        .bind(i64::from(version))
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(crate::store::Error::from)?;
+async fn stored_hash(
+    store: &Store,
+    org: &OrgCode,
+    campaign: &str,
+    version: u32,
+) -> Result<Option<(String, bool)>, Error> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3",
+    )
+    .bind(org.as_str().to_string())
+    .bind(campaign.to_string())
+    .bind(i64::from(version))
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(crate::store::Error::from)?;
     Ok(row.map(|(h, t)| (h, t != 0)))
 }
 
 /// What every report must be, from a node or a hub: of the campaign's template, with its cells and at
 /// least its threshold, and breaking none of its high-importance rules on the published values.
-fn check_shape_and_rules(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Result<(), Error> {
+fn check_shape_and_rules(
+    campaign: &campaigns::Campaign,
+    t: &Template,
+    report: &Report,
+) -> Result<(), Error> {
     if report.template != t.id {
-        return Err(Error::Unprocessable(format!("campaign `{}` collects template `{}`, not `{}`", campaign.id, t.id, report.template)));
+        return Err(Error::Unprocessable(format!(
+            "campaign `{}` collects template `{}`, not `{}`",
+            campaign.id, t.id, report.template
+        )));
     }
     if let Some(code) = report.cells.keys().find(|c| t.cell(c).is_none()) {
-        return Err(Error::Unprocessable(format!("template `{}` has no cell `{code}`", t.id)));
+        return Err(Error::Unprocessable(format!(
+            "template `{}` has no cell `{code}`",
+            t.id
+        )));
     }
     if report.threshold < t.disclosure.threshold {
-        return Err(Error::Unprocessable(format!("threshold {} is below the template's {}", report.threshold, t.disclosure.threshold)));
+        return Err(Error::Unprocessable(format!(
+            "threshold {} is below the template's {}",
+            report.threshold, t.disclosure.threshold
+        )));
     }
-    let outcome = rules::evaluate(t, |i| report.cells.get(&t.cells[i].code).and_then(|c| c.value()));
-    let broken: Vec<String> = outcome.failed.iter().filter(|f| f.importance == Importance::High).map(|f| f.rule.clone()).collect();
+    let outcome = rules::evaluate(t, |i| {
+        report.cells.get(&t.cells[i].code).and_then(|c| c.value())
+    });
+    let broken: Vec<String> = outcome
+        .failed
+        .iter()
+        .filter(|f| f.importance == Importance::High)
+        .map(|f| f.rule.clone())
+        .collect();
     if !broken.is_empty() {
-        return Err(Error::Unprocessable(format!("the report breaks high-importance rule(s): {}", broken.join("; "))));
+        return Err(Error::Unprocessable(format!(
+            "the report breaks high-importance rule(s): {}",
+            broken.join("; ")
+        )));
     }
     Ok(())
 }
@@ -134,7 +196,10 @@ fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Resul
         Ok(()) => Ok(()),
         Err(disclose::Error::Exposed { ranges }) => {
             let cells: Vec<&str> = ranges.iter().map(|r| r.code.as_str()).collect();
-            Err(Error::Unprocessable(format!("the disclosure audit finds withheld cell(s) narrower than the threshold: {}", cells.join(", "))))
+            Err(Error::Unprocessable(format!(
+                "the disclosure audit finds withheld cell(s) narrower than the threshold: {}",
+                cells.join(", ")
+            )))
         }
         Err(e) => Err(Error::Unprocessable(audit_failure(&e))),
     }
@@ -147,21 +212,38 @@ fn check(campaign: &campaigns::Campaign, t: &Template, report: &Report) -> Resul
 /// of the embedded ones, and whether each embedded county is the hub's own, is not refused here but
 /// stored and flagged by reconciliation (`hub_sum`, `wrong_parent`): the level above can then see
 /// and chase a tampered or buggy intermediate hub (docs/decisions-reconcile.md).
-fn check_hub(campaign: &campaigns::Campaign, t: &Template, _peer: &OrgCode, report: &Report) -> Result<(), Error> {
+fn check_hub(
+    campaign: &campaigns::Campaign,
+    t: &Template,
+    _peer: &OrgCode,
+    report: &Report,
+) -> Result<(), Error> {
     check_shape_and_rules(campaign, t, report)?;
     let mut seen = std::collections::BTreeSet::new();
     for (i, raw) in report.children.iter().enumerate() {
-        let child: Report = serde_json::from_value(raw.clone()).map_err(|e| Error::Unprocessable(format!("embedded report {} is not a report: {e}", i + 1)))?;
+        let child: Report = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::Unprocessable(format!("embedded report {} is not a report: {e}", i + 1))
+        })?;
         if child.campaign.as_deref() != Some(campaign.id.as_str()) {
-            return Err(Error::Unprocessable(format!("embedded report of {} names another campaign", child.org)));
+            return Err(Error::Unprocessable(format!(
+                "embedded report of {} names another campaign",
+                child.org
+            )));
         }
         if !child.children.is_empty() || child.org.level() != Level::County {
-            return Err(Error::Unprocessable(format!("embedded report of {} is not a county's", child.org)));
+            return Err(Error::Unprocessable(format!(
+                "embedded report of {} is not a county's",
+                child.org
+            )));
         }
         if !seen.insert(child.org.clone()) {
-            return Err(Error::Unprocessable(format!("embedded report of {} appears twice", child.org)));
+            return Err(Error::Unprocessable(format!(
+                "embedded report of {} appears twice",
+                child.org
+            )));
         }
-        check(campaign, t, &child).map_err(|e| Error::Unprocessable(format!("embedded report of {}: {e}", child.org)))?;
+        check(campaign, t, &child)
+            .map_err(|e| Error::Unprocessable(format!("embedded report of {}: {e}", child.org)))?;
     }
     Ok(())
 }
@@ -170,9 +252,18 @@ fn check_hub(campaign: &campaigns::Campaign, t: &Template, _peer: &OrgCode, repo
 fn audit_failure(e: &disclose::Error) -> String {
     match e {
         disclose::Error::Exposed { ranges } => {
-            format!("withheld cell(s) can be narrowed too far: {}", ranges.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))
+            format!(
+                "withheld cell(s) can be narrowed too far: {}",
+                ranges
+                    .iter()
+                    .map(|r| r.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
-        disclose::Error::Inconsistent(_) => "the published cells contradict the table's relations".into(),
+        disclose::Error::Inconsistent(_) => {
+            "the published cells contradict the table's relations".into()
+        }
         disclose::Error::Solver(_) => "the disclosure audit could not be completed".into(),
     }
 }
@@ -196,15 +287,28 @@ mod tests {
 
     #[test]
     fn each_level_has_its_own_due_date() {
-        let due = Due { county: day("2026-02-05"), prefecture: day("2026-02-10"), province: None };
+        let due = Due {
+            county: day("2026-02-05"),
+            prefecture: day("2026-02-10"),
+            province: None,
+        };
         assert_eq!(due.for_level(Level::County), day("2026-02-05"));
         assert_eq!(due.for_level(Level::Prefecture), day("2026-02-10"));
-        assert_eq!(due.for_level(OrgCode::parse("H01").unwrap().level()), day("2026-02-05"));
-        assert_eq!(due.for_level(OrgCode::parse("H").unwrap().level()), day("2026-02-10"));
+        assert_eq!(
+            due.for_level(OrgCode::parse("H01").unwrap().level()),
+            day("2026-02-05")
+        );
+        assert_eq!(
+            due.for_level(OrgCode::parse("H").unwrap().level()),
+            day("2026-02-10")
+        );
     }
 
     #[test]
     fn the_hash_is_lowercase_hex_sha256_of_the_bytes() {
-        assert_eq!(hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -11,17 +11,17 @@ use bangfu_hub::config::{HubConfig, HubLevel};
 use bangfu_hub::http::{self, AppState, ReloadingCert, Revocations};
 use bangfu_hub::pki::{self, IssueOptions, RevokeTarget};
 use bangfu_hub::registry::{self, Org};
-use bangfu_hub::rollup;
 use bangfu_hub::review;
+use bangfu_hub::rollup;
 use bangfu_hub::store::Store;
 use bangfu_hub::tls;
+use bangfu_shared::org::OrgCode;
 use bangfu_shared::template::{self as tpl, Template};
 use bangfu_shared::vocabulary::Vocabulary;
 use chrono::NaiveDate;
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::Path;
 use std::sync::Arc;
-use bangfu_shared::org::OrgCode;
-use clap::{ArgGroup, Args, Parser, Subcommand};
 
 /// bangfu-hub gathers statistic reports from the unions below it over mutual TLS, and keeps the
 /// certificate authority (证书) that tells those unions apart.
@@ -333,14 +333,21 @@ struct CaDir {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A serving hub logs its traffic; a one-off command says only what went wrong.
-    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn,sqlx=error" };
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn,sqlx=error"
+    };
     let telemetry = bangfu_client::telemetry::init("bangfu-hub", "RUST_LOG", default_filter);
     let outcome = run(cli);
     telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("错误 / error: {}", bangfu_client::one_line(e.chain().map(|c| c.to_string())));
+            eprintln!(
+                "错误 / error: {}",
+                bangfu_client::one_line(e.chain().map(|c| c.to_string()))
+            );
             ExitCode::FAILURE
         }
     }
@@ -358,23 +365,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn open(data: &Path) -> anyhow::Result<(HubConfig, Store)> {
     let config = HubConfig::load(data)?;
-    let store = Store::open(&config.database_url(data)).await.context("opening the hub's database")?;
+    let store = Store::open(&config.database_url(data))
+        .await
+        .context("opening the hub's database")?;
     Ok((config, store))
 }
 
 async fn run_hub(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Pki(p) => run_pki(p),
-        Command::Init { data: DataDir { data }, org, name, level, tls, pki, parent, database_url } => {
-            let abs = |p: PathBuf| std::fs::canonicalize(&p).with_context(|| format!("finding {}", p.display()));
+        Command::Init {
+            data: DataDir { data },
+            org,
+            name,
+            level,
+            tls,
+            pki,
+            parent,
+            database_url,
+        } => {
+            let abs = |p: PathBuf| {
+                std::fs::canonicalize(&p).with_context(|| format!("finding {}", p.display()))
+            };
             let tls = abs(tls)?;
             for f in ["ca.pem", "cert.pem", "key.pem"] {
-                anyhow::ensure!(tls.join(f).is_file(), "{} has no {f} / TLS 目录缺少 {f}", tls.display());
+                anyhow::ensure!(
+                    tls.join(f).is_file(),
+                    "{} has no {f} / TLS 目录缺少 {f}",
+                    tls.display()
+                );
             }
             let pki = pki.map(abs).transpose()?;
-            let config = HubConfig { org, name, level, tls, pki, parent, database_url, pull: None, reconcile: Default::default(), remind: Default::default() };
-            config.create(&data).with_context(|| format!("initialising {}", data.display()))?;
-            let store = Store::open(&config.database_url(&data)).await.context("creating the hub's database");
+            let config = HubConfig {
+                org,
+                name,
+                level,
+                tls,
+                pki,
+                parent,
+                database_url,
+                pull: None,
+                reconcile: Default::default(),
+                remind: Default::default(),
+            };
+            config
+                .create(&data)
+                .with_context(|| format!("initialising {}", data.display()))?;
+            let store = Store::open(&config.database_url(&data))
+                .await
+                .context("creating the hub's database");
             let store = match store {
                 Ok(s) => s,
                 Err(e) => {
@@ -383,17 +422,40 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 }
             };
             store.close().await;
-            println!("已初始化 / hub initialised: {} {} in {}", config.org, config.name, data.display());
+            println!(
+                "已初始化 / hub initialised: {} {} in {}",
+                config.org,
+                config.name,
+                data.display()
+            );
             Ok(())
         }
-        Command::Org(OrgCmd::Add { data: DataDir { data }, code, name, email, webhook, address }) => {
+        Command::Org(OrgCmd::Add {
+            data: DataDir { data },
+            code,
+            name,
+            email,
+            webhook,
+            address,
+        }) => {
             let (_, store) = open(&data).await?;
             if let Some(a) = &address {
-                anyhow::ensure!(a.starts_with("https://"), "--address {a}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://");
+                anyhow::ensure!(
+                    a.starts_with("https://"),
+                    "--address {a}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://"
+                );
             }
-            registry::add(&store, &Org { code: code.clone(), name: name.clone(), email, webhook })
-                .await
-                .with_context(|| format!("registering {code}"))?;
+            registry::add(
+                &store,
+                &Org {
+                    code: code.clone(),
+                    name: name.clone(),
+                    email,
+                    webhook,
+                },
+            )
+            .await
+            .with_context(|| format!("registering {code}"))?;
             if let Some(a) = &address {
                 bangfu_hub::pull::set_address(&store, &code, a).await?;
             }
@@ -401,21 +463,55 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             println!("已登记 / registered: {code} {name}");
             Ok(())
         }
-        Command::Campaign(CampaignCmd::Create { data: DataDir { data }, id, template, title, start, end, due }) => {
+        Command::Campaign(CampaignCmd::Create {
+            data: DataDir { data },
+            id,
+            template,
+            title,
+            start,
+            end,
+            due,
+        }) => {
             let (_, store) = open(&data).await?;
-            anyhow::ensure!(start <= end, "--start {start} is after --end {end} / 开始日期晚于结束日期");
+            anyhow::ensure!(
+                start <= end,
+                "--start {start} is after --end {end} / 开始日期晚于结束日期"
+            );
             let due = parse_due(&due)?;
             let (t, body) = load_template(&template)?;
-            let campaign = Campaign { id: id.clone(), template: t.id.clone(), title, start, end, due, template_body: body };
-            let created = campaigns::create(&store, &campaign, "local").await.with_context(|| format!("creating campaign {id}"))?;
+            let campaign = Campaign {
+                id: id.clone(),
+                template: t.id.clone(),
+                title,
+                start,
+                end,
+                due,
+                template_body: body,
+            };
+            let created = campaigns::create(&store, &campaign, "local")
+                .await
+                .with_context(|| format!("creating campaign {id}"))?;
             store.close().await;
             anyhow::ensure!(created, "campaign {id} exists already / 填报任务已存在");
             println!("已创建填报任务 / campaign created: {id} ({})", t.id);
             Ok(())
         }
-        Command::Campaign(CampaignCmd::Update { data: DataDir { data }, id, title, start, end, due, template }) => {
+        Command::Campaign(CampaignCmd::Update {
+            data: DataDir { data },
+            id,
+            title,
+            start,
+            end,
+            due,
+            template,
+        }) => {
             let (_, store) = open(&data).await?;
-            let mut change = campaign_changes::Change { title, start, end, ..Default::default() };
+            let mut change = campaign_changes::Change {
+                title,
+                start,
+                end,
+                ..Default::default()
+            };
             for (level, date) in parse_due_some(&due)? {
                 match level {
                     "county" => change.due_county = Some(date),
@@ -427,27 +523,53 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 let (t, body) = load_template(&t)?;
                 change.template = Some((t.id.clone(), body));
             }
-            let c = campaign_changes::update(&store, &id, &change).await.with_context(|| format!("updating campaign {id}"))?;
+            let c = campaign_changes::update(&store, &id, &change)
+                .await
+                .with_context(|| format!("updating campaign {id}"))?;
             store.close().await;
-            println!("已更新填报任务 / campaign updated: {id} ({}, {} – {}, due county {} prefecture {})", c.template, c.start, c.end, c.due.county, c.due.prefecture);
+            println!(
+                "已更新填报任务 / campaign updated: {id} ({}, {} – {}, due county {} prefecture {})",
+                c.template, c.start, c.end, c.due.county, c.due.prefecture
+            );
             Ok(())
         }
-        Command::Campaign(CampaignCmd::List { data: DataDir { data } }) => {
+        Command::Campaign(CampaignCmd::List {
+            data: DataDir { data },
+        }) => {
             let (_, store) = open(&data).await?;
-            let list = campaign_changes::list(&store).await.context("listing campaigns")?;
+            let list = campaign_changes::list(&store)
+                .await
+                .context("listing campaigns")?;
             store.close().await;
-            println!("{:<20}  {:<14}  {:<23}  {:<10}  {:<10}  {:<10}  {:<6}  {:<3}  title", "id", "template", "period", "due county", "prefecture", "province", "origin", "rev");
+            println!(
+                "{:<20}  {:<14}  {:<23}  {:<10}  {:<10}  {:<10}  {:<6}  {:<3}  title",
+                "id", "template", "period", "due county", "prefecture", "province", "origin", "rev"
+            );
             for l in list {
                 let c = &l.campaign;
-                let province = c.due.province.map_or_else(|| "-".to_string(), |d| d.to_string());
+                let province = c
+                    .due
+                    .province
+                    .map_or_else(|| "-".to_string(), |d| d.to_string());
                 println!(
                     "{:<20}  {:<14}  {:<23}  {:<10}  {:<10}  {:<10}  {:<6}  {:<3}  {}",
-                    c.id, c.template, format!("{} – {}", c.start, c.end), c.due.county.to_string(), c.due.prefecture.to_string(), province, l.origin, l.revision, c.title
+                    c.id,
+                    c.template,
+                    format!("{} – {}", c.start, c.end),
+                    c.due.county.to_string(),
+                    c.due.prefecture.to_string(),
+                    province,
+                    l.origin,
+                    l.revision,
+                    c.title
                 );
             }
             Ok(())
         }
-        Command::Remind { data: DataDir { data }, today } => {
+        Command::Remind {
+            data: DataDir { data },
+            today,
+        } => {
             let (config, store) = open(&data).await?;
             let now = chrono::Utc::now();
             let today = today.unwrap_or_else(|| bangfu_hub::intake::local_day(now));
@@ -455,20 +577,40 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             store.close().await;
             let round = round?;
             for r in &round.made {
-                println!("提醒 made      {} {} {}: {}", r.campaign, r.org, r.kind, r.message);
+                println!(
+                    "提醒 made      {} {} {}: {}",
+                    r.campaign, r.org, r.kind, r.message
+                );
             }
             for r in &round.delivered {
-                println!("已送达 delivered {} {} {} (webhook)", r.campaign, r.org, r.kind);
+                println!(
+                    "已送达 delivered {} {} {} (webhook)",
+                    r.campaign, r.org, r.kind
+                );
             }
             for (r, why) in &round.failed {
-                println!("未送达 not delivered {} {} {}: {why} (tried again next round)", r.campaign, r.org, r.kind);
+                println!(
+                    "未送达 not delivered {} {} {}: {why} (tried again next round)",
+                    r.campaign, r.org, r.kind
+                );
             }
-            println!("{} made, {} delivered, {} not delivered / 新提醒 {} 条", round.made.len(), round.delivered.len(), round.failed.len(), round.made.len());
+            println!(
+                "{} made, {} delivered, {} not delivered / 新提醒 {} 条",
+                round.made.len(),
+                round.delivered.len(),
+                round.failed.len(),
+                round.made.len()
+            );
             Ok(())
         }
-        Command::Pull { data: DataDir { data }, campaign, org } => {
+        Command::Pull {
+            data: DataDir { data },
+            campaign,
+            org,
+        } => {
             let (config, store) = open(&data).await?;
-            let pulled = bangfu_hub::pull::pull(&store, &config, &org, &campaign, chrono::Utc::now()).await;
+            let pulled =
+                bangfu_hub::pull::pull(&store, &config, &org, &campaign, chrono::Utc::now()).await;
             let pulled = match pulled {
                 Ok(p) => p,
                 Err(e) => {
@@ -479,46 +621,83 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             println!("{pulled}");
             // As after a push: this hub's own report changes, and goes to its parent.
             if let (Some(url), "accepted") = (&config.parent, pulled.receipt.status) {
-                if let Err(e) = bangfu_hub::upstream::send_now(&store, &config, url, &campaign).await {
-                    println!("上报上级未完成 / not yet sent to the parent (a serving hub retries): {e:#}");
+                if let Err(e) =
+                    bangfu_hub::upstream::send_now(&store, &config, url, &campaign).await
+                {
+                    println!(
+                        "上报上级未完成 / not yet sent to the parent (a serving hub retries): {e:#}"
+                    );
                 }
             }
             store.close().await;
             Ok(())
         }
-        Command::Serve { data: DataDir { data }, listen, pki, sync_interval, pull_schedule, http: dashboard_addr } => {
+        Command::Serve {
+            data: DataDir { data },
+            listen,
+            pki,
+            sync_interval,
+            pull_schedule,
+            http: dashboard_addr,
+        } => {
             let (config, store) = open(&data).await?;
-            let schedule = pull_schedule.or_else(|| config.pull.as_ref().map(|p| p.schedule.clone()));
+            let schedule =
+                pull_schedule.or_else(|| config.pull.as_ref().map(|p| p.schedule.clone()));
             tls::install_provider();
             let pki = pki.or(config.pki.clone());
-            let revocations = Revocations::new(pki.as_deref()).context("reading the revocation list")?;
-            let ca = std::fs::read_to_string(config.tls.join("ca.pem")).with_context(|| format!("reading {}", config.tls.join("ca.pem").display()))?;
-            let resolver = ReloadingCert::new(config.tls.join("cert.pem"), config.tls.join("key.pem")).context("loading the hub's certificate")?;
-            let server = tls::server_config_with_resolver(&ca, Arc::new(resolver)).context("building the TLS configuration")?;
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+            let revocations =
+                Revocations::new(pki.as_deref()).context("reading the revocation list")?;
+            let ca = std::fs::read_to_string(config.tls.join("ca.pem"))
+                .with_context(|| format!("reading {}", config.tls.join("ca.pem").display()))?;
+            let resolver =
+                ReloadingCert::new(config.tls.join("cert.pem"), config.tls.join("key.pem"))
+                    .context("loading the hub's certificate")?;
+            let server = tls::server_config_with_resolver(&ca, Arc::new(resolver))
+                .context("building the TLS configuration")?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
             let addr = listener.local_addr().context("reading the bound address")?;
             if pki.is_none() {
                 tracing::warn!("no --pki: revocations are not checked");
             }
             let upstream = match &config.parent {
                 Some(url) => {
-                    let parent = bangfu_client::Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
+                    let parent = bangfu_client::Parent::new(url, &config.tls)
+                        .context("setting up the client to the parent hub")?;
                     let changed = Arc::new(bangfu_hub::upstream::Changed::default());
                     let interval = std::time::Duration::from_secs(sync_interval.max(1));
-                    tokio::spawn(bangfu_hub::upstream::run(store.clone(), config.clone(), parent, interval, changed.clone()));
+                    tokio::spawn(bangfu_hub::upstream::run(
+                        store.clone(),
+                        config.clone(),
+                        parent,
+                        interval,
+                        changed.clone(),
+                    ));
                     Some(changed)
                 }
                 None => None,
             };
-            let _reminders = bangfu_hub::remind::start(config.remind.clone(), store.clone()).await?;
+            let _reminders =
+                bangfu_hub::remind::start(config.remind.clone(), store.clone()).await?;
             let _pulls = match schedule {
-                Some(expr) => Some(bangfu_hub::pull_schedule::start(&expr, store.clone(), config.clone(), upstream.clone()).await?),
+                Some(expr) => Some(
+                    bangfu_hub::pull_schedule::start(
+                        &expr,
+                        store.clone(),
+                        config.clone(),
+                        upstream.clone(),
+                    )
+                    .await?,
+                ),
                 None => None,
             };
             let changes = Arc::new(bangfu_hub::dashboard::Changes::default());
             let dashboard = match &dashboard_addr {
                 Some(a) => {
-                    let l = tokio::net::TcpListener::bind(a).await.with_context(|| format!("listening on {a} for the dashboard (--http)"))?;
+                    let l = tokio::net::TcpListener::bind(a)
+                        .await
+                        .with_context(|| format!("listening on {a} for the dashboard (--http)"))?;
                     let state = bangfu_hub::dashboard::DashboardState {
                         store: store.clone(),
                         org: config.org.clone(),
@@ -526,7 +705,12 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                         reconcile: config.reconcile,
                         changes: changes.clone(),
                     };
-                    Some((l.local_addr().context("reading the dashboard's bound address")?, l, bangfu_hub::dashboard::router(state)))
+                    Some((
+                        l.local_addr()
+                            .context("reading the dashboard's bound address")?,
+                        l,
+                        bangfu_hub::dashboard::router(state),
+                    ))
                 }
                 None => None,
             };
@@ -556,38 +740,98 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Rollup { data: DataDir { data }, campaign, version: Some(n) } => {
+        Command::Rollup {
+            data: DataDir { data },
+            campaign,
+            version: Some(n),
+        } => {
             let (_, store) = open(&data).await?;
-            let body = bangfu_hub::rollups::get(&store, &campaign, n).await.with_context(|| format!("reading rollup {n} of {campaign}"))?;
+            let body = bangfu_hub::rollups::get(&store, &campaign, n)
+                .await
+                .with_context(|| format!("reading rollup {n} of {campaign}"))?;
             store.close().await;
-            let body = body.ok_or_else(|| anyhow::anyhow!("没有汇总版本 / no stored rollup version {n} of campaign `{campaign}`"))?;
+            let body = body.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "没有汇总版本 / no stored rollup version {n} of campaign `{campaign}`"
+                )
+            })?;
             println!("{body}");
             Ok(())
         }
-        Command::Rollup { data: DataDir { data }, campaign, version: None } => {
+        Command::Rollup {
+            data: DataDir { data },
+            campaign,
+            version: None,
+        } => {
             let (config, store) = open(&data).await?;
-            let r = rollup::rollup_with(&store, &config.org, &config.name, &campaign, &config.reconcile)
-                .await
-                .with_context(|| format!("rolling up {campaign}"))?;
+            let r = rollup::rollup_with(
+                &store,
+                &config.org,
+                &config.name,
+                &campaign,
+                &config.reconcile,
+            )
+            .await
+            .with_context(|| format!("rolling up {campaign}"))?;
             store.close().await;
-            println!("{}", serde_json::to_string_pretty(&r).context("writing JSON")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&r).context("writing JSON")?
+            );
             Ok(())
         }
-        Command::Status { data: DataDir { data }, campaign } => {
+        Command::Status {
+            data: DataDir { data },
+            campaign,
+        } => {
             let (config, store) = open(&data).await?;
-            let text = bangfu_hub::status::render(&store, &config, &campaign).await.with_context(|| format!("the status of {campaign}"));
+            let text = bangfu_hub::status::render(&store, &config, &campaign)
+                .await
+                .with_context(|| format!("the status of {campaign}"));
             store.close().await;
             print!("{}", text?);
             Ok(())
         }
-        Command::Review { data: DataDir { data }, campaign, org, accept, return_reason, version } => {
+        Command::Review {
+            data: DataDir { data },
+            campaign,
+            org,
+            accept,
+            return_reason,
+            version,
+        } => {
             let (_, store) = open(&data).await?;
-            let decision = if accept { review::Decision::Accept } else { review::Decision::Return(return_reason.unwrap_or_default()) };
-            let done = review::decide(&store, &campaign, &org, version, &decision, chrono::Utc::now()).await;
+            let decision = if accept {
+                review::Decision::Accept
+            } else {
+                review::Decision::Return(return_reason.unwrap_or_default())
+            };
+            let done = review::decide(
+                &store,
+                &campaign,
+                &org,
+                version,
+                &decision,
+                chrono::Utc::now(),
+            )
+            .await;
             store.close().await;
-            let r = done.with_context(|| format!("reviewing {org}'s report on {campaign} (nothing was recorded / 未记录)"))?;
-            let why = r.reason.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
-            println!("{} / {}: {} version {} of {}{why}", r.state.label(), r.state, r.org, r.version, r.campaign);
+            let r = done.with_context(|| {
+                format!("reviewing {org}'s report on {campaign} (nothing was recorded / 未记录)")
+            })?;
+            let why = r
+                .reason
+                .as_deref()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
+            println!(
+                "{} / {}: {} version {} of {}{why}",
+                r.state.label(),
+                r.state,
+                r.org,
+                r.version,
+                r.campaign
+            );
             Ok(())
         }
     }
@@ -597,15 +841,23 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
 fn parse_due_some(raw: &[String]) -> anyhow::Result<Vec<(&'static str, NaiveDate)>> {
     let mut out: Vec<(&'static str, NaiveDate)> = vec![];
     for d in raw {
-        let (level, date) = d.split_once('=').with_context(|| format!("--due {d}: expected LEVEL=DATE / 格式应为 级别=日期"))?;
-        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").with_context(|| format!("--due {d}: not a date YYYY-MM-DD / 日期格式错误"))?;
+        let (level, date) = d
+            .split_once('=')
+            .with_context(|| format!("--due {d}: expected LEVEL=DATE / 格式应为 级别=日期"))?;
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .with_context(|| format!("--due {d}: not a date YYYY-MM-DD / 日期格式错误"))?;
         let level = match level {
             "county" => "county",
             "prefecture" => "prefecture",
             "province" => "province",
-            other => anyhow::bail!("--due {d}: unknown level `{other}` (county, prefecture, province) / 未知级别"),
+            other => anyhow::bail!(
+                "--due {d}: unknown level `{other}` (county, prefecture, province) / 未知级别"
+            ),
         };
-        anyhow::ensure!(out.iter().all(|(l, _)| *l != level), "--due {d}: {level} is given twice / 重复的级别");
+        anyhow::ensure!(
+            out.iter().all(|(l, _)| *l != level),
+            "--due {d}: {level} is given twice / 重复的级别"
+        );
         out.push((level, date));
     }
     Ok(out)
@@ -614,13 +866,18 @@ fn parse_due_some(raw: &[String]) -> anyhow::Result<Vec<(&'static str, NaiveDate
 fn parse_due(raw: &[String]) -> anyhow::Result<Due> {
     let (mut county, mut prefecture, mut province) = (None, None, None);
     for d in raw {
-        let (level, date) = d.split_once('=').with_context(|| format!("--due {d}: expected LEVEL=DATE / 格式应为 级别=日期"))?;
-        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").with_context(|| format!("--due {d}: not a date YYYY-MM-DD"))?;
+        let (level, date) = d
+            .split_once('=')
+            .with_context(|| format!("--due {d}: expected LEVEL=DATE / 格式应为 级别=日期"))?;
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .with_context(|| format!("--due {d}: not a date YYYY-MM-DD"))?;
         match level {
             "county" => county = Some(date),
             "prefecture" => prefecture = Some(date),
             "province" => province = Some(date),
-            other => anyhow::bail!("--due {d}: unknown level `{other}` (county, prefecture, province)"),
+            other => {
+                anyhow::bail!("--due {d}: unknown level `{other}` (county, prefecture, province)")
+            }
         }
     }
     Ok(Due {
@@ -634,26 +891,58 @@ fn parse_due(raw: &[String]) -> anyhow::Result<Due> {
 fn load_template(raw: &str) -> anyhow::Result<(Template, Option<String>)> {
     let v = Vocabulary::builtin();
     if raw.ends_with(".toml") || Path::new(raw).is_file() {
-        let text = std::fs::read_to_string(raw).with_context(|| format!("reading template {raw}"))?;
+        let text =
+            std::fs::read_to_string(raw).with_context(|| format!("reading template {raw}"))?;
         let t = Template::parse(&text, &v).with_context(|| format!("loading template {raw}"))?;
         Ok((t, Some(text)))
     } else {
-        Ok((tpl::builtin(raw, &v).with_context(|| format!("loading template {raw}"))?, None))
+        Ok((
+            tpl::builtin(raw, &v).with_context(|| format!("loading template {raw}"))?,
+            None,
+        ))
     }
 }
 
 fn run_pki(p: Pki) -> anyhow::Result<()> {
     match p {
-        Pki::Init { dir: CaDir { dir }, org, name, days } => {
-            let ca = pki::init(&dir, &org, &name, days).with_context(|| format!("creating the CA for {org} in {}", dir.display()))?;
-            println!("根证书已建立 / CA created: {org} {name}, serial {}, valid until {}", ca.serial, ca.not_after.format("%Y-%m-%d"));
+        Pki::Init {
+            dir: CaDir { dir },
+            org,
+            name,
+            days,
+        } => {
+            let ca = pki::init(&dir, &org, &name, days)
+                .with_context(|| format!("creating the CA for {org} in {}", dir.display()))?;
+            println!(
+                "根证书已建立 / CA created: {org} {name}, serial {}, valid until {}",
+                ca.serial,
+                ca.not_after.format("%Y-%m-%d")
+            );
             println!("  {}", ca.cert_path.display());
             println!("  {} (secret / 请妥善保管并备份)", ca.key_path.display());
             Ok(())
         }
-        Pki::Issue { dir: CaDir { dir }, org, name, hosts, days, out } => {
-            let issued = pki::issue(&dir, &org, &name, &IssueOptions::for_days(hosts, days), &out)
-                .with_context(|| format!("issuing a certificate to {org} from the CA in {}", dir.display()))?;
+        Pki::Issue {
+            dir: CaDir { dir },
+            org,
+            name,
+            hosts,
+            days,
+            out,
+        } => {
+            let issued = pki::issue(
+                &dir,
+                &org,
+                &name,
+                &IssueOptions::for_days(hosts, days),
+                &out,
+            )
+            .with_context(|| {
+                format!(
+                    "issuing a certificate to {org} from the CA in {}",
+                    dir.display()
+                )
+            })?;
             println!(
                 "证书已签发 / certificate issued: {org} {name}, serial {}, valid until {}",
                 issued.serial,
@@ -664,13 +953,18 @@ fn run_pki(p: Pki) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Pki::Revoke { dir: CaDir { dir }, org, serial } => {
+        Pki::Revoke {
+            dir: CaDir { dir },
+            org,
+            serial,
+        } => {
             let target = match (org, serial) {
                 (Some(org), _) => RevokeTarget::Org(org),
                 (None, Some(serial)) => RevokeTarget::Serial(serial),
                 (None, None) => anyhow::bail!("give --org or --serial / 请指定 --org 或 --serial"),
             };
-            let revoked = pki::revoke(&dir, &target).with_context(|| format!("revoking in the CA in {}", dir.display()))?;
+            let revoked = pki::revoke(&dir, &target)
+                .with_context(|| format!("revoking in the CA in {}", dir.display()))?;
             if revoked.is_empty() {
                 println!("无需吊销 / nothing to revoke: already revoked or expired");
             }
@@ -680,8 +974,13 @@ fn run_pki(p: Pki) -> anyhow::Result<()> {
             Ok(())
         }
         Pki::List { dir: CaDir { dir } } => {
-            let entries = pki::list(&dir).with_context(|| format!("listing the certificates of the CA in {}", dir.display()))?;
-            println!("{:<32}  {:<8}  {:<10}  {:<10}  {:<8}  name", "serial", "org", "issued", "expires", "status");
+            let entries = pki::list(&dir).with_context(|| {
+                format!("listing the certificates of the CA in {}", dir.display())
+            })?;
+            println!(
+                "{:<32}  {:<8}  {:<10}  {:<10}  {:<8}  name",
+                "serial", "org", "issued", "expires", "status"
+            );
             let now = chrono::Utc::now();
             for e in entries {
                 let status = if e.revoked {

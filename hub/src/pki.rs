@@ -51,7 +51,12 @@ const ISSUED_HEADER: [&str; 5] = ["serial", "org", "name", "not_after", "issued_
 pub enum Error {
     /// Reading or writing a file of the CA or of an issued identity failed.
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// `init` on a folder that already holds a CA: a second CA would orphan every issued certificate.
     #[error("a CA already exists in {0}; refusing to overwrite it / 该目录已有根证书,不会覆盖")]
     CaExists(PathBuf),
@@ -63,7 +68,11 @@ pub enum Error {
     OutputExists(PathBuf),
     /// rcgen refused to make or load a key or certificate.
     #[error("{what}: {source}")]
-    Rcgen { what: String, #[source] source: rcgen::Error },
+    Rcgen {
+        what: String,
+        #[source]
+        source: rcgen::Error,
+    },
     /// A PEM file held no certificate or key of the expected kind.
     #[error("{path}: {what} / 文件内容不是所需的证书或密钥")]
     BadPem { path: String, what: String },
@@ -72,18 +81,25 @@ pub enum Error {
     BadHost(String),
     /// The validity period asked for ends before it starts.
     #[error("the certificate would end ({not_after}) before it starts ({not_before}) / 有效期错误")]
-    BadValidity { not_before: DateTime<Utc>, not_after: DateTime<Utc> },
+    BadValidity {
+        not_before: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+    },
     /// A certificate could not be parsed as X.509.
     #[error("not a readable X.509 certificate: {0} / 证书无法解析")]
     Parse(String),
     /// A certificate names no org, or more than one.
-    #[error("the certificate carries {0} `urn:bangfu:org:` URI SANs, exactly one is required / 证书未唯一标明单位")]
+    #[error(
+        "the certificate carries {0} `urn:bangfu:org:` URI SANs, exactly one is required / 证书未唯一标明单位"
+    )]
     OrgSanCount(usize),
     /// The org named in a certificate is not an org code.
     #[error("the certificate's org URI SAN: {0}")]
     BadOrg(#[from] OrgCodeError),
     /// A serial that is not hex.
-    #[error("`{0}` is not a certificate serial (hex digits, as `pki list` shows) / 证书序列号格式错误")]
+    #[error(
+        "`{0}` is not a certificate serial (hex digits, as `pki list` shows) / 证书序列号格式错误"
+    )]
     BadSerial(String),
     /// A serial the issue log does not know.
     #[error("serial {serial} was not issued by the CA in {dir} / 该序列号不在签发记录中")]
@@ -93,7 +109,11 @@ pub enum Error {
     UnknownOrg { org: OrgCode, dir: PathBuf },
     /// A line of the issue log that cannot be read back.
     #[error("{path} line {line}: {reason} / 签发记录损坏")]
-    BadLog { path: PathBuf, line: u64, reason: String },
+    BadLog {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -122,7 +142,11 @@ impl IssueOptions {
     /// Valid from an hour ago for `days` days.
     pub fn for_days(hosts: Vec<String>, days: u32) -> IssueOptions {
         let now = Utc::now();
-        IssueOptions { hosts, not_before: now - Duration::hours(1), not_after: now + Duration::days(i64::from(days)) }
+        IssueOptions {
+            hosts,
+            not_before: now - Duration::hours(1),
+            not_after: now + Duration::days(i64::from(days)),
+        }
     }
 }
 
@@ -170,12 +194,18 @@ pub fn init(dir: &Path, org: &OrgCode, name: &str, valid_days: u32) -> Result<Ca
     let not_after = now + Duration::days(i64::from(valid_days));
     let mut params = identity_params(org, name, now - Duration::hours(1), not_after)?;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let serial = random_serial();
     params.serial_number = Some(SerialNumber::from_slice(&serial));
 
     let key = KeyPair::generate().map_err(rcgen_err("generating the CA key"))?;
-    let cert = params.self_signed(&key).map_err(rcgen_err("signing the CA certificate"))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(rcgen_err("signing the CA certificate"))?;
 
     write_new(&key_path, key.serialize_pem().as_bytes(), true)?;
     write_new(&cert_path, cert.pem().as_bytes(), false)?;
@@ -187,43 +217,71 @@ pub fn init(dir: &Path, org: &OrgCode, name: &str, valid_days: u32) -> Result<Ca
     if !revoked.exists() {
         fs::write(&revoked, "").map_err(io("writing", &revoked))?;
     }
-    Ok(CaInfo { cert_path, key_path, serial: hex::encode(trim_zeros(&serial)), not_after: truncate(not_after) })
+    Ok(CaInfo {
+        cert_path,
+        key_path,
+        serial: hex::encode(trim_zeros(&serial)),
+        not_after: truncate(not_after),
+    })
 }
 
 /// Issues `org` a key and certificate signed by the CA in `dir`, written to `out` as `ca.pem`,
 /// `cert.pem` and `key.pem`, and records it in the issue log.
-pub fn issue(dir: &Path, org: &OrgCode, name: &str, options: &IssueOptions, out: &Path) -> Result<Issued> {
+pub fn issue(
+    dir: &Path,
+    org: &OrgCode,
+    name: &str,
+    options: &IssueOptions,
+    out: &Path,
+) -> Result<Issued> {
     let ca_path = dir.join(CA_CERT);
     let ca_key_path = dir.join(CA_KEY);
     if !ca_path.exists() || !ca_key_path.exists() {
         return Err(Error::NoCa(dir.to_path_buf()));
     }
     if options.not_after <= options.not_before {
-        return Err(Error::BadValidity { not_before: options.not_before, not_after: options.not_after });
+        return Err(Error::BadValidity {
+            not_before: options.not_before,
+            not_after: options.not_after,
+        });
     }
     let ca_pem = fs::read_to_string(&ca_path).map_err(io("reading", &ca_path))?;
     let ca_key_pem = fs::read_to_string(&ca_key_path).map_err(io("reading", &ca_key_path))?;
-    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(rcgen_err(format!("loading the CA key {}", ca_key_path.display())))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key)
-        .map_err(rcgen_err(format!("loading the CA certificate {}", ca_path.display())))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(rcgen_err(format!(
+        "loading the CA key {}",
+        ca_key_path.display()
+    )))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(rcgen_err(format!(
+        "loading the CA certificate {}",
+        ca_path.display()
+    )))?;
 
     let mut params = identity_params(org, name, options.not_before, options.not_after)?;
     for host in &options.hosts {
         let san = match host.parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(host.as_str().try_into().map_err(|_| Error::BadHost(host.clone()))?),
+            Err(_) => SanType::DnsName(
+                host.as_str()
+                    .try_into()
+                    .map_err(|_| Error::BadHost(host.clone()))?,
+            ),
         };
         params.subject_alt_names.push(san);
     }
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     params.use_authority_key_identifier_extension = true;
     let serial = random_serial();
     params.serial_number = Some(SerialNumber::from_slice(&serial));
 
     let key = KeyPair::generate().map_err(rcgen_err(format!("generating a key for {org}")))?;
-    let cert = params.signed_by(&key, &issuer).map_err(rcgen_err(format!("signing the certificate for {org}")))?;
+    let cert = params
+        .signed_by(&key, &issuer)
+        .map_err(rcgen_err(format!("signing the certificate for {org}")))?;
 
     fs::create_dir_all(out).map_err(io("creating", out))?;
     let (out_ca, cert_path, key_path) = (out.join(CA_CERT), out.join(CERT), out.join(KEY));
@@ -240,8 +298,24 @@ pub fn issue(dir: &Path, org: &OrgCode, name: &str, options: &IssueOptions, out:
 
     let serial = hex::encode(trim_zeros(&serial));
     let not_after = truncate(options.not_after);
-    append_log(dir, &[&serial, org.as_str(), name, &rfc3339(not_after), &rfc3339(Utc::now())])?;
-    Ok(Issued { serial, org: org.clone(), not_after, ca_path: out_ca, cert_path, key_path })
+    append_log(
+        dir,
+        &[
+            &serial,
+            org.as_str(),
+            name,
+            &rfc3339(not_after),
+            &rfc3339(Utc::now()),
+        ],
+    )?;
+    Ok(Issued {
+        serial,
+        org: org.clone(),
+        not_after,
+        ca_path: out_ca,
+        cert_path,
+        key_path,
+    })
 }
 
 /// Revokes by serial, or every unexpired certificate of an org, appending to `revoked.txt`. Returns
@@ -253,16 +327,25 @@ pub fn revoke(dir: &Path, target: &RevokeTarget) -> Result<Vec<String>> {
             let serial = canonical_serial(raw)?;
             let found: Vec<_> = entries.iter().filter(|e| e.serial == serial).collect();
             if found.is_empty() {
-                return Err(Error::UnknownSerial { serial, dir: dir.to_path_buf() });
+                return Err(Error::UnknownSerial {
+                    serial,
+                    dir: dir.to_path_buf(),
+                });
             }
             found
         }
         RevokeTarget::Org(org) => {
             if !entries.iter().any(|e| &e.org == org) {
-                return Err(Error::UnknownOrg { org: org.clone(), dir: dir.to_path_buf() });
+                return Err(Error::UnknownOrg {
+                    org: org.clone(),
+                    dir: dir.to_path_buf(),
+                });
             }
             let now = Utc::now();
-            entries.iter().filter(|e| &e.org == org && e.not_after > now).collect()
+            entries
+                .iter()
+                .filter(|e| &e.org == org && e.not_after > now)
+                .collect()
         }
     };
     let mut added = Vec::new();
@@ -273,9 +356,14 @@ pub fn revoke(dir: &Path, target: &RevokeTarget) -> Result<Vec<String>> {
     }
     if !added.is_empty() {
         let path = dir.join(REVOKED);
-        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(io("opening", &path))?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io("opening", &path))?;
         let lines: String = added.iter().map(|s| format!("{s}\n")).collect();
-        f.write_all(lines.as_bytes()).map_err(io("writing", &path))?;
+        f.write_all(lines.as_bytes())
+            .map_err(io("writing", &path))?;
     }
     Ok(added)
 }
@@ -292,11 +380,23 @@ pub fn list(dir: &Path) -> Result<Vec<IssuedEntry>> {
     for record in reader.records() {
         let record = record.map_err(|e| csv_err(&path, 0, e))?;
         let line = record.position().map_or(0, |p| p.line());
-        let bad = |reason: String| Error::BadLog { path: path.clone(), line, reason };
+        let bad = |reason: String| Error::BadLog {
+            path: path.clone(),
+            line,
+            reason,
+        };
         if record.len() != ISSUED_HEADER.len() {
-            return Err(bad(format!("{} fields, expected {}", record.len(), ISSUED_HEADER.len())));
+            return Err(bad(format!(
+                "{} fields, expected {}",
+                record.len(),
+                ISSUED_HEADER.len()
+            )));
         }
-        let date = |s: &str| DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).map_err(|e| bad(format!("`{s}`: {e}")));
+        let date = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| bad(format!("`{s}`: {e}")))
+        };
         let serial = record[0].to_string();
         entries.push(IssuedEntry {
             revoked: revoked.contains(&serial),
@@ -333,8 +433,18 @@ fn from_tls(e: bangfu_client::tls::Error) -> Error {
 /// A serial typed by a person (`7A:0B…`, `0x7a0b…`, upper or lower case) in canonical form:
 /// lowercase hex, no separators, no leading zero bytes.
 pub fn canonical_serial(raw: &str) -> Result<String> {
-    let cleaned: String = raw.trim().trim_start_matches("0x").chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
-    let padded = if cleaned.len() % 2 == 1 { format!("0{cleaned}") } else { cleaned };
+    let cleaned: String = raw
+        .trim()
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let padded = if cleaned.len() % 2 == 1 {
+        format!("0{cleaned}")
+    } else {
+        cleaned
+    };
     let bytes = hex::decode(&padded).map_err(|_| Error::BadSerial(raw.to_string()))?;
     if bytes.is_empty() {
         return Err(Error::BadSerial(raw.to_string()));
@@ -345,8 +455,12 @@ pub fn canonical_serial(raw: &str) -> Result<String> {
 /// The DER of the first certificate in a PEM text (`cert.pem`, `ca.pem`).
 pub fn cert_der_from_pem(pem: &str) -> Result<Vec<u8>> {
     use rustls_pki_types::pem::PemObject as _;
-    let cert = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| Error::BadPem { path: "PEM text".into(), what: format!("no certificate: {e}") })?;
+    let cert = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+        Error::BadPem {
+            path: "PEM text".into(),
+            what: format!("no certificate: {e}"),
+        }
+    })?;
     Ok(cert.to_vec())
 }
 
@@ -360,7 +474,11 @@ impl RevocationList {
     /// Loads `revoked.txt` from a CA folder, or the file itself. A missing file is an error: a hub
     /// that cannot read its revocations must not start trusting everyone.
     pub fn load(path: &Path) -> Result<RevocationList> {
-        let file = if path.is_dir() { path.join(REVOKED) } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join(REVOKED)
+        } else {
+            path.to_path_buf()
+        };
         let f = File::open(&file).map_err(io("reading", &file))?;
         let mut serials = BTreeSet::new();
         for (n, line) in BufReader::new(f).lines().enumerate() {
@@ -369,8 +487,11 @@ impl RevocationList {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let serial = canonical_serial(line)
-                .map_err(|e| Error::BadLog { path: file.clone(), line: n as u64 + 1, reason: e.to_string() })?;
+            let serial = canonical_serial(line).map_err(|e| Error::BadLog {
+                path: file.clone(),
+                line: n as u64 + 1,
+                reason: e.to_string(),
+            })?;
             serials.insert(serial);
         }
         Ok(RevocationList { serials })
@@ -391,14 +512,27 @@ impl RevocationList {
 }
 
 /// Subject and org SAN shared by the CA and issued certificates.
-fn identity_params(org: &OrgCode, name: &str, not_before: DateTime<Utc>, not_after: DateTime<Utc>) -> Result<CertificateParams> {
+fn identity_params(
+    org: &OrgCode,
+    name: &str,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+) -> Result<CertificateParams> {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, name);
-    params.distinguished_name.push(DnType::OrganizationName, ORGANIZATION);
-    params.distinguished_name.push(DnType::OrganizationalUnitName, org.as_str());
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, ORGANIZATION);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationalUnitName, org.as_str());
     let uri = format!("{ORG_URI_PREFIX}{org}");
-    params.subject_alt_names = vec![SanType::URI(uri.as_str().try_into().map_err(rcgen_err(format!("the URI SAN {uri}")))?)];
+    params.subject_alt_names = vec![SanType::URI(
+        uri.as_str()
+            .try_into()
+            .map_err(rcgen_err(format!("the URI SAN {uri}")))?,
+    )];
     params.not_before = to_time(not_before)?;
     params.not_after = to_time(not_after)?;
     Ok(params)
@@ -413,12 +547,16 @@ fn random_serial() -> [u8; 16] {
 }
 
 fn trim_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
     &bytes[start..]
 }
 
 fn to_time(t: DateTime<Utc>) -> Result<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|e| Error::Parse(format!("date {t}: {e}")))
+    time::OffsetDateTime::from_unix_timestamp(t.timestamp())
+        .map_err(|e| Error::Parse(format!("date {t}: {e}")))
 }
 
 /// Certificates hold whole seconds; so does the log.
@@ -433,10 +571,15 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 fn append_log(dir: &Path, fields: &[&str]) -> Result<()> {
     let path = dir.join(ISSUED_LOG);
     let fresh = !path.exists();
-    let f = OpenOptions::new().create(true).append(true).open(&path).map_err(io("opening", &path))?;
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io("opening", &path))?;
     let mut w = csv::Writer::from_writer(f);
     if fresh {
-        w.write_record(ISSUED_HEADER).map_err(|e| csv_err(&path, 0, e))?;
+        w.write_record(ISSUED_HEADER)
+            .map_err(|e| csv_err(&path, 0, e))?;
     }
     w.write_record(fields).map_err(|e| csv_err(&path, 0, e))?;
     w.flush().map_err(io("writing", &path))
@@ -455,7 +598,11 @@ fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
     let _ = secret;
     let mut f = options.open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => Error::OutputExists(path.to_path_buf()),
-        _ => Error::Io { action: "creating", path: path.to_path_buf(), source: e },
+        _ => Error::Io {
+            action: "creating",
+            path: path.to_path_buf(),
+            source: e,
+        },
     })?;
     f.write_all(contents).map_err(io("writing", path))?;
     f.sync_all().map_err(io("writing", path))
@@ -463,7 +610,11 @@ fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<()> {
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_path_buf();
-    move |source| Error::Io { action, path, source }
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 fn rcgen_err(what: impl Into<String>) -> impl FnOnce(rcgen::Error) -> Error {
@@ -473,7 +624,11 @@ fn rcgen_err(what: impl Into<String>) -> impl FnOnce(rcgen::Error) -> Error {
 
 fn csv_err(path: &Path, line: u64, e: csv::Error) -> Error {
     let line = e.position().map_or(line, |p| p.line());
-    Error::BadLog { path: path.to_path_buf(), line, reason: e.to_string() }
+    Error::BadLog {
+        path: path.to_path_buf(),
+        line,
+        reason: e.to_string(),
+    }
 }
 
 #[cfg(test)]

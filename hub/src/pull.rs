@@ -41,16 +41,27 @@ pub async fn set_address(store: &Store, code: &OrgCode, address: &str) -> anyhow
 
 /// Where child `code` serves, if it was given an address.
 pub async fn address_of(store: &Store, code: &OrgCode) -> Result<Option<String>, store::Error> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT address FROM orgs WHERE code = $1").bind(code.as_str().to_string()).fetch_optional(&store.pool).await?;
+    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT address FROM orgs WHERE code = $1")
+        .bind(code.as_str().to_string())
+        .fetch_optional(&store.pool)
+        .await?;
     Ok(row.and_then(|r| r.0))
 }
 
 /// Every child with an address, by code.
 pub async fn addressed(store: &Store) -> Result<Vec<(OrgCode, String)>, store::Error> {
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT code, address FROM orgs WHERE address IS NOT NULL ORDER BY code").fetch_all(&store.pool).await?;
-    rows.into_iter().map(|(c, a)| Ok((OrgCode::parse(&c).map_err(|e| store::Error::Corrupt(e.to_string()))?, a))).collect()
+        sqlx::query_as("SELECT code, address FROM orgs WHERE address IS NOT NULL ORDER BY code")
+            .fetch_all(&store.pool)
+            .await?;
+    rows.into_iter()
+        .map(|(c, a)| {
+            Ok((
+                OrgCode::parse(&c).map_err(|e| store::Error::Corrupt(e.to_string()))?,
+                a,
+            ))
+        })
+        .collect()
 }
 
 /// What one pull brought.
@@ -62,28 +73,57 @@ pub struct Pulled {
 impl std::fmt::Display for Pulled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let r = &self.receipt;
-        let held = if r.status == "accepted" { "new / 新版本已入库" } else { "already held / 已有此版本" };
-        let when = if r.on_time { "on time / 按时" } else { "late / 迟报" };
-        write!(f, "pulled {} campaign {} version {}: {held}, {when} (sha256 {})", r.org, r.campaign, r.version, r.hash)
+        let held = if r.status == "accepted" {
+            "new / 新版本已入库"
+        } else {
+            "already held / 已有此版本"
+        };
+        let when = if r.on_time {
+            "on time / 按时"
+        } else {
+            "late / 迟报"
+        };
+        write!(
+            f,
+            "pulled {} campaign {} version {}: {held}, {when} (sha256 {})",
+            r.org, r.campaign, r.version, r.hash
+        )
     }
 }
 
 /// Pulls child `org`'s latest report on `campaign` and passes it through the intake at `now`.
 /// Every refusal says what and where: no such child, no address, the child unreachable or refusing,
 /// a server certificate of another org, or the intake's own refusal of the report.
-pub async fn pull(store: &Store, config: &HubConfig, org: &OrgCode, campaign: &str, now: DateTime<Utc>) -> anyhow::Result<Pulled> {
-    anyhow::ensure!(registry::is_registered(store, org).await?, "{org} is not a registered child of this hub / 不是本级登记的下级单位");
-    campaigns::get(store, campaign).await?.with_context(|| format!("no campaign `{campaign}` on this hub / 没有该填报任务"))?;
+pub async fn pull(
+    store: &Store,
+    config: &HubConfig,
+    org: &OrgCode,
+    campaign: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Pulled> {
+    anyhow::ensure!(
+        registry::is_registered(store, org).await?,
+        "{org} is not a registered child of this hub / 不是本级登记的下级单位"
+    );
+    campaigns::get(store, campaign)
+        .await?
+        .with_context(|| format!("no campaign `{campaign}` on this hub / 没有该填报任务"))?;
     let address = address_of(store, org).await?.with_context(|| {
         format!("{org} has no address to pull from; record one with `bangfu-hub org add --code {org} --name NAME --address https://HOST:PORT` / 该下级未登记服务地址")
     })?;
-    let client = Parent::new(&address, &config.tls).with_context(|| format!("setting up the mutual-TLS client to {org} at {address}"))?;
-    let fetched = client.fetch_report(campaign).await.with_context(|| format!("pulling {org}'s report on `{campaign}`"))?;
+    let client = Parent::new(&address, &config.tls)
+        .with_context(|| format!("setting up the mutual-TLS client to {org} at {address}"))?;
+    let fetched = client
+        .fetch_report(campaign)
+        .await
+        .with_context(|| format!("pulling {org}'s report on `{campaign}`"))?;
     match &fetched.server_org {
         Some(o) if o == org => {}
         other => anyhow::bail!(
             "the server at {address} has a certificate of {}, not of {org}; nothing stored / 对方证书单位不符",
-            other.as_ref().map_or("no org".to_string(), ToString::to_string)
+            other
+                .as_ref()
+                .map_or("no org".to_string(), ToString::to_string)
         ),
     }
     let receipt = intake::receive(store, org, &fetched.body, now)
@@ -110,7 +150,10 @@ pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> 
         }
     };
     let mut new = vec![];
-    for c in list.iter().filter(|c| today - c.end <= chrono::Duration::days(OPEN_DAYS)) {
+    for c in list
+        .iter()
+        .filter(|c| today - c.end <= chrono::Duration::days(OPEN_DAYS))
+    {
         for (org, _) in &children {
             match pull(store, config, org, &c.id, now).await {
                 Ok(p) => {
@@ -119,7 +162,9 @@ pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> 
                         new.push(p);
                     }
                 }
-                Err(e) => tracing::warn!(org = %org, campaign = %c.id, error = format!("{e:#}"), "scheduled pull failed; trying again at the next run"),
+                Err(e) => {
+                    tracing::warn!(org = %org, campaign = %c.id, error = format!("{e:#}"), "scheduled pull failed; trying again at the next run")
+                }
             }
         }
     }

@@ -40,7 +40,9 @@ pub fn next_run(expr: &str, after: DateTime<Utc>) -> anyhow::Result<DateTime<Utc
         .parse(expr)
         .map_err(|e| anyhow::anyhow!("pull schedule `{expr}`: {e} / 定时表达式错误"))?;
     let local = after.with_timezone(&chrono_tz::Asia::Shanghai);
-    let next = cron.find_next_occurrence(&local, false).map_err(|e| anyhow::anyhow!("pull schedule `{expr}`: no next run: {e}"))?;
+    let next = cron
+        .find_next_occurrence(&local, false)
+        .map_err(|e| anyhow::anyhow!("pull schedule `{expr}`: no next run: {e}"))?;
     Ok(next.with_timezone(&Utc))
 }
 
@@ -54,20 +56,29 @@ pub async fn start(
     changed: Option<Arc<upstream::Changed>>,
 ) -> anyhow::Result<tokio_cron_scheduler::JobScheduler> {
     let next = next_run(expr, Utc::now())?;
-    let scheduler = tokio_cron_scheduler::JobScheduler::new().await.context("starting the pull scheduler")?;
-    let job = tokio_cron_scheduler::Job::new_async_tz(expr, chrono_tz::Asia::Shanghai, move |_id, _scheduler| {
-        let (store, config, changed) = (store.clone(), config.clone(), changed.clone());
-        Box::pin(async move {
-            let new = crate::pull::pull_all(&store, &config, Utc::now()).await;
-            tracing::info!(new = new.len(), "scheduled pull done");
-            if let (false, Some(changed)) = (new.is_empty(), changed) {
-                changed.report_accepted();
-            }
-        })
-    })
+    let scheduler = tokio_cron_scheduler::JobScheduler::new()
+        .await
+        .context("starting the pull scheduler")?;
+    let job = tokio_cron_scheduler::Job::new_async_tz(
+        expr,
+        chrono_tz::Asia::Shanghai,
+        move |_id, _scheduler| {
+            let (store, config, changed) = (store.clone(), config.clone(), changed.clone());
+            Box::pin(async move {
+                let new = crate::pull::pull_all(&store, &config, Utc::now()).await;
+                tracing::info!(new = new.len(), "scheduled pull done");
+                if let (false, Some(changed)) = (new.is_empty(), changed) {
+                    changed.report_accepted();
+                }
+            })
+        },
+    )
     .map_err(|e| anyhow::anyhow!("pull schedule `{expr}`: {e} / 定时表达式错误"))?;
     scheduler.add(job).await.context("adding the pull job")?;
-    scheduler.start().await.context("starting the pull scheduler")?;
+    scheduler
+        .start()
+        .await
+        .context("starting the pull scheduler")?;
     tracing::info!(schedule = expr, next = %next.with_timezone(&chrono_tz::Asia::Shanghai), "scheduled pull on (Asia/Shanghai)");
     Ok(scheduler)
 }
@@ -83,28 +94,40 @@ mod tests {
     #[test]
     fn eight_oclock_is_eight_in_shanghai_not_utc() {
         // 2026-12-01 01:00 UTC is 09:00 in Shanghai: the next 08:00 there is 2026-12-02 00:00 UTC.
-        assert_eq!(next_run("0 0 8 * * *", utc("2026-12-01T01:00:00Z")).unwrap(), utc("2026-12-02T00:00:00Z"));
+        assert_eq!(
+            next_run("0 0 8 * * *", utc("2026-12-01T01:00:00Z")).unwrap(),
+            utc("2026-12-02T00:00:00Z")
+        );
         // 2026-11-30 23:00 UTC is 07:00 in Shanghai: 08:00 comes an hour later.
-        assert_eq!(next_run("0 0 8 * * *", utc("2026-11-30T23:00:00Z")).unwrap(), utc("2026-12-01T00:00:00Z"));
+        assert_eq!(
+            next_run("0 0 8 * * *", utc("2026-11-30T23:00:00Z")).unwrap(),
+            utc("2026-12-01T00:00:00Z")
+        );
     }
 
     #[test]
     fn seconds_come_first() {
-        assert_eq!(next_run("*/5 * * * * *", utc("2026-12-01T00:00:01Z")).unwrap(), utc("2026-12-01T00:00:05Z"));
+        assert_eq!(
+            next_run("*/5 * * * * *", utc("2026-12-01T00:00:01Z")).unwrap(),
+            utc("2026-12-01T00:00:05Z")
+        );
     }
 
     #[test]
     fn a_five_field_or_broken_schedule_is_refused_naming_it() {
         let e = next_run("0 8 * * *", Utc::now()).unwrap_err().to_string();
         assert!(e.contains("`0 8 * * *`") && e.contains("six"), "{e}");
-        let e = next_run("0 0 25 * * *", Utc::now()).unwrap_err().to_string();
+        let e = next_run("0 0 25 * * *", Utc::now())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`0 0 25 * * *`"), "{e}");
     }
 
     #[test]
     fn the_sample_config_has_a_valid_pull_schedule() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let c: HubConfig = toml::from_str(&std::fs::read_to_string(dir.join("hub.sample.toml")).unwrap()).unwrap();
+        let c: HubConfig =
+            toml::from_str(&std::fs::read_to_string(dir.join("hub.sample.toml")).unwrap()).unwrap();
         let schedule = c.pull.expect("the sample has [pull]").schedule;
         next_run(&schedule, Utc::now()).unwrap();
     }

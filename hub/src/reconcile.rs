@@ -57,12 +57,27 @@ fn default_min_base() -> f64 {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { outlier_factor: default_factor(), outlier_min_base: default_min_base() }
+        Settings {
+            outlier_factor: default_factor(),
+            outlier_min_base: default_min_base(),
+        }
     }
 }
 
-fn issue(org: &OrgCode, rule: &str, detail: String, cells: Vec<String>, via: Option<&OrgCode>) -> Issue {
-    Issue { org: org.clone(), rule: rule.to_string(), detail, cells, via: via.cloned() }
+fn issue(
+    org: &OrgCode,
+    rule: &str,
+    detail: String,
+    cells: Vec<String>,
+    via: Option<&OrgCode>,
+) -> Issue {
+    Issue {
+        org: org.clone(),
+        rule: rule.to_string(),
+        detail,
+        cells,
+        via: via.cloned(),
+    }
 }
 
 /// `table_rule`: the rules the child reported as failed, as it reported them.
@@ -70,7 +85,15 @@ pub fn table_rules(report: &Report, via: Option<&OrgCode>) -> Vec<Issue> {
     report
         .failed_rules
         .iter()
-        .map(|f| issue(&report.org, TABLE_RULE, format!("{}: {}", f.rule, f.detail), f.cells.iter().map(|c| c.code.clone()).collect(), via))
+        .map(|f| {
+            issue(
+                &report.org,
+                TABLE_RULE,
+                format!("{}: {}", f.rule, f.detail),
+                f.cells.iter().map(|c| c.code.clone()).collect(),
+                via,
+            )
+        })
         .collect()
 }
 
@@ -82,11 +105,23 @@ pub fn relations(t: &Template, report: &Report, via: Option<&OrgCode>) -> Vec<Is
 }
 
 /// [`relations`] with the report's bounds already computed (the audit is the costly part).
-pub fn relations_within(t: &Template, report: &Report, b: &BTreeMap<String, Bounds>, via: Option<&OrgCode>) -> Vec<Issue> {
-    let range = |i: usize| b.get(&t.cells[i].code).map(|&(lo, hi, _)| (lo.to_f64(), hi.map_or(f64::INFINITY, Decimal::to_f64)));
+pub fn relations_within(
+    t: &Template,
+    report: &Report,
+    b: &BTreeMap<String, Bounds>,
+    via: Option<&OrgCode>,
+) -> Vec<Issue> {
+    let range = |i: usize| {
+        b.get(&t.cells[i].code)
+            .map(|&(lo, hi, _)| (lo.to_f64(), hi.map_or(f64::INFINITY, Decimal::to_f64)))
+    };
     let show = |i: usize| match b.get(&t.cells[i].code) {
         Some(&(lo, _, true)) => format!("{} = {lo}", t.cells[i].code),
-        Some(&(lo, hi, false)) => format!("{} ∈ [{lo}, {}]", t.cells[i].code, hi.map_or("∞".to_string(), |h| h.to_string())),
+        Some(&(lo, hi, false)) => format!(
+            "{} ∈ [{lo}, {}]",
+            t.cells[i].code,
+            hi.map_or("∞".to_string(), |h| h.to_string())
+        ),
         None => format!("{} (empty)", t.cells[i].code),
     };
     let mut out = vec![];
@@ -95,21 +130,41 @@ pub fn relations_within(t: &Template, report: &Report, b: &BTreeMap<String, Boun
             continue;
         }
         let cells = rule.cells();
-        let Some(ranges) = cells.iter().map(|&c| range(c)).collect::<Option<Vec<_>>>() else { continue };
+        let Some(ranges) = cells.iter().map(|&c| range(c)).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
         let (parts, whole) = ranges.split_at(ranges.len() - 1);
-        let (lo_sum, hi_sum) = parts.iter().fold((0.0, 0.0), |(l, h), &(a, b)| (l + a, h + b));
+        let (lo_sum, hi_sum) = parts
+            .iter()
+            .fold((0.0, 0.0), |(l, h), &(a, b)| (l + a, h + b));
         let (w_lo, w_hi) = whole[0];
         const EPS: f64 = 1e-7;
         let broken = match &rule.kind {
             RuleKind::PartsWithinWhole { .. } => lo_sum > w_hi + EPS,
-            RuleKind::PartsSumToWhole { tolerance, parts, .. } => {
+            RuleKind::PartsSumToWhole {
+                tolerance, parts, ..
+            } => {
                 let tol = tolerance.to_f64() * parts.len() as f64;
                 lo_sum > w_hi + tol + EPS || hi_sum < w_lo - tol - EPS
             }
         };
         if broken {
-            let detail = format!("{}: {}", rule.message, cells.iter().map(|&c| show(c)).collect::<Vec<_>>().join(", "));
-            out.push(issue(&report.org, RELATION, detail, cells.iter().map(|&c| t.cells[c].code.clone()).collect(), via));
+            let detail = format!(
+                "{}: {}",
+                rule.message,
+                cells
+                    .iter()
+                    .map(|&c| show(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            out.push(issue(
+                &report.org,
+                RELATION,
+                detail,
+                cells.iter().map(|&c| t.cells[c].code.clone()).collect(),
+                via,
+            ));
         }
     }
     out
@@ -117,7 +172,8 @@ pub fn relations_within(t: &Template, report: &Report, b: &BTreeMap<String, Boun
 
 /// What a list of reports sums to, cell by cell (`(lower, upper, exact)`, upper None: unbounded).
 pub fn sum(t: &Template, reports: &[&Report]) -> BTreeMap<String, Bounds> {
-    let each: Vec<BTreeMap<String, Bounds>> = reports.iter().map(|r| rollup::bounds(t, r)).collect();
+    let each: Vec<BTreeMap<String, Bounds>> =
+        reports.iter().map(|r| rollup::bounds(t, r)).collect();
     sum_bounds(&each)
 }
 
@@ -144,7 +200,9 @@ pub fn hub_sum(t: &Template, hub: &Report, embedded: &[&Report]) -> Option<Issue
     let show = |b: Option<&Bounds>| match b {
         None => "(empty)".to_string(),
         Some(&(lo, _, true)) => lo.to_string(),
-        Some(&(lo, hi, false)) => format!("[{lo}, {}]", hi.map_or("∞".to_string(), |h| h.to_string())),
+        Some(&(lo, hi, false)) => {
+            format!("[{lo}, {}]", hi.map_or("∞".to_string(), |h| h.to_string()))
+        }
     };
     let mut cells = vec![];
     let mut details = vec![];
@@ -157,17 +215,28 @@ pub fn hub_sum(t: &Template, hub: &Report, embedded: &[&Report]) -> Option<Issue
             _ if withheld => s.is_some_and(|&(_, hi, exact)| !exact && hi.is_none()),
             (Some(&(v, _, true)), Some(&(lo, _, true))) => v == lo,
             // A range must contain the sum's range.
-            (Some(&(l, u, false)), Some(&(lo, hi, false))) => l <= lo && match (u, hi) {
-                (None, _) => true,
-                (Some(u), Some(hi)) => u >= hi,
-                (Some(_), None) => false,
-            },
+            (Some(&(l, u, false)), Some(&(lo, hi, false))) => {
+                l <= lo
+                    && match (u, hi) {
+                        (None, _) => true,
+                        (Some(u), Some(hi)) => u >= hi,
+                        (Some(_), None) => false,
+                    }
+            }
             _ => false,
         };
         if !fits {
             cells.push(cell.code.clone());
-            let reported = if withheld { "(withheld)".to_string() } else { show(o) };
-            details.push(format!("{}: reported {reported}, its children's reports sum to {}", cell.code, show(s)));
+            let reported = if withheld {
+                "(withheld)".to_string()
+            } else {
+                show(o)
+            };
+            details.push(format!(
+                "{}: reported {reported}, its children's reports sum to {}",
+                cell.code,
+                show(s)
+            ));
         }
     }
     (!cells.is_empty()).then(|| issue(&hub.org, HUB_SUM, details.join("; "), cells, None))
@@ -175,10 +244,20 @@ pub fn hub_sum(t: &Template, hub: &Report, embedded: &[&Report]) -> Option<Issue
 
 /// `outlier`: cells published exactly in both this and the previous campaign's report of the same
 /// org that changed by more than `settings.outlier_factor` (a drop counts as much as a rise).
-pub fn outliers(t: &Template, now: &Report, before: &Report, previous_campaign: &str, settings: &Settings, via: Option<&OrgCode>) -> Vec<Issue> {
+pub fn outliers(
+    t: &Template,
+    now: &Report,
+    before: &Report,
+    previous_campaign: &str,
+    settings: &Settings,
+    via: Option<&OrgCode>,
+) -> Vec<Issue> {
     let mut out = vec![];
     for cell in &t.cells {
-        let (Some(a), Some(b)) = (before.cells.get(&cell.code).and_then(|c| c.value()), now.cells.get(&cell.code).and_then(|c| c.value())) else {
+        let (Some(a), Some(b)) = (
+            before.cells.get(&cell.code).and_then(|c| c.value()),
+            now.cells.get(&cell.code).and_then(|c| c.value()),
+        ) else {
             continue;
         };
         let (x, y) = (a.to_f64(), b.to_f64());
@@ -187,8 +266,17 @@ pub fn outliers(t: &Template, now: &Report, before: &Report, previous_campaign: 
             continue;
         }
         if small <= 0.0 || large > settings.outlier_factor * small {
-            let detail = format!("{}: {a} in `{previous_campaign}`, now {b} (more than {}× apart)", cell.code, settings.outlier_factor);
-            out.push(issue(&now.org, OUTLIER, detail, vec![cell.code.clone()], via));
+            let detail = format!(
+                "{}: {a} in `{previous_campaign}`, now {b} (more than {}× apart)",
+                cell.code, settings.outlier_factor
+            );
+            out.push(issue(
+                &now.org,
+                OUTLIER,
+                detail,
+                vec![cell.code.clone()],
+                via,
+            ));
         }
     }
     out
@@ -200,7 +288,15 @@ pub fn wrong_parents(hub: &OrgCode, embedded: &[&Report]) -> Vec<Issue> {
     embedded
         .iter()
         .filter(|c| !(c.org.level() == Level::County && c.org.as_str().starts_with(hub.as_str())))
-        .map(|c| issue(&c.org, WRONG_PARENT, format!("{} was forwarded by {hub}, which is not its parent", c.org), vec![], Some(hub)))
+        .map(|c| {
+            issue(
+                &c.org,
+                WRONG_PARENT,
+                format!("{} was forwarded by {hub}, which is not its parent", c.org),
+                vec![],
+                Some(hub),
+            )
+        })
         .collect()
 }
 
@@ -218,7 +314,11 @@ pub fn two_parents(forwarded: &[(OrgCode, Vec<OrgCode>)]) -> Vec<Issue> {
         .filter(|(_, hubs)| hubs.len() > 1)
         .map(|(county, hubs)| {
             let names: Vec<&str> = hubs.iter().map(|h| h.as_str()).collect();
-            let detail = format!("{county} is reported under {}: its figures are counted {} times in the total", names.join(" and "), hubs.len());
+            let detail = format!(
+                "{county} is reported under {}: its figures are counted {} times in the total",
+                names.join(" and "),
+                hubs.len()
+            );
             issue(county, TWO_PARENTS, detail, vec![], hubs.last().copied())
         })
         .collect()
@@ -232,7 +332,13 @@ pub fn older_versions(org: &OrgCode, arrivals: &[u32], via: Option<&OrgCode>) ->
     let mut out = vec![];
     for &v in arrivals {
         if let Some(h) = highest.filter(|&h| v < h) {
-            out.push(issue(org, OLDER_VERSION, format!("version {v} arrived after version {h}; the rollup keeps version {h}"), vec![], via));
+            out.push(issue(
+                org,
+                OLDER_VERSION,
+                format!("version {v} arrived after version {h}; the rollup keeps version {h}"),
+                vec![],
+                via,
+            ));
         }
         highest = Some(highest.map_or(v, |h| h.max(v)));
     }
@@ -257,7 +363,15 @@ mod tests {
     fn report(org: &str, version: u32, cells: &[(&str, Option<i64>)]) -> Report {
         let cells: serde_json::Map<String, serde_json::Value> = cells
             .iter()
-            .map(|&(c, v)| (c.to_string(), v.map_or(serde_json::json!({"suppressed": true}), |v| serde_json::json!({"value": v}))))
+            .map(|&(c, v)| {
+                (
+                    c.to_string(),
+                    v.map_or(
+                        serde_json::json!({"suppressed": true}),
+                        |v| serde_json::json!({"value": v}),
+                    ),
+                )
+            })
             .collect();
         serde_json::from_value(serde_json::json!({
             "org": org, "template": "songnuan", "campaign": "c", "as_of": "2026-06-30", "version": version,
@@ -270,11 +384,16 @@ mod tests {
     fn a_childs_own_failed_rules_become_table_rule_findings_naming_the_cells() {
         let t = songnuan();
         let mut r = report("H01", 1, &[("1A", Some(5)), ("2A", Some(10))]);
-        let outcome = bangfu_shared::rules::evaluate(&t, |i| r.cells.get(&t.cells[i].code).and_then(|c| c.value()));
+        let outcome = bangfu_shared::rules::evaluate(&t, |i| {
+            r.cells.get(&t.cells[i].code).and_then(|c| c.value())
+        });
         r.failed_rules = outcome.failed;
         let found = table_rules(&r, Some(&org("H")));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!((found[0].rule.as_str(), found[0].org.as_str()), (TABLE_RULE, "H01"));
+        assert_eq!(
+            (found[0].rule.as_str(), found[0].org.as_str()),
+            (TABLE_RULE, "H01")
+        );
         assert_eq!(found[0].cells, ["2A", "1A"]);
         assert_eq!(found[0].via, Some(org("H")));
         // Already reported by the child: not found a second time by the re-run.
@@ -284,25 +403,56 @@ mod tests {
     #[test]
     fn a_rule_the_child_did_not_report_is_found_by_re_running_it() {
         let t = songnuan();
-        let r = report("H01", 1, &[("1A", Some(5)), ("2A", Some(10)), ("3A", Some(40)), ("3B", Some(12))]);
+        let r = report(
+            "H01",
+            1,
+            &[
+                ("1A", Some(5)),
+                ("2A", Some(10)),
+                ("3A", Some(40)),
+                ("3B", Some(12)),
+            ],
+        );
         let found = relations(&t, &r, None);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, RELATION);
         assert_eq!(found[0].cells, ["2A", "1A"]);
-        assert!(found[0].detail.contains("2A = 10") && found[0].detail.contains("1A = 5"), "{}", found[0].detail);
+        assert!(
+            found[0].detail.contains("2A = 10") && found[0].detail.contains("1A = 5"),
+            "{}",
+            found[0].detail
+        );
     }
 
     #[test]
     fn a_withheld_part_breaks_a_rule_only_when_no_value_in_its_range_fits() {
         let t = songnuan();
         // 3B withheld: its audit range is [0, 3A]; 3(B) ≤ 3(A) can hold, so nothing is found.
-        let r = report("H01", 1, &[("3A", Some(40)), ("3B", None), ("3C", Some(10)), ("3D", Some(10)), ("3E", Some(10))]);
+        let r = report(
+            "H01",
+            1,
+            &[
+                ("3A", Some(40)),
+                ("3B", None),
+                ("3C", Some(10)),
+                ("3D", Some(10)),
+                ("3E", Some(10)),
+            ],
+        );
         assert!(relations(&t, &r, None).is_empty());
         // A hub's range whose lower end is already above the whole does break it.
         let mut hub = report("H", 1, &[("3A", Some(40))]);
-        hub.cells.insert("3B".into(), bangfu_shared::report::Cell::bounds(Decimal::integer(41), Decimal::integer(50)).unwrap());
+        hub.cells.insert(
+            "3B".into(),
+            bangfu_shared::report::Cell::bounds(Decimal::integer(41), Decimal::integer(50))
+                .unwrap(),
+        );
         let found = relations(&t, &hub, None);
-        assert_eq!(found.iter().map(|f| f.cells.clone()).collect::<Vec<_>>(), [vec!["3B".to_string(), "3A".to_string()]], "{found:?}");
+        assert_eq!(
+            found.iter().map(|f| f.cells.clone()).collect::<Vec<_>>(),
+            [vec!["3B".to_string(), "3A".to_string()]],
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -316,7 +466,11 @@ mod tests {
         let found = hub_sum(&t, &tampered, &[&a, &b]).unwrap();
         assert_eq!((found.org.as_str(), found.rule.as_str()), ("H", HUB_SUM));
         assert_eq!(found.cells, ["3A"]);
-        assert!(found.detail.contains("reported 71") && found.detail.contains("sum to 70"), "{}", found.detail);
+        assert!(
+            found.detail.contains("reported 71") && found.detail.contains("sum to 70"),
+            "{}",
+            found.detail
+        );
         // A cell the hub dropped, or invented, differs too.
         let dropped = report("H", 3, &[("3A", Some(70))]);
         assert_eq!(hub_sum(&t, &dropped, &[&a, &b]).unwrap().cells, ["3B"]);
@@ -329,9 +483,15 @@ mod tests {
         let b = report("H02", 1, &[("3A", Some(30)), ("3B", Some(5))]);
         // H01's 3B ∈ [0, 40] by its audit (3B ≤ 3A), so the sum is [5, 45].
         let mut hub = report("H", 1, &[("3A", Some(70))]);
-        hub.cells.insert("3B".into(), bangfu_shared::report::Cell::bounds(Decimal::integer(5), Decimal::integer(45)).unwrap());
+        hub.cells.insert(
+            "3B".into(),
+            bangfu_shared::report::Cell::bounds(Decimal::integer(5), Decimal::integer(45)).unwrap(),
+        );
         assert_eq!(hub_sum(&t, &hub, &[&a, &b]), None);
-        hub.cells.insert("3B".into(), bangfu_shared::report::Cell::bounds(Decimal::integer(6), Decimal::integer(45)).unwrap());
+        hub.cells.insert(
+            "3B".into(),
+            bangfu_shared::report::Cell::bounds(Decimal::integer(6), Decimal::integer(45)).unwrap(),
+        );
         assert_eq!(hub_sum(&t, &hub, &[&a, &b]).unwrap().cells, ["3B"]);
     }
 
@@ -339,16 +499,51 @@ mod tests {
     fn a_cell_that_changed_by_more_than_the_factor_is_an_outlier() {
         let t = songnuan();
         let s = Settings::default();
-        let before = report("H01", 1, &[("3A", Some(30)), ("3B", Some(100)), ("3C", Some(5)), ("3D", Some(0)), ("3E", Some(30))]);
-        let now = report("H01", 1, &[("3A", Some(100)), ("3B", Some(30)), ("3C", Some(14)), ("3D", Some(25)), ("3E", Some(80))]);
+        let before = report(
+            "H01",
+            1,
+            &[
+                ("3A", Some(30)),
+                ("3B", Some(100)),
+                ("3C", Some(5)),
+                ("3D", Some(0)),
+                ("3E", Some(30)),
+            ],
+        );
+        let now = report(
+            "H01",
+            1,
+            &[
+                ("3A", Some(100)),
+                ("3B", Some(30)),
+                ("3C", Some(14)),
+                ("3D", Some(25)),
+                ("3E", Some(80)),
+            ],
+        );
         let found = outliers(&t, &now, &before, "songnuan-2025", &s, None);
         let cells: Vec<&str> = found.iter().map(|f| f.cells[0].as_str()).collect();
         // 30 → 100 and 100 → 30 are over 3×; 0 → 25 is news; 5 → 14 is below the base; 30 → 80 is not 3×.
         assert_eq!(cells, ["3A", "3B", "3D"], "{found:?}");
-        assert!(found.iter().all(|f| f.rule == OUTLIER && f.org.as_str() == "H01"));
-        assert!(found[0].detail.contains("30 in `songnuan-2025`, now 100"), "{}", found[0].detail);
-        let lenient = Settings { outlier_factor: 4.0, outlier_min_base: 20.0 };
-        assert_eq!(outliers(&t, &now, &before, "p", &lenient, None).len(), 1, "only 0 → 25 is over 4×");
+        assert!(
+            found
+                .iter()
+                .all(|f| f.rule == OUTLIER && f.org.as_str() == "H01")
+        );
+        assert!(
+            found[0].detail.contains("30 in `songnuan-2025`, now 100"),
+            "{}",
+            found[0].detail
+        );
+        let lenient = Settings {
+            outlier_factor: 4.0,
+            outlier_min_base: 20.0,
+        };
+        assert_eq!(
+            outliers(&t, &now, &before, "p", &lenient, None).len(),
+            1,
+            "only 0 → 25 is over 4×"
+        );
     }
 
     #[test]
@@ -356,14 +551,27 @@ mod tests {
         let (own, foreign) = (report("H01", 1, &[]), report("J01", 1, &[]));
         let found = wrong_parents(&org("H"), &[&own, &foreign]);
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].org.as_str(), found[0].rule.as_str(), found[0].via.clone()), ("J01", WRONG_PARENT, Some(org("H"))));
+        assert_eq!(
+            (
+                found[0].org.as_str(),
+                found[0].rule.as_str(),
+                found[0].via.clone()
+            ),
+            ("J01", WRONG_PARENT, Some(org("H")))
+        );
     }
 
     #[test]
     fn a_county_under_two_prefectures_is_flagged_once() {
-        let found = two_parents(&[(org("H"), vec![org("H01"), org("H02")]), (org("J"), vec![org("H01"), org("J01")])]);
+        let found = two_parents(&[
+            (org("H"), vec![org("H01"), org("H02")]),
+            (org("J"), vec![org("H01"), org("J01")]),
+        ]);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!((found[0].org.as_str(), found[0].rule.as_str()), ("H01", TWO_PARENTS));
+        assert_eq!(
+            (found[0].org.as_str(), found[0].rule.as_str()),
+            ("H01", TWO_PARENTS)
+        );
         assert!(found[0].detail.contains("H and J"), "{}", found[0].detail);
     }
 
@@ -373,6 +581,12 @@ mod tests {
         let found = older_versions(&org("H01"), &[1, 3, 2], None);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rule, OLDER_VERSION);
-        assert!(found[0].detail.contains("version 2 arrived after version 3"), "{}", found[0].detail);
+        assert!(
+            found[0]
+                .detail
+                .contains("version 2 arrived after version 3"),
+            "{}",
+            found[0].detail
+        );
     }
 }

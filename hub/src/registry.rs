@@ -34,19 +34,28 @@ pub async fn add(store: &Store, org: &Org) -> Result<()> {
 
 /// Whether `code` is a registered child.
 pub async fn is_registered(store: &Store, code: &OrgCode) -> Result<bool> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT code FROM orgs WHERE code = $1").bind(code.as_str().to_string()).fetch_optional(&store.pool).await?;
+    let row: Option<(String,)> = sqlx::query_as("SELECT code FROM orgs WHERE code = $1")
+        .bind(code.as_str().to_string())
+        .fetch_optional(&store.pool)
+        .await?;
     Ok(row.is_some())
 }
 
 /// Every registered child, by code.
 pub async fn list(store: &Store) -> Result<Vec<Org>> {
     let rows: Vec<(String, String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT code, name, email, webhook FROM orgs ORDER BY code").fetch_all(&store.pool).await?;
+        sqlx::query_as("SELECT code, name, email, webhook FROM orgs ORDER BY code")
+            .fetch_all(&store.pool)
+            .await?;
     rows.into_iter()
         .map(|(code, name, email, webhook)| {
             let code = OrgCode::parse(&code).map_err(|e| Error::Corrupt(e.to_string()))?;
-            Ok(Org { code, name, email, webhook })
+            Ok(Org {
+                code,
+                name,
+                email,
+                webhook,
+            })
         })
         .collect()
 }

@@ -52,7 +52,11 @@ fn default_overdue_days() -> u32 {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { schedule: default_schedule(), days_before: default_days_before(), overdue_days: default_overdue_days() }
+        Settings {
+            schedule: default_schedule(),
+            days_before: default_days_before(),
+            overdue_days: default_overdue_days(),
+        }
     }
 }
 
@@ -83,7 +87,12 @@ pub struct Round {
 }
 
 /// The reminder `org` is due on `today` for `campaign`, if any (it may exist already).
-pub fn due_reminder(settings: &Settings, campaign: &Campaign, org: &Org, today: NaiveDate) -> Option<Reminder> {
+pub fn due_reminder(
+    settings: &Settings,
+    campaign: &Campaign,
+    org: &Org,
+    today: NaiveDate,
+) -> Option<Reminder> {
     let due = campaign.due.for_level(org.code.level());
     if today < campaign.start {
         return None;
@@ -93,27 +102,66 @@ pub fn due_reminder(settings: &Settings, campaign: &Campaign, org: &Org, today: 
         if left > i64::from(settings.days_before) {
             return None;
         }
-        let when = if left == 0 { "今天截止".to_string() } else { format!("还有 {left} 天") };
-        ("due_soon".to_string(), format!("【催报提醒】{}（{}）：{} 尚未报送，截止日期 {due}，{when}。", campaign.title, campaign.id, org.name))
+        let when = if left == 0 {
+            "今天截止".to_string()
+        } else {
+            format!("还有 {left} 天")
+        };
+        (
+            "due_soon".to_string(),
+            format!(
+                "【催报提醒】{}（{}）：{} 尚未报送，截止日期 {due}，{when}。",
+                campaign.title, campaign.id, org.name
+            ),
+        )
     } else {
         let late = (today - due).num_days();
         if late > i64::from(settings.overdue_days) {
             return None;
         }
-        (format!("overdue:{today}"), format!("【逾期提醒】{}（{}）：{} 尚未报送，已于 {due} 截止，逾期 {late} 天，请尽快报送。", campaign.title, campaign.id, org.name))
+        (
+            format!("overdue:{today}"),
+            format!(
+                "【逾期提醒】{}（{}）：{} 尚未报送，已于 {due} 截止，逾期 {late} 天，请尽快报送。",
+                campaign.title, campaign.id, org.name
+            ),
+        )
     };
-    Some(Reminder { campaign: campaign.id.clone(), title: campaign.title.clone(), org: org.code.to_string(), name: org.name.clone(), kind, due, message })
+    Some(Reminder {
+        campaign: campaign.id.clone(),
+        title: campaign.title.clone(),
+        org: org.code.to_string(),
+        name: org.name.clone(),
+        kind,
+        due,
+        message,
+    })
 }
 
 /// One round on `today`: makes the reminders due for children that have sent nothing on an open
 /// campaign, then posts every recent undelivered reminder to its child's webhook.
-pub async fn round(store: &Store, settings: &Settings, today: NaiveDate, now: DateTime<Utc>) -> anyhow::Result<Round> {
+pub async fn round(
+    store: &Store,
+    settings: &Settings,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Round> {
     let mut out = Round::default();
-    let orgs = registry::list(store).await.context("reading the registered children")?;
-    for campaign in campaigns::list(store).await.context("reading the campaigns")? {
+    let orgs = registry::list(store)
+        .await
+        .context("reading the registered children")?;
+    for campaign in campaigns::list(store)
+        .await
+        .context("reading the campaigns")?
+    {
         let reported = reported(store, &campaign.id).await?;
-        for org in orgs.iter().filter(|o| !reported.contains(&o.code.to_string())) {
-            let Some(r) = due_reminder(settings, &campaign, org, today) else { continue };
+        for org in orgs
+            .iter()
+            .filter(|o| !reported.contains(&o.code.to_string()))
+        {
+            let Some(r) = due_reminder(settings, &campaign, org, today) else {
+                continue;
+            };
             if insert(store, &r, now).await? {
                 tracing::info!(campaign = %r.campaign, org = %r.org, kind = %r.kind, "reminder made");
                 out.made.push(r);
@@ -126,11 +174,12 @@ pub async fn round(store: &Store, settings: &Settings, today: NaiveDate, now: Da
 
 /// Orgs that sent any version on `campaign`.
 async fn reported(store: &Store, campaign: &str) -> anyhow::Result<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT org FROM reports WHERE campaign = $1")
-        .bind(campaign.to_string())
-        .fetch_all(&store.pool)
-        .await
-        .map_err(store::Error::from)?;
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT org FROM reports WHERE campaign = $1")
+            .bind(campaign.to_string())
+            .fetch_all(&store.pool)
+            .await
+            .map_err(store::Error::from)?;
     Ok(rows.into_iter().map(|(o,)| o).collect())
 }
 
@@ -157,8 +206,21 @@ const STALE_AFTER_DAYS: i64 = 3;
 
 /// Stored reminders with their child's webhook: those matching `filter` (an SQL condition and order on
 /// `r`, with one parameter `$1`, bound to `value`).
-async fn stored(store: &Store, filter: &'static str, value: String) -> Result<Vec<(Reminder, Option<String>)>, store::Error> {
-    type Row = (String, String, String, String, String, String, String, Option<String>);
+async fn stored(
+    store: &Store,
+    filter: &'static str,
+    value: String,
+) -> Result<Vec<(Reminder, Option<String>)>, store::Error> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.campaign, c.title, r.org, o.name, r.kind, r.due, r.message, o.webhook
          FROM reminders r JOIN campaigns c ON c.id = r.campaign JOIN orgs o ON o.code = r.org {filter}"
@@ -167,10 +229,25 @@ async fn stored(store: &Store, filter: &'static str, value: String) -> Result<Ve
     .fetch_all(&store.pool)
     .await?;
     rows.into_iter()
-        .map(|(campaign, title, org, name, kind, due, message, webhook)| {
-            let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| store::Error::Corrupt(format!("reminder due date `{due}`: {e}")))?;
-            Ok((Reminder { campaign, title, org, name, kind, due, message }, webhook))
-        })
+        .map(
+            |(campaign, title, org, name, kind, due, message, webhook)| {
+                let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| {
+                    store::Error::Corrupt(format!("reminder due date `{due}`: {e}"))
+                })?;
+                Ok((
+                    Reminder {
+                        campaign,
+                        title,
+                        org,
+                        name,
+                        kind,
+                        due,
+                        message,
+                    },
+                    webhook,
+                ))
+            },
+        )
         .collect()
 }
 
@@ -178,14 +255,25 @@ async fn stored(store: &Store, filter: &'static str, value: String) -> Result<Ve
 /// webhook, and marks those a webhook took (2xx).
 async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::Result<()> {
     let since = (now - chrono::Duration::days(STALE_AFTER_DAYS)).to_rfc3339();
-    let waiting = stored(store, "WHERE r.webhook_at IS NULL AND r.created_at >= $1 ORDER BY r.created_at, r.org", since).await?;
-    let waiting: Vec<(Reminder, String)> = waiting.into_iter().filter_map(|(r, webhook)| Some((r, webhook?))).collect();
+    let waiting = stored(
+        store,
+        "WHERE r.webhook_at IS NULL AND r.created_at >= $1 ORDER BY r.created_at, r.org",
+        since,
+    )
+    .await?;
+    let waiting: Vec<(Reminder, String)> = waiting
+        .into_iter()
+        .filter_map(|(r, webhook)| Some((r, webhook?)))
+        .collect();
     if waiting.is_empty() {
         return Ok(());
     }
     // The same rustls provider as the hub's mTLS (a `remind` process has not installed it yet).
     crate::tls::install_provider();
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("building the webhook client")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("building the webhook client")?;
     for (r, url) in waiting {
         match client.post(&url).json(&r).send().await {
             Ok(res) if res.status().is_success() => {
@@ -218,16 +306,26 @@ async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::
 
 /// Every reminder made for `org` (newest first): for its own view over the API.
 pub async fn for_org(store: &Store, org: &str) -> Result<Vec<Reminder>, store::Error> {
-    let all = stored(store, "WHERE r.org = $1 ORDER BY r.created_at DESC, r.campaign, r.kind", org.to_string()).await?;
+    let all = stored(
+        store,
+        "WHERE r.org = $1 ORDER BY r.created_at DESC, r.campaign, r.kind",
+        org.to_string(),
+    )
+    .await?;
     Ok(all.into_iter().map(|(r, _)| r).collect())
 }
 
 /// Per child on `campaign`: how many reminders were made and the kind of the latest.
-pub async fn made_on(store: &Store, campaign: &str) -> Result<BTreeMap<String, (usize, String)>, store::Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT org, kind FROM reminders WHERE campaign = $1 ORDER BY created_at, kind")
-        .bind(campaign.to_string())
-        .fetch_all(&store.pool)
-        .await?;
+pub async fn made_on(
+    store: &Store,
+    campaign: &str,
+) -> Result<BTreeMap<String, (usize, String)>, store::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT org, kind FROM reminders WHERE campaign = $1 ORDER BY created_at, kind",
+    )
+    .bind(campaign.to_string())
+    .fetch_all(&store.pool)
+    .await?;
     let mut out = BTreeMap::new();
     for (org, kind) in rows {
         let e = out.entry(org).or_insert((0, String::new()));
@@ -238,18 +336,33 @@ pub async fn made_on(store: &Store, campaign: &str) -> Result<BTreeMap<String, (
 
 /// Starts the scheduled rounds of a serving hub (and runs one now). Keep the returned scheduler
 /// for as long as reminders should be made.
-pub async fn start(settings: Settings, store: Store) -> anyhow::Result<tokio_cron_scheduler::JobScheduler> {
+pub async fn start(
+    settings: Settings,
+    store: Store,
+) -> anyhow::Result<tokio_cron_scheduler::JobScheduler> {
     let expr = settings.schedule.clone();
     let next = crate::pull_schedule::next_run(&expr, Utc::now()).context("[remind] schedule")?;
-    let scheduler = tokio_cron_scheduler::JobScheduler::new().await.context("starting the reminder scheduler")?;
+    let scheduler = tokio_cron_scheduler::JobScheduler::new()
+        .await
+        .context("starting the reminder scheduler")?;
     let (s, st) = (settings.clone(), store.clone());
-    let job = tokio_cron_scheduler::Job::new_async_tz(expr.as_str(), chrono_tz::Asia::Shanghai, move |_id, _scheduler| {
-        let (settings, store) = (s.clone(), st.clone());
-        Box::pin(async move { log_round(&store, &settings).await })
-    })
+    let job = tokio_cron_scheduler::Job::new_async_tz(
+        expr.as_str(),
+        chrono_tz::Asia::Shanghai,
+        move |_id, _scheduler| {
+            let (settings, store) = (s.clone(), st.clone());
+            Box::pin(async move { log_round(&store, &settings).await })
+        },
+    )
     .map_err(|e| anyhow::anyhow!("[remind] schedule `{expr}`: {e} / 定时表达式错误"))?;
-    scheduler.add(job).await.context("adding the reminder job")?;
-    scheduler.start().await.context("starting the reminder scheduler")?;
+    scheduler
+        .add(job)
+        .await
+        .context("adding the reminder job")?;
+    scheduler
+        .start()
+        .await
+        .context("starting the reminder scheduler")?;
     tracing::info!(schedule = %expr, next = %next.with_timezone(&chrono_tz::Asia::Shanghai), "reminders on (Asia/Shanghai)");
     tokio::spawn(async move { log_round(&store, &settings).await });
     Ok(scheduler)
@@ -258,8 +371,16 @@ pub async fn start(settings: Settings, store: Store) -> anyhow::Result<tokio_cro
 async fn log_round(store: &Store, settings: &Settings) {
     let now = Utc::now();
     match round(store, settings, crate::intake::local_day(now), now).await {
-        Ok(r) => tracing::info!(made = r.made.len(), delivered = r.delivered.len(), failed = r.failed.len(), "reminder round done"),
-        Err(e) => tracing::error!(error = format!("{e:#}"), "reminder round failed; tried again at the next one"),
+        Ok(r) => tracing::info!(
+            made = r.made.len(),
+            delivered = r.delivered.len(),
+            failed = r.failed.len(),
+            "reminder round done"
+        ),
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "reminder round failed; tried again at the next one"
+        ),
     }
 }
 
@@ -271,7 +392,12 @@ mod tests {
     use crate::campaigns::fixtures::{day, songnuan as campaign};
 
     fn org(code: &str) -> Org {
-        Org { code: OrgCode::parse(code).unwrap(), name: "县总工会".into(), email: None, webhook: None }
+        Org {
+            code: OrgCode::parse(code).unwrap(),
+            name: "县总工会".into(),
+            email: None,
+            webhook: None,
+        }
     }
 
     #[test]
@@ -281,8 +407,14 @@ mod tests {
         assert_eq!(kind("H01", "2026-02-01"), None, "four days before");
         assert_eq!(kind("H01", "2026-02-02").as_deref(), Some("due_soon"));
         assert_eq!(kind("H01", "2026-02-05").as_deref(), Some("due_soon"));
-        assert_eq!(kind("H01", "2026-02-06").as_deref(), Some("overdue:2026-02-06"));
-        assert_eq!(kind("H01", "2026-02-12").as_deref(), Some("overdue:2026-02-12"));
+        assert_eq!(
+            kind("H01", "2026-02-06").as_deref(),
+            Some("overdue:2026-02-06")
+        );
+        assert_eq!(
+            kind("H01", "2026-02-12").as_deref(),
+            Some("overdue:2026-02-12")
+        );
         assert_eq!(kind("H01", "2026-02-13"), None, "past the overdue window");
         // A prefecture's due date is its own.
         assert_eq!(kind("H", "2026-02-06"), None);
@@ -290,14 +422,35 @@ mod tests {
         // Not before the campaign starts.
         let mut early = c.clone();
         early.start = day("2026-02-04");
-        assert_eq!(due_reminder(&s, &early, &org("H01"), day("2026-02-03")), None);
+        assert_eq!(
+            due_reminder(&s, &early, &org("H01"), day("2026-02-03")),
+            None
+        );
     }
 
     #[test]
     fn the_message_says_what_is_late_and_by_when() {
-        let r = due_reminder(&Settings::default(), &campaign(), &org("H01"), day("2026-02-08")).unwrap();
-        assert!(r.message.contains("送温暖") && r.message.contains("2026-02-05") && r.message.contains("逾期 3 天"), "{}", r.message);
-        let r = due_reminder(&Settings::default(), &campaign(), &org("H01"), day("2026-02-05")).unwrap();
+        let r = due_reminder(
+            &Settings::default(),
+            &campaign(),
+            &org("H01"),
+            day("2026-02-08"),
+        )
+        .unwrap();
+        assert!(
+            r.message.contains("送温暖")
+                && r.message.contains("2026-02-05")
+                && r.message.contains("逾期 3 天"),
+            "{}",
+            r.message
+        );
+        let r = due_reminder(
+            &Settings::default(),
+            &campaign(),
+            &org("H01"),
+            day("2026-02-05"),
+        )
+        .unwrap();
         assert!(r.message.contains("今天截止"), "{}", r.message);
     }
 }

@@ -37,11 +37,20 @@ pub enum Error {
     #[error("{0} is not a registered child of this hub / {0} 不是本级登记的下级单位")]
     NotAChild(OrgCode),
     /// The child has sent nothing on the campaign yet.
-    #[error("no report from {org} on campaign `{campaign}` is held, nothing to review / 尚未收到该单位的报表，无可审核")]
+    #[error(
+        "no report from {org} on campaign `{campaign}` is held, nothing to review / 尚未收到该单位的报表，无可审核"
+    )]
     NoReport { org: OrgCode, campaign: String },
     /// `--version` names a version the hub does not hold.
-    #[error("{org} version {version} of campaign `{campaign}` is not held here (held: {held}) / 未收到该版本")]
-    NoVersion { org: OrgCode, campaign: String, version: u32, held: String },
+    #[error(
+        "{org} version {version} of campaign `{campaign}` is not held here (held: {held}) / 未收到该版本"
+    )]
+    NoVersion {
+        org: OrgCode,
+        campaign: String,
+        version: u32,
+        held: String,
+    },
     /// A return must say why, so the child knows what to correct.
     #[error("a return needs a reason, e.g. --return \"3B 与档案不符\" / 退回须写明原因")]
     NoReason,
@@ -65,7 +74,9 @@ impl From<Error> for crate::error::Error {
         match e {
             Error::Store(e) => crate::error::Error::Store(e),
             Error::NoCampaign(id) => crate::error::Error::NotFound(format!("no campaign `{id}`")),
-            Error::NotAChild(org) => crate::error::Error::Forbidden(format!("{org} is not a registered child of this hub")),
+            Error::NotAChild(org) => crate::error::Error::Forbidden(format!(
+                "{org} is not a registered child of this hub"
+            )),
             e => crate::error::Error::Unprocessable(e.to_string()),
         }
     }
@@ -94,17 +105,22 @@ pub struct Review {
 impl Review {
     /// What goes up and onto rollups: the version and its state, without the reason.
     pub fn mark(&self) -> ReviewMark {
-        ReviewMark { version: self.version, state: self.state }
+        ReviewMark {
+            version: self.version,
+            state: self.state,
+        }
     }
 }
 
 /// The versions of `org`'s report on `campaign` this hub holds, oldest first.
 async fn held_versions(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec<u32>, Error> {
-    let rows: Vec<(i64,)> = sqlx::query_as("SELECT version FROM reports WHERE campaign = $1 AND org = $2 ORDER BY version")
-        .bind(campaign.to_string())
-        .bind(org.as_str().to_string())
-        .fetch_all(&store.pool)
-        .await?;
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT version FROM reports WHERE campaign = $1 AND org = $2 ORDER BY version",
+    )
+    .bind(campaign.to_string())
+    .bind(org.as_str().to_string())
+    .fetch_all(&store.pool)
+    .await?;
     Ok(rows.into_iter().map(|(v,)| v as u32).collect())
 }
 
@@ -112,7 +128,14 @@ async fn held_versions(store: &Store, campaign: &str, org: &OrgCode) -> Result<V
 /// Refuses (storing nothing) an unknown campaign, an org that is not a child, a child that sent
 /// nothing, a version not held, and a return without a reason.
 #[tracing::instrument(skip(store, decision), fields(accept = matches!(decision, Decision::Accept)))]
-pub async fn decide(store: &Store, campaign: &str, org: &OrgCode, version: Option<u32>, decision: &Decision, now: DateTime<Utc>) -> Result<Review, Error> {
+pub async fn decide(
+    store: &Store,
+    campaign: &str,
+    org: &OrgCode,
+    version: Option<u32>,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> Result<Review, Error> {
     let (state, reason) = match decision {
         Decision::Accept => (ReviewState::Accepted, None),
         Decision::Return(r) => {
@@ -127,20 +150,34 @@ pub async fn decide(store: &Store, campaign: &str, org: &OrgCode, version: Optio
             (ReviewState::Returned, Some(r.to_string()))
         }
     };
-    campaigns::get(store, campaign).await?.ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
+    campaigns::get(store, campaign)
+        .await?
+        .ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
     if !registry::is_registered(store, org).await? {
         return Err(Error::NotAChild(org.clone()));
     }
     let held = held_versions(store, campaign, org).await?;
     let Some(&latest) = held.last() else {
-        return Err(Error::NoReport { org: org.clone(), campaign: campaign.to_string() });
+        return Err(Error::NoReport {
+            org: org.clone(),
+            campaign: campaign.to_string(),
+        });
     };
     let version = match version {
         None => latest,
         Some(v) if held.contains(&v) => v,
         Some(v) => {
-            let held = held.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
-            return Err(Error::NoVersion { org: org.clone(), campaign: campaign.to_string(), version: v, held });
+            let held = held
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::NoVersion {
+                org: org.clone(),
+                campaign: campaign.to_string(),
+                version: v,
+                held,
+            });
         }
     };
     let at = now.to_rfc3339();
@@ -160,16 +197,24 @@ pub async fn decide(store: &Store, campaign: &str, org: &OrgCode, version: Optio
     .execute(&store.pool)
     .await?;
     tracing::info!(org = %org, campaign, version, state = %state, "report reviewed");
-    Ok(Review { campaign: campaign.to_string(), org: org.clone(), version, state, reason, at: Some(at) })
+    Ok(Review {
+        campaign: campaign.to_string(),
+        org: org.clone(),
+        version,
+        state,
+        reason,
+        at: Some(at),
+    })
 }
 
 /// The state of every child's latest version on `campaign`, by org (children that sent nothing are
 /// absent). Two queries, whatever the number of children.
 pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, Review>, Error> {
-    let latest: Vec<(String, i64)> = sqlx::query_as("SELECT org, MAX(version) FROM reports WHERE campaign = $1 GROUP BY org")
-        .bind(campaign.to_string())
-        .fetch_all(&store.pool)
-        .await?;
+    let latest: Vec<(String, i64)> =
+        sqlx::query_as("SELECT org, MAX(version) FROM reports WHERE campaign = $1 GROUP BY org")
+            .bind(campaign.to_string())
+            .fetch_all(&store.pool)
+            .await?;
     let decided: Vec<(String, i64, String, Option<String>, String)> =
         sqlx::query_as("SELECT org, version, state, reason, decided_at FROM reviews WHERE campaign = $1 ORDER BY org, version, seq")
             .bind(campaign.to_string())
@@ -182,13 +227,30 @@ pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, R
     }
     let mut out = BTreeMap::new();
     for (org, version) in latest {
-        let code = OrgCode::parse(&org).map_err(|e| store::Error::Corrupt(format!("report org `{org}`: {e}")))?;
+        let code = OrgCode::parse(&org)
+            .map_err(|e| store::Error::Corrupt(format!("report org `{org}`: {e}")))?;
         let review = match last.remove(&(org.clone(), version)) {
             Some((state, reason, at)) => {
-                let state = ReviewState::parse(&state).ok_or_else(|| store::Error::Corrupt(format!("review state `{state}` of {org}")))?;
-                Review { campaign: campaign.to_string(), org: code.clone(), version: version as u32, state, reason, at: Some(at) }
+                let state = ReviewState::parse(&state).ok_or_else(|| {
+                    store::Error::Corrupt(format!("review state `{state}` of {org}"))
+                })?;
+                Review {
+                    campaign: campaign.to_string(),
+                    org: code.clone(),
+                    version: version as u32,
+                    state,
+                    reason,
+                    at: Some(at),
+                }
             }
-            None => Review { campaign: campaign.to_string(), org: code.clone(), version: version as u32, state: ReviewState::Pending, reason: None, at: None },
+            None => Review {
+                campaign: campaign.to_string(),
+                org: code.clone(),
+                version: version as u32,
+                state: ReviewState::Pending,
+                reason: None,
+                at: None,
+            },
         };
         out.insert(code, review);
     }
@@ -196,8 +258,14 @@ pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, R
 }
 
 /// The review of `org`'s latest version on `campaign`; None when it sent nothing.
-pub async fn current(store: &Store, campaign: &str, org: &OrgCode) -> Result<Option<Review>, Error> {
-    campaigns::get(store, campaign).await?.ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
+pub async fn current(
+    store: &Store,
+    campaign: &str,
+    org: &OrgCode,
+) -> Result<Option<Review>, Error> {
+    campaigns::get(store, campaign)
+        .await?
+        .ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
     Ok(states(store, campaign).await?.remove(org))
 }
 
@@ -211,21 +279,35 @@ pub async fn history(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec
             .await?;
     rows.into_iter()
         .map(|(version, state, reason, at)| {
-            let state = ReviewState::parse(&state).ok_or_else(|| store::Error::Corrupt(format!("review state `{state}` of {org}")))?;
-            Ok(Review { campaign: campaign.to_string(), org: org.clone(), version: version as u32, state, reason, at: Some(at) })
+            let state = ReviewState::parse(&state)
+                .ok_or_else(|| store::Error::Corrupt(format!("review state `{state}` of {org}")))?;
+            Ok(Review {
+                campaign: campaign.to_string(),
+                org: org.clone(),
+                version: version as u32,
+                state,
+                reason,
+                at: Some(at),
+            })
         })
         .collect()
 }
 
 /// The marks a hub sends up with its report: each child's latest version and its state here.
 pub async fn marks(store: &Store, campaign: &str) -> Result<BTreeMap<String, ReviewMark>, Error> {
-    Ok(states(store, campaign).await?.into_iter().map(|(org, r)| (org.to_string(), r.mark())).collect())
+    Ok(states(store, campaign)
+        .await?
+        .into_iter()
+        .map(|(org, r)| (org.to_string(), r.mark()))
+        .collect())
 }
 
 /// How many decisions the store holds: it only grows, so a change says a review was made (the
 /// upstream worker recomputes its report then, without being told by the `review` command).
 pub async fn count(store: &Store) -> Result<i64, Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reviews").fetch_one(&store.pool).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reviews")
+        .fetch_one(&store.pool)
+        .await?;
     Ok(n)
 }
 
@@ -234,33 +316,53 @@ pub async fn count(store: &Store) -> Result<i64, Error> {
 pub async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), Error> {
     let states = states(store, &rollup.campaign).await?;
     for child in &mut rollup.children {
-        child.review = states.get(&child.org).filter(|r| u64::from(r.version) == child.version).map(Review::mark);
+        child.review = states
+            .get(&child.org)
+            .filter(|r| u64::from(r.version) == child.version)
+            .map(Review::mark);
         if child.children.is_empty() {
             continue;
         }
         let below = reviews_below(store, &rollup.campaign, &child.org, child.version).await?;
         for g in &mut child.children {
-            g.review = below.get(g.org.as_str()).filter(|m| u64::from(m.version) == g.version).copied();
+            g.review = below
+                .get(g.org.as_str())
+                .filter(|m| u64::from(m.version) == g.version)
+                .copied();
         }
     }
     Ok(())
 }
 
 /// The reviews a hub child sent with version `version` of its report.
-async fn reviews_below(store: &Store, campaign: &str, org: &OrgCode, version: u64) -> Result<BTreeMap<String, ReviewMark>, Error> {
-    let body: Option<(String,)> = sqlx::query_as("SELECT body FROM reports WHERE campaign = $1 AND org = $2 AND version = $3")
-        .bind(campaign.to_string())
-        .bind(org.as_str().to_string())
-        .bind(version as i64)
-        .fetch_optional(&store.pool)
-        .await?;
-    let Some((body,)) = body else { return Ok(BTreeMap::new()) };
-    let report: Report = serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
+async fn reviews_below(
+    store: &Store,
+    campaign: &str,
+    org: &OrgCode,
+    version: u64,
+) -> Result<BTreeMap<String, ReviewMark>, Error> {
+    let body: Option<(String,)> = sqlx::query_as(
+        "SELECT body FROM reports WHERE campaign = $1 AND org = $2 AND version = $3",
+    )
+    .bind(campaign.to_string())
+    .bind(org.as_str().to_string())
+    .bind(version as i64)
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some((body,)) = body else {
+        return Ok(BTreeMap::new());
+    };
+    let report: Report = serde_json::from_str(&body)
+        .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
     Ok(report.reviews)
 }
 
 /// The review a hub's own report got from its parent, as the upstream worker last fetched it.
-pub async fn store_own(store: &Store, r: &bangfu_client::ReviewSpec, now: DateTime<Utc>) -> Result<(), Error> {
+pub async fn store_own(
+    store: &Store,
+    r: &bangfu_client::ReviewSpec,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO own_reviews (campaign, version, state, reason, decided_at, fetched_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (campaign, version) DO UPDATE SET state = excluded.state, reason = excluded.reason,
@@ -279,10 +381,17 @@ pub async fn store_own(store: &Store, r: &bangfu_client::ReviewSpec, now: DateTi
 
 /// Fetches from the parent the review of this hub's own latest report on each campaign it has
 /// delivered, and stores it (`own_reviews`). Failures are logged and tried again next time.
-pub async fn fetch_own(store: &Store, org: &OrgCode, parent: &bangfu_client::Parent, now: DateTime<Utc>) {
-    let campaigns: Vec<(String,)> = match sqlx::query_as("SELECT DISTINCT campaign FROM upstream WHERE state = 'delivered' ORDER BY campaign")
-        .fetch_all(&store.pool)
-        .await
+pub async fn fetch_own(
+    store: &Store,
+    org: &OrgCode,
+    parent: &bangfu_client::Parent,
+    now: DateTime<Utc>,
+) {
+    let campaigns: Vec<(String,)> = match sqlx::query_as(
+        "SELECT DISTINCT campaign FROM upstream WHERE state = 'delivered' ORDER BY campaign",
+    )
+    .fetch_all(&store.pool)
+    .await
     {
         Ok(c) => c,
         Err(e) => {
@@ -298,21 +407,27 @@ pub async fn fetch_own(store: &Store, org: &OrgCode, parent: &bangfu_client::Par
                 }
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(campaign = %campaign, error = %e, "fetching the parent's review failed; tried again next interval"),
+            Err(e) => {
+                tracing::warn!(campaign = %campaign, error = %e, "fetching the parent's review failed; tried again next interval")
+            }
         }
     }
 }
 
 /// The latest review the parent gave this hub's own report on `campaign`, as last fetched:
 /// (version, state, reason, decided at).
-pub async fn own(store: &Store, campaign: &str) -> Result<Option<(u32, ReviewState, Option<String>, Option<String>)>, Error> {
+pub async fn own(
+    store: &Store,
+    campaign: &str,
+) -> Result<Option<(u32, ReviewState, Option<String>, Option<String>)>, Error> {
     let row: Option<(i64, String, Option<String>, Option<String>)> =
         sqlx::query_as("SELECT version, state, reason, decided_at FROM own_reviews WHERE campaign = $1 ORDER BY version DESC LIMIT 1")
             .bind(campaign.to_string())
             .fetch_optional(&store.pool)
             .await?;
     row.map(|(v, state, reason, at)| -> Result<_, Error> {
-        let st = ReviewState::parse(&state).ok_or_else(|| store::Error::Corrupt(format!("own review state `{state}`")))?;
+        let st = ReviewState::parse(&state)
+            .ok_or_else(|| store::Error::Corrupt(format!("own review state `{state}`")))?;
         Ok((v as u32, st, reason, at))
     })
     .transpose()
@@ -320,7 +435,10 @@ pub async fn own(store: &Store, campaign: &str) -> Result<Option<(u32, ReviewSta
 
 /// The route a child reads its review at; merged into the API by `http::router`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/campaigns/{id}/reports/{org}/review", get(get_review))
+    Router::new().route(
+        "/api/v1/campaigns/{id}/reports/{org}/review",
+        get(get_review),
+    )
 }
 
 /// A child reads the review of its own latest version; any other certificate is refused (403)
@@ -333,14 +451,18 @@ async fn get_review(
     use crate::error::Error as Http;
     let peer = peer.org.expect("admitted peers name an org");
     if peer.as_str() != org {
-        return Err(Http::Forbidden(format!("the certificate is {peer}'s; only {org} reads {org}'s review")));
+        return Err(Http::Forbidden(format!(
+            "the certificate is {peer}'s; only {org} reads {org}'s review"
+        )));
     }
     if !registry::is_registered(&state.store, &peer).await? {
         return Err(Error::NotAChild(peer).into());
     }
     match current(&state.store, &id, &peer).await? {
         Some(r) => Ok(Json(r)),
-        None => Err(Http::NotFound(format!("no report from {peer} on campaign `{id}` is held"))),
+        None => Err(Http::NotFound(format!(
+            "no report from {peer} on campaign `{id}` is held"
+        ))),
     }
 }
 
@@ -359,7 +481,17 @@ mod tests {
         let c = crate::campaigns::fixtures::songnuan();
         campaigns::create(&store, &c, "local").await.unwrap();
         for o in ["H01", "H02"] {
-            registry::add(&store, &Org { code: code(o), name: "县总工会".into(), email: None, webhook: None }).await.unwrap();
+            registry::add(
+                &store,
+                &Org {
+                    code: code(o),
+                    name: "县总工会".into(),
+                    email: None,
+                    webhook: None,
+                },
+            )
+            .await
+            .unwrap();
         }
         store
     }
@@ -379,8 +511,14 @@ mod tests {
             }
         });
         for i in 0..60 {
-            let d = if i % 2 == 0 { Decision::Accept } else { Decision::Return("核实".into()) };
-            decide(&cli, "sn", &code("H01"), Some(1), &d, Utc::now()).await.unwrap_or_else(|e| panic!("decision {i}: {e}"));
+            let d = if i % 2 == 0 {
+                Decision::Accept
+            } else {
+                Decision::Return("核实".into())
+            };
+            decide(&cli, "sn", &code("H01"), Some(1), &d, Utc::now())
+                .await
+                .unwrap_or_else(|e| panic!("decision {i}: {e}"));
         }
         writer.await.unwrap();
         assert_eq!(history(&cli, "sn", &code("H01")).await.unwrap().len(), 60);
@@ -401,18 +539,50 @@ mod tests {
     async fn refusals_store_nothing(store: &Store) {
         let now = Utc::now();
         let ret = Decision::Return("3B 与档案不符".into());
-        let e = decide(store, "nope", &code("H01"), None, &Decision::Accept, now).await.unwrap_err();
+        let e = decide(store, "nope", &code("H01"), None, &Decision::Accept, now)
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::NoCampaign(_)), "{e}");
-        let e = decide(store, "sn", &code("H09"), None, &ret, now).await.unwrap_err();
-        assert!(matches!(e, Error::NotAChild(_)) && e.to_string().contains("H09"), "{e}");
-        let e = decide(store, "sn", &code("H01"), None, &Decision::Accept, now).await.unwrap_err();
+        let e = decide(store, "sn", &code("H09"), None, &ret, now)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::NotAChild(_)) && e.to_string().contains("H09"),
+            "{e}"
+        );
+        let e = decide(store, "sn", &code("H01"), None, &Decision::Accept, now)
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::NoReport { .. }), "{e}");
         receive(store, "H01", 1).await;
-        let e = decide(store, "sn", &code("H01"), Some(2), &Decision::Accept, now).await.unwrap_err();
-        assert!(matches!(e, Error::NoVersion { version: 2, .. }) && e.to_string().contains("held: 1"), "{e}");
-        let e = decide(store, "sn", &code("H01"), None, &Decision::Return("  ".into()), now).await.unwrap_err();
+        let e = decide(store, "sn", &code("H01"), Some(2), &Decision::Accept, now)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::NoVersion { version: 2, .. }) && e.to_string().contains("held: 1"),
+            "{e}"
+        );
+        let e = decide(
+            store,
+            "sn",
+            &code("H01"),
+            None,
+            &Decision::Return("  ".into()),
+            now,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, Error::NoReason), "{e}");
-        let e = decide(store, "sn", &code("H01"), None, &Decision::Return("x".repeat(MAX_REASON + 1)), now).await.unwrap_err();
+        let e = decide(
+            store,
+            "sn",
+            &code("H01"),
+            None,
+            &Decision::Return("x".repeat(MAX_REASON + 1)),
+            now,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, Error::LongReason(_)), "{e}");
         assert_eq!(count(store).await.unwrap(), 0);
     }
@@ -420,30 +590,79 @@ mod tests {
     async fn a_return_is_superseded_by_the_next_version(store: &Store) {
         let now = Utc::now();
         let h01 = code("H01");
-        assert_eq!(current(store, "sn", &h01).await.unwrap().unwrap().state, ReviewState::Pending);
+        assert_eq!(
+            current(store, "sn", &h01).await.unwrap().unwrap().state,
+            ReviewState::Pending
+        );
 
-        let r = decide(store, "sn", &h01, None, &Decision::Return(" 3B 与档案不符 ".into()), now).await.unwrap();
-        assert_eq!((r.version, r.state, r.reason.as_deref()), (1, ReviewState::Returned, Some("3B 与档案不符")));
+        let r = decide(
+            store,
+            "sn",
+            &h01,
+            None,
+            &Decision::Return(" 3B 与档案不符 ".into()),
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (r.version, r.state, r.reason.as_deref()),
+            (1, ReviewState::Returned, Some("3B 与档案不符"))
+        );
         let c = current(store, "sn", &h01).await.unwrap().unwrap();
-        assert_eq!((c.version, c.state, c.reason.as_deref()), (1, ReviewState::Returned, Some("3B 与档案不符")));
+        assert_eq!(
+            (c.version, c.state, c.reason.as_deref()),
+            (1, ReviewState::Returned, Some("3B 与档案不符"))
+        );
 
         // The child corrects and sends version 2: pending again, the return kept as history.
         receive(store, "H01", 2).await;
         let c = current(store, "sn", &h01).await.unwrap().unwrap();
-        assert_eq!((c.version, c.state, c.reason, c.at), (2, ReviewState::Pending, None, None));
+        assert_eq!(
+            (c.version, c.state, c.reason, c.at),
+            (2, ReviewState::Pending, None, None)
+        );
 
-        let r = decide(store, "sn", &h01, None, &Decision::Accept, now).await.unwrap();
-        assert_eq!((r.version, r.state, r.reason), (2, ReviewState::Accepted, None));
+        let r = decide(store, "sn", &h01, None, &Decision::Accept, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.version, r.state, r.reason),
+            (2, ReviewState::Accepted, None)
+        );
         // A decision on an older version is history; it does not change the latest's state.
-        decide(store, "sn", &h01, Some(1), &Decision::Accept, now).await.unwrap();
-        assert_eq!(current(store, "sn", &h01).await.unwrap().unwrap().state, ReviewState::Accepted);
-        let h: Vec<(u32, ReviewState)> = history(store, "sn", &h01).await.unwrap().iter().map(|r| (r.version, r.state)).collect();
-        assert_eq!(h, [(1, ReviewState::Returned), (1, ReviewState::Accepted), (2, ReviewState::Accepted)]);
+        decide(store, "sn", &h01, Some(1), &Decision::Accept, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            current(store, "sn", &h01).await.unwrap().unwrap().state,
+            ReviewState::Accepted
+        );
+        let h: Vec<(u32, ReviewState)> = history(store, "sn", &h01)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.version, r.state))
+            .collect();
+        assert_eq!(
+            h,
+            [
+                (1, ReviewState::Returned),
+                (1, ReviewState::Accepted),
+                (2, ReviewState::Accepted)
+            ]
+        );
 
         // What goes up: each child's latest version and its state; H02 sent nothing, so is absent.
         let m = marks(store, "sn").await.unwrap();
         assert_eq!(m.len(), 1);
-        assert_eq!(m["H01"], ReviewMark { version: 2, state: ReviewState::Accepted });
+        assert_eq!(
+            m["H01"],
+            ReviewMark {
+                version: 2,
+                state: ReviewState::Accepted
+            }
+        );
         assert_eq!(count(store).await.unwrap(), 3);
     }
 
@@ -467,12 +686,24 @@ mod tests {
             return;
         };
         sqlx::any::install_default_drivers();
-        let name = format!("bangfu_review_{}_{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap());
+        let name = format!(
+            "bangfu_review_{}_{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap()
+        );
         let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
         check(&format!("{base}/{name}")).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
         pool.close().await;
     }
 }

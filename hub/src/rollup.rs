@@ -23,9 +23,16 @@ use crate::store::{self, Store};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum RollupCell {
-    Value { value: Decimal },
-    Range { lower: Decimal, upper: Option<Decimal> },
-    Suppressed { suppressed: bool },
+    Value {
+        value: Decimal,
+    },
+    Range {
+        lower: Decimal,
+        upper: Option<Decimal>,
+    },
+    Suppressed {
+        suppressed: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,7 +109,13 @@ pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Resul
 
 /// The rollup of campaign `id` for the hub `org`/`name`, stored as a new version when it differs
 /// from the last one stored ([`crate::rollups::record`]).
-pub async fn rollup_with(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &reconcile::Settings) -> Result<Rollup, Error> {
+pub async fn rollup_with(
+    store: &Store,
+    org: &OrgCode,
+    name: &str,
+    id: &str,
+    settings: &reconcile::Settings,
+) -> Result<Rollup, Error> {
     let mut r = compute(store, org, name, id, settings).await?;
     // Before the version is recorded: the review states are part of what this level says about its
     // children (and go up in its report), so a new decision is a new rollup version, printed by
@@ -122,18 +135,29 @@ async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error
             .map_err(store::Error::from)?;
     let mut latest: BTreeMap<String, Latest> = BTreeMap::new();
     for (o, version, body, on_time, hash, received_at) in rows {
-        let report: Report = serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?;
+        let report: Report = serde_json::from_str(&body)
+            .map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?;
         let (ever, mut arrivals, mut all) = match latest.remove(&o) {
             Some(l) => (l.on_time_ever || on_time != 0, l.arrivals, l.all),
             None => (on_time != 0, vec![], vec![]),
         };
         arrivals.push((received_at, version as u32));
         all.push(report.clone());
-        latest.insert(o, Latest { report, hash, on_time_ever: ever, arrivals, all });
+        latest.insert(
+            o,
+            Latest {
+                report,
+                hash,
+                on_time_ever: ever,
+                arrivals,
+                all,
+            },
+        );
     }
     for l in latest.values_mut() {
         // RFC 3339 in UTC from one writer: parsing orders it, whatever the fraction's digits.
-        l.arrivals.sort_by_key(|(at, v)| (chrono::DateTime::parse_from_rfc3339(at).ok(), *v));
+        l.arrivals
+            .sort_by_key(|(at, v)| (chrono::DateTime::parse_from_rfc3339(at).ok(), *v));
     }
     Ok(latest)
 }
@@ -141,18 +165,37 @@ async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error
 /// The embedded reports of a hub child's report (none for a node's). Unreadable ones were refused
 /// at intake, so they are skipped here.
 fn embedded(r: &Report) -> Vec<Report> {
-    r.children.iter().filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok()).collect()
+    r.children
+        .iter()
+        .filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok())
+        .collect()
 }
 
 /// The rollup as computed now (version 0 until stored).
-async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &reconcile::Settings) -> Result<Rollup, Error> {
-    let campaign = campaigns::get(store, id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
-    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+async fn compute(
+    store: &Store,
+    org: &OrgCode,
+    name: &str,
+    id: &str,
+    settings: &reconcile::Settings,
+) -> Result<Rollup, Error> {
+    let campaign = campaigns::get(store, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
+    let t = campaign
+        .template()
+        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let orgs = registry::list(store).await?;
     let latest = load(store, id).await?;
     let previous = previous_reports(store, &campaign).await?;
 
-    let mut completeness = Completeness { expected: orgs.len(), received: 0, on_time: 0, late: 0, missing: vec![] };
+    let mut completeness = Completeness {
+        expected: orgs.len(),
+        received: 0,
+        on_time: 0,
+        late: 0,
+        missing: vec![],
+    };
     let mut children = vec![];
     let mut issues = vec![];
     let mut sources = vec![];
@@ -164,12 +207,24 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
             continue;
         };
         completeness.received += 1;
-        if l.on_time_ever { completeness.on_time += 1 } else { completeness.late += 1 }
+        if l.on_time_ever {
+            completeness.on_time += 1
+        } else {
+            completeness.late += 1
+        }
         let r = &l.report;
-        sources.push(Source { org: o.code.clone(), version: r.version, hash: l.hash.clone() });
+        sources.push(Source {
+            org: o.code.clone(),
+            version: r.version,
+            hash: l.hash.clone(),
+        });
         // Each child's audit once: for the sum and for re-running its rules.
         let b = bounds(&t, r);
-        issues.extend(reconcile::older_versions(&o.code, &l.arrivals.iter().map(|a| a.1).collect::<Vec<_>>(), None));
+        issues.extend(reconcile::older_versions(
+            &o.code,
+            &l.arrivals.iter().map(|a| a.1).collect::<Vec<_>>(),
+            None,
+        ));
         issues.extend(findings(&t, r, &b, None, previous.as_ref(), settings));
         each.push(b);
         let inner = embedded(r);
@@ -178,14 +233,34 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
             issues.extend(reconcile::hub_sum(&t, r, &refs));
             issues.extend(reconcile::wrong_parents(&o.code, &refs));
             for c in &inner {
-                issues.extend(findings(&t, c, &bounds(&t, c), Some(&o.code), previous.as_ref(), settings));
+                issues.extend(findings(
+                    &t,
+                    c,
+                    &bounds(&t, c),
+                    Some(&o.code),
+                    previous.as_ref(),
+                    settings,
+                ));
                 // A grandchild version lower than one this hub forwarded before.
-                let before = l.all.iter().flat_map(embedded).filter(|x| x.org == c.org).map(|x| x.version).max();
+                let before = l
+                    .all
+                    .iter()
+                    .flat_map(embedded)
+                    .filter(|x| x.org == c.org)
+                    .map(|x| x.version)
+                    .max();
                 if let Some(b) = before.filter(|&b| b > c.version) {
-                    issues.extend(reconcile::older_versions(&c.org, &[b, c.version], Some(&o.code)));
+                    issues.extend(reconcile::older_versions(
+                        &c.org,
+                        &[b, c.version],
+                        Some(&o.code),
+                    ));
                 }
             }
-            forwarded.push((o.code.clone(), inner.iter().map(|c| c.org.clone()).collect()));
+            forwarded.push((
+                o.code.clone(),
+                inner.iter().map(|c| c.org.clone()).collect(),
+            ));
         }
         children.push(as_child(id, &o.name, r));
     }
@@ -207,13 +282,27 @@ async fn compute(store: &Store, org: &OrgCode, name: &str, id: &str, settings: &
 
 /// The findings about one report on its own: its failed rules, the rules re-run, and its change
 /// against the previous campaign.
-fn findings(t: &Template, r: &Report, b: &BTreeMap<String, Bounds>, via: Option<&OrgCode>, previous: Option<&Previous>, settings: &reconcile::Settings) -> Vec<Issue> {
+fn findings(
+    t: &Template,
+    r: &Report,
+    b: &BTreeMap<String, Bounds>,
+    via: Option<&OrgCode>,
+    previous: Option<&Previous>,
+    settings: &reconcile::Settings,
+) -> Vec<Issue> {
     let mut out = reconcile::table_rules(r, via);
     out.extend(reconcile::relations_within(t, r, b, via));
     if let Some(p) = previous
         && let Some(before) = p.reports.get(r.org.as_str())
     {
-        out.extend(reconcile::outliers(t, r, before, &p.campaign, settings, via));
+        out.extend(reconcile::outliers(
+            t,
+            r,
+            before,
+            &p.campaign,
+            settings,
+            via,
+        ));
     }
     out
 }
@@ -231,7 +320,14 @@ fn cells_of(t: &Template, sums: &BTreeMap<String, Bounds>) -> BTreeMap<String, R
         .iter()
         .filter_map(|c| {
             let &(lo, hi, exact) = sums.get(&c.code)?;
-            let cell = if exact { RollupCell::Value { value: lo } } else { RollupCell::Range { lower: lo, upper: hi } };
+            let cell = if exact {
+                RollupCell::Value { value: lo }
+            } else {
+                RollupCell::Range {
+                    lower: lo,
+                    upper: hi,
+                }
+            };
             Some((c.code.clone(), cell))
         })
         .collect()
@@ -244,7 +340,10 @@ struct Previous {
     reports: BTreeMap<String, Report>,
 }
 
-async fn previous_reports(store: &Store, campaign: &campaigns::Campaign) -> Result<Option<Previous>, Error> {
+async fn previous_reports(
+    store: &Store,
+    campaign: &campaigns::Campaign,
+) -> Result<Option<Previous>, Error> {
     let Some(prev) = campaigns::list(store)
         .await?
         .into_iter()
@@ -260,21 +359,31 @@ async fn previous_reports(store: &Store, campaign: &campaigns::Campaign) -> Resu
         }
         reports.insert(org, l.report);
     }
-    Ok(Some(Previous { campaign: prev.id, reports }))
+    Ok(Some(Previous {
+        campaign: prev.id,
+        reports,
+    }))
 }
 
 /// A child's report as received, with the reports it embeds (a hub child's own children) nested
 /// under it, so the rollup drills down to a county. A grandchild's name is not known here: its code
 /// stands in for it.
 fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
-    let nested = r.children.iter().filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok());
+    let nested = r
+        .children
+        .iter()
+        .filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok());
     Rollup {
         campaign: id.to_string(),
         org: r.org.clone(),
         name: name.to_string(),
         version: u64::from(r.version),
         completeness: None,
-        cells: r.cells.iter().map(|(k, c)| (k.clone(), as_received(c))).collect(),
+        cells: r
+            .cells
+            .iter()
+            .map(|(k, c)| (k.clone(), as_received(c)))
+            .collect(),
         issues: reconcile::table_rules(r, None),
         sources: vec![],
         children: nested.map(|c| as_child(id, c.org.as_str(), &c)).collect(),
@@ -290,7 +399,9 @@ pub fn bounds(t: &Template, r: &Report) -> BTreeMap<String, Bounds> {
     let ranges = disclose::audit(t, &r.cells).unwrap_or_default();
     let mut out = BTreeMap::new();
     for cell in &t.cells {
-        let Some(c) = r.cells.get(&cell.code) else { continue };
+        let Some(c) = r.cells.get(&cell.code) else {
+            continue;
+        };
         let b = match (c.value(), c.range()) {
             (Some(v), _) => (v.rescale(cell.scale), Some(v.rescale(cell.scale)), true),
             (None, Some((lo, hi))) => (lo.rescale(cell.scale), Some(hi.rescale(cell.scale)), false),
@@ -298,7 +409,11 @@ pub fn bounds(t: &Template, r: &Report) -> BTreeMap<String, Bounds> {
                 let range = ranges.iter().find(|x| x.code == cell.code);
                 let lo = range.map_or(0.0, |x| x.lower.max(0.0));
                 let hi = range.map(|x| x.upper).filter(|u| u.is_finite());
-                (floor(lo, cell.scale), hi.map(|u| ceil(u, cell.scale)), false)
+                (
+                    floor(lo, cell.scale),
+                    hi.map(|u| ceil(u, cell.scale)),
+                    false,
+                )
             }
         };
         out.insert(cell.code.clone(), b);
@@ -309,7 +424,10 @@ pub fn bounds(t: &Template, r: &Report) -> BTreeMap<String, Bounds> {
 fn as_received(c: &Cell) -> RollupCell {
     match (c.value(), c.range()) {
         (Some(value), _) => RollupCell::Value { value },
-        (None, Some((lower, upper))) => RollupCell::Range { lower, upper: Some(upper) },
+        (None, Some((lower, upper))) => RollupCell::Range {
+            lower,
+            upper: Some(upper),
+        },
         _ => RollupCell::Suppressed { suppressed: true },
     }
 }

@@ -20,13 +20,17 @@ fn content(r: &serde_json::Value) -> serde_json::Value {
 }
 
 async fn latest(store: &Store, campaign: &str) -> Result<Option<(u64, serde_json::Value)>, Error> {
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT version, body FROM rollups WHERE campaign = $1 ORDER BY version DESC LIMIT 1")
-        .bind(campaign.to_string())
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(store::Error::from)?;
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, body FROM rollups WHERE campaign = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(campaign.to_string())
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
     row.map(|(v, body)| {
-        let json = serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("stored rollup {v} of `{campaign}`: {e}")))?;
+        let json = serde_json::from_str(&body).map_err(|e| {
+            store::Error::Corrupt(format!("stored rollup {v} of `{campaign}`: {e}"))
+        })?;
         Ok::<_, Error>((v as u64, json))
     })
     .transpose()
@@ -74,16 +78,20 @@ pub async fn record(store: &Store, r: &Rollup, now: DateTime<Utc>) -> Result<u64
         tracing::info!(campaign = %r.campaign, version, sources = r.sources.len(), "rollup version stored");
         return Ok(version);
     }
-    Err(Error::Conflict(format!("rollup of `{}` kept changing while being stored; try again", r.campaign)))
+    Err(Error::Conflict(format!(
+        "rollup of `{}` kept changing while being stored; try again",
+        r.campaign
+    )))
 }
 
 /// A stored rollup version's JSON, as it was printed.
 pub async fn get(store: &Store, campaign: &str, version: u64) -> Result<Option<String>, Error> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT body FROM rollups WHERE campaign = $1 AND version = $2")
-        .bind(campaign.to_string())
-        .bind(version as i64)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(store::Error::from)?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT body FROM rollups WHERE campaign = $1 AND version = $2")
+            .bind(campaign.to_string())
+            .bind(version as i64)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(store::Error::from)?;
     Ok(row.map(|r| r.0))
 }

@@ -25,7 +25,9 @@ struct Received {
 
 /// The status of campaign `id` at this hub, as text.
 pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<String, Error> {
-    let campaign = campaigns::get(store, id).await?.ok_or_else(|| Error::NotFound(format!("no campaign `{id}` on this hub / 没有此填报任务")))?;
+    let campaign = campaigns::get(store, id).await?.ok_or_else(|| {
+        Error::NotFound(format!("no campaign `{id}` on this hub / 没有此填报任务"))
+    })?;
     let r = rollup::rollup(store, &config.org, &config.name, id).await?;
     let orgs = registry::list(store).await?;
     let reviews = review::states(store, id).await?;
@@ -42,7 +44,11 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
     };
 
     let mut out = String::new();
-    let _ = writeln!(out, "填报任务 / campaign: {}  {}  (template {})", campaign.id, campaign.title, campaign.template);
+    let _ = writeln!(
+        out,
+        "填报任务 / campaign: {}  {}  (template {})",
+        campaign.id, campaign.title, campaign.template
+    );
     let _ = writeln!(out, "期间 / period: {} – {}", campaign.start, campaign.end);
     let _ = writeln!(
         out,
@@ -52,8 +58,15 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
         day(Some(campaign.due.for_level(child_level)))
     );
     if let Some(c) = &r.completeness {
-        let names: BTreeMap<&str, &str> = orgs.iter().map(|o| (o.code.as_str(), o.name.as_str())).collect();
-        let missing: Vec<String> = c.missing.iter().map(|m| format!("{m} {}", names.get(m.as_str()).unwrap_or(&""))).collect();
+        let names: BTreeMap<&str, &str> = orgs
+            .iter()
+            .map(|o| (o.code.as_str(), o.name.as_str()))
+            .collect();
+        let missing: Vec<String> = c
+            .missing
+            .iter()
+            .map(|m| format!("{m} {}", names.get(m.as_str()).unwrap_or(&"")))
+            .collect();
         let _ = writeln!(
             out,
             "完整性 / completeness: 应报 expected {}, 已报 received {} (按时 on time {}, 逾期 late {}), 未报 missing {}{}",
@@ -62,31 +75,63 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
             c.on_time,
             c.late,
             c.missing.len(),
-            if missing.is_empty() { String::new() } else { format!(": {}", missing.join(", ")) }
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", missing.join(", "))
+            }
         );
     }
     if config.parent.is_some() {
         match review::own(store, id).await? {
             Some((v, state, reason, _)) => {
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                let _ = writeln!(out, "上级审核 / review of this hub's report: version {v} {} {state}{why}", state.label());
+                let _ = writeln!(
+                    out,
+                    "上级审核 / review of this hub's report: version {v} {} {state}{why}",
+                    state.label()
+                );
             }
             None => {
-                let _ = writeln!(out, "上级审核 / review of this hub's report: (not known yet / 暂无)");
+                let _ = writeln!(
+                    out,
+                    "上级审核 / review of this hub's report: (not known yet / 暂无)"
+                );
             }
         }
     }
     let _ = writeln!(out);
 
-    let header =
-        ["单位 org", "名称 name", "版本 version", "接收时间 received (北京时间)", "时效 timeliness", "审核 review", "问题 findings", "催报 reminded", "原因 reason"];
+    let header = [
+        "单位 org",
+        "名称 name",
+        "版本 version",
+        "接收时间 received (北京时间)",
+        "时效 timeliness",
+        "审核 review",
+        "问题 findings",
+        "催报 reminded",
+        "原因 reason",
+    ];
     let mut rows = vec![];
     for o in &orgs {
         let findings = r.issues.iter().filter(|i| i.org == o.code).count();
         // How many reminders this child got, and the latest (`2 overdue:2026-02-06`).
-        let reminders = reminded.get(o.code.as_str()).map_or_else(|| "-".to_string(), |(n, last)| format!("{n} {last}"));
+        let reminders = reminded
+            .get(o.code.as_str())
+            .map_or_else(|| "-".to_string(), |(n, last)| format!("{n} {last}"));
         let row = match received.get(o.code.as_str()) {
-            None => vec![o.code.to_string(), o.name.clone(), "-".into(), "-".into(), "未报 missing".into(), "-".into(), "-".into(), reminders, String::new()],
+            None => vec![
+                o.code.to_string(),
+                o.name.clone(),
+                "-".into(),
+                "-".into(),
+                "未报 missing".into(),
+                "-".into(),
+                "-".into(),
+                reminders,
+                String::new(),
+            ],
             Some(x) => {
                 let rv = reviews.get(&o.code);
                 let state = rv.map_or(ReviewState::Pending, |r| r.state);
@@ -95,11 +140,17 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
                     o.name.clone(),
                     x.latest.to_string(),
                     local_time(&x.received_at),
-                    if x.on_time_ever { "按时 on time".into() } else { "逾期 late".into() },
+                    if x.on_time_ever {
+                        "按时 on time".into()
+                    } else {
+                        "逾期 late".into()
+                    },
                     format!("{} {state}", state.label()),
                     findings.to_string(),
                     reminders,
-                    rv.and_then(|r| r.reason.clone()).filter(|_| state == ReviewState::Returned).unwrap_or_default(),
+                    rv.and_then(|r| r.reason.clone())
+                        .filter(|_| state == ReviewState::Returned)
+                        .unwrap_or_default(),
                 ]
             }
         };
@@ -131,7 +182,14 @@ async fn received(store: &Store, id: &str) -> Result<BTreeMap<String, Received>,
     let mut out: BTreeMap<String, Received> = BTreeMap::new();
     for (org, version, at, on_time) in rows {
         let ever = out.get(&org).is_some_and(|r| r.on_time_ever) || on_time != 0;
-        out.insert(org, Received { latest: version as u32, received_at: at, on_time_ever: ever });
+        out.insert(
+            org,
+            Received {
+                latest: version as u32,
+                received_at: at,
+                on_time_ever: ever,
+            },
+        );
     }
     Ok(out)
 }
@@ -140,7 +198,12 @@ async fn received(store: &Store, id: &str) -> Result<BTreeMap<String, Received>,
 fn local_time(rfc3339: &str) -> String {
     DateTime::parse_from_rfc3339(rfc3339).map_or_else(
         |_| rfc3339.to_string(),
-        |t| t.with_timezone(&Utc).with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M").to_string(),
+        |t| {
+            t.with_timezone(&Utc)
+                .with_timezone(&chrono_tz::Asia::Shanghai)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        },
     )
 }
 
@@ -178,7 +241,11 @@ mod tests {
     #[test]
     fn columns_line_up_by_display_width_with_chinese_names() {
         let rows = vec![
-            vec!["H01".to_string(), "京山县总工会".to_string(), "2".to_string()],
+            vec![
+                "H01".to_string(),
+                "京山县总工会".to_string(),
+                "2".to_string(),
+            ],
             vec!["H02".to_string(), "x".to_string(), "10".to_string()],
         ];
         let text = table(&["单位 org", "名称 name", "版本"], &rows);
@@ -190,7 +257,10 @@ mod tests {
             .map(|(l, third)| l[..l.rfind(third).unwrap()].width())
             .collect();
         assert_eq!(starts, vec![starts[0]; 3], "{text}");
-        assert_eq!(starts[0], "京山县总工会".width() + 2 + "单位 org".width() + 2);
+        assert_eq!(
+            starts[0],
+            "京山县总工会".width() + 2 + "单位 org".width() + 2
+        );
     }
 
     #[test]

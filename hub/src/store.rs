@@ -45,13 +45,21 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new().max_connections(if sqlite { 4 } else { 8 }).connect(url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .connect(url)
+            .await?;
         if sqlite {
             // Readers do not wait for the intake's writes (and sqlx's SQLite default is WAL too).
-            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool, ingest: Default::default() })
+        Ok(Store {
+            pool,
+            ingest: Default::default(),
+        })
     }
 
     pub async fn close(&self) {

@@ -61,9 +61,17 @@ pub const ORIGIN: &str = "parent";
 /// Fetches the parent's campaigns (conditional on `etag`), stores the new ones with origin `parent`
 /// and applies changes to those already held (a moved due or end date flows down). Returns the new
 /// ETag, or the old one when unchanged, and how many campaigns were new or changed.
-pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>) -> anyhow::Result<(Option<String>, usize)> {
+pub async fn sync_campaigns(
+    store: &Store,
+    parent: &Parent,
+    etag: Option<String>,
+) -> anyhow::Result<(Option<String>, usize)> {
     use anyhow::Context as _;
-    let Some((list, tag)) = parent.campaigns(etag.as_deref()).await.context("fetching the parent's campaigns")? else {
+    let Some((list, tag)) = parent
+        .campaigns(etag.as_deref())
+        .await
+        .context("fetching the parent's campaigns")?
+    else {
         return Ok((etag, 0));
     };
     let mut added = 0;
@@ -74,10 +82,17 @@ pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>
             title: c.title,
             start: c.start,
             end: c.end,
-            due: Due { county: c.due.county, prefecture: c.due.prefecture, province: c.due.province },
+            due: Due {
+                county: c.due.county,
+                prefecture: c.due.prefecture,
+                province: c.due.province,
+            },
             template_body: c.template_body,
         };
-        match crate::campaign_changes::store_from_parent(store, &campaign, ORIGIN).await.with_context(|| format!("storing campaign {}", campaign.id))? {
+        match crate::campaign_changes::store_from_parent(store, &campaign, ORIGIN)
+            .await
+            .with_context(|| format!("storing campaign {}", campaign.id))?
+        {
             crate::campaign_changes::Applied::New => {
                 tracing::info!(campaign = %campaign.id, "campaign received from the parent");
                 added += 1;
@@ -96,8 +111,14 @@ pub async fn sync_campaigns(store: &Store, parent: &Parent, etag: Option<String>
 /// exactly as received, numbered with the stored rollup version it was made from (so the parent's
 /// `sources` name the same version this hub's `bangfu-hub rollup --version` prints). None while no
 /// child has reported.
-pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) -> Result<Option<Report>, Error> {
-    let t = campaign.template().map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+pub async fn own_report(
+    store: &Store,
+    config: &HubConfig,
+    campaign: &Campaign,
+) -> Result<Option<Report>, Error> {
+    let t = campaign
+        .template()
+        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     // The cells and the embedded reports are two reads; a child's version accepted between them
     // would make cells that are not the sum of the embedded reports, which the parent flags. Read
     // both again until they agree on every child's version. The children first, so that an empty
@@ -107,23 +128,40 @@ pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) 
         if children.is_empty() {
             return Ok(None);
         }
-        let r = rollup::rollup_with(store, &config.org, &config.name, &campaign.id, &config.reconcile).await?;
+        let r = rollup::rollup_with(
+            store,
+            &config.org,
+            &config.name,
+            &campaign.id,
+            &config.reconcile,
+        )
+        .await?;
         if same_versions(&r, &children) {
             break (r, children);
         }
         tracing::debug!(campaign = %campaign.id, "a child's report arrived while this hub's report was built; building it again");
     };
-    let version = u32::try_from(r.version).map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
+    let version = u32::try_from(r.version)
+        .map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
     // The review each embedded report got here goes up with it (the parent sees what was accepted below it).
     let mut reviews = crate::review::marks(store, &campaign.id).await?;
-    reviews.retain(|org, _| children.iter().any(|c| c["org"].as_str() == Some(org.as_str())));
+    reviews.retain(|org, _| {
+        children
+            .iter()
+            .any(|c| c["org"].as_str() == Some(org.as_str()))
+    });
     let mut cells = std::collections::BTreeMap::new();
     for (code, cell) in r.cells {
         let c = match cell {
             RollupCell::Value { value } => Cell::rolled_up(value),
-            RollupCell::Range { lower, upper: Some(upper) } => Cell::bounds(lower, upper).unwrap_or_else(Cell::suppressed),
+            RollupCell::Range {
+                lower,
+                upper: Some(upper),
+            } => Cell::bounds(lower, upper).unwrap_or_else(Cell::suppressed),
             // Nothing bounds it from above: the parent learns only that it is withheld.
-            RollupCell::Range { upper: None, .. } | RollupCell::Suppressed { .. } => Cell::suppressed(),
+            RollupCell::Range { upper: None, .. } | RollupCell::Suppressed { .. } => {
+                Cell::suppressed()
+            }
         };
         cells.insert(code, c);
     }
@@ -144,9 +182,20 @@ pub async fn own_report(store: &Store, config: &HubConfig, campaign: &Campaign) 
 
 /// Whether a rollup was made of exactly the child reports `embedded` (each child at the same version).
 fn same_versions(r: &rollup::Rollup, embedded: &[serde_json::Value]) -> bool {
-    let mut rolled: Vec<(String, u64)> = r.children.iter().map(|c| (c.org.as_str().to_string(), c.version)).collect();
-    let mut bodies: Vec<(String, u64)> =
-        embedded.iter().map(|c| (c["org"].as_str().unwrap_or_default().to_string(), c["version"].as_u64().unwrap_or(0))).collect();
+    let mut rolled: Vec<(String, u64)> = r
+        .children
+        .iter()
+        .map(|c| (c.org.as_str().to_string(), c.version))
+        .collect();
+    let mut bodies: Vec<(String, u64)> = embedded
+        .iter()
+        .map(|c| {
+            (
+                c["org"].as_str().unwrap_or_default().to_string(),
+                c["version"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
     rolled.sort();
     bodies.sort();
     rolled == bodies
@@ -164,7 +213,10 @@ async fn latest_bodies(store: &Store, campaign: &str) -> Result<Vec<serde_json::
     .await
     .map_err(store::Error::from)?;
     rows.into_iter()
-        .map(|(org, body)| serde_json::from_str(&body).map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")).into()))
+        .map(|(org, body)| {
+            serde_json::from_str(&body)
+                .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")).into())
+        })
         .collect()
 }
 
@@ -177,19 +229,32 @@ fn content(body: &str) -> Option<serde_json::Value> {
 
 /// Recomputes this hub's report on `campaign` and queues it as a new version when its content
 /// differs from the latest queued one. Returns the new version, if any.
-pub async fn record(store: &Store, config: &HubConfig, campaign: &Campaign, now: DateTime<Utc>) -> Result<Option<u32>, Error> {
-    let latest: Option<(i64, String)> = sqlx::query_as("SELECT version, body FROM upstream WHERE campaign = $1 ORDER BY version DESC LIMIT 1")
-        .bind(campaign.id.clone())
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(store::Error::from)?;
-    let Some(mut report) = own_report(store, config, campaign).await? else { return Ok(None) };
-    if latest.as_ref().is_some_and(|(_, b)| content(b) == content(&serde_json::to_string(&report).expect("a report serialises"))) {
+pub async fn record(
+    store: &Store,
+    config: &HubConfig,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<Option<u32>, Error> {
+    let latest: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, body FROM upstream WHERE campaign = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(campaign.id.clone())
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(store::Error::from)?;
+    let Some(mut report) = own_report(store, config, campaign).await? else {
+        return Ok(None);
+    };
+    if latest.as_ref().is_some_and(|(_, b)| {
+        content(b) == content(&serde_json::to_string(&report).expect("a report serialises"))
+    }) {
         return Ok(None);
     }
     // The rollup's version; above the last one queued in any case (versions queued before rollups
     // were stored may be higher), as the parent keeps the highest.
-    let version = report.version.max(latest.as_ref().map_or(1, |(v, _)| *v as u32 + 1));
+    let version = report
+        .version
+        .max(latest.as_ref().map_or(1, |(v, _)| *v as u32 + 1));
     report.version = version;
     let body = serde_json::to_string(&report).expect("a report serialises");
     sqlx::query(
@@ -209,7 +274,11 @@ pub async fn record(store: &Store, config: &HubConfig, campaign: &Campaign, now:
 
 /// Sends every queued version whose time has come, oldest first. Returns when the next attempt is
 /// due, if any version is still queued.
-pub async fn drain(store: &Store, parent: &Parent, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+pub async fn drain(
+    store: &Store,
+    parent: &Parent,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
     let rows: Vec<(String, i64, String, i64, String)> = sqlx::query_as(
         "SELECT campaign, version, body, attempts, next_attempt_at FROM upstream WHERE state = 'queued' ORDER BY campaign, version",
     )
@@ -218,7 +287,9 @@ pub async fn drain(store: &Store, parent: &Parent, now: DateTime<Utc>) -> Result
     .map_err(store::Error::from)?;
     let mut next: Option<DateTime<Utc>> = None;
     for (campaign, version, body, attempts, at) in rows {
-        let at = DateTime::parse_from_rfc3339(&at).map_err(|e| store::Error::Corrupt(format!("upstream time `{at}`: {e}")))?.with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| store::Error::Corrupt(format!("upstream time `{at}`: {e}")))?
+            .with_timezone(&Utc);
         if at > now {
             next = Some(next.map_or(at, |n| n.min(at)));
             continue;
@@ -230,7 +301,12 @@ pub async fn drain(store: &Store, parent: &Parent, now: DateTime<Utc>) -> Result
             }
             Outcome::Refused { status, detail } => {
                 tracing::error!(campaign = %campaign, version, status, detail = %detail, "the parent refused this hub's report; not retried");
-                ("refused", attempts + 1, now, Some(format!("{status}: {detail}")))
+                (
+                    "refused",
+                    attempts + 1,
+                    now,
+                    Some(format!("{status}: {detail}")),
+                )
             }
             Outcome::Unavailable { status, detail } => {
                 let wait = backoff((attempts + 1) as u32, rand::rng().random_range(0.8..=1.2));
@@ -257,12 +333,25 @@ pub async fn drain(store: &Store, parent: &Parent, now: DateTime<Utc>) -> Result
 /// After a report came in outside a serving hub (`bangfu-hub pull`): queue this hub's changed report
 /// on `campaign` and deliver what is due to the parent at `url` once. What is not delivered stays
 /// queued for the serving hub's worker.
-pub async fn send_now(store: &Store, config: &HubConfig, url: &str, campaign: &str) -> anyhow::Result<()> {
+pub async fn send_now(
+    store: &Store,
+    config: &HubConfig,
+    url: &str,
+    campaign: &str,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let c = campaigns::get(store, campaign).await?.with_context(|| format!("no campaign `{campaign}`"))?;
-    record(store, config, &c, Utc::now()).await.context("recomputing this hub's report")?;
-    let parent = Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
-    if let Some(at) = drain(store, &parent, Utc::now()).await.context("delivering to the parent")? {
+    let c = campaigns::get(store, campaign)
+        .await?
+        .with_context(|| format!("no campaign `{campaign}`"))?;
+    record(store, config, &c, Utc::now())
+        .await
+        .context("recomputing this hub's report")?;
+    let parent =
+        Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
+    if let Some(at) = drain(store, &parent, Utc::now())
+        .await
+        .context("delivering to the parent")?
+    {
         anyhow::bail!("the parent did not take it yet; next attempt at {at}");
     }
     Ok(())
@@ -279,7 +368,13 @@ async fn record_all(store: &Store, config: &HubConfig) -> Result<(), Error> {
 /// The hub's life as a child, until the process ends: sync campaigns every `interval`, and on start,
 /// on each `changed` notification (a child's report accepted) and after new campaigns, recompute and
 /// deliver its own reports, retrying with backoff. Failures are logged and retried, never fatal.
-pub async fn run(store: Store, config: HubConfig, parent: Parent, interval: Duration, changed: Arc<Changed>) {
+pub async fn run(
+    store: Store,
+    config: HubConfig,
+    parent: Parent,
+    interval: Duration,
+    changed: Arc<Changed>,
+) {
     let mut etag = None;
     let mut next_sync = tokio::time::Instant::now();
     let mut dirty = true;
@@ -300,7 +395,17 @@ pub async fn run(store: Store, config: HubConfig, parent: Parent, interval: Dura
         if let Some(tp) = changed.take_trace() {
             telemetry::continue_trace(&span, &tp);
         }
-        let wait = pass(&store, &config, &parent, interval, &mut etag, &mut next_sync, &mut dirty).instrument(span).await;
+        let wait = pass(
+            &store,
+            &config,
+            &parent,
+            interval,
+            &mut etag,
+            &mut next_sync,
+            &mut dirty,
+        )
+        .instrument(span)
+        .await;
         tokio::select! {
             _ = changed.notify.notified() => dirty = true,
             _ = tokio::time::sleep(wait) => {}
@@ -325,7 +430,10 @@ async fn pass(
                 *etag = tag;
                 *dirty |= added > 0;
             }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "campaign sync failed; retrying at the next interval"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "campaign sync failed; retrying at the next interval"
+            ),
         }
         *next_sync = tokio::time::Instant::now() + interval;
     }
@@ -368,18 +476,30 @@ mod tests {
             children: vec![],
             review: None,
         };
-        rollup::Rollup { children: children.iter().map(child).collect(), ..child(&("H", 0)) }
+        rollup::Rollup {
+            children: children.iter().map(child).collect(),
+            ..child(&("H", 0))
+        }
     }
 
     #[test]
     fn a_rollup_made_before_a_childs_newer_version_arrived_is_not_sent_with_it() {
         let embedded = |children: &[(&str, u64)]| -> Vec<serde_json::Value> {
-            children.iter().map(|(o, v)| serde_json::json!({"org": o, "version": v})).collect()
+            children
+                .iter()
+                .map(|(o, v)| serde_json::json!({"org": o, "version": v}))
+                .collect()
         };
         let rolled = rollup_of(&[("H01", 1), ("H02", 3)]);
         assert!(same_versions(&rolled, &embedded(&[("H02", 3), ("H01", 1)])));
-        assert!(!same_versions(&rolled, &embedded(&[("H01", 2), ("H02", 3)])), "H01's version 2 arrived between the reads");
-        assert!(!same_versions(&rolled, &embedded(&[("H01", 1), ("H02", 3), ("H03", 1)])), "H03's first report arrived between the reads");
+        assert!(
+            !same_versions(&rolled, &embedded(&[("H01", 2), ("H02", 3)])),
+            "H01's version 2 arrived between the reads"
+        );
+        assert!(
+            !same_versions(&rolled, &embedded(&[("H01", 1), ("H02", 3), ("H03", 1)])),
+            "H03's first report arrived between the reads"
+        );
     }
 
     #[test]

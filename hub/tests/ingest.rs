@@ -27,15 +27,41 @@ fn postgres(tag: &str) -> Option<(String, String, String)> {
         println!("skipping PostgreSQL: set BANGFU_TEST_DATABASE_URL");
         return None;
     };
-    let name = format!("bangfu_test_ingest_{tag}_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
-    let out = Command::new("psql").args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE DATABASE {name}")]).output().expect("psql");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
+    let name = format!(
+        "bangfu_test_ingest_{tag}_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    );
+    let out = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(b, _)| b)
+        .to_string();
     Some((format!("{base}/{name}"), admin, name))
 }
 
 fn drop_database(admin: &str, name: &str) {
-    let _ = Command::new("psql").args([admin, "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).output();
+    let _ = Command::new("psql")
+        .args([
+            admin,
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ])
+        .output();
 }
 
 async fn count(store: &Store) -> i64 {
@@ -46,16 +72,41 @@ async fn versions_keep_their_meaning_within_and_across_batches(url: &str) {
     let store = Store::open(url).await.unwrap();
     let batch = [
         row("A01", 1, "{\"a\":1}"),
-        row("A01", 1, "{\"a\":1}"),   // same version, same content, same batch: duplicate
-        row("A01", 1, "{\"a\":2}"),   // same version, other content, same batch: conflict
+        row("A01", 1, "{\"a\":1}"), // same version, same content, same batch: duplicate
+        row("A01", 1, "{\"a\":2}"), // same version, other content, same batch: conflict
         row("A02", 1, "{\"b\":1}"),
         row("A01", 2, "{\"a\":3}"),
     ];
     let got = ingest::write_batch(&store, &batch).await.unwrap();
-    assert_eq!(got, [Stored::Inserted, Stored::Duplicate { on_time: true }, Stored::Conflict, Stored::Inserted, Stored::Inserted]);
+    assert_eq!(
+        got,
+        [
+            Stored::Inserted,
+            Stored::Duplicate { on_time: true },
+            Stored::Conflict,
+            Stored::Inserted,
+            Stored::Inserted
+        ]
+    );
     // A later batch sees the committed rows the same way, with the on-time flag they were stored with.
-    let again = ingest::write_batch(&store, &[row("A01", 2, "{\"a\":3}"), row("A02", 1, "{\"b\":9}"), row("A03", 4, "{}")]).await.unwrap();
-    assert_eq!(again, [Stored::Duplicate { on_time: false }, Stored::Conflict, Stored::Inserted]);
+    let again = ingest::write_batch(
+        &store,
+        &[
+            row("A01", 2, "{\"a\":3}"),
+            row("A02", 1, "{\"b\":9}"),
+            row("A03", 4, "{}"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again,
+        [
+            Stored::Duplicate { on_time: false },
+            Stored::Conflict,
+            Stored::Inserted
+        ]
+    );
     assert_eq!(count(&store).await, 4);
     store.close().await;
 }
@@ -63,12 +114,17 @@ async fn versions_keep_their_meaning_within_and_across_batches(url: &str) {
 #[tokio::test]
 async fn versions_keep_their_meaning_within_and_across_batches_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    versions_keep_their_meaning_within_and_across_batches(&bangfu_hub::store::sqlite_url(dir.path())).await;
+    versions_keep_their_meaning_within_and_across_batches(&bangfu_hub::store::sqlite_url(
+        dir.path(),
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn versions_keep_their_meaning_within_and_across_batches_on_postgresql() {
-    let Some((url, admin, name)) = postgres("batch") else { return };
+    let Some((url, admin, name)) = postgres("batch") else {
+        return;
+    };
     versions_keep_their_meaning_within_and_across_batches(&url).await;
     drop_database(&admin, &name);
 }
@@ -80,7 +136,11 @@ async fn concurrent_reports_are_each_answered_once_committed(url: &str) {
     for i in 0..400 {
         let store = store.clone();
         let org = format!("A{:03}", i % 200);
-        tasks.push(tokio::spawn(async move { ingest::store(&store, row(&org, 1, &format!("{{\"org\":\"{org}\"}}"))).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            ingest::store(&store, row(&org, 1, &format!("{{\"org\":\"{org}\"}}")))
+                .await
+                .unwrap()
+        }));
     }
     let mut inserted = 0;
     let mut duplicates = 0;
@@ -102,12 +162,15 @@ async fn concurrent_reports_are_each_answered_once_committed(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reports_are_each_answered_once_committed_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    concurrent_reports_are_each_answered_once_committed(&bangfu_hub::store::sqlite_url(dir.path())).await;
+    concurrent_reports_are_each_answered_once_committed(&bangfu_hub::store::sqlite_url(dir.path()))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reports_are_each_answered_once_committed_on_postgresql() {
-    let Some((url, admin, name)) = postgres("concurrent") else { return };
+    let Some((url, admin, name)) = postgres("concurrent") else {
+        return;
+    };
     concurrent_reports_are_each_answered_once_committed(&url).await;
     drop_database(&admin, &name);
 }
@@ -116,13 +179,26 @@ async fn concurrent_reports_are_each_answered_once_committed_on_postgresql() {
 /// (One thread: the three are queued before the writer runs, so they reach it as one batch.)
 #[tokio::test]
 async fn a_row_the_database_refuses_fails_alone_on_postgresql() {
-    let Some((url, admin, name)) = postgres("refused") else { return };
+    let Some((url, admin, name)) = postgres("refused") else {
+        return;
+    };
     let store = Store::open(&url).await.unwrap();
-    let rows = [row("A01", 1, "{}"), row("A02", 1, "{\"bad\":\"\u{0}\"}"), row("A03", 1, "{}")];
-    assert!(ingest::write_batch(&store, &rows).await.is_err(), "the batch as a whole is refused");
+    let rows = [
+        row("A01", 1, "{}"),
+        row("A02", 1, "{\"bad\":\"\u{0}\"}"),
+        row("A03", 1, "{}"),
+    ];
+    assert!(
+        ingest::write_batch(&store, &rows).await.is_err(),
+        "the batch as a whole is refused"
+    );
     assert_eq!(count(&store).await, 0, "and nothing of it is stored");
     let [a, b, c] = rows.clone();
-    let answers = tokio::join!(ingest::store(&store, a), ingest::store(&store, b), ingest::store(&store, c));
+    let answers = tokio::join!(
+        ingest::store(&store, a),
+        ingest::store(&store, b),
+        ingest::store(&store, c)
+    );
     let answers = [answers.0, answers.1, answers.2];
     assert!(matches!(answers[0], Ok(Stored::Inserted)), "{answers:?}");
     assert!(answers[1].is_err(), "{answers:?}");

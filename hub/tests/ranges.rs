@@ -29,34 +29,64 @@ fn check_rollup(id: &str, seed: u64, sizes: &[usize]) -> (usize, usize) {
         let (hs, aid) = archive(seed.wrapping_add(k as u64 * 7919), n, &v);
         let values = aggregate(&t, &hs, &aid, &period);
         // A county whose table cannot be protected sends nothing (the node refuses): not in the rollup.
-        let Ok(protected) = protect(&t, &values) else { continue };
+        let Ok(protected) = protect(&t, &values) else {
+            continue;
+        };
         for i in 0..t.cells.len() {
             let Some(x) = values.value(i) else { continue };
             truth[i] = Some(truth[i].map_or(x, |s| s + x));
             withheld_by_someone[i] |= protected.withheld().contains(&t.cells[i].code);
         }
         let org = OrgCode::parse(&format!("H{:02}", k + 1)).unwrap();
-        reports.push(Report::new(org, &t, Some("c".into()), period.as_of, 1, protected, evaluate(&t, |i| values.value(i))));
+        reports.push(Report::new(
+            org,
+            &t,
+            Some("c".into()),
+            period.as_of,
+            1,
+            protected,
+            evaluate(&t, |i| values.value(i)),
+        ));
     }
     let refs: Vec<&Report> = reports.iter().collect();
     let rolled = add_up(&t, &refs);
     let (mut exact, mut ranged) = (0, 0);
     for (i, cell) in t.cells.iter().enumerate() {
         let Some(total) = truth[i] else {
-            assert!(!rolled.contains_key(&cell.code) || reports.is_empty(), "{id} {}: rolled up from nothing", cell.code);
+            assert!(
+                !rolled.contains_key(&cell.code) || reports.is_empty(),
+                "{id} {}: rolled up from nothing",
+                cell.code
+            );
             continue;
         };
         let total = total.rescale(cell.scale);
         match rolled.get(&cell.code) {
             Some(RollupCell::Value { value }) => {
-                assert!(!withheld_by_someone[i], "{id} {}: exact although some county withheld it", cell.code);
+                assert!(
+                    !withheld_by_someone[i],
+                    "{id} {}: exact although some county withheld it",
+                    cell.code
+                );
                 assert_eq!(*value, total, "{id} {}", cell.code);
                 exact += 1;
             }
             Some(RollupCell::Range { lower, upper }) => {
-                assert!(withheld_by_someone[i], "{id} {}: a range although every county published it", cell.code);
-                assert!(*lower <= total, "{id} {}: lower {lower} above the true {total}", cell.code);
-                assert!(upper.is_none_or(|u| total <= u), "{id} {}: upper {upper:?} below the true {total}", cell.code);
+                assert!(
+                    withheld_by_someone[i],
+                    "{id} {}: a range although every county published it",
+                    cell.code
+                );
+                assert!(
+                    *lower <= total,
+                    "{id} {}: lower {lower} above the true {total}",
+                    cell.code
+                );
+                assert!(
+                    upper.is_none_or(|u| total <= u),
+                    "{id} {}: upper {upper:?} below the true {total}",
+                    cell.code
+                );
                 ranged += 1;
             }
             other => panic!("{id} {}: {other:?} for a true total of {total}", cell.code),

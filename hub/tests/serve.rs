@@ -24,12 +24,19 @@ const CAMPAIGN: &str = "2026-dangan";
 const SONGNUAN: &str = "2026-songnuan";
 
 fn hub(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bangfu-hub")).args(args).output().expect("running bangfu-hub")
+    Command::new(env!("CARGO_BIN_EXE_bangfu-hub"))
+        .args(args)
+        .output()
+        .expect("running bangfu-hub")
 }
 
 fn ok(args: &[&str]) -> String {
     let out = hub(args);
-    assert!(out.status.success(), "bangfu-hub {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bangfu-hub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -39,8 +46,22 @@ fn s(p: &Path) -> &str {
 
 /// A CA in `root/name` and identities issued from it.
 fn issue(pki: &Path, root: &Path, org: &str, hosts: &[&str]) -> PathBuf {
-    let out = root.join(format!("tls-{org}-{}", pki.file_name().unwrap().to_str().unwrap()));
-    let mut args = vec!["pki", "issue", "--dir", s(pki), "--org", org, "--name", "单位", "--out", s(&out)];
+    let out = root.join(format!(
+        "tls-{org}-{}",
+        pki.file_name().unwrap().to_str().unwrap()
+    ));
+    let mut args = vec![
+        "pki",
+        "issue",
+        "--dir",
+        s(pki),
+        "--org",
+        org,
+        "--name",
+        "单位",
+        "--out",
+        s(&out),
+    ];
     for h in hosts {
         args.extend(["--host", h]);
     }
@@ -73,46 +94,140 @@ impl Drop for Hub {
 fn spawn_hub(database_url: Option<(String, String, String)>) -> Hub {
     let root = tempfile::tempdir().unwrap();
     let pki = root.path().join("pki");
-    ok(&["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+    ok(&[
+        "pki",
+        "init",
+        "--dir",
+        s(&pki),
+        "--org",
+        "HB",
+        "--name",
+        "湖北省总工会",
+    ]);
     let tls = issue(&pki, root.path(), "HB", &["127.0.0.1"]);
     for org in ["H01", "H02", "H03"] {
         issue(&pki, root.path(), org, &[]);
     }
     let data = root.path().join("hub");
-    let mut init = vec!["init", "--data", s(&data), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&tls), "--pki", s(&pki)];
+    let mut init = vec![
+        "init",
+        "--data",
+        s(&data),
+        "--org",
+        "HB",
+        "--name",
+        "湖北省总工会",
+        "--level",
+        "province",
+        "--tls",
+        s(&tls),
+        "--pki",
+        s(&pki),
+    ];
     let url;
     if let Some((u, _, _)) = &database_url {
         url = u.clone();
         init.extend(["--database-url", &url]);
     }
     ok(&init);
-    ok(&["org", "add", "--data", s(&data), "--code", "H01", "--name", "京山县总工会"]);
-    ok(&["org", "add", "--data", s(&data), "--code", "H02", "--name", "沙洋县总工会", "--email", "sy@example.org"]);
     ok(&[
-        "campaign", "create", "--data", s(&data), "--id", CAMPAIGN, "--template", "dangan", "--title", "2026年档案统计",
-        "--start", "2026-01-01", "--end", "2026-06-30", "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31",
+        "org",
+        "add",
+        "--data",
+        s(&data),
+        "--code",
+        "H01",
+        "--name",
+        "京山县总工会",
+    ]);
+    ok(&[
+        "org",
+        "add",
+        "--data",
+        s(&data),
+        "--code",
+        "H02",
+        "--name",
+        "沙洋县总工会",
+        "--email",
+        "sy@example.org",
+    ]);
+    ok(&[
+        "campaign",
+        "create",
+        "--data",
+        s(&data),
+        "--id",
+        CAMPAIGN,
+        "--template",
+        "dangan",
+        "--title",
+        "2026年档案统计",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-06-30",
+        "--due",
+        "county=2099-12-31",
+        "--due",
+        "prefecture=2099-12-31",
     ]);
     // A campaign from a template file, already past its due dates.
     let songnuan = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/templates/songnuan.toml");
     ok(&[
-        "campaign", "create", "--data", s(&data), "--id", SONGNUAN, "--template", s(&songnuan), "--title", "2026年送温暖",
-        "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2026-02-05", "--due", "prefecture=2026-02-10",
-        "--due", "province=2026-02-15",
+        "campaign",
+        "create",
+        "--data",
+        s(&data),
+        "--id",
+        SONGNUAN,
+        "--template",
+        s(&songnuan),
+        "--title",
+        "2026年送温暖",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+        "--due",
+        "county=2026-02-05",
+        "--due",
+        "prefecture=2026-02-10",
+        "--due",
+        "province=2026-02-15",
     ]);
     let mut process = Command::new(env!("CARGO_BIN_EXE_bangfu-hub"))
-        .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--data",
+            s(&data),
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(root.path().join("serve.log")).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::create(root.path().join("serve.log")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let mut line = String::new();
     let mut stdout = BufReader::new(process.stdout.take().unwrap());
     stdout.read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on https://").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
     let port = addr.rsplit(':').next().unwrap();
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let dashboard = line.trim().strip_prefix("dashboard on ").unwrap_or_else(|| panic!("unexpected second line {line:?}")).to_string();
+    let dashboard = line
+        .trim()
+        .strip_prefix("dashboard on ")
+        .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+        .to_string();
     Hub {
         url: format!("https://127.0.0.1:{port}"),
         dashboard,
@@ -152,10 +267,20 @@ impl Hub {
     }
 
     async fn post(&self, org: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-        let res = self.client(org).post(format!("{}/api/v1/reports", self.url)).header("content-type", "application/json").body(body).send().await.unwrap();
+        let res = self
+            .client(org)
+            .post(format!("{}/api/v1/reports", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn rollup(&self) -> Value {
@@ -163,7 +288,12 @@ impl Hub {
     }
 
     async fn rollup_of(&self, campaign: &str) -> Value {
-        let res = self.client("HB").get(format!("{}/api/v1/campaigns/{campaign}/rollup", self.url)).send().await.unwrap();
+        let res = self
+            .client("HB")
+            .get(format!("{}/api/v1/campaigns/{campaign}/rollup", self.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
     }
@@ -172,7 +302,12 @@ impl Hub {
     /// unchanged. (The rollup's own `version` counts stored rollups, not reports.)
     async fn stored(&self) -> (u64, u64) {
         let r = self.rollup().await;
-        let versions = r["sources"].as_array().unwrap().iter().map(|x| x["version"].as_u64().unwrap()).sum();
+        let versions = r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["version"].as_u64().unwrap())
+            .sum();
         (versions, r["completeness"]["received"].as_u64().unwrap())
     }
 }
@@ -180,7 +315,8 @@ impl Hub {
 fn client_with(ca_dir: &Path, identity: Option<&Path>) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ca = std::fs::read(ca_dir.join("ca.pem")).unwrap();
-    let mut b = reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]);
+    let mut b =
+        reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]);
     if let Some(id) = identity {
         let mut pem = std::fs::read(id.join("cert.pem")).unwrap();
         pem.extend(std::fs::read(id.join("key.pem")).unwrap());
@@ -203,7 +339,15 @@ fn report(org: &str, seed: u64, version: u32) -> Report {
     let values = aggregate(&t, &hs, &aid, &Period::on(as_of));
     let outcome = evaluate(&t, |i| values.value(i));
     let protected = protect(&t, &values).expect("protection succeeds");
-    Report::new(OrgCode::parse(org).unwrap(), &t, Some(CAMPAIGN.into()), as_of, version, protected, outcome)
+    Report::new(
+        OrgCode::parse(org).unwrap(),
+        &t,
+        Some(CAMPAIGN.into()),
+        as_of,
+        version,
+        protected,
+        outcome,
+    )
 }
 
 fn json(r: &Report) -> Vec<u8> {
@@ -249,8 +393,16 @@ async fn a_child_cannot_post_another_childs_report() {
     assert_eq!(hub.stored().await, (0, 0));
     // The refusal is logged with the peer, the path and the reason, and no cell values.
     let log = hub.log();
-    let line = log.lines().find(|l| l.contains("refused")).unwrap_or_else(|| panic!("no refusal logged: {log}"));
-    assert!(line.contains("peer=H02") && line.contains("path=/api/v1/reports") && line.contains("H01's"), "{line}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused"))
+        .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert!(
+        line.contains("peer=H02")
+            && line.contains("path=/api/v1/reports")
+            && line.contains("H01's"),
+        "{line}"
+    );
     assert!(!log.contains("\"value\""), "{log}");
 }
 
@@ -259,7 +411,12 @@ async fn an_unregistered_org_is_refused() {
     let hub = spawn_hub(None);
     let (status, problem) = hub.post("H03", json(&report("H03", 1, 1))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("not a registered child"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a registered child")
+    );
     assert_eq!(hub.stored().await, (0, 0));
 }
 
@@ -274,11 +431,27 @@ async fn only_the_hub_itself_and_the_levels_above_may_read_its_rollup() {
         let res = hub.client(reader).get(&url).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{reader}");
         let problem: Value = res.json().await.unwrap();
-        assert!(problem["detail"].as_str().unwrap().contains(&format!("{reader} may not read HB's rollup")), "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{reader} may not read HB's rollup")),
+            "{problem}"
+        );
         hub.log_eventually(&format!("peer={reader}")).await;
     }
-    assert!(hub.log().lines().filter(|l| l.contains("refused")).all(|l| l.contains("/rollup")), "{}", hub.log());
-    assert_eq!(hub.client("HB").get(&url).send().await.unwrap().status(), StatusCode::OK);
+    assert!(
+        hub.log()
+            .lines()
+            .filter(|l| l.contains("refused"))
+            .all(|l| l.contains("/rollup")),
+        "{}",
+        hub.log()
+    );
+    assert_eq!(
+        hub.client("HB").get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 /// A dashboard event stream (`text/event-stream`), read event by event.
@@ -294,12 +467,20 @@ impl Events {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
                 if block.lines().any(|l| l == "event: rollup") {
-                    let data = block.lines().find_map(|l| l.strip_prefix("data: ")).expect("an event with data");
+                    let data = block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .expect("an event with data");
                     return serde_json::from_str(data).unwrap();
                 }
                 continue;
             }
-            let chunk = self.res.chunk().await.unwrap().expect("the stream stays open");
+            let chunk = self
+                .res
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
             self.buf.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
@@ -321,32 +502,79 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
     let index = get("/".into()).await;
     assert_eq!(index.status(), StatusCode::OK);
     let index = index.text().await.unwrap();
-    assert!(index.contains("2026年档案统计") && index.contains(&format!("href=\"/campaigns/{CAMPAIGN}\"")), "{index}");
-    assert_eq!(index.matches("0 / 2").count(), 2, "both campaigns: nobody reported of 2 children: {index}");
+    assert!(
+        index.contains("2026年档案统计")
+            && index.contains(&format!("href=\"/campaigns/{CAMPAIGN}\"")),
+        "{index}"
+    );
+    assert_eq!(
+        index.matches("0 / 2").count(),
+        2,
+        "both campaigns: nobody reported of 2 children: {index}"
+    );
 
     let res = get(format!("/campaigns/{CAMPAIGN}/events")).await;
     assert_eq!(res.headers()["content-type"], "text/event-stream");
-    let mut events = Events { res, buf: String::new() };
+    let mut events = Events {
+        res,
+        buf: String::new(),
+    };
     let first = events.next().await;
-    assert_eq!((first["received"].as_u64(), first["expected"].as_u64()), (Some(0), Some(2)), "{first}");
+    assert_eq!(
+        (first["received"].as_u64(), first["expected"].as_u64()),
+        (Some(0), Some(2)),
+        "{first}"
+    );
 
     let (status, receipt) = hub.post("H01", json(&report("H01", 1, 1))).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
-    let second = tokio::time::timeout(std::time::Duration::from_secs(15), events.next()).await.expect("an event after the report");
+    let second = tokio::time::timeout(std::time::Duration::from_secs(15), events.next())
+        .await
+        .expect("an event after the report");
     assert_eq!(second["received"].as_u64(), Some(1), "{second}");
-    assert!(second["version"].as_u64() > first["version"].as_u64(), "{first} then {second}");
+    assert!(
+        second["version"].as_u64() > first["version"].as_u64(),
+        "{first} then {second}"
+    );
 
-    let tree = get(format!("/campaigns/{CAMPAIGN}/tree")).await.text().await.unwrap();
+    let tree = get(format!("/campaigns/{CAMPAIGN}/tree"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(tree.contains("data-org=\"H01\""), "{tree}");
-    assert!(tree.contains("未报 missing") && tree.contains("沙洋县总工会 H02"), "{tree}");
-    assert!(tree.contains(&format!("rollup version {}", second["version"])), "{tree}");
-    let page = get(format!("/campaigns/{CAMPAIGN}")).await.text().await.unwrap();
-    assert!(page.contains("EventSource") && page.contains("data-org=\"H01\""), "{page}");
+    assert!(
+        tree.contains("未报 missing") && tree.contains("沙洋县总工会 H02"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains(&format!("rollup version {}", second["version"])),
+        "{tree}"
+    );
+    let page = get(format!("/campaigns/{CAMPAIGN}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("EventSource") && page.contains("data-org=\"H01\""),
+        "{page}"
+    );
     let index = get("/".into()).await.text().await.unwrap();
-    assert!(index.contains("1 / 2") && index.contains("0 / 2"), "H01 reported on one campaign: {index}");
-    let json: Value = get(format!("/campaigns/{CAMPAIGN}/rollup.json")).await.json().await.unwrap();
+    assert!(
+        index.contains("1 / 2") && index.contains("0 / 2"),
+        "H01 reported on one campaign: {index}"
+    );
+    let json: Value = get(format!("/campaigns/{CAMPAIGN}/rollup.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(json["completeness"]["received"], 1);
-    assert_eq!(get("/campaigns/nope".into()).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get("/campaigns/nope".into()).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// A webhook receiver on loopback: `/hook` keeps what it is sent, `/fail` answers 500.
@@ -355,11 +583,17 @@ async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Valu
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let keep = got.clone();
     let app = axum::Router::new()
-        .route("/hook", post(move |axum::Json(v): axum::Json<Value>| async move {
-            keep.lock().unwrap().push(v);
-            StatusCode::OK
-        }))
-        .route("/fail", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }));
+        .route(
+            "/hook",
+            post(move |axum::Json(v): axum::Json<Value>| async move {
+                keep.lock().unwrap().push(v);
+                StatusCode::OK
+            }),
+        )
+        .route(
+            "/fail",
+            post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -381,60 +615,163 @@ async fn reminders_work_on_postgresql_too() {
         println!("skipping PostgreSQL: set BANGFU_TEST_DATABASE_URL");
         return;
     };
-    let name = format!("bangfu_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    let name = format!(
+        "bangfu_test_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    );
     psql(&admin, &format!("CREATE DATABASE {name}"));
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    reminders_on(&spawn_hub(Some((format!("{base}/{name}"), admin.clone(), name)))).await;
+    reminders_on(&spawn_hub(Some((
+        format!("{base}/{name}"),
+        admin.clone(),
+        name,
+    ))))
+    .await;
 }
 
 async fn reminders_on(hub: &Hub) {
     let (url, got) = webhook_receiver().await;
-    ok(&["org", "add", "--data", s(&hub.data), "--code", "H01", "--name", "京山县总工会", "--webhook", &format!("{url}/hook")]);
-    ok(&["org", "add", "--data", s(&hub.data), "--code", "H03", "--name", "钟祥市总工会", "--webhook", &format!("{url}/fail")]);
+    ok(&[
+        "org",
+        "add",
+        "--data",
+        s(&hub.data),
+        "--code",
+        "H01",
+        "--name",
+        "京山县总工会",
+        "--webhook",
+        &format!("{url}/hook"),
+    ]);
+    ok(&[
+        "org",
+        "add",
+        "--data",
+        s(&hub.data),
+        "--code",
+        "H03",
+        "--name",
+        "钟祥市总工会",
+        "--webhook",
+        &format!("{url}/fail"),
+    ]);
     // H02 has reported; the campaign is due 2099-12-31 for counties.
-    assert_eq!(hub.post("H02", json(&report("H02", 2, 1))).await.0, StatusCode::CREATED);
+    assert_eq!(
+        hub.post("H02", json(&report("H02", 2, 1))).await.0,
+        StatusCode::CREATED
+    );
     let remind = |today: &str| {
         let data = hub.data.clone();
         let today = today.to_string();
-        async move { tokio::task::spawn_blocking(move || ok(&["remind", "--data", s(&data), "--today", &today])).await.unwrap() }
+        async move {
+            tokio::task::spawn_blocking(move || {
+                ok(&["remind", "--data", s(&data), "--today", &today])
+            })
+            .await
+            .unwrap()
+        }
     };
 
     let out = remind("2099-12-29").await;
-    assert!(out.contains("2 made, 1 delivered, 1 not delivered"), "{out}");
-    assert!(out.contains(&format!("{CAMPAIGN} H01 due_soon")) && out.contains(&format!("{CAMPAIGN} H03 due_soon")), "{out}");
+    assert!(
+        out.contains("2 made, 1 delivered, 1 not delivered"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{CAMPAIGN} H01 due_soon"))
+            && out.contains(&format!("{CAMPAIGN} H03 due_soon")),
+        "{out}"
+    );
     assert!(!out.contains("H02"), "H02 reported: {out}");
     {
         let got = got.lock().unwrap();
         assert_eq!(got.len(), 1, "{got:?}");
-        assert_eq!((got[0]["org"].as_str(), got[0]["kind"].as_str(), got[0]["campaign"].as_str()), (Some("H01"), Some("due_soon"), Some(CAMPAIGN)));
+        assert_eq!(
+            (
+                got[0]["org"].as_str(),
+                got[0]["kind"].as_str(),
+                got[0]["campaign"].as_str()
+            ),
+            (Some("H01"), Some("due_soon"), Some(CAMPAIGN))
+        );
         let message = got[0]["message"].as_str().unwrap();
-        assert!(message.contains("2099-12-31") && message.contains("还有 2 天") && message.contains("京山县总工会"), "{message}");
+        assert!(
+            message.contains("2099-12-31")
+                && message.contains("还有 2 天")
+                && message.contains("京山县总工会"),
+            "{message}"
+        );
     }
 
     // The same day again: nothing new; H03's refused one is tried again, H01's is not resent.
     let out = remind("2099-12-29").await;
-    assert!(out.contains("0 made, 0 delivered, 1 not delivered"), "{out}");
+    assert!(
+        out.contains("0 made, 0 delivered, 1 not delivered"),
+        "{out}"
+    );
     assert_eq!(got.lock().unwrap().len(), 1);
 
     // Overdue: one each day.
     let out = remind("2100-01-01").await;
-    assert!(out.contains(&format!("{CAMPAIGN} H01 overdue:2100-01-01")) && out.contains("2 made, 1 delivered"), "{out}");
+    assert!(
+        out.contains(&format!("{CAMPAIGN} H01 overdue:2100-01-01"))
+            && out.contains("2 made, 1 delivered"),
+        "{out}"
+    );
     assert_eq!(got.lock().unwrap().len(), 2);
-    assert!(got.lock().unwrap()[1]["message"].as_str().unwrap().contains("逾期 1 天"));
+    assert!(
+        got.lock().unwrap()[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("逾期 1 天")
+    );
 
     // A child reads its own reminders over mutual TLS, and only its own.
-    let mine: Value = hub.client("H01").get(format!("{}/api/v1/reminders", hub.url)).send().await.unwrap().json().await.unwrap();
-    let kinds: Vec<&str> = mine["reminders"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    let mine: Value = hub
+        .client("H01")
+        .get(format!("{}/api/v1/reminders", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = mine["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["overdue:2100-01-01", "due_soon"], "{mine}");
-    assert!(mine["reminders"].as_array().unwrap().iter().all(|r| r["org"] == "H01"), "{mine}");
-    let theirs: Value = hub.client("H02").get(format!("{}/api/v1/reminders", hub.url)).send().await.unwrap().json().await.unwrap();
+    assert!(
+        mine["reminders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["org"] == "H01"),
+        "{mine}"
+    );
+    let theirs: Value = hub
+        .client("H02")
+        .get(format!("{}/api/v1/reminders", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(theirs["reminders"], serde_json::json!([]), "{theirs}");
 }
 
 #[tokio::test]
 async fn a_client_without_a_certificate_is_refused() {
     let hub = spawn_hub(None);
-    let res = client_with(&hub.identity("HB"), None).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
+    let res = client_with(&hub.identity("HB"), None)
+        .post(format!("{}/api/v1/reports", hub.url))
+        .body(json(&report("H01", 1, 1)))
+        .send()
+        .await;
     assert!(res.is_err(), "{res:?}");
     hub.log_eventually("TLS handshake refused").await;
     assert_eq!(hub.stored().await, (0, 0));
@@ -444,9 +781,22 @@ async fn a_client_without_a_certificate_is_refused() {
 async fn a_certificate_from_another_ca_is_refused() {
     let hub = spawn_hub(None);
     let other = hub.root.path().join("other-ca");
-    ok(&["pki", "init", "--dir", s(&other), "--org", "HB", "--name", "假冒"]);
+    ok(&[
+        "pki",
+        "init",
+        "--dir",
+        s(&other),
+        "--org",
+        "HB",
+        "--name",
+        "假冒",
+    ]);
     let stranger = issue(&other, hub.root.path(), "H01", &[]);
-    let res = client_with(&hub.identity("HB"), Some(&stranger)).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
+    let res = client_with(&hub.identity("HB"), Some(&stranger))
+        .post(format!("{}/api/v1/reports", hub.url))
+        .body(json(&report("H01", 1, 1)))
+        .send()
+        .await;
     assert!(res.is_err(), "{res:?}");
     hub.log_eventually("TLS handshake refused").await;
     assert_eq!(hub.stored().await, (0, 0));
@@ -461,8 +811,19 @@ async fn an_expired_certificate_is_refused() {
         not_before: chrono::Utc::now() - chrono::Duration::days(400),
         not_after: chrono::Utc::now() - chrono::Duration::days(1),
     };
-    bangfu_hub::pki::issue(&hub.pki, &OrgCode::parse("H01").unwrap(), "京山县总工会", &options, &expired).unwrap();
-    let res = client_with(&hub.identity("HB"), Some(&expired)).post(format!("{}/api/v1/reports", hub.url)).body(json(&report("H01", 1, 1))).send().await;
+    bangfu_hub::pki::issue(
+        &hub.pki,
+        &OrgCode::parse("H01").unwrap(),
+        "京山县总工会",
+        &options,
+        &expired,
+    )
+    .unwrap();
+    let res = client_with(&hub.identity("HB"), Some(&expired))
+        .post(format!("{}/api/v1/reports", hub.url))
+        .body(json(&report("H01", 1, 1)))
+        .send()
+        .await;
     assert!(res.is_err(), "{res:?}");
     let log = hub.log_eventually("TLS handshake refused").await;
     assert!(log.contains("expired") || log.contains("Expired"), "{log}");
@@ -522,7 +883,9 @@ async fn a_report_whose_published_cells_expose_a_withheld_one_is_unprocessable()
         let mut text: Value = serde_json::to_value(&honest).unwrap();
         text["cells"][code] = serde_json::json!({ "value": serde_json::to_value(exact).unwrap() });
         let candidate: Report = serde_json::from_value(text).unwrap();
-        let exposed = disclose::audit(&t, &candidate.cells).map(|r| disclose::check(&r).is_err()).unwrap_or(true);
+        let exposed = disclose::audit(&t, &candidate.cells)
+            .map(|r| disclose::check(&r).is_err())
+            .unwrap_or(true);
         if exposed {
             leaky = Some(candidate);
             break;
@@ -548,9 +911,19 @@ async fn a_report_for_an_unknown_campaign_is_not_found() {
 async fn campaigns_carry_an_etag_and_an_unchanged_list_is_not_modified() {
     let hub = spawn_hub(None);
     let client = hub.client("H01");
-    let res = client.get(format!("{}/api/v1/campaigns", hub.url)).send().await.unwrap();
+    let res = client
+        .get(format!("{}/api/v1/campaigns", hub.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let etag = res.headers().get("etag").unwrap().to_str().unwrap().to_string();
+    let etag = res
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let body: Value = res.json().await.unwrap();
     let c = &body["campaigns"][0];
     assert_eq!(c["id"], CAMPAIGN);
@@ -564,7 +937,12 @@ async fn campaigns_carry_an_etag_and_an_unchanged_list_is_not_modified() {
     assert_eq!(file["template"], "songnuan");
     assert_eq!(file["due"]["province"], "2026-02-15");
     assert!(file["template_body"].as_str().unwrap().contains("[[rule]]"));
-    let res = client.get(format!("{}/api/v1/campaigns", hub.url)).header("if-none-match", &etag).send().await.unwrap();
+    let res = client
+        .get(format!("{}/api/v1/campaigns", hub.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert!(res.bytes().await.unwrap().is_empty());
 }
@@ -580,7 +958,12 @@ async fn check_rollup_of_two_children(hub: &Hub) {
     assert_eq!(r["campaign"], CAMPAIGN);
     // The first rollup asked for is stored as version 1, made from both children's version 1.
     assert_eq!(r["version"], 1);
-    let sources: Vec<(&str, u64)> = r["sources"].as_array().unwrap().iter().map(|x| (x["org"].as_str().unwrap(), x["version"].as_u64().unwrap())).collect();
+    let sources: Vec<(&str, u64)> = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["org"].as_str().unwrap(), x["version"].as_u64().unwrap()))
+        .collect();
     assert_eq!(sources, [("H01", 1), ("H02", 1)]);
     assert_eq!(r["completeness"]["expected"], 2);
     assert_eq!(r["completeness"]["received"], 2);
@@ -597,7 +980,10 @@ async fn check_rollup_of_two_children(hub: &Hub) {
             }
             (x, y) => {
                 let lower = num(&cell["lower"]);
-                assert!(lower >= x.map_or(0.0, |v| v.to_f64()) + y.map_or(0.0, |v| v.to_f64()), "{code}: {cell}");
+                assert!(
+                    lower >= x.map_or(0.0, |v| v.to_f64()) + y.map_or(0.0, |v| v.to_f64()),
+                    "{code}: {cell}"
+                );
                 if !cell["upper"].is_null() {
                     assert!(num(&cell["upper"]) >= lower, "{code}: {cell}");
                 }
@@ -606,11 +992,19 @@ async fn check_rollup_of_two_children(hub: &Hub) {
         }
     }
     assert!(exact > 0 && ranged > 0, "exact {exact}, ranged {ranged}");
-    let total = a.cells["total"].value().unwrap().to_f64() + b.cells["total"].value().unwrap().to_f64();
+    let total =
+        a.cells["total"].value().unwrap().to_f64() + b.cells["total"].value().unwrap().to_f64();
     assert_eq!(num(&r["cells"]["total"]["value"]), total);
 
     // The CLI prints the same rollup.
-    let printed: Value = serde_json::from_str(&ok(&["rollup", "--data", s(&hub.data), "--campaign", CAMPAIGN])).unwrap();
+    let printed: Value = serde_json::from_str(&ok(&[
+        "rollup",
+        "--data",
+        s(&hub.data),
+        "--campaign",
+        CAMPAIGN,
+    ]))
+    .unwrap();
     assert_eq!(printed, r);
 }
 
@@ -621,21 +1015,41 @@ async fn the_rollup_sums_published_cells_and_ranges_withheld_ones() {
 }
 
 fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-c", sql]).output().expect("running psql");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn drop_database(admin: &str, name: &str) {
-    let _ = Command::new("psql").args([admin, "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).output();
+    let _ = Command::new("psql")
+        .args([
+            admin,
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ])
+        .output();
 }
 
 #[tokio::test]
 async fn the_store_works_on_postgresql_too() {
-    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok().or_else(|| std::env::var("DATABASE_URL").ok()) else {
+    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL")
+        .ok()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+    else {
         println!("skipping PostgreSQL: set BANGFU_TEST_DATABASE_URL");
         return;
     };
-    let name = format!("bangfu_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    let name = format!(
+        "bangfu_test_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    );
     psql(&admin, &format!("CREATE DATABASE {name}"));
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let url = format!("{base}/{name}");
@@ -643,18 +1057,34 @@ async fn the_store_works_on_postgresql_too() {
     let body = json(&report("H01", 11, 1));
     assert_eq!(hub.post("H01", body.clone()).await.0, StatusCode::CREATED);
     assert_eq!(hub.post("H01", body).await.0, StatusCode::OK);
-    assert_eq!(hub.post("H01", json(&report("H01", 3, 1))).await.0, StatusCode::CONFLICT);
-    assert_eq!(hub.post("H03", json(&report("H03", 1, 1))).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        hub.post("H01", json(&report("H01", 3, 1))).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        hub.post("H03", json(&report("H03", 1, 1))).await.0,
+        StatusCode::FORBIDDEN
+    );
     // Same rollup checks as on SQLite, with H01's version 1 already in.
     let b = report("H02", 12, 1);
     assert_eq!(hub.post("H02", json(&b)).await.0, StatusCode::CREATED);
     let r = hub.rollup().await;
     assert_eq!(r["version"], 1);
     assert_eq!(r["completeness"]["received"], 2);
-    let total = report("H01", 11, 1).cells["total"].value().unwrap().to_f64() + b.cells["total"].value().unwrap().to_f64();
-    assert_eq!(r["cells"]["total"]["value"].to_string().trim_matches('"').parse::<f64>().unwrap(), total);
+    let total = report("H01", 11, 1).cells["total"]
+        .value()
+        .unwrap()
+        .to_f64()
+        + b.cells["total"].value().unwrap().to_f64();
+    assert_eq!(
+        r["cells"]["total"]["value"]
+            .to_string()
+            .trim_matches('"')
+            .parse::<f64>()
+            .unwrap(),
+        total
+    );
 }
-
 
 fn songnuan() -> Template {
     template::builtin("songnuan", &Vocabulary::builtin()).unwrap()
@@ -664,13 +1094,32 @@ fn songnuan() -> Template {
 fn songnuan_report(org: &str, seed: u64, typed: &[(&str, i64)]) -> Report {
     let v = Vocabulary::builtin();
     let t = songnuan();
-    let (start, end) = (NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
-    let mut values = aggregate(&t, &households(seed, 400, &v), &[], &Period::campaign(start, end));
-    let typed = typed.iter().map(|&(c, n)| (c.to_string(), bangfu_shared::decimal::Decimal::integer(n))).collect();
+    let (start, end) = (
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
+    );
+    let mut values = aggregate(
+        &t,
+        &households(seed, 400, &v),
+        &[],
+        &Period::campaign(start, end),
+    );
+    let typed = typed
+        .iter()
+        .map(|&(c, n)| (c.to_string(), bangfu_shared::decimal::Decimal::integer(n)))
+        .collect();
     values.enter(&t, &typed).unwrap();
     let outcome = evaluate(&t, |i| values.value(i));
     let protected = protect(&t, &values).expect("protection succeeds");
-    Report::new(OrgCode::parse(org).unwrap(), &t, Some(SONGNUAN.into()), end, 1, protected, outcome)
+    Report::new(
+        OrgCode::parse(org).unwrap(),
+        &t,
+        Some(SONGNUAN.into()),
+        end,
+        1,
+        protected,
+        outcome,
+    )
 }
 
 #[tokio::test]
@@ -694,9 +1143,16 @@ async fn a_report_breaking_a_high_importance_rule_is_unprocessable() {
     assert!(r.blocking().next().is_some());
     let (status, problem) = hub.post("H01", json(&r)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("1(B)"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1(B)"),
+        "{problem}"
+    );
     let r = hub.rollup_of(SONGNUAN).await;
-    assert_eq!((&r["completeness"]["received"], &r["sources"]), (&Value::from(0), &serde_json::json!([])), "nothing stored: {r}");
+    assert_eq!(
+        (&r["completeness"]["received"], &r["sources"]),
+        (&Value::from(0), &serde_json::json!([])),
+        "nothing stored: {r}"
+    );
 }
 
 #[tokio::test]
@@ -706,7 +1162,10 @@ async fn a_report_of_another_template_is_unprocessable() {
     r.campaign = Some(CAMPAIGN.into());
     let (status, problem) = hub.post("H01", json(&r)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("dangan"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("dangan"),
+        "{problem}"
+    );
     assert_eq!(hub.stored().await, (0, 0));
 }
 
@@ -714,12 +1173,18 @@ async fn a_report_of_another_template_is_unprocessable() {
 async fn served_serial(hub: &Hub) -> String {
     let id = hub.identity("H01");
     let read = |f: &str| std::fs::read_to_string(id.join(f)).unwrap();
-    let config = bangfu_hub::tls::client_config(&read("ca.pem"), &read("cert.pem"), &read("key.pem")).unwrap();
+    let config =
+        bangfu_hub::tls::client_config(&read("ca.pem"), &read("cert.pem"), &read("key.pem"))
+            .unwrap();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(hub.url.trim_start_matches("https://")).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(hub.url.trim_start_matches("https://"))
+        .await
+        .unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let tls = connector.connect(name, tcp).await.unwrap();
-    let der = tls.get_ref().1.peer_certificates().unwrap()[0].as_ref().to_vec();
+    let der = tls.get_ref().1.peer_certificates().unwrap()[0]
+        .as_ref()
+        .to_vec();
     bangfu_hub::pki::serial_of(&der).unwrap()
 }
 
@@ -728,39 +1193,104 @@ async fn a_renewed_server_certificate_is_served_without_a_restart() {
     let hub = spawn_hub(None);
     let before = served_serial(&hub).await;
     let renewed = hub.root.path().join("renewed");
-    ok(&["pki", "issue", "--dir", s(&hub.pki), "--org", "HB", "--name", "湖北省总工会", "--host", "127.0.0.1", "--out", s(&renewed)]);
+    ok(&[
+        "pki",
+        "issue",
+        "--dir",
+        s(&hub.pki),
+        "--org",
+        "HB",
+        "--name",
+        "湖北省总工会",
+        "--host",
+        "127.0.0.1",
+        "--out",
+        s(&renewed),
+    ]);
     let tls = hub.identity("HB");
     // Key first, then certificate: a half-replaced pair is kept out by the resolver.
     std::fs::copy(renewed.join("key.pem"), tls.join("key.pem")).unwrap();
     std::fs::copy(renewed.join("cert.pem"), tls.join("cert.pem")).unwrap();
     let after = served_serial(&hub).await;
     assert_ne!(before, after);
-    let expected = bangfu_hub::pki::serial_of(&bangfu_hub::pki::cert_der_from_pem(&std::fs::read_to_string(renewed.join("cert.pem")).unwrap()).unwrap()).unwrap();
+    let expected = bangfu_hub::pki::serial_of(
+        &bangfu_hub::pki::cert_der_from_pem(
+            &std::fs::read_to_string(renewed.join("cert.pem")).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(after, expected);
     // And it still takes reports.
-    assert_eq!(hub.post("H01", json(&report("H01", 1, 1))).await.0, StatusCode::CREATED);
+    assert_eq!(
+        hub.post("H01", json(&report("H01", 1, 1))).await.0,
+        StatusCode::CREATED
+    );
 }
 
 #[test]
 fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
     let hub_dir = tempfile::tempdir().unwrap();
     let pki = hub_dir.path().join("pki");
-    ok(&["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+    ok(&[
+        "pki",
+        "init",
+        "--dir",
+        s(&pki),
+        "--org",
+        "HB",
+        "--name",
+        "湖北省总工会",
+    ]);
     let tls = issue(&pki, hub_dir.path(), "HB", &["127.0.0.1"]);
     let data = hub_dir.path().join("hub");
-    let init = ["init", "--data", s(&data), "--org", "HB", "--name", "湖北省总工会", "--level", "province", "--tls", s(&tls)];
+    let init = [
+        "init",
+        "--data",
+        s(&data),
+        "--org",
+        "HB",
+        "--name",
+        "湖北省总工会",
+        "--level",
+        "province",
+        "--tls",
+        s(&tls),
+    ];
     ok(&init);
     let again = hub(&init);
     assert!(!again.status.success());
     let err = String::from_utf8(again.stderr).unwrap();
-    assert!(err.starts_with("错误 / error:") && err.trim_end().lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with("错误 / error:") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
     let bad = hub(&[
-        "campaign", "create", "--data", s(&data), "--id", "x", "--template", "no_such_table", "--title", "t",
-        "--start", "2026-01-01", "--end", "2026-01-31", "--due", "county=2026-02-05", "--due", "prefecture=2026-02-10",
+        "campaign",
+        "create",
+        "--data",
+        s(&data),
+        "--id",
+        "x",
+        "--template",
+        "no_such_table",
+        "--title",
+        "t",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+        "--due",
+        "county=2026-02-05",
+        "--due",
+        "prefecture=2026-02-10",
     ]);
     assert!(!bad.status.success());
     let err = String::from_utf8(bad.stderr).unwrap();
-    assert!(err.contains("no_such_table") && err.trim_end().lines().count() == 1, "{err}");
+    assert!(
+        err.contains("no_such_table") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
 }
 
 /// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent.
@@ -768,9 +1298,15 @@ fn hub_report(children: &[Report], version: u32) -> Value {
     let t = dangan();
     let mut cells = serde_json::Map::new();
     for cell in &t.cells {
-        let mut sum: Option<(bangfu_shared::decimal::Decimal, Option<bangfu_shared::decimal::Decimal>, bool)> = None;
+        let mut sum: Option<(
+            bangfu_shared::decimal::Decimal,
+            Option<bangfu_shared::decimal::Decimal>,
+            bool,
+        )> = None;
         for c in children {
-            let Some(&(lo, hi, exact)) = bangfu_hub::rollup::bounds(&t, c).get(&cell.code) else { continue };
+            let Some(&(lo, hi, exact)) = bangfu_hub::rollup::bounds(&t, c).get(&cell.code) else {
+                continue;
+            };
             sum = Some(match sum {
                 None => (lo, hi, exact),
                 Some((l, h, e)) => (l + lo, h.zip(hi).map(|(a, b)| a + b), e && exact),
@@ -795,7 +1331,16 @@ fn hub_report(children: &[Report], version: u32) -> Value {
 async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stored_and_flagged() {
     let hub = spawn_hub(None);
     issue(&hub.pki, hub.root.path(), "H", &[]);
-    ok(&["org", "add", "--data", s(&hub.data), "--code", "H", "--name", "荆门市总工会"]);
+    ok(&[
+        "org",
+        "add",
+        "--data",
+        s(&hub.data),
+        "--code",
+        "H",
+        "--name",
+        "荆门市总工会",
+    ]);
     let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 2);
 
     // An embedded report of another campaign is still refused: nothing is stored.
@@ -818,7 +1363,12 @@ async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stor
     let (status, receipt) = hub.post("H", serde_json::to_vec(&tampered).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     let rollup = hub.rollup().await;
-    let flagged: Vec<&Value> = rollup["issues"].as_array().unwrap().iter().filter(|i| i["rule"] == "hub_sum").collect();
+    let flagged: Vec<&Value> = rollup["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["rule"] == "hub_sum")
+        .collect();
     assert_eq!(flagged.len(), 1, "{}", rollup["issues"]);
     assert_eq!(flagged[0]["org"], "H");
     assert_eq!(flagged[0]["cells"], serde_json::json!(["total"]));
@@ -827,9 +1377,27 @@ async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stor
     let (status, receipt) = hub.post("H", serde_json::to_vec(&honest).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     let rollup = hub.rollup().await;
-    assert!(rollup["issues"].as_array().unwrap().iter().all(|i| i["rule"] != "hub_sum"), "{}", rollup["issues"]);
-    let h = rollup["children"].as_array().unwrap().iter().find(|c| c["org"] == "H").unwrap();
-    let counties: Vec<&str> = h["children"].as_array().unwrap().iter().map(|c| c["org"].as_str().unwrap()).collect();
+    assert!(
+        rollup["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["rule"] != "hub_sum"),
+        "{}",
+        rollup["issues"]
+    );
+    let h = rollup["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["org"] == "H")
+        .unwrap();
+    let counties: Vec<&str> = h["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["org"].as_str().unwrap())
+        .collect();
     assert_eq!(counties, ["H01", "H02"]);
     assert_eq!(rollup["cells"]["total"], h["cells"]["total"], "{rollup}");
 }
@@ -840,9 +1408,17 @@ async fn check_upstream_versions(url: &str) {
     use bangfu_hub::config::{HubConfig, HubLevel};
     let store = bangfu_hub::store::Store::open(url).await.unwrap();
     let h01 = OrgCode::parse("H01").unwrap();
-    bangfu_hub::registry::add(&store, &bangfu_hub::registry::Org { code: h01.clone(), name: "京山县总工会".into(), email: None, webhook: None })
-        .await
-        .unwrap();
+    bangfu_hub::registry::add(
+        &store,
+        &bangfu_hub::registry::Org {
+            code: h01.clone(),
+            name: "京山县总工会".into(),
+            email: None,
+            webhook: None,
+        },
+    )
+    .await
+    .unwrap();
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     let campaign = Campaign {
         id: CAMPAIGN.into(),
@@ -850,10 +1426,18 @@ async fn check_upstream_versions(url: &str) {
         title: "档案".into(),
         start: day("2026-01-01"),
         end: day("2026-06-30"),
-        due: Due { county: day("2099-12-31"), prefecture: day("2099-12-31"), province: None },
+        due: Due {
+            county: day("2099-12-31"),
+            prefecture: day("2099-12-31"),
+            province: None,
+        },
         template_body: None,
     };
-    assert!(bangfu_hub::campaigns::create(&store, &campaign, bangfu_hub::upstream::ORIGIN).await.unwrap());
+    assert!(
+        bangfu_hub::campaigns::create(&store, &campaign, bangfu_hub::upstream::ORIGIN)
+            .await
+            .unwrap()
+    );
     let config = HubConfig {
         org: OrgCode::parse("H").unwrap(),
         name: "荆门市总工会".into(),
@@ -868,17 +1452,35 @@ async fn check_upstream_versions(url: &str) {
     };
     let now = chrono::Utc::now();
     let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);
-    assert_eq!(record().await.unwrap(), None, "nothing to send before a child reports");
-    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now).await.unwrap();
+    assert_eq!(
+        record().await.unwrap(),
+        None,
+        "nothing to send before a child reports"
+    );
+    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now)
+        .await
+        .unwrap();
     assert_eq!(record().await.unwrap(), Some(1));
-    assert_eq!(record().await.unwrap(), None, "unchanged content is not a new version");
-    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now).await.unwrap();
+    assert_eq!(
+        record().await.unwrap(),
+        None,
+        "unchanged content is not a new version"
+    );
+    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now)
+        .await
+        .unwrap();
     assert_eq!(record().await.unwrap(), Some(2));
-    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign).await.unwrap().unwrap();
+    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(sent.children.len(), 1);
     // As received, as JSON (serde_json orders an object's keys, so not byte for byte).
     let received: Value = serde_json::from_slice(&json(&report("H01", 2, 2))).unwrap();
-    assert_eq!(sent.children[0], received, "the child's report is embedded as received");
+    assert_eq!(
+        sent.children[0], received,
+        "the child's report is embedded as received"
+    );
     store.close().await;
 }
 
@@ -886,8 +1488,14 @@ async fn check_upstream_versions(url: &str) {
 async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
     let dir = tempfile::tempdir().unwrap();
     check_upstream_versions(&bangfu_hub::store::sqlite_url(dir.path())).await;
-    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok() else { return };
-    let name = format!("bangfu_test_up_{}_{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok() else {
+        return;
+    };
+    let name = format!(
+        "bangfu_test_up_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    );
     psql(&admin, &format!("CREATE DATABASE {name}"));
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     check_upstream_versions(&format!("{base}/{name}")).await;
@@ -898,15 +1506,32 @@ async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
 async fn a_county_forwarded_by_another_prefecture_is_stored_and_flagged() {
     let hub = spawn_hub(None);
     issue(&hub.pki, hub.root.path(), "J", &[]);
-    ok(&["org", "add", "--data", s(&hub.data), "--code", "J", "--name", "黄冈市总工会"]);
+    ok(&[
+        "org",
+        "add",
+        "--data",
+        s(&hub.data),
+        "--code",
+        "J",
+        "--name",
+        "黄冈市总工会",
+    ]);
     let mut foreign = hub_report(&[report("H01", 1, 1)], 1);
     foreign["org"] = Value::String("J".into());
     let (status, receipt) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     let rollup = hub.rollup().await;
-    let flagged: Vec<&Value> = rollup["issues"].as_array().unwrap().iter().filter(|i| i["rule"] == "wrong_parent").collect();
+    let flagged: Vec<&Value> = rollup["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["rule"] == "wrong_parent")
+        .collect();
     assert_eq!(flagged.len(), 1, "{}", rollup["issues"]);
-    assert_eq!((&flagged[0]["org"], &flagged[0]["via"]), (&Value::from("H01"), &Value::from("J")));
+    assert_eq!(
+        (&flagged[0]["org"], &flagged[0]["via"]),
+        (&Value::from("H01"), &Value::from("J"))
+    );
 }
 
 /// systemd, `kill` and container runtimes stop a service with SIGTERM: the hub must stop cleanly
@@ -914,7 +1539,10 @@ async fn a_county_forwarded_by_another_prefecture_is_stored_and_flagged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_stops_cleanly_on_sigterm() {
     let mut hub = spawn_hub(None);
-    let killed = Command::new("kill").args(["-TERM", &hub.process.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &hub.process.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let mut status = None;
     for _ in 0..100 {
@@ -924,7 +1552,8 @@ async fn serve_stops_cleanly_on_sigterm() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let status = status.unwrap_or_else(|| panic!("the hub still runs 10 s after SIGTERM: {}", hub.log()));
+    let status =
+        status.unwrap_or_else(|| panic!("the hub still runs 10 s after SIGTERM: {}", hub.log()));
     assert!(status.success(), "exit status {status}: {}", hub.log());
     hub.log_eventually("stop requested").await;
 }

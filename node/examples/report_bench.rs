@@ -24,9 +24,17 @@ async fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let facts = facts::load(&archive, &vocabulary).await?;
     let load = t0.elapsed();
-    println!("load facts from SQLite: {} households, {} aid records in {:.3} s", facts.households.len(), facts.aid.len(), load.as_secs_f64());
+    println!(
+        "load facts from SQLite: {} households, {} aid records in {:.3} s",
+        facts.households.len(),
+        facts.aid.len(),
+        load.as_secs_f64()
+    );
 
-    let tables: Vec<_> = template::BUILTIN_IDS.iter().map(|id| template::builtin(id, &vocabulary)).collect::<Result<_, _>>()?;
+    let tables: Vec<_> = template::BUILTIN_IDS
+        .iter()
+        .map(|id| template::builtin(id, &vocabulary))
+        .collect::<Result<_, _>>()?;
     let start = as_of.with_ordinal(1).expect("1 January");
     let all = Instant::now();
     for t in &tables {
@@ -40,9 +48,18 @@ async fn main() -> anyhow::Result<()> {
         };
         let report = reporting::build(request, &facts, &Default::default())?;
         let withheld = report.cells.values().filter(|c| c.is_suppressed()).count();
-        println!("{:<14} {:>4} cells, {:>3} withheld: {:.3} s", t.id, report.cells.len(), withheld, t1.elapsed().as_secs_f64());
+        println!(
+            "{:<14} {:>4} cells, {:>3} withheld: {:.3} s",
+            t.id,
+            report.cells.len(),
+            withheld,
+            t1.elapsed().as_secs_f64()
+        );
     }
-    println!("all four templates with disclosure control: {:.3} s", all.elapsed().as_secs_f64());
+    println!(
+        "all four templates with disclosure control: {:.3} s",
+        all.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

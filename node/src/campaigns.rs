@@ -18,12 +18,18 @@ use crate::import::source::{self, Opened, RawRow, RowSource, SheetRows};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no campaign `{0}` on this node; `bangfu-node campaign list` shows those it has / 没有该活动")]
+    #[error(
+        "no campaign `{0}` on this node; `bangfu-node campaign list` shows those it has / 没有该活动"
+    )]
     Unknown(String),
     #[error("campaign `{0}` already exists / 活动已存在")]
     Exists(String),
     #[error("campaign `{id}`: the start {start} is after the end {end} / 开始日期晚于结束日期")]
-    Dates { id: String, start: NaiveDate, end: NaiveDate },
+    Dates {
+        id: String,
+        start: NaiveDate,
+        end: NaiveDate,
+    },
     #[error("template: {0}")]
     Template(#[from] template::Error),
     #[error("`{arg}`: {problem} / 填报数据有误")]
@@ -56,7 +62,11 @@ pub struct Campaign {
 
 impl Campaign {
     /// The campaign's table: its own file if it came with one, else the node's or the built-in one.
-    pub fn template(&self, data: &Path, vocabulary: &Vocabulary) -> Result<Template, template::Error> {
+    pub fn template(
+        &self,
+        data: &Path,
+        vocabulary: &Vocabulary,
+    ) -> Result<Template, template::Error> {
         match &self.template_body {
             Some(text) => Template::parse(text, vocabulary),
             None => template::load(&self.template, Some(&data.join("templates")), vocabulary),
@@ -70,7 +80,11 @@ fn date(s: &str) -> NaiveDate {
 
 pub async fn add(archive: &Archive, c: &Campaign, origin: &str) -> Result<(), Error> {
     if c.start > c.end {
-        return Err(Error::Dates { id: c.id.clone(), start: c.start, end: c.end });
+        return Err(Error::Dates {
+            id: c.id.clone(),
+            start: c.start,
+            end: c.end,
+        });
     }
     let inserted = sqlx::query(
         "INSERT INTO campaigns (id, template, title, start_on, end_on, due_on, template_body, origin, received_at) \
@@ -112,7 +126,9 @@ pub async fn get(archive: &Archive, id: &str) -> Result<Campaign, Error> {
 }
 
 pub async fn list(archive: &Archive) -> Result<Vec<Campaign>, Error> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM campaigns ORDER BY start_on, id").fetch_all(archive.pool()).await?;
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM campaigns ORDER BY start_on, id")
+        .fetch_all(archive.pool())
+        .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         out.push(get(archive, &id).await?);
@@ -122,11 +138,17 @@ pub async fn list(archive: &Archive) -> Result<Vec<Campaign>, Error> {
 
 /// The figures typed in for a campaign so far.
 pub async fn typed(archive: &Archive, campaign: &str) -> Result<BTreeMap<String, Decimal>, Error> {
-    let rows = sqlx::query("SELECT code, value FROM typed_cells WHERE campaign = ?").bind(campaign).fetch_all(archive.pool()).await?;
+    let rows = sqlx::query("SELECT code, value FROM typed_cells WHERE campaign = ?")
+        .bind(campaign)
+        .fetch_all(archive.pool())
+        .await?;
     let mut out = BTreeMap::new();
     for row in rows {
         let value: &str = row.get(1);
-        out.insert(row.get(0), Decimal::parse(value).expect("stored figures are valid decimals"));
+        out.insert(
+            row.get(0),
+            Decimal::parse(value).expect("stored figures are valid decimals"),
+        );
     }
     Ok(out)
 }
@@ -136,18 +158,32 @@ pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, Decimal>, E
     let mut out = BTreeMap::new();
     for arg in args {
         let Some((code, value)) = arg.split_once('=') else {
-            return Err(Error::Figure { arg: arg.clone(), problem: "write CODE=VALUE, e.g. 4A=12".into() });
+            return Err(Error::Figure {
+                arg: arg.clone(),
+                problem: "write CODE=VALUE, e.g. 4A=12".into(),
+            });
         };
         insert_figure(&mut out, arg, code, value)?;
     }
     Ok(out)
 }
 
-fn insert_figure(out: &mut BTreeMap<String, Decimal>, arg: &str, code: &str, value: &str) -> Result<(), Error> {
-    let parsed = Decimal::parse(value.trim().replace(',', "").as_str())
-        .map_err(|_| Error::Figure { arg: arg.to_string(), problem: "the value is not a number".into() })?;
+fn insert_figure(
+    out: &mut BTreeMap<String, Decimal>,
+    arg: &str,
+    code: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let parsed =
+        Decimal::parse(value.trim().replace(',', "").as_str()).map_err(|_| Error::Figure {
+            arg: arg.to_string(),
+            problem: "the value is not a number".into(),
+        })?;
     if out.insert(code.trim().to_string(), parsed).is_some() {
-        return Err(Error::Figure { arg: arg.to_string(), problem: "this cell is given twice".into() });
+        return Err(Error::Figure {
+            arg: arg.to_string(),
+            problem: "this cell is given twice".into(),
+        });
     }
     Ok(())
 }
@@ -158,12 +194,19 @@ pub fn read_figures_file(path: &Path) -> Result<BTreeMap<String, Decimal>, Error
     let mut row = RawRow::default();
     let mut take = |row: &RawRow| -> Result<(), Error> {
         let cells: Vec<&str> = row.cells.iter().map(|c| c.trim()).collect();
-        let (Some(code), Some(value)) = (cells.first(), cells.get(1)) else { return Ok(()) };
+        let (Some(code), Some(value)) = (cells.first(), cells.get(1)) else {
+            return Ok(());
+        };
         let header = row.line == 1 && Decimal::parse(value).is_err();
         if code.is_empty() || header {
             return Ok(());
         }
-        insert_figure(&mut out, &format!("{}:{} {code}={value}", path.display(), row.line), code, value)
+        insert_figure(
+            &mut out,
+            &format!("{}:{} {code}={value}", path.display(), row.line),
+            code,
+            value,
+        )
     };
     match source::open(path)? {
         Opened::Csv { mut rows, .. } => {
@@ -242,10 +285,18 @@ pub async fn upsert_from_parent(
     let mut tx = archive.begin().await?;
     for spec in specs {
         if spec.start > spec.end {
-            return Err(Error::Dates { id: spec.id.clone(), start: spec.start, end: spec.end });
+            return Err(Error::Dates {
+                id: spec.id.clone(),
+                start: spec.start,
+                end: spec.end,
+            });
         }
         let due = due_for(org, &spec.due).map(|d| d.to_string());
-        let existed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = ?)").bind(&spec.id).fetch_one(&mut *tx).await?;
+        let existed: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = ?)")
+                .bind(&spec.id)
+                .fetch_one(&mut *tx)
+                .await?;
         let changed = sqlx::query(
             "INSERT INTO campaigns (id, template, title, start_on, end_on, due_on, template_body, origin, received_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, 'parent', ?) \
@@ -295,9 +346,15 @@ pub async fn sync(
         .context("reading the campaigns ETag")?;
     let answer = parent.campaigns(etag.as_deref()).await?;
     // The parent's certificate names the one org allowed to pull from this node (pull_server.rs).
-    crate::pull_server::remember_parent(archive, parent).await.context("saving the parent's org")?;
-    let Some((specs, tag)) = answer else { return Ok(None) };
-    let synced = upsert_from_parent(archive, org, &specs).await.context("storing the parent's campaigns")?;
+    crate::pull_server::remember_parent(archive, parent)
+        .await
+        .context("saving the parent's org")?;
+    let Some((specs, tag)) = answer else {
+        return Ok(None);
+    };
+    let synced = upsert_from_parent(archive, org, &specs)
+        .await
+        .context("storing the parent's campaigns")?;
     if let Some(tag) = tag {
         sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(CAMPAIGNS_ETAG)
@@ -321,7 +378,9 @@ mod tests {
          "due":{"county":"2026-04-05","prefecture":"2026-04-15","province":null},"template_body":"id = \"custom\""}]}"#;
 
     fn specs(json: &str) -> Vec<crate::parent::CampaignSpec> {
-        serde_json::from_str::<crate::parent::CampaignList>(json).unwrap().campaigns
+        serde_json::from_str::<crate::parent::CampaignList>(json)
+            .unwrap()
+            .campaigns
     }
 
     #[tokio::test]
@@ -330,24 +389,62 @@ mod tests {
         let archive = Archive::open(dir.path(), true).await.unwrap();
         let county = OrgCode::parse("H01").unwrap();
 
-        let first = upsert_from_parent(&archive, &county, &specs(LIST)).await.unwrap();
-        assert_eq!(first, Synced { added: 2, updated: 0, unchanged: 0 });
+        let first = upsert_from_parent(&archive, &county, &specs(LIST))
+            .await
+            .unwrap();
+        assert_eq!(
+            first,
+            Synced {
+                added: 2,
+                updated: 0,
+                unchanged: 0
+            }
+        );
         let sn = get(&archive, "sn2026").await.unwrap();
         assert_eq!(sn.due, NaiveDate::from_ymd_opt(2026, 2, 10));
-        assert_eq!(get(&archive, "dj").await.unwrap().template_body.as_deref(), Some("id = \"custom\""));
+        assert_eq!(
+            get(&archive, "dj").await.unwrap().template_body.as_deref(),
+            Some("id = \"custom\"")
+        );
 
-        assert_eq!(upsert_from_parent(&archive, &county, &specs(LIST)).await.unwrap(), Synced { added: 0, updated: 0, unchanged: 2 });
+        assert_eq!(
+            upsert_from_parent(&archive, &county, &specs(LIST))
+                .await
+                .unwrap(),
+            Synced {
+                added: 0,
+                updated: 0,
+                unchanged: 2
+            }
+        );
 
         let retitled = LIST.replace("2026年送温暖", "2026年元旦春节送温暖");
-        assert_eq!(upsert_from_parent(&archive, &county, &specs(&retitled)).await.unwrap(), Synced { added: 0, updated: 1, unchanged: 1 });
-        assert_eq!(get(&archive, "sn2026").await.unwrap().title, "2026年元旦春节送温暖");
+        assert_eq!(
+            upsert_from_parent(&archive, &county, &specs(&retitled))
+                .await
+                .unwrap(),
+            Synced {
+                added: 0,
+                updated: 1,
+                unchanged: 1
+            }
+        );
+        assert_eq!(
+            get(&archive, "sn2026").await.unwrap().title,
+            "2026年元旦春节送温暖"
+        );
     }
 
     #[tokio::test]
     async fn a_prefectures_node_takes_the_prefecture_due_date() {
         let dir = tempfile::tempdir().unwrap();
         let archive = Archive::open(dir.path(), true).await.unwrap();
-        upsert_from_parent(&archive, &OrgCode::parse("H").unwrap(), &specs(LIST)).await.unwrap();
-        assert_eq!(get(&archive, "sn2026").await.unwrap().due, NaiveDate::from_ymd_opt(2026, 2, 20));
+        upsert_from_parent(&archive, &OrgCode::parse("H").unwrap(), &specs(LIST))
+            .await
+            .unwrap();
+        assert_eq!(
+            get(&archive, "sn2026").await.unwrap().due,
+            NaiveDate::from_ymd_opt(2026, 2, 20)
+        );
     }
 }

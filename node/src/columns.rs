@@ -59,7 +59,10 @@ impl Kind {
 
     /// The position of a column key in this kind's columns.
     pub fn index_of(self, key: &str) -> usize {
-        self.columns().iter().position(|c| c.key == key).unwrap_or_else(|| panic!("no column `{key}`"))
+        self.columns()
+            .iter()
+            .position(|c| c.key == key)
+            .unwrap_or_else(|| panic!("no column `{key}`"))
     }
 }
 
@@ -85,11 +88,19 @@ pub struct Column {
 }
 
 const fn req(key: &'static str, zh: &'static str) -> Column {
-    Column { key, zh, required: true }
+    Column {
+        key,
+        zh,
+        required: true,
+    }
 }
 
 const fn opt(key: &'static str, zh: &'static str) -> Column {
-    Column { key, zh, required: false }
+    Column {
+        key,
+        zh,
+        required: false,
+    }
 }
 
 pub const HOUSEHOLD_COLUMNS: &[Column] = &[
@@ -152,13 +163,22 @@ pub const AID_COLUMNS: &[Column] = &[
 ];
 
 /// Columns that hold money in 元 (stored as fen).
-pub const MONEY_COLUMNS: &[&str] =
-    &["personal_income", "household_income", "household_expense", "medical_expense", "tuition", "income", "amount"];
+pub const MONEY_COLUMNS: &[&str] = &[
+    "personal_income",
+    "household_income",
+    "household_expense",
+    "medical_expense",
+    "tuition",
+    "income",
+    "amount",
+];
 
 /// A file-level problem with the header.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HeaderError {
-    #[error("the header matches no kind of file (households need 困难类别, members 关系, aid records 帮扶类型) / 表头无法识别")]
+    #[error(
+        "the header matches no kind of file (households need 困难类别, members 关系, aid records 帮扶类型) / 表头无法识别"
+    )]
     UnknownKind,
     #[error("missing required column `{0}` / 缺少必填列 `{0}`")]
     MissingColumn(&'static str),
@@ -215,10 +235,19 @@ impl Header {
                 return Err(HeaderError::RepeatedColumn(cells[pos].trim().to_string()));
             }
         }
-        if let Some(missing) = kind.columns().iter().zip(&positions).find(|(c, p)| c.required && p.is_none()) {
+        if let Some(missing) = kind
+            .columns()
+            .iter()
+            .zip(&positions)
+            .find(|(c, p)| c.required && p.is_none())
+        {
             return Err(HeaderError::MissingColumn(missing.0.zh));
         }
-        Ok(Header { kind, positions, original: cells.to_vec() })
+        Ok(Header {
+            kind,
+            positions,
+            original: cells.to_vec(),
+        })
     }
 }
 
@@ -247,7 +276,13 @@ mod tests {
 
     #[test]
     fn half_width_parentheses_and_a_bom_are_the_same_header() {
-        let h = Header::parse(&cells(&["\u{feff}职工编号", "日期", "帮扶类型", "金额（元）"])).unwrap();
+        let h = Header::parse(&cells(&[
+            "\u{feff}职工编号",
+            "日期",
+            "帮扶类型",
+            "金额（元）",
+        ]))
+        .unwrap();
         assert_eq!(h.kind, Kind::Aid);
     }
 

@@ -14,7 +14,15 @@ pub const CATEGORIES: [&str; 3] = ["低保户", "低保边缘户", "意外致困
 
 /// Causes that, with income in the edge band, make a 低保边缘户 (seed 002: "患病、子女上学、残疾、
 /// 单亲及其他特殊原因").
-const SPECIAL_CAUSES: [&str; 7] = ["本人大病", "供养直系亲属大病", "意外灾害", "子女上学", "残疾", "下岗失业", "其他"];
+const SPECIAL_CAUSES: [&str; 7] = [
+    "本人大病",
+    "供养直系亲属大病",
+    "意外灾害",
+    "子女上学",
+    "残疾",
+    "下岗失业",
+    "其他",
+];
 
 /// The figures of one household that eligibility looks at (no personal data).
 #[derive(Debug, Clone, Default)]
@@ -48,13 +56,18 @@ impl Figures {
             // 低保边缘户: within the edge band with a special cause (seed 002 条件2).
             "低保边缘户" => {
                 pc <= rules.dibao_line * rules.edge_ratio
-                    && (self.single_parent || self.causes.iter().any(|c| SPECIAL_CAUSES.contains(&c.as_str())))
+                    && (self.single_parent
+                        || self
+                            .causes
+                            .iter()
+                            .any(|c| SPECIAL_CAUSES.contains(&c.as_str())))
             }
             // 意外致困户: medical costs, tuition or disaster losses above half the income (seed 002 条件3).
             "意外致困户" => {
                 self.above_share(self.medical_expense_fen, rules)
                     || self.above_share(self.tuition_fen, rules)
-                    || (self.causes.iter().any(|c| c == "意外灾害") && self.above_share(self.household_expense_fen, rules))
+                    || (self.causes.iter().any(|c| c == "意外灾害")
+                        && self.above_share(self.household_expense_fen, rules))
             }
             _ => false,
         }
@@ -80,8 +93,14 @@ pub struct Warning {
 impl Warning {
     pub fn describe(&self, rules: &Eligibility) -> String {
         let why = match self.derived {
-            Some(d) => format!("记录为{}，按现行标准应为{} / recorded {}, the figures support {}", self.recorded, d, self.recorded, d),
-            None => format!("记录为{}，已不符合困难职工条件 / recorded {}, no longer qualifies", self.recorded, self.recorded),
+            Some(d) => format!(
+                "记录为{}，按现行标准应为{} / recorded {}, the figures support {}",
+                self.recorded, d, self.recorded, d
+            ),
+            None => format!(
+                "记录为{}，已不符合困难职工条件 / recorded {}, no longer qualifies",
+                self.recorded, self.recorded
+            ),
         };
         format!(
             "{}  {}  (人均月收入 {:.2} 元; 低保线 {} 元, 边缘 {:.0} 元)",
@@ -108,7 +127,9 @@ pub async fn check(archive: &Archive, rules: &Eligibility) -> Result<Vec<Warning
         let figures = Figures {
             on_dibao: row.get::<Option<String>, _>(2).as_deref() == Some("是"),
             single_parent: row.get::<Option<String>, _>(3).as_deref() == Some("是"),
-            causes: causes.map(|c| c.split('、').map(str::to_string).collect()).unwrap_or_default(),
+            causes: causes
+                .map(|c| c.split('、').map(str::to_string).collect())
+                .unwrap_or_default(),
             household_income_fen: row.get(5),
             household_size: row.get(6),
             household_expense_fen: row.get::<Option<i64>, _>(7).unwrap_or(0),
@@ -133,13 +154,20 @@ mod tests {
     use super::*;
 
     fn household(income_yuan: i64, size: i64) -> Figures {
-        Figures { household_income_fen: income_yuan * 100, household_size: size, ..Figures::default() }
+        Figures {
+            household_income_fen: income_yuan * 100,
+            household_size: size,
+            ..Figures::default()
+        }
     }
 
     #[test]
     fn below_the_line_is_dibao() {
         let rules = Eligibility::default();
-        assert_eq!(household(3 * 12 * 399, 3).derived_category(&rules), Some("低保户"));
+        assert_eq!(
+            household(3 * 12 * 399, 3).derived_category(&rules),
+            Some("低保户")
+        );
     }
 
     #[test]
@@ -149,7 +177,10 @@ mod tests {
         assert_eq!(h.derived_category(&rules), None);
         h.causes = vec!["子女上学".into()];
         assert_eq!(h.derived_category(&rules), Some("低保边缘户"));
-        let strict = Eligibility { edge_ratio: 1.1, ..rules };
+        let strict = Eligibility {
+            edge_ratio: 1.1,
+            ..rules
+        };
         assert_eq!(h.derived_category(&strict), None);
     }
 

@@ -27,7 +27,9 @@ fn cell_text(kind: Kind, ci: usize, value: &Option<Value>) -> String {
     match value {
         None => String::new(),
         Some(Value::Text(t)) => t.clone(),
-        Some(Value::Int(n)) if MONEY_COLUMNS.contains(&kind.columns()[ci].key) => Fen(*n).to_yuan_string(),
+        Some(Value::Int(n)) if MONEY_COLUMNS.contains(&kind.columns()[ci].key) => {
+            Fen(*n).to_yuan_string()
+        }
         Some(Value::Int(n)) => n.to_string(),
     }
 }
@@ -43,7 +45,10 @@ pub fn csv_path(out: &Path, kind: Kind) -> PathBuf {
 
 /// Exports the archive; returns the files written.
 pub async fn export(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Error> {
-    let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("csv") => export_csv(archive, out).await,
         Some("xlsx") => export_xlsx(archive, out).await,
@@ -55,18 +60,29 @@ async fn export_csv(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Error
     let mut written = Vec::new();
     for kind in Kind::ALL {
         let path = csv_path(out, kind);
-        let failed = |detail: String| Error::Write { path: path.display().to_string(), detail };
+        let failed = |detail: String| Error::Write {
+            path: path.display().to_string(),
+            detail,
+        };
         let tmp = path.with_extension("csv.partial");
         let mut file = BufWriter::new(File::create(&tmp).map_err(|e| failed(e.to_string()))?);
-        file.write_all(b"\xEF\xBB\xBF").map_err(|e| failed(e.to_string()))?;
+        file.write_all(b"\xEF\xBB\xBF")
+            .map_err(|e| failed(e.to_string()))?;
         let mut w = csv::Writer::from_writer(file);
-        w.write_record(kind.columns().iter().map(|c| c.zh)).map_err(|e| failed(e.to_string()))?;
+        w.write_record(kind.columns().iter().map(|c| c.zh))
+            .map_err(|e| failed(e.to_string()))?;
         let mut rows = archive.rows(kind);
         while let Some(row) = rows.try_next().await? {
-            let cells = row.iter().enumerate().map(|(ci, v)| neutralise(&cell_text(kind, ci, v)));
+            let cells = row
+                .iter()
+                .enumerate()
+                .map(|(ci, v)| neutralise(&cell_text(kind, ci, v)));
             w.write_record(cells).map_err(|e| failed(e.to_string()))?;
         }
-        w.into_inner().map_err(|e| failed(e.to_string()))?.flush().map_err(|e| failed(e.to_string()))?;
+        w.into_inner()
+            .map_err(|e| failed(e.to_string()))?
+            .flush()
+            .map_err(|e| failed(e.to_string()))?;
         std::fs::rename(&tmp, &path).map_err(|e| failed(e.to_string()))?;
         written.push(path);
     }
@@ -74,13 +90,22 @@ async fn export_csv(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Error
 }
 
 async fn export_xlsx(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Error> {
-    let failed = |detail: String| Error::Write { path: out.display().to_string(), detail };
+    let failed = |detail: String| Error::Write {
+        path: out.display().to_string(),
+        detail,
+    };
     let mut book = rust_xlsxwriter::Workbook::new();
     for kind in Kind::ALL {
-        let sheet = book.add_worksheet_with_constant_memory().map_err(|e| failed(e.to_string()))?;
-        sheet.set_name(kind.sheet_name()).map_err(|e| failed(e.to_string()))?;
+        let sheet = book
+            .add_worksheet_with_constant_memory()
+            .map_err(|e| failed(e.to_string()))?;
+        sheet
+            .set_name(kind.sheet_name())
+            .map_err(|e| failed(e.to_string()))?;
         for (ci, c) in kind.columns().iter().enumerate() {
-            sheet.write_string(0, ci as u16, c.zh).map_err(|e| failed(e.to_string()))?;
+            sheet
+                .write_string(0, ci as u16, c.zh)
+                .map_err(|e| failed(e.to_string()))?;
         }
         let mut rows = archive.rows(kind);
         let mut r = 1u32;
@@ -88,7 +113,9 @@ async fn export_xlsx(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Erro
             for (ci, v) in row.iter().enumerate() {
                 if v.is_some() {
                     // Strings stay strings: Excel would turn an 18-digit ID number into 1.1E+17.
-                    sheet.write_string(r, ci as u16, cell_text(kind, ci, v)).map_err(|e| failed(e.to_string()))?;
+                    sheet
+                        .write_string(r, ci as u16, cell_text(kind, ci, v))
+                        .map_err(|e| failed(e.to_string()))?;
                 }
             }
             r += 1;

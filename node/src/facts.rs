@@ -34,8 +34,14 @@ fn date(text: Option<&str>) -> Option<NaiveDate> {
 
 /// Loads every household and aid record's facts. Households are in archive order; aid records point
 /// at them by index.
-pub async fn load(archive: &Archive, vocabulary: &Vocabulary) -> Result<ArchiveFacts, archive::Error> {
-    let fields: Vec<_> = Dim::ALL.iter().map(|d| vocabulary.field(d.vocabulary_field())).collect();
+pub async fn load(
+    archive: &Archive,
+    vocabulary: &Vocabulary,
+) -> Result<ArchiveFacts, archive::Error> {
+    let fields: Vec<_> = Dim::ALL
+        .iter()
+        .map(|d| vocabulary.field(d.vocabulary_field()))
+        .collect();
     let cause = vocabulary.field("cause");
     let kinds = vocabulary.field("aid_kind");
     let n_dims = Dim::ALL.len();
@@ -63,7 +69,10 @@ pub async fn load(archive: &Archive, vocabulary: &Vocabulary) -> Result<ArchiveF
             *a = row.int(3 + n_dims + i).unwrap_or(0);
         }
         let base = 3 + n_dims + Amount::ALL.len();
-        index.insert(row.text(0).unwrap_or("").to_string(), households.len() as u32);
+        index.insert(
+            row.text(0).unwrap_or("").to_string(),
+            households.len() as u32,
+        );
         households.push(HouseholdFacts {
             dims,
             causes,
@@ -76,7 +85,9 @@ pub async fn load(archive: &Archive, vocabulary: &Vocabulary) -> Result<ArchiveF
     // SAFETY: the locked handle gives this task the connection alone while it is held.
     unsafe { bulk::for_each_row(handle.as_raw_handle(), &household_sql(), read_household) }?;
     let read_aid = |row: &ResultRow| {
-        let (Some(&household), Some(date)) = (index.get(row.text(0).unwrap_or("")), date(row.text(1))) else {
+        let (Some(&household), Some(date)) =
+            (index.get(row.text(0).unwrap_or("")), date(row.text(1)))
+        else {
             return;
         };
         aid.push(AidFacts {
@@ -87,6 +98,12 @@ pub async fn load(archive: &Archive, vocabulary: &Vocabulary) -> Result<ArchiveF
         });
     };
     // SAFETY: as above.
-    unsafe { bulk::for_each_row(handle.as_raw_handle(), "SELECT staff_no, date, kind, amount FROM aid", read_aid) }?;
+    unsafe {
+        bulk::for_each_row(
+            handle.as_raw_handle(),
+            "SELECT staff_no, date, kind, amount FROM aid",
+            read_aid,
+        )
+    }?;
     Ok(ArchiveFacts { households, aid })
 }

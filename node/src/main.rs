@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use bangfu_node::archive::Archive;
-use bangfu_node::settings::{Eligibility, Settings};
 use bangfu_node::parent::Parent;
-use bangfu_node::{campaigns, clock, eligibility, export, facts, import, outbox, reminders, reporting, reviews, synth};
+use bangfu_node::settings::{Eligibility, Settings};
+use bangfu_node::{
+    campaigns, clock, eligibility, export, facts, import, outbox, reminders, reporting, reviews,
+    synth,
+};
 use bangfu_shared::org::OrgCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -268,7 +271,10 @@ enum GenFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let telemetry = bangfu_client::telemetry::init("bangfu-node", "BANGFU_LOG", "warn,sqlx=error");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let outcome = runtime.block_on(run(cli));
     // The runtime goes first: the exporters' flush blocks, which a runtime thread must not do.
     drop(runtime);
@@ -276,7 +282,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("错误 / error: {}", bangfu_client::one_line(e.chain().map(|c| c.to_string())));
+            eprintln!(
+                "错误 / error: {}",
+                bangfu_client::one_line(e.chain().map(|c| c.to_string()))
+            );
             ExitCode::FAILURE
         }
     }
@@ -284,34 +293,80 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { data, org, name, parent, tls, dibao_line, edge_ratio, vocabulary } => {
+        Command::Init {
+            data,
+            org,
+            name,
+            parent,
+            tls,
+            dibao_line,
+            edge_ratio,
+            vocabulary,
+        } => {
             if data.join(bangfu_node::settings::FILE_NAME).exists() {
-                return Err(bangfu_node::settings::Error::AlreadyInitialised(data.display().to_string()).into());
+                return Err(bangfu_node::settings::Error::AlreadyInitialised(
+                    data.display().to_string(),
+                )
+                .into());
             }
             if dibao_line.is_nan() || dibao_line <= 0.0 || !(1.0..=2.0).contains(&edge_ratio) {
-                bail!("--dibao-line must be positive and --edge-ratio between 1.0 and 2.0 / 低保线或边缘比例不合理");
+                bail!(
+                    "--dibao-line must be positive and --edge-ratio between 1.0 and 2.0 / 低保线或边缘比例不合理"
+                );
             }
-            std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+            std::fs::create_dir_all(&data)
+                .with_context(|| format!("creating {}", data.display()))?;
             if let Some(v) = vocabulary {
-                let text = std::fs::read_to_string(&v).with_context(|| format!("reading {}", v.display()))?;
-                bangfu_shared::vocabulary::Vocabulary::parse(&text).with_context(|| format!("checking {}", v.display()))?;
+                let text = std::fs::read_to_string(&v)
+                    .with_context(|| format!("reading {}", v.display()))?;
+                bangfu_shared::vocabulary::Vocabulary::parse(&text)
+                    .with_context(|| format!("checking {}", v.display()))?;
                 std::fs::write(data.join(bangfu_node::settings::VOCABULARY_FILE), text)?;
             }
-            let settings = Settings { org, name, parent, tls, eligibility: Eligibility { dibao_line, edge_ratio, ..Eligibility::default() } };
-            Archive::open(&data, true).await.context("creating the archive")?.close().await;
+            let settings = Settings {
+                org,
+                name,
+                parent,
+                tls,
+                eligibility: Eligibility {
+                    dibao_line,
+                    edge_ratio,
+                    ..Eligibility::default()
+                },
+            };
+            Archive::open(&data, true)
+                .await
+                .context("creating the archive")?
+                .close()
+                .await;
             settings.save(&data)?;
-            println!("节点已建立 / node created: {} {} in {}", settings.org, settings.name, data.display());
+            println!(
+                "节点已建立 / node created: {} {} in {}",
+                settings.org,
+                settings.name,
+                data.display()
+            );
             Ok(())
         }
         Command::Import { data, files, json } => {
             let settings = Settings::load(&data)?;
             let vocabulary = Settings::vocabulary(&data)?;
             let archive = Archive::open(&data, false).await?;
-            let ctx = import::Context { org: settings.org.clone(), vocabulary: &vocabulary, today: clock::today(), progress: !json };
+            let ctx = import::Context {
+                org: settings.org.clone(),
+                vocabulary: &vocabulary,
+                today: clock::today(),
+                progress: !json,
+            };
             for file in &files {
-                let outcome = import::import_file(&archive, &ctx, file).await.with_context(|| {
-                    format!("importing {} (nothing was changed / 未做任何修改)", file.display())
-                })?;
+                let outcome = import::import_file(&archive, &ctx, file)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "importing {} (nothing was changed / 未做任何修改)",
+                            file.display()
+                        )
+                    })?;
                 if json {
                     println!("{}", serde_json::to_string(&outcome)?);
                 } else {
@@ -358,21 +413,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             archive.close().await;
             Ok(())
         }
-        Command::Report { data, campaign, template, as_of, format, out } => {
+        Command::Report {
+            data,
+            campaign,
+            template,
+            as_of,
+            format,
+            out,
+        } => {
             let settings = Settings::load(&data)?;
             let vocabulary = Settings::vocabulary(&data)?;
             let archive = Archive::open(&data, false).await?;
             let (report, table) = match (campaign, template, as_of) {
-                (Some(id), _, _) => reporting::for_campaign(&archive, &data, &settings.org, &vocabulary, &id, 1).await?,
+                (Some(id), _, _) => {
+                    reporting::for_campaign(&archive, &data, &settings.org, &vocabulary, &id, 1)
+                        .await?
+                }
                 (None, Some(t), Some(day)) => {
                     let table = if t.ends_with(".toml") {
                         bangfu_shared::template::load_file(std::path::Path::new(&t), &vocabulary)?
                     } else {
-                        bangfu_shared::template::load(&t, Some(&data.join("templates")), &vocabulary)?
+                        bangfu_shared::template::load(
+                            &t,
+                            Some(&data.join("templates")),
+                            &vocabulary,
+                        )?
                     };
                     let archive_facts = facts::load(&archive, &vocabulary).await?;
                     let period = bangfu_shared::aggregate::Period::on(day);
-                    let request = reporting::Request { org: settings.org.clone(), template: &table, campaign: None, period, version: 1 };
+                    let request = reporting::Request {
+                        org: settings.org.clone(),
+                        template: &table,
+                        campaign: None,
+                        period,
+                        version: 1,
+                    };
                     let report = reporting::build(request, &archive_facts, &Default::default())?;
                     (report, table)
                 }
@@ -381,7 +456,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             archive.close().await;
             match format {
                 ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                ReportFormat::Table => print!("{}", reporting::as_table(&report, &table, &settings.name)),
+                ReportFormat::Table => {
+                    print!("{}", reporting::as_table(&report, &table, &settings.name))
+                }
                 ReportFormat::Xlsx => {
                     let out = out.expect("clap requires --out with xlsx");
                     reporting::write_xlsx(&report, &table, &settings.name, &out)?;
@@ -393,7 +470,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Enter { data, campaign, file, figures } => {
+        Command::Enter {
+            data,
+            campaign,
+            file,
+            figures,
+        } => {
             Settings::load(&data)?;
             let vocabulary = Settings::vocabulary(&data)?;
             let archive = Archive::open(&data, false).await?;
@@ -403,50 +485,114 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(f) = file {
                 for (code, value) in campaigns::read_figures_file(&f)? {
                     if all.insert(code.clone(), value).is_some() {
-                        bail!("{code} is given both on the command line and in {} / 重复填报", f.display());
+                        bail!(
+                            "{code} is given both on the command line and in {} / 重复填报",
+                            f.display()
+                        );
                     }
                 }
             }
             campaigns::enter(&archive, &c, &table, &all).await?;
-            println!("已记录 / recorded {} figure(s) for campaign {}", all.len(), c.id);
+            println!(
+                "已记录 / recorded {} figure(s) for campaign {}",
+                all.len(),
+                c.id
+            );
             archive.close().await;
             Ok(())
         }
-        Command::Campaign { action: CampaignAction::Add { data, id, template, title, start, end, due } } => {
+        Command::Campaign {
+            action:
+                CampaignAction::Add {
+                    data,
+                    id,
+                    template,
+                    title,
+                    start,
+                    end,
+                    due,
+                },
+        } => {
             Settings::load(&data)?;
             let vocabulary = Settings::vocabulary(&data)?;
             let archive = Archive::open(&data, false).await?;
-            let c = campaigns::Campaign { id, template, title, start, end, due, template_body: None };
-            c.template(&data, &vocabulary).with_context(|| format!("loading template `{}`", c.template))?;
+            let c = campaigns::Campaign {
+                id,
+                template,
+                title,
+                start,
+                end,
+                due,
+                template_body: None,
+            };
+            c.template(&data, &vocabulary)
+                .with_context(|| format!("loading template `{}`", c.template))?;
             campaigns::add(&archive, &c, "local").await?;
-            println!("活动已添加 / campaign added: {} ({}, {} – {})", c.id, c.template, c.start, c.end);
+            println!(
+                "活动已添加 / campaign added: {} ({}, {} – {})",
+                c.id, c.template, c.start, c.end
+            );
             archive.close().await;
             Ok(())
         }
-        Command::Campaign { action: CampaignAction::List { data } } => {
+        Command::Campaign {
+            action: CampaignAction::List { data },
+        } => {
             Settings::load(&data)?;
             let archive = Archive::open(&data, false).await?;
             for c in campaigns::list(&archive).await? {
                 let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-                println!("{}  {}  {}  {} – {}  due {}", c.id, c.template, c.title, c.start, c.end, due);
+                println!(
+                    "{}  {}  {}  {} – {}  due {}",
+                    c.id, c.template, c.title, c.start, c.end, due
+                );
             }
             archive.close().await;
             Ok(())
         }
         Command::Connect { data, parent, tls } => {
             let mut settings = Settings::load(&data)?;
-            let tls = std::path::absolute(&tls).with_context(|| format!("resolving {}", tls.display()))?;
-            let client = Parent::new(&parent, &tls).context("checking the parent URL and identity folder")?;
+            let tls = std::path::absolute(&tls)
+                .with_context(|| format!("resolving {}", tls.display()))?;
+            let client = Parent::new(&parent, &tls)
+                .context("checking the parent URL and identity folder")?;
             settings.parent = Some(client.url().to_string());
             settings.tls = Some(tls.clone());
             settings.save(&data)?;
-            println!("已连接 / connected: {} → {} (identity {})", settings.org, client.url(), tls.display());
+            println!(
+                "已连接 / connected: {} → {} (identity {})",
+                settings.org,
+                client.url(),
+                tls.display()
+            );
             Ok(())
         }
         Command::Push { data, campaign } => push(&data, &campaign).await,
         Command::Status { data, offline } => status(&data, offline).await,
-        Command::Serve { data, interval, listen, no_push } => serve(&data, std::time::Duration::from_secs(interval.max(1)), listen, no_push).await,
-        Command::Gen { org, households, seed, invalid, format, dibao_line, edge_ratio, out } => {
+        Command::Serve {
+            data,
+            interval,
+            listen,
+            no_push,
+        } => {
+            serve(
+                &data,
+                std::time::Duration::from_secs(interval.max(1)),
+                listen,
+                no_push,
+            )
+            .await
+        }
+        Command::Gen {
+            org,
+            households,
+            seed,
+            invalid,
+            format,
+            dibao_line,
+            edge_ratio,
+            out,
+        } => {
             if !(0.0..=1.0).contains(&invalid) {
                 bail!("--invalid is a share from 0 to 1 / --invalid 应在 0 到 1 之间");
             }
@@ -467,7 +613,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     GenFormat::Xlsx => synth::Format::Xlsx,
                 },
             };
-            let summary = synth::generate(&opts, &out).context("generating the synthetic archive")?;
+            let summary =
+                synth::generate(&opts, &out).context("generating the synthetic archive")?;
             println!(
                 "已生成 / generated: {} households ({} invalid), {} members ({} invalid), {} aid records ({} invalid)",
                 summary.households,
@@ -489,20 +636,41 @@ fn print_outcome(o: &import::Outcome) {
     let enc = o.encoding.map(|e| format!(" ({e})")).unwrap_or_default();
     println!("导入 / imported {}{}", o.file, enc);
     for s in &o.streams {
-        let sheet = s.sheet.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
+        let sheet = s
+            .sheet
+            .as_ref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
         println!(
             "  {}{}: 读取 read {}, 新增 new {}, 更新 updated {}, 未变 unchanged {}, 拒绝 rejected {}",
-            s.kind, sheet, s.rows_read, s.rows_new, s.rows_updated, s.rows_unchanged, s.rows_rejected
+            s.kind,
+            sheet,
+            s.rows_read,
+            s.rows_new,
+            s.rows_updated,
+            s.rows_unchanged,
+            s.rows_rejected
         );
         for (line, p) in &s.shown {
-            println!("    第 {line} 行 line {line}, {}「{}」: {}", p.column, p.value, p.violation.message());
+            println!(
+                "    第 {line} 行 line {line}, {}「{}」: {}",
+                p.column,
+                p.value,
+                p.violation.message()
+            );
         }
         if s.rows_rejected as usize > s.shown.len() {
-            println!("    … ({} more / 其余见拒绝文件)", s.rows_rejected as usize - s.shown.len());
+            println!(
+                "    … ({} more / 其余见拒绝文件)",
+                s.rows_rejected as usize - s.shown.len()
+            );
         }
     }
     if let Some(r) = &o.rejects_file {
-        println!("  拒绝的行已写入 / rejected rows written to: {}", r.display());
+        println!(
+            "  拒绝的行已写入 / rejected rows written to: {}",
+            r.display()
+        );
     }
 }
 
@@ -518,17 +686,27 @@ async fn print_counts(archive: &Archive) -> anyhow::Result<()> {
 /// The parent client, if this node is connected.
 fn parent_of(settings: &Settings) -> anyhow::Result<Option<Parent>> {
     match (&settings.parent, &settings.tls) {
-        (Some(url), Some(tls)) => Ok(Some(Parent::new(url, tls).context("loading the parent connection (bangfu-node connect)")?)),
+        (Some(url), Some(tls)) => Ok(Some(
+            Parent::new(url, tls).context("loading the parent connection (bangfu-node connect)")?,
+        )),
         _ => Ok(None),
     }
 }
 
 /// Syncs campaigns and prints what changed. A failure is returned as its message (already printed
 /// when `quiet_failure` is false) and does not stop the caller: the outbox still runs.
-async fn sync_campaigns(parent: &Parent, archive: &Archive, settings: &Settings, quiet_failure: bool) -> Result<(), String> {
+async fn sync_campaigns(
+    parent: &Parent,
+    archive: &Archive,
+    settings: &Settings,
+    quiet_failure: bool,
+) -> Result<(), String> {
     match campaigns::sync(parent, archive, &settings.org).await {
         Ok(Some(s)) if s.added + s.updated > 0 => {
-            println!("活动同步 / campaigns synced: {} new, {} updated, {} unchanged", s.added, s.updated, s.unchanged);
+            println!(
+                "活动同步 / campaigns synced: {} new, {} updated, {} unchanged",
+                s.added, s.updated, s.unchanged
+            );
             Ok(())
         }
         Ok(_) => Ok(()),
@@ -543,7 +721,12 @@ async fn sync_campaigns(parent: &Parent, archive: &Archive, settings: &Settings,
 }
 
 /// Builds campaign `id`'s report and versions it; prints the result. `Err` when it is blocked.
-async fn version(data: &std::path::Path, archive: &Archive, settings: &Settings, id: &str) -> anyhow::Result<outbox::Versioned> {
+async fn version(
+    data: &std::path::Path,
+    archive: &Archive,
+    settings: &Settings,
+    id: &str,
+) -> anyhow::Result<outbox::Versioned> {
     let vocabulary = Settings::vocabulary(data)?;
     let (report, _) = reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0)
         .await
@@ -552,8 +735,12 @@ async fn version(data: &std::path::Path, archive: &Archive, settings: &Settings,
         .await
         .with_context(|| format!("campaign `{id}`: not versioned, nothing sent / 未生成新版本"))?;
     match &versioned {
-        outbox::Versioned::New { version, hash } => println!("campaign {id} version {version}: new version queued (sha256 {hash}) / 新版本已排队"),
-        outbox::Versioned::Unchanged { version } => println!("campaign {id} version {version}: unchanged, no new version / 内容未变"),
+        outbox::Versioned::New { version, hash } => println!(
+            "campaign {id} version {version}: new version queued (sha256 {hash}) / 新版本已排队"
+        ),
+        outbox::Versioned::Unchanged { version } => {
+            println!("campaign {id} version {version}: unchanged, no new version / 内容未变")
+        }
     }
     Ok(versioned)
 }
@@ -568,20 +755,31 @@ async fn push(data: &std::path::Path, id: &str) -> anyhow::Result<()> {
     version(data, &archive, &settings, id).await?;
     let Some(parent) = parent else {
         archive.close().await;
-        bail!("not connected to a parent, the report waits in the outbox; run `bangfu-node connect` / 尚未连接上级");
+        bail!(
+            "not connected to a parent, the report waits in the outbox; run `bangfu-node connect` / 尚未连接上级"
+        );
     };
     let deliveries = outbox::drain(&parent, &archive, chrono::Utc::now(), true).await?;
     archive.close().await;
     for d in &deliveries {
         println!("{d}");
     }
-    let refused = deliveries.iter().filter(|d| matches!(d.outcome, bangfu_node::parent::Outcome::Refused { .. })).count();
-    let unreachable = deliveries.iter().filter(|d| matches!(d.outcome, bangfu_node::parent::Outcome::Unavailable { .. })).count();
+    let refused = deliveries
+        .iter()
+        .filter(|d| matches!(d.outcome, bangfu_node::parent::Outcome::Refused { .. }))
+        .count();
+    let unreachable = deliveries
+        .iter()
+        .filter(|d| matches!(d.outcome, bangfu_node::parent::Outcome::Unavailable { .. }))
+        .count();
     if refused > 0 {
         bail!("the parent refused {refused} version(s); see the lines above / 上级拒收");
     }
     if unreachable > 0 {
-        bail!("the parent {} could not take {unreachable} version(s); they stay queued and `serve` retries them / 上级暂不可达", parent.url());
+        bail!(
+            "the parent {} could not take {unreachable} version(s); they stay queued and `serve` retries them / 上级暂不可达",
+            parent.url()
+        );
     }
     Ok(())
 }
@@ -589,9 +787,19 @@ async fn push(data: &std::path::Path, id: &str) -> anyhow::Result<()> {
 async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
     let settings = Settings::load(data)?;
     let archive = Archive::open(data, false).await?;
-    println!("节点 / node: {} {}  上级 / parent: {}", settings.org, settings.name, settings.parent.as_deref().unwrap_or("(not connected / 未连接)"));
+    println!(
+        "节点 / node: {} {}  上级 / parent: {}",
+        settings.org,
+        settings.name,
+        settings
+            .parent
+            .as_deref()
+            .unwrap_or("(not connected / 未连接)")
+    );
     if let (Some(p), false) = (parent_of(&settings)?, offline) {
-        if let Err(line) = reviews::fetch(&p, &archive, settings.org.as_str(), chrono::Utc::now()).await {
+        if let Err(line) =
+            reviews::fetch(&p, &archive, settings.org.as_str(), chrono::Utc::now()).await
+        {
             println!("{line}; showing the reviews as last fetched / 显示上次获取的审核结果");
         }
         if let Err(line) = reminders::refresh(&p, &archive, chrono::Utc::now()).await {
@@ -604,13 +812,19 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
     let campaigns = campaigns::list(&archive).await?;
     for c in &campaigns {
         let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-        println!("campaign {}  {}  {}  {} – {}  due {}", c.id, c.template, c.title, c.start, c.end, due);
+        println!(
+            "campaign {}  {}  {}  {} – {}  due {}",
+            c.id, c.template, c.title, c.start, c.end, due
+        );
         let mine: Vec<_> = entries.iter().filter(|e| e.campaign == c.id).collect();
         if mine.is_empty() {
             println!("  no version yet / 尚未生成报表版本");
         }
         for e in mine {
-            let mut line = format!("  version {}  {}  attempts {}", e.version, e.state, e.attempts);
+            let mut line = format!(
+                "  version {}  {}  attempts {}",
+                e.version, e.state, e.attempts
+            );
             if let Some(t) = e.on_time {
                 line.push_str(if t { "  on time" } else { "  late" });
             }
@@ -618,7 +832,10 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
                 line.push_str(&format!("  acked {at}"));
             }
             if e.state == "pending" && e.attempts > 0 {
-                line.push_str(&format!("  next attempt {}", e.next_attempt_at.to_rfc3339()));
+                line.push_str(&format!(
+                    "  next attempt {}",
+                    e.next_attempt_at.to_rfc3339()
+                ));
             }
             if let Some(err) = &e.last_error {
                 let status = e.last_status.map(|s| format!("{s} ")).unwrap_or_default();
@@ -634,8 +851,14 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
         }
     }
     // Reminders about campaigns this node has not synced yet.
-    for r in reminders.iter().filter(|r| !campaigns.iter().any(|c| c.id == r.campaign)) {
-        println!("提醒 / reminder (campaign {} not synced yet): {}", r.campaign, r.message);
+    for r in reminders
+        .iter()
+        .filter(|r| !campaigns.iter().any(|c| c.id == r.campaign))
+    {
+        println!(
+            "提醒 / reminder (campaign {} not synced yet): {}",
+            r.campaign, r.message
+        );
     }
     archive.close().await;
     Ok(())
@@ -644,18 +867,29 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
 /// Campaigns whose end is at most this far past are still reported on (late reports and corrections).
 const REPORT_WINDOW_DAYS: i64 = 60;
 
-async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Option<String>, no_push: bool) -> anyhow::Result<()> {
+async fn serve(
+    data: &std::path::Path,
+    interval: std::time::Duration,
+    listen: Option<String>,
+    no_push: bool,
+) -> anyhow::Result<()> {
     let settings = Settings::load(data)?;
     let archive = Archive::open(data, false).await?;
     let parent = parent_of(&settings)?;
     if let Some(addr) = listen {
         let tls = settings.tls.clone().context("serve --listen needs the node's TLS identity: run `bangfu-node connect --parent URL --tls DIR` first / 需先配置证书")?;
-        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("listening on {addr}"))?;
-        println!("listening on https://{}", listener.local_addr().context("reading the bound address")?);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        println!(
+            "listening on https://{}",
+            listener.local_addr().context("reading the bound address")?
+        );
         tokio::spawn({
             let (archive, org) = (archive.clone(), settings.org.clone());
             async move {
-                if let Err(e) = bangfu_node::pull_server::serve(listener, &tls, archive, org).await {
+                if let Err(e) = bangfu_node::pull_server::serve(listener, &tls, archive, org).await
+                {
                     eprintln!("错误 / error: {e:#}");
                     std::process::exit(1);
                 }
@@ -674,7 +908,10 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
         "serving / 运行中: {} every {}s, parent {}",
         settings.org,
         interval.as_secs(),
-        parent.as_ref().map(Parent::url).unwrap_or("(not connected / 未连接)")
+        parent
+            .as_ref()
+            .map(Parent::url)
+            .unwrap_or("(not connected / 未连接)")
     );
     // Blocked reasons already printed, so a report that stays blocked is said once, not every round.
     let mut blocked: std::collections::HashMap<String, String> = Default::default();
@@ -684,7 +921,9 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
         let round = async {
             if let Some(p) = &parent {
                 match sync_campaigns(p, &archive, &settings, true).await {
-                    Ok(()) if sync_failure.take().is_some() => println!("活动同步恢复 / campaign sync works again"),
+                    Ok(()) if sync_failure.take().is_some() => {
+                        println!("活动同步恢复 / campaign sync works again")
+                    }
                     Ok(()) => {}
                     Err(line) => {
                         if sync_failure.as_ref() != Some(&line) {
@@ -702,7 +941,10 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
                 match quiet_version(data, &archive, &settings, &c.id).await {
                     Ok(outbox::Versioned::New { version, hash }) => {
                         blocked.remove(&c.id);
-                        println!("campaign {} version {version}: new version queued (sha256 {hash}) / 新版本已排队", c.id);
+                        println!(
+                            "campaign {} version {version}: new version queued (sha256 {hash}) / 新版本已排队",
+                            c.id
+                        );
                     }
                     Ok(outbox::Versioned::Unchanged { .. }) => {
                         blocked.remove(&c.id);
@@ -721,8 +963,15 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
                     println!("{d}");
                 }
                 // The parent's reviews, after the pushes; a failure was already said by the sync.
-                for r in reviews::refresh(p, &archive, settings.org.as_str(), chrono::Utc::now()).await.unwrap_or_default() {
-                    println!("campaign {} 审核 / review: {}", r.campaign, reviews::describe(&r));
+                for r in reviews::refresh(p, &archive, settings.org.as_str(), chrono::Utc::now())
+                    .await
+                    .unwrap_or_default()
+                {
+                    println!(
+                        "campaign {} 审核 / review: {}",
+                        r.campaign,
+                        reviews::describe(&r)
+                    );
                 }
                 match reminders::refresh(p, &archive, chrono::Utc::now()).await {
                     Ok(new) => {
@@ -749,9 +998,14 @@ async fn serve(data: &std::path::Path, interval: std::time::Duration, listen: Op
     Ok(())
 }
 
-async fn quiet_version(data: &std::path::Path, archive: &Archive, settings: &Settings, id: &str) -> anyhow::Result<outbox::Versioned> {
+async fn quiet_version(
+    data: &std::path::Path,
+    archive: &Archive,
+    settings: &Settings,
+    id: &str,
+) -> anyhow::Result<outbox::Versioned> {
     let vocabulary = Settings::vocabulary(data)?;
-    let (report, _) = reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0).await?;
+    let (report, _) =
+        reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0).await?;
     Ok(outbox::version_report(archive, id, report, chrono::Utc::now()).await?)
 }
-

@@ -6,8 +6,8 @@
 //!
 //! Time is passed in (`now`), so the retry schedule is tested without sleeping (STYLE.md "Tests").
 
-use tracing::Instrument as _;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use bangfu_shared::report::Report;
 use chrono::{DateTime, Utc};
@@ -25,7 +25,11 @@ pub enum Error {
     Blocked(#[from] bangfu_shared::report::Error),
     /// A stored version is not a report any more (a hand-edited database).
     #[error("stored version {version} of campaign `{campaign}` is unreadable: {detail}")]
-    Corrupt { campaign: String, version: u32, detail: String },
+    Corrupt {
+        campaign: String,
+        version: u32,
+        detail: String,
+    },
     #[error(transparent)]
     Archive(#[from] archive::Error),
 }
@@ -79,7 +83,12 @@ pub fn hash(body: &[u8]) -> String {
 
 /// Stores `report` (built for `campaign`) as the next version and queues it, unless it says the same
 /// as the latest version. A report that fails a high-importance rule is refused with the reasons.
-pub async fn version_report(archive: &Archive, campaign: &str, mut report: Report, now: DateTime<Utc>) -> Result<Versioned, Error> {
+pub async fn version_report(
+    archive: &Archive,
+    campaign: &str,
+    mut report: Report,
+    now: DateTime<Utc>,
+) -> Result<Versioned, Error> {
     report.ensure_sendable()?;
     let mut tx = archive.begin().await?;
     let latest = sqlx::query("SELECT version, body FROM report_versions WHERE campaign = ? ORDER BY version DESC LIMIT 1")
@@ -90,8 +99,11 @@ pub async fn version_report(archive: &Archive, campaign: &str, mut report: Repor
         Some(row) => {
             let version: u32 = row.get::<i64, _>(0) as u32;
             let body: &str = row.get(1);
-            let stored = content(body.as_bytes())
-                .ok_or_else(|| Error::Corrupt { campaign: campaign.to_string(), version, detail: "not a JSON object".into() })?;
+            let stored = content(body.as_bytes()).ok_or_else(|| Error::Corrupt {
+                campaign: campaign.to_string(),
+                version,
+                detail: "not a JSON object".into(),
+            })?;
             if Some(stored) == content(&canonical(&report)) {
                 return Ok(Versioned::Unchanged { version });
             }
@@ -118,7 +130,10 @@ pub async fn version_report(archive: &Archive, campaign: &str, mut report: Repor
         .await?;
     tx.commit().await?;
     tracing::info!(campaign, version = next, "report versioned");
-    Ok(Versioned::New { version: next, hash: digest })
+    Ok(Versioned::New {
+        version: next,
+        hash: digest,
+    })
 }
 
 /// Where a version stands with the parent.
@@ -155,18 +170,30 @@ fn entry(row: &sqlx::sqlite::SqliteRow) -> Entry {
 
 /// Every outbox entry, by campaign and version (for `status`).
 pub async fn entries(archive: &Archive) -> Result<Vec<Entry>, Error> {
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM outbox o JOIN report_versions v USING (campaign, version) ORDER BY o.campaign, o.version");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(archive.pool()).await?;
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM outbox o JOIN report_versions v USING (campaign, version) ORDER BY o.campaign, o.version"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(archive.pool())
+        .await?;
     Ok(rows.iter().map(entry).collect())
 }
 
 /// Pending entries in version order; only those due by `now` unless `all`.
-pub async fn pending(archive: &Archive, now: DateTime<Utc>, all: bool) -> Result<Vec<Entry>, Error> {
+pub async fn pending(
+    archive: &Archive,
+    now: DateTime<Utc>,
+    all: bool,
+) -> Result<Vec<Entry>, Error> {
     let sql = format!(
         "SELECT {ENTRY_COLUMNS} FROM outbox o JOIN report_versions v USING (campaign, version) \
          WHERE o.state = 'pending' AND (? OR o.next_attempt_at <= ?) ORDER BY o.campaign, o.version"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(all).bind(now.timestamp_millis()).fetch_all(archive.pool()).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(all)
+        .bind(now.timestamp_millis())
+        .fetch_all(archive.pool())
+        .await?;
     Ok(rows.iter().map(entry).collect())
 }
 
@@ -209,7 +236,11 @@ pub async fn record(
             .bind(detail)
         }
     };
-    query.bind(campaign).bind(version as i64).execute(archive.pool()).await?;
+    query
+        .bind(campaign)
+        .bind(version as i64)
+        .execute(archive.pool())
+        .await?;
     Ok(())
 }
 
@@ -225,8 +256,14 @@ impl std::fmt::Display for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "campaign {} version {}: ", self.campaign, self.version)?;
         match &self.outcome {
-            Outcome::Stored { duplicate, on_time, .. } => {
-                let what = if *duplicate { "acked (duplicate) / 已送达（重复）" } else { "acked / 已送达" };
+            Outcome::Stored {
+                duplicate, on_time, ..
+            } => {
+                let what = if *duplicate {
+                    "acked (duplicate) / 已送达（重复）"
+                } else {
+                    "acked / 已送达"
+                };
                 let when = match on_time {
                     Some(true) => ", on time / 按时",
                     Some(false) => ", late / 逾期",
@@ -234,9 +271,21 @@ impl std::fmt::Display for Delivery {
                 };
                 write!(f, "{what}{when}")
             }
-            Outcome::Refused { status, detail } => write!(f, "refused by the parent ({status}), not retried / 上级拒收: {detail}"),
-            Outcome::Unavailable { status: Some(s), detail } => write!(f, "parent answered {s}, will retry / 上级暂不可用: {detail}"),
-            Outcome::Unavailable { status: None, detail } => write!(f, "parent unreachable, will retry / 无法连接上级: {detail}"),
+            Outcome::Refused { status, detail } => write!(
+                f,
+                "refused by the parent ({status}), not retried / 上级拒收: {detail}"
+            ),
+            Outcome::Unavailable {
+                status: Some(s),
+                detail,
+            } => write!(
+                f,
+                "parent answered {s}, will retry / 上级暂不可用: {detail}"
+            ),
+            Outcome::Unavailable {
+                status: None,
+                detail,
+            } => write!(f, "parent unreachable, will retry / 无法连接上级: {detail}"),
         }
     }
 }
@@ -244,29 +293,46 @@ impl std::fmt::Display for Delivery {
 /// Sends pending versions in version order (only those due by `now` unless `all`) and records each
 /// outcome. After a failed delivery of a campaign's version, its later versions wait too, so the hub
 /// receives a campaign's versions in order.
-pub async fn drain(parent: &Parent, archive: &Archive, now: DateTime<Utc>, all: bool) -> Result<Vec<Delivery>, Error> {
+pub async fn drain(
+    parent: &Parent,
+    archive: &Archive,
+    now: DateTime<Utc>,
+    all: bool,
+) -> Result<Vec<Delivery>, Error> {
     let mut out = Vec::new();
     let mut held: Option<String> = None;
     for e in pending(archive, now, all).await? {
         if held.as_deref() == Some(e.campaign.as_str()) {
             continue;
         }
-        let body: String = sqlx::query_scalar("SELECT body FROM report_versions WHERE campaign = ? AND version = ?")
-            .bind(&e.campaign)
-            .bind(e.version as i64)
-            .fetch_one(archive.pool())
-            .await?;
+        let body: String = sqlx::query_scalar(
+            "SELECT body FROM report_versions WHERE campaign = ? AND version = ?",
+        )
+        .bind(&e.campaign)
+        .bind(e.version as i64)
+        .fetch_one(archive.pool())
+        .await?;
         // Each delivery is the root of a trace that the parent continues (its `traceparent`).
         let span = tracing::info_span!("push", campaign = %e.campaign, version = e.version);
         let mut outcome = parent.post_report(body.as_bytes()).instrument(span).await;
-        if let Outcome::Stored { hash: Some(theirs), duplicate, .. } = &outcome
+        if let Outcome::Stored {
+            hash: Some(theirs),
+            duplicate,
+            ..
+        } = &outcome
             && *theirs != e.hash
         {
             // The hub stored something, but not these bytes: the two ends disagree on what was sent.
             // Not retried (resending the same bytes gives the same answer); shown to the operator.
             tracing::warn!(campaign = %e.campaign, version = e.version, "the parent acknowledged a different content hash");
             let status = if *duplicate { 200 } else { 201 };
-            outcome = Outcome::Refused { status, detail: format!("the parent acknowledged hash {theirs}, the node sent {} (a bug) / 摘要不符", e.hash) };
+            outcome = Outcome::Refused {
+                status,
+                detail: format!(
+                    "the parent acknowledged hash {theirs}, the node sent {} (a bug) / 摘要不符",
+                    e.hash
+                ),
+            };
         }
         let status = match &outcome {
             Outcome::Stored { .. } => "acked",
@@ -278,7 +344,11 @@ pub async fn drain(parent: &Parent, archive: &Archive, now: DateTime<Utc>, all: 
         if matches!(outcome, Outcome::Unavailable { .. }) {
             held = Some(e.campaign.clone());
         }
-        out.push(Delivery { campaign: e.campaign, version: e.version, outcome });
+        out.push(Delivery {
+            campaign: e.campaign,
+            version: e.version,
+            outcome,
+        });
     }
     Ok(out)
 }
@@ -309,15 +379,23 @@ mod tests {
     async fn build(archive: &Archive, dir: &std::path::Path) -> Report {
         let vocabulary = bangfu_shared::vocabulary::Vocabulary::builtin();
         let org = OrgCode::parse("H01").unwrap();
-        crate::reporting::for_campaign(archive, dir, &org, &vocabulary, "sn", 0).await.unwrap().0
+        crate::reporting::for_campaign(archive, dir, &org, &vocabulary, "sn", 0)
+            .await
+            .unwrap()
+            .0
     }
 
     async fn type_in(archive: &Archive, dir: &std::path::Path, figures: &[&str]) {
         let vocabulary = bangfu_shared::vocabulary::Vocabulary::builtin();
         let c = campaigns::get(archive, "sn").await.unwrap();
         let table = c.template(dir, &vocabulary).unwrap();
-        let figures = campaigns::parse_assignments(&figures.iter().map(|f| f.to_string()).collect::<Vec<_>>()).unwrap();
-        campaigns::enter(archive, &c, &table, &figures).await.unwrap();
+        let figures = campaigns::parse_assignments(
+            &figures.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        campaigns::enter(archive, &c, &table, &figures)
+            .await
+            .unwrap();
     }
 
     fn t0() -> DateTime<Utc> {
@@ -328,13 +406,26 @@ mod tests {
     async fn the_same_content_twice_makes_one_version() {
         let dir = tempfile::tempdir().unwrap();
         let archive = archive_with_campaign(dir.path()).await;
-        let first = version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        let again = version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        let Versioned::New { version: 1, hash } = first else { panic!("{first:?}") };
+        let first = version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+            .await
+            .unwrap();
+        let again = version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+            .await
+            .unwrap();
+        let Versioned::New { version: 1, hash } = first else {
+            panic!("{first:?}")
+        };
         assert_eq!(again, Versioned::Unchanged { version: 1 });
         let entries = entries(&archive).await.unwrap();
         assert_eq!(entries.len(), 1);
-        assert_eq!((entries[0].state.as_str(), entries[0].attempts, &entries[0].hash), ("pending", 0, &hash));
+        assert_eq!(
+            (
+                entries[0].state.as_str(),
+                entries[0].attempts,
+                &entries[0].hash
+            ),
+            ("pending", 0, &hash)
+        );
     }
 
     #[tokio::test]
@@ -342,14 +433,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let archive = archive_with_campaign(dir.path()).await;
         type_in(&archive, dir.path(), &["4A=12"]).await;
-        version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        type_in(&archive, dir.path(), &["4A=13"]).await;
-        let second = version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        let Versioned::New { version: 2, hash } = second else { panic!("{second:?}") };
-        let body: String = sqlx::query_scalar("SELECT body FROM report_versions WHERE campaign = 'sn' AND version = 2")
-            .fetch_one(archive.pool())
+        version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
             .await
             .unwrap();
+        type_in(&archive, dir.path(), &["4A=13"]).await;
+        let second = version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+            .await
+            .unwrap();
+        let Versioned::New { version: 2, hash } = second else {
+            panic!("{second:?}")
+        };
+        let body: String = sqlx::query_scalar(
+            "SELECT body FROM report_versions WHERE campaign = 'sn' AND version = 2",
+        )
+        .fetch_one(archive.pool())
+        .await
+        .unwrap();
         assert_eq!(super::hash(body.as_bytes()), hash);
         let sent: Report = serde_json::from_str(&body).unwrap();
         assert_eq!(sent.version, 2);
@@ -363,7 +462,9 @@ mod tests {
         let mut json = serde_json::to_value(build(&archive, dir.path()).await).unwrap();
         json["failed_rules"] = serde_json::json!([{"rule": "3B ≤ 3A", "importance": "high", "cells": [], "detail": "3B = 5 > 3A = 4"}]);
         let blocked: Report = serde_json::from_value(json).unwrap();
-        let err = version_report(&archive, "sn", blocked, t0()).await.unwrap_err();
+        let err = version_report(&archive, "sn", blocked, t0())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("3B = 5 > 3A = 4"), "{err}");
         assert!(entries(&archive).await.unwrap().is_empty());
     }
@@ -372,8 +473,13 @@ mod tests {
     async fn failures_back_off_then_an_ack_keeps_the_on_time_verdict() {
         let dir = tempfile::tempdir().unwrap();
         let archive = archive_with_campaign(dir.path()).await;
-        version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        let down = Outcome::Unavailable { status: None, detail: "connection refused".into() };
+        version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+            .await
+            .unwrap();
+        let down = Outcome::Unavailable {
+            status: None,
+            detail: "connection refused".into(),
+        };
 
         record(&archive, "sn", 1, &down, t0(), 1.0).await.unwrap();
         record(&archive, "sn", 1, &down, t0(), 1.0).await.unwrap();
@@ -381,28 +487,90 @@ mod tests {
         let e = &entries(&archive).await.unwrap()[0];
         assert_eq!((e.state.as_str(), e.attempts), ("pending", 3));
         assert_eq!(e.next_attempt_at, t0() + Duration::from_secs(4));
-        assert!(pending(&archive, t0() + Duration::from_secs(3), false).await.unwrap().is_empty(), "not due yet");
-        assert_eq!(pending(&archive, t0() + Duration::from_secs(3), true).await.unwrap().len(), 1, "push sends now");
-        assert_eq!(pending(&archive, t0() + Duration::from_secs(4), false).await.unwrap().len(), 1);
+        assert!(
+            pending(&archive, t0() + Duration::from_secs(3), false)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not due yet"
+        );
+        assert_eq!(
+            pending(&archive, t0() + Duration::from_secs(3), true)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "push sends now"
+        );
+        assert_eq!(
+            pending(&archive, t0() + Duration::from_secs(4), false)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
 
-        let stored = Outcome::Stored { duplicate: false, on_time: Some(true), hash: None };
-        record(&archive, "sn", 1, &stored, t0() + Duration::from_secs(4), 1.0).await.unwrap();
+        let stored = Outcome::Stored {
+            duplicate: false,
+            on_time: Some(true),
+            hash: None,
+        };
+        record(
+            &archive,
+            "sn",
+            1,
+            &stored,
+            t0() + Duration::from_secs(4),
+            1.0,
+        )
+        .await
+        .unwrap();
         let e = &entries(&archive).await.unwrap()[0];
-        assert_eq!((e.state.as_str(), e.on_time, e.last_error.as_deref()), ("acked", Some(true), None));
-        assert!(pending(&archive, t0() + Duration::from_secs(3600), true).await.unwrap().is_empty());
+        assert_eq!(
+            (e.state.as_str(), e.on_time, e.last_error.as_deref()),
+            ("acked", Some(true), None)
+        );
+        assert!(
+            pending(&archive, t0() + Duration::from_secs(3600), true)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
     async fn a_refusal_is_final_and_keeps_the_problems_detail() {
         let dir = tempfile::tempdir().unwrap();
         let archive = archive_with_campaign(dir.path()).await;
-        version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        let refused = Outcome::Refused { status: 422, detail: "3B exceeds 3A".into() };
-        record(&archive, "sn", 1, &refused, t0(), 1.0).await.unwrap();
+        version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+            .await
+            .unwrap();
+        let refused = Outcome::Refused {
+            status: 422,
+            detail: "3B exceeds 3A".into(),
+        };
+        record(&archive, "sn", 1, &refused, t0(), 1.0)
+            .await
+            .unwrap();
         // a late answer to an earlier attempt does not revive it
-        record(&archive, "sn", 1, &Outcome::Unavailable { status: Some(503), detail: "x".into() }, t0(), 1.0).await.unwrap();
+        record(
+            &archive,
+            "sn",
+            1,
+            &Outcome::Unavailable {
+                status: Some(503),
+                detail: "x".into(),
+            },
+            t0(),
+            1.0,
+        )
+        .await
+        .unwrap();
         let e = &entries(&archive).await.unwrap()[0];
-        assert_eq!((e.state.as_str(), e.attempts, e.last_status), ("refused", 0, Some(422)));
+        assert_eq!(
+            (e.state.as_str(), e.attempts, e.last_status),
+            ("refused", 0, Some(422))
+        );
         assert_eq!(e.last_error.as_deref(), Some("3B exceeds 3A"));
         assert!(pending(&archive, t0(), true).await.unwrap().is_empty());
     }
@@ -411,14 +579,38 @@ mod tests {
     async fn the_outbox_survives_reopening_the_archive() {
         let dir = tempfile::tempdir().unwrap();
         let archive = archive_with_campaign(dir.path()).await;
-        version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap();
-        record(&archive, "sn", 1, &Outcome::Unavailable { status: Some(502), detail: "bad gateway".into() }, t0(), 1.0).await.unwrap();
+        version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+            .await
+            .unwrap();
+        record(
+            &archive,
+            "sn",
+            1,
+            &Outcome::Unavailable {
+                status: Some(502),
+                detail: "bad gateway".into(),
+            },
+            t0(),
+            1.0,
+        )
+        .await
+        .unwrap();
         archive.close().await;
 
         let archive = Archive::open(dir.path(), false).await.unwrap();
-        let e = &pending(&archive, t0() + Duration::from_secs(60), false).await.unwrap()[0];
-        assert_eq!((e.campaign.as_str(), e.version, e.attempts, e.last_status), ("sn", 1, 1, Some(502)));
-        assert_eq!(version_report(&archive, "sn", build(&archive, dir.path()).await, t0()).await.unwrap(), Versioned::Unchanged { version: 1 });
+        let e = &pending(&archive, t0() + Duration::from_secs(60), false)
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            (e.campaign.as_str(), e.version, e.attempts, e.last_status),
+            ("sn", 1, 1, Some(502))
+        );
+        assert_eq!(
+            version_report(&archive, "sn", build(&archive, dir.path()).await, t0())
+                .await
+                .unwrap(),
+            Versioned::Unchanged { version: 1 }
+        );
     }
 
     #[tokio::test]
@@ -429,7 +621,10 @@ mod tests {
         // An import in another process: another connection holding the write lock.
         let other = Archive::open(dir.path(), false).await.unwrap();
         let mut import = other.begin().await.unwrap();
-        sqlx::query("INSERT INTO sync_state (key, value) VALUES ('import', 'running')").execute(&mut *import).await.unwrap();
+        sqlx::query("INSERT INTO sync_state (key, value) VALUES ('import', 'running')")
+            .execute(&mut *import)
+            .await
+            .unwrap();
         let versioning = tokio::spawn({
             let archive = archive.clone();
             async move { version_report(&archive, "sn", report, t0()).await }
@@ -438,7 +633,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         import.commit().await.unwrap();
         let versioned = versioning.await.unwrap();
-        assert!(matches!(versioned, Ok(Versioned::New { version: 1, .. })), "{versioned:?}");
+        assert!(
+            matches!(versioned, Ok(Versioned::New { version: 1, .. })),
+            "{versioned:?}"
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ const PARENT_ORG: &str = "parent_org";
 
 /// Stores the org the parent's server certificate named at its last answer, if it named one.
 pub async fn remember_parent(archive: &Archive, parent: &Parent) -> Result<(), sqlx::Error> {
-    let Some(org) = parent.server_org() else { return Ok(()) };
+    let Some(org) = parent.server_org() else {
+        return Ok(());
+    };
     sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(PARENT_ORG)
         .bind(org.as_str())
@@ -38,12 +40,18 @@ pub async fn remember_parent(archive: &Archive, parent: &Parent) -> Result<(), s
 
 /// The parent's org as last learned from its certificate; None before the first sync or push.
 pub async fn parent_org(archive: &Archive) -> Result<Option<OrgCode>, sqlx::Error> {
-    let raw: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?").bind(PARENT_ORG).fetch_optional(archive.pool()).await?;
+    let raw: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?")
+        .bind(PARENT_ORG)
+        .fetch_optional(archive.pool())
+        .await?;
     Ok(raw.and_then(|r| OrgCode::parse(&r).ok()))
 }
 
 /// The latest stored version of the report on `campaign`, exactly as it would be pushed.
-pub async fn latest_body(archive: &Archive, campaign: &str) -> Result<Option<(u32, String)>, sqlx::Error> {
+pub async fn latest_body(
+    archive: &Archive,
+    campaign: &str,
+) -> Result<Option<(u32, String)>, sqlx::Error> {
     let row: Option<(i64, String)> = sqlx::query_as("SELECT version, body FROM report_versions WHERE campaign = ? ORDER BY version DESC LIMIT 1")
         .bind(campaign)
         .fetch_optional(archive.pool())
@@ -62,34 +70,59 @@ pub fn router(archive: Archive, org: OrgCode) -> Router {
     let state = Served { archive, org };
     Router::new()
         .route("/api/v1/campaigns/{id}/report", get(report))
-        .layer(middleware::from_fn_with_state(state.clone(), only_the_parent))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            only_the_parent,
+        ))
         .with_state(state)
 }
 
 /// An RFC 7807 problem, as the hub answers too.
 fn problem(status: StatusCode, detail: String) -> Response {
     let body = serde_json::json!({ "type": "about:blank", "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail });
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"))], body.to_string()).into_response()
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Refuses every peer but the parent, with 403 and a log line (peer org and path only).
-async fn only_the_parent(State(s): State<Served>, Extension(peer): Extension<Peer>, req: Request, next: Next) -> Response {
+async fn only_the_parent(
+    State(s): State<Served>,
+    Extension(peer): Extension<Peer>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
     let parent = match parent_org(&s.archive).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "reading the parent's org failed");
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the node could not read its settings".into());
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the node could not read its settings".into(),
+            );
         }
     };
-    let who = peer.org.as_ref().map_or_else(|| "?".to_string(), ToString::to_string);
+    let who = peer
+        .org
+        .as_ref()
+        .map_or_else(|| "?".to_string(), ToString::to_string);
     let refusal = match (&peer.org, &parent) {
         (Some(p), Some(expected)) if p == expected => return next.run(req).await,
         (_, None) => format!(
             "{} does not know its parent's org yet: it learns it at its first campaign sync or push / 尚未与上级同步，暂不接受拉取",
             s.org
         ),
-        (_, Some(expected)) => format!("only {}'s parent {expected} may pull its reports; the certificate is {who}'s / 只有上级单位可拉取", s.org),
+        (_, Some(expected)) => format!(
+            "only {}'s parent {expected} may pull its reports; the certificate is {who}'s / 只有上级单位可拉取",
+            s.org
+        ),
     };
     tracing::warn!(peer = %who, path = %path, status = 403, reason = %refusal, "pull refused");
     problem(StatusCode::FORBIDDEN, refusal)
@@ -99,24 +132,46 @@ async fn report(State(s): State<Served>, UrlPath(id): UrlPath<String>) -> Respon
     match latest_body(&s.archive, &id).await {
         Ok(Some((version, body))) => {
             tracing::info!(campaign = %id, version, "report pulled by the parent");
-            (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response()
         }
         Ok(None) => problem(
             StatusCode::NOT_FOUND,
-            format!("{} has no report on campaign `{id}` yet (no such campaign, or it is blocked; see `bangfu-node status`) / 尚无该任务的报表", s.org),
+            format!(
+                "{} has no report on campaign `{id}` yet (no such campaign, or it is blocked; see `bangfu-node status`) / 尚无该任务的报表",
+                s.org
+            ),
         ),
         Err(e) => {
             tracing::error!(error = %e, campaign = %id, "reading the report failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "the node could not read its outbox".into())
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the node could not read its outbox".into(),
+            )
         }
     }
 }
 
 /// Serves pulls on `listener` with the identity in `tls_dir` (its cert.pem must carry the host names
 /// the parent connects to: `bangfu-hub pki issue --host`). Refused handshakes are logged by the loop.
-pub async fn serve(listener: tokio::net::TcpListener, tls_dir: &std::path::Path, archive: Archive, org: OrgCode) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls_dir: &std::path::Path,
+    archive: Archive,
+    org: OrgCode,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let config = bangfu_client::tls::server_config_from_dir(tls_dir).with_context(|| format!("loading the node's TLS identity from {}", tls_dir.display()))?;
+    let config = bangfu_client::tls::server_config_from_dir(tls_dir)
+        .with_context(|| format!("loading the node's TLS identity from {}", tls_dir.display()))?;
     let on_refused: bangfu_client::server::OnRefused = Arc::new(|_, _| {});
-    bangfu_client::server::serve(listener, Arc::new(config), router(archive, org), on_refused).await.context("serving pulls")
+    bangfu_client::server::serve(listener, Arc::new(config), router(archive, org), on_refused)
+        .await
+        .context("serving pulls")
 }

@@ -19,7 +19,11 @@ pub struct Stored {
 }
 
 /// Keeps `r` unless it is already kept; whether it was new.
-pub async fn store(archive: &Archive, r: &ReminderSpec, now: DateTime<Utc>) -> Result<bool, archive::Error> {
+pub async fn store(
+    archive: &Archive,
+    r: &ReminderSpec,
+    now: DateTime<Utc>,
+) -> Result<bool, archive::Error> {
     let done = sqlx::query(
         "INSERT INTO reminders (campaign, kind, due, message, fetched_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign, kind) DO NOTHING",
     )
@@ -40,13 +44,29 @@ pub async fn list(archive: &Archive) -> Result<Vec<Stored>, archive::Error> {
         .fetch_all(archive.pool())
         .await
         .map_err(archive::Error::Database)?;
-    Ok(rows.iter().map(|r| Stored { campaign: r.get(0), kind: r.get(1), due: r.get(2), message: r.get(3), fetched_at: r.get(4) }).collect())
+    Ok(rows
+        .iter()
+        .map(|r| Stored {
+            campaign: r.get(0),
+            kind: r.get(1),
+            due: r.get(2),
+            message: r.get(3),
+            fetched_at: r.get(4),
+        })
+        .collect())
 }
 
 /// Fetches the parent's reminders for this node and keeps the new ones, which it returns (for
 /// `serve` to say each once). A failure is returned as one line for a person.
-pub async fn refresh(parent: &Parent, archive: &Archive, now: DateTime<Utc>) -> Result<Vec<ReminderSpec>, String> {
-    let all = parent.reminders().await.map_err(|e| format!("催报提醒未能获取 / reminders not fetched: {e}"))?;
+pub async fn refresh(
+    parent: &Parent,
+    archive: &Archive,
+    now: DateTime<Utc>,
+) -> Result<Vec<ReminderSpec>, String> {
+    let all = parent
+        .reminders()
+        .await
+        .map_err(|e| format!("催报提醒未能获取 / reminders not fetched: {e}"))?;
     let mut new = Vec::new();
     // Oldest first, so "newest first" by fetch time keeps the parent's order.
     for r in all.into_iter().rev() {
@@ -78,9 +98,21 @@ mod tests {
         let archive = Archive::open(dir.path(), true).await.unwrap();
         let now = Utc::now();
         assert!(store(&archive, &spec("due_soon"), now).await.unwrap());
-        assert!(!store(&archive, &spec("due_soon"), now).await.unwrap(), "the same reminder again");
-        assert!(store(&archive, &spec("overdue:2026-02-06"), now).await.unwrap());
-        let kinds: Vec<String> = list(&archive).await.unwrap().into_iter().map(|r| r.kind).collect();
+        assert!(
+            !store(&archive, &spec("due_soon"), now).await.unwrap(),
+            "the same reminder again"
+        );
+        assert!(
+            store(&archive, &spec("overdue:2026-02-06"), now)
+                .await
+                .unwrap()
+        );
+        let kinds: Vec<String> = list(&archive)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.kind)
+            .collect();
         assert_eq!(kinds, ["overdue:2026-02-06", "due_soon"]);
     }
 }

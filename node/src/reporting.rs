@@ -45,7 +45,13 @@ pub async fn for_campaign(
     let table = c.template(data, vocabulary)?;
     let typed = campaigns::typed(archive, id).await?;
     let archive_facts = facts::load(archive, vocabulary).await?;
-    let request = Request { org: org.clone(), template: &table, campaign: Some(c.id.clone()), period: Period::campaign(c.start, c.end), version };
+    let request = Request {
+        org: org.clone(),
+        template: &table,
+        campaign: Some(c.id.clone()),
+        period: Period::campaign(c.start, c.end),
+        version,
+    };
     let report = build(request, &archive_facts, &typed)?;
     Ok((report, table))
 }
@@ -60,12 +66,24 @@ pub struct Request<'a> {
 }
 
 /// Aggregates, checks and protects: the report as it would be sent.
-pub fn build(req: Request<'_>, facts: &ArchiveFacts, typed: &BTreeMap<String, Decimal>) -> Result<Report, Error> {
+pub fn build(
+    req: Request<'_>,
+    facts: &ArchiveFacts,
+    typed: &BTreeMap<String, Decimal>,
+) -> Result<Report, Error> {
     let mut values = aggregate(req.template, &facts.households, &facts.aid, &req.period);
     values.enter(req.template, typed)?;
     let outcome = rules::evaluate(req.template, |i| values.value(i));
     let protected = disclose::protect(req.template, &values)?;
-    Ok(Report::new(req.org, req.template, req.campaign, req.period.as_of, req.version, protected, outcome))
+    Ok(Report::new(
+        req.org,
+        req.template,
+        req.campaign,
+        req.period.as_of,
+        req.version,
+        protected,
+        outcome,
+    ))
 }
 
 /// A cell as a person reads it: the figure, `<k` when a count is withheld (`不公布` for money, where
@@ -98,37 +116,78 @@ pub fn as_table(report: &Report, template: &Template, org_name: &str) -> String 
         "说明: <{k} 表示为保护隐私而不公布的户数、人次（小于 {k} 或可据此推算）；金额不公布时显示“不公布” / withheld to protect privacy\n\n",
         k = report.threshold
     ));
-    let width = template.cells.iter().map(|c| c.code.chars().count()).max().unwrap_or(4).min(40);
+    let width = template
+        .cells
+        .iter()
+        .map(|c| c.code.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(40);
     for cell in &template.cells {
         let value = shown(report, cell);
-        let value = if value.is_empty() { "（未填）".to_string() } else { value };
-        out.push_str(&format!("{:<width$}  {}  {} {}\n", cell.code, cell.label, value, cell.unit));
+        let value = if value.is_empty() {
+            "（未填）".to_string()
+        } else {
+            value
+        };
+        out.push_str(&format!(
+            "{:<width$}  {}  {} {}\n",
+            cell.code, cell.label, value, cell.unit
+        ));
     }
     if !report.failed_rules.is_empty() {
         out.push_str("\n未通过的校验 / failed rules:\n");
         for f in &report.failed_rules {
-            out.push_str(&format!("  [{:?}] {} — {}\n", f.importance, f.rule, f.detail));
+            out.push_str(&format!(
+                "  [{:?}] {} — {}\n",
+                f.importance, f.rule, f.detail
+            ));
         }
     }
     if !report.pending_rules.is_empty() {
-        out.push_str(&format!("\n待填后校验 / rules pending typed-in figures: {}\n", report.pending_rules.len()));
+        out.push_str(&format!(
+            "\n待填后校验 / rules pending typed-in figures: {}\n",
+            report.pending_rules.len()
+        ));
     }
     out
 }
 
 /// The same as a spreadsheet an office can print.
-pub fn write_xlsx(report: &Report, template: &Template, org_name: &str, path: &Path) -> Result<(), Error> {
-    let failed = |e: rust_xlsxwriter::XlsxError| Error::Write { path: path.display().to_string(), detail: e.to_string() };
+pub fn write_xlsx(
+    report: &Report,
+    template: &Template,
+    org_name: &str,
+    path: &Path,
+) -> Result<(), Error> {
+    let failed = |e: rust_xlsxwriter::XlsxError| Error::Write {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name(&template.id).map_err(failed)?;
     let bold = rust_xlsxwriter::Format::new().set_bold();
-    sheet.write_string_with_format(0, 0, &template.title, &bold).map_err(failed)?;
     sheet
-        .write_string(1, 0, format!("填报单位: {} {}   截至: {}   活动: {}", report.org, org_name, report.as_of, report.campaign.as_deref().unwrap_or("-")))
+        .write_string_with_format(0, 0, &template.title, &bold)
+        .map_err(failed)?;
+    sheet
+        .write_string(
+            1,
+            0,
+            format!(
+                "填报单位: {} {}   截至: {}   活动: {}",
+                report.org,
+                org_name,
+                report.as_of,
+                report.campaign.as_deref().unwrap_or("-")
+            ),
+        )
         .map_err(failed)?;
     for (c, h) in ["代码", "项目", "数值", "单位"].iter().enumerate() {
-        sheet.write_string_with_format(3, c as u16, *h, &bold).map_err(failed)?;
+        sheet
+            .write_string_with_format(3, c as u16, *h, &bold)
+            .map_err(failed)?;
     }
     for (i, cell) in template.cells.iter().enumerate() {
         let r = 4 + i as u32;
@@ -136,14 +195,25 @@ pub fn write_xlsx(report: &Report, template: &Template, org_name: &str, path: &P
         sheet.write_string(r, 1, &cell.label).map_err(failed)?;
         match report.cells.get(&cell.code).and_then(|c| c.value()) {
             Some(v) => sheet.write_number(r, 2, v.to_f64()).map_err(failed)?,
-            None => sheet.write_string(r, 2, shown(report, cell)).map_err(failed)?,
+            None => sheet
+                .write_string(r, 2, shown(report, cell))
+                .map_err(failed)?,
         };
         sheet.write_string(r, 3, &cell.unit).map_err(failed)?;
     }
     let note = 5 + template.cells.len() as u32;
-    sheet.write_string(note, 0, format!("<{} 表示为保护隐私而不公布的数值", report.threshold)).map_err(failed)?;
+    sheet
+        .write_string(
+            note,
+            0,
+            format!("<{} 表示为保护隐私而不公布的数值", report.threshold),
+        )
+        .map_err(failed)?;
     sheet.set_column_width(1, 60).map_err(failed)?;
     let tmp = path.with_extension("xlsx.partial");
     book.save(&tmp).map_err(failed)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::Write { path: path.display().to_string(), detail: e.to_string() })
+    std::fs::rename(&tmp, path).map_err(|e| Error::Write {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })
 }

@@ -33,7 +33,11 @@ impl Stored {
 }
 
 /// Keeps what the parent answered about one version (the latest answer wins).
-pub async fn store(archive: &Archive, r: &ReviewSpec, now: DateTime<Utc>) -> Result<(), archive::Error> {
+pub async fn store(
+    archive: &Archive,
+    r: &ReviewSpec,
+    now: DateTime<Utc>,
+) -> Result<(), archive::Error> {
     let state = match r.state.as_str() {
         s @ ("pending" | "accepted" | "returned") => s,
         // A state this node does not know yet is not stored as something it is not.
@@ -78,37 +82,80 @@ pub async fn list(archive: &Archive) -> Result<Vec<Stored>, archive::Error> {
 /// Asks the parent for the review of this node's latest version on every campaign it has
 /// delivered a version of, and stores the answers. Returns how many were fetched; the first
 /// failure ends the round (the parent is likely down) and is returned as its message.
-pub async fn fetch(parent: &Parent, archive: &Archive, org: &str, now: DateTime<Utc>) -> Result<usize, String> {
-    let campaigns: Vec<String> = sqlx::query_scalar("SELECT DISTINCT campaign FROM outbox WHERE state = 'acked' ORDER BY campaign")
-        .fetch_all(archive.pool())
-        .await
-        .map_err(|e| format!("reading the outbox: {e}"))?;
+pub async fn fetch(
+    parent: &Parent,
+    archive: &Archive,
+    org: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let campaigns: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT campaign FROM outbox WHERE state = 'acked' ORDER BY campaign",
+    )
+    .fetch_all(archive.pool())
+    .await
+    .map_err(|e| format!("reading the outbox: {e}"))?;
     let mut n = 0;
     for c in campaigns {
         match parent.review(&c, org).await {
             Ok(Some(r)) => {
-                store(archive, &r, now).await.map_err(|e| format!("storing the review of {c}: {e}"))?;
+                store(archive, &r, now)
+                    .await
+                    .map_err(|e| format!("storing the review of {c}: {e}"))?;
                 n += 1;
             }
             Ok(None) => {}
-            Err(e) => return Err(format!("审核结果获取失败 / fetching the review of campaign {c} failed: {e}")),
+            Err(e) => {
+                return Err(format!(
+                    "审核结果获取失败 / fetching the review of campaign {c} failed: {e}"
+                ));
+            }
         }
     }
     Ok(n)
 }
 
 /// [`fetch`], returning the reviews whose state or reason changed (for `serve` to say so once).
-pub async fn refresh(parent: &Parent, archive: &Archive, org: &str, now: DateTime<Utc>) -> Result<Vec<Stored>, String> {
-    let key = |r: &Stored| (r.campaign.clone(), r.version, r.state.clone(), r.reason.clone());
-    let before: std::collections::BTreeSet<_> = list(archive).await.map_err(|e| e.to_string())?.iter().map(key).collect();
+pub async fn refresh(
+    parent: &Parent,
+    archive: &Archive,
+    org: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Stored>, String> {
+    let key = |r: &Stored| {
+        (
+            r.campaign.clone(),
+            r.version,
+            r.state.clone(),
+            r.reason.clone(),
+        )
+    };
+    let before: std::collections::BTreeSet<_> = list(archive)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(key)
+        .collect();
     fetch(parent, archive, org, now).await?;
-    Ok(list(archive).await.map_err(|e| e.to_string())?.into_iter().filter(|r| !before.contains(&key(r))).collect())
+    Ok(list(archive)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|r| !before.contains(&key(r)))
+        .collect())
 }
 
 /// One line for a person: `version 2 已退回 returned: 3B 与档案不符 (decided 2026-…)`.
 pub fn describe(r: &Stored) -> String {
-    let why = r.reason.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
-    let at = r.decided_at.as_deref().map(|a| format!(" (decided {a})")).unwrap_or_default();
+    let why = r
+        .reason
+        .as_deref()
+        .map(|w| format!(": {w}"))
+        .unwrap_or_default();
+    let at = r
+        .decided_at
+        .as_deref()
+        .map(|a| format!(" (decided {a})"))
+        .unwrap_or_default();
     format!("version {} {}{why}{at}", r.version, r.label())
 }
 
@@ -132,14 +179,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let archive = Archive::open(dir.path(), true).await.unwrap();
         let now = Utc::now();
-        store(&archive, &spec(1, "pending", None), now).await.unwrap();
-        store(&archive, &spec(1, "returned", Some("3B 与档案不符")), now).await.unwrap();
-        store(&archive, &spec(2, "accepted", None), now).await.unwrap();
-        store(&archive, &spec(2, "approved-by-someone-new", None), now).await.unwrap();
+        store(&archive, &spec(1, "pending", None), now)
+            .await
+            .unwrap();
+        store(&archive, &spec(1, "returned", Some("3B 与档案不符")), now)
+            .await
+            .unwrap();
+        store(&archive, &spec(2, "accepted", None), now)
+            .await
+            .unwrap();
+        store(&archive, &spec(2, "approved-by-someone-new", None), now)
+            .await
+            .unwrap();
         let all = list(&archive).await.unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!((all[0].version, all[0].label(), all[0].reason.as_deref()), (1, "已退回 returned".to_string(), Some("3B 与档案不符")));
-        assert_eq!((all[1].version, all[1].label()), (2, "已核准 accepted".to_string()));
+        assert_eq!(
+            (all[0].version, all[0].label(), all[0].reason.as_deref()),
+            (1, "已退回 returned".to_string(), Some("3B 与档案不符"))
+        );
+        assert_eq!(
+            (all[1].version, all[1].label()),
+            (2, "已核准 accepted".to_string())
+        );
         archive.close().await;
     }
 }

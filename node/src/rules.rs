@@ -48,11 +48,28 @@ pub enum Rule {
 
 impl Rule {
     pub const ALL: [Rule; 23] = [
-        Rule::Required, Rule::IdLength, Rule::IdCharacters, Rule::IdBirthDate, Rule::IdCheckChar,
-        Rule::IdSex, Rule::StaffNoFormat, Rule::StaffNoOrg, Rule::Vocabulary, Rule::CausesCount,
-        Rule::CausesRepeated, Rule::NotANumber, Rule::Negative, Rule::HouseholdSizeRange,
-        Rule::PersonalIncomeAboveHousehold, Rule::LiftedWithoutDate, Rule::DateFormat,
-        Rule::DateInFuture, Rule::DuplicateIdNumber, Rule::DuplicateStaffNo, Rule::DuplicateMember, Rule::UnknownHousehold,
+        Rule::Required,
+        Rule::IdLength,
+        Rule::IdCharacters,
+        Rule::IdBirthDate,
+        Rule::IdCheckChar,
+        Rule::IdSex,
+        Rule::StaffNoFormat,
+        Rule::StaffNoOrg,
+        Rule::Vocabulary,
+        Rule::CausesCount,
+        Rule::CausesRepeated,
+        Rule::NotANumber,
+        Rule::Negative,
+        Rule::HouseholdSizeRange,
+        Rule::PersonalIncomeAboveHousehold,
+        Rule::LiftedWithoutDate,
+        Rule::DateFormat,
+        Rule::DateInFuture,
+        Rule::DuplicateIdNumber,
+        Rule::DuplicateStaffNo,
+        Rule::DuplicateMember,
+        Rule::UnknownHousehold,
         Rule::TooLong,
     ];
 
@@ -122,10 +139,14 @@ impl Rule {
             Rule::Required => "a required field is empty",
             Rule::IdLength => "an ID number has 15 or 18 characters",
             Rule::IdCharacters => "an ID number is digits only (an 18-character one may end in X)",
-            Rule::IdBirthDate => "the birth date in the ID number does not exist or is in the future",
+            Rule::IdBirthDate => {
+                "the birth date in the ID number does not exist or is in the future"
+            }
             Rule::IdCheckChar => "the ID number's check character is wrong (GB 11643-1999)",
             Rule::IdSex => "the sex encoded in the ID number's 17th digit disagrees with 性别",
-            Rule::StaffNoFormat => "a staff number is one capital letter and seven digits, e.g. H0100001",
+            Rule::StaffNoFormat => {
+                "a staff number is one capital letter and seven digits, e.g. H0100001"
+            }
             Rule::StaffNoOrg => "the staff number does not begin with this node's org code",
             Rule::Vocabulary => "the value is not one of the field's allowed values",
             Rule::CausesCount => "give one to three causes of hardship",
@@ -133,13 +154,17 @@ impl Rule {
             Rule::NotANumber => "a number is expected",
             Rule::Negative => "the number must not be negative",
             Rule::HouseholdSizeRange => "household size must be from 1 to 20",
-            Rule::PersonalIncomeAboveHousehold => "personal income is above the household's total income",
+            Rule::PersonalIncomeAboveHousehold => {
+                "personal income is above the household's total income"
+            }
             Rule::LiftedWithoutDate => "status 已脱困 needs a 脱困日期",
             Rule::DateFormat => "not a real date (write YYYY-MM-DD)",
             Rule::DateInFuture => "the date is after today",
             Rule::DuplicateIdNumber => "the ID number is already used by another household",
             Rule::DuplicateStaffNo => "the staff number appears twice in this file",
-            Rule::DuplicateMember => "the same family member (staff number, name, relation) appears twice in this file",
+            Rule::DuplicateMember => {
+                "the same family member (staff number, name, relation) appears twice in this file"
+            }
             Rule::UnknownHousehold => "no household with this staff number is in the archive",
             Rule::TooLong => "the text is too long",
         }
@@ -166,12 +191,20 @@ impl Violation {
     }
 
     pub fn with(rule: Rule, detail: impl Into<String>) -> Violation {
-        Violation { rule, detail: Some(detail.into()) }
+        Violation {
+            rule,
+            detail: Some(detail.into()),
+        }
     }
 
     /// `[rule] 中文 / English (detail)`, the form used in the rejects file and on the console.
     pub fn message(&self) -> String {
-        let mut m = format!("[{}] {} / {}", self.rule.name(), self.rule.zh(), self.rule.en());
+        let mut m = format!(
+            "[{}] {} / {}",
+            self.rule.name(),
+            self.rule.zh(),
+            self.rule.en()
+        );
         if let Some(d) = &self.detail {
             m.push_str(" (");
             m.push_str(d);

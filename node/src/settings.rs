@@ -13,16 +13,24 @@ pub const VOCABULARY_FILE: &str = "vocabulary.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no node in {0}: run `bangfu-node init --data {0} --org CODE --name NAME` first / 尚未初始化")]
+    #[error(
+        "no node in {0}: run `bangfu-node init --data {0} --org CODE --name NAME` first / 尚未初始化"
+    )]
     NotInitialised(String),
     #[error("{0} already holds a node; choose another --data folder / 该目录已初始化")]
     AlreadyInitialised(String),
     #[error("reading {path}: {detail} / 配置文件错误")]
     Malformed { path: String, detail: String },
     #[error("vocabulary {path}: {source}")]
-    Vocabulary { path: String, source: vocabulary::Error },
+    Vocabulary {
+        path: String,
+        source: vocabulary::Error,
+    },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,7 +77,11 @@ fn default_hardship_share() -> f64 {
 
 impl Default for Eligibility {
     fn default() -> Self {
-        Eligibility { dibao_line: default_dibao_line(), edge_ratio: default_edge_ratio(), hardship_share: default_hardship_share() }
+        Eligibility {
+            dibao_line: default_dibao_line(),
+            edge_ratio: default_edge_ratio(),
+            hardship_share: default_hardship_share(),
+        }
     }
 }
 
@@ -81,9 +93,17 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotInitialised(data.display().to_string()));
             }
-            Err(source) => return Err(Error::Io { path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         };
-        toml::from_str(&text).map_err(|e| Error::Malformed { path: path.display().to_string(), detail: e.to_string() })
+        toml::from_str(&text).map_err(|e| Error::Malformed {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })
     }
 
     /// Writes the settings atomically (a crash leaves the old file or the new one, never half).
@@ -97,15 +117,24 @@ impl Settings {
     pub fn vocabulary(data: &Path) -> Result<Vocabulary, Error> {
         let path = data.join(VOCABULARY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Vocabulary::parse(&text).map_err(|source| Error::Vocabulary { path: path.display().to_string(), source }),
+            Ok(text) => Vocabulary::parse(&text).map_err(|source| Error::Vocabulary {
+                path: path.display().to_string(),
+                source,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vocabulary::builtin()),
-            Err(source) => Err(Error::Io { path: path.display().to_string(), source }),
+            Err(source) => Err(Error::Io {
+                path: path.display().to_string(),
+                source,
+            }),
         }
     }
 }
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
@@ -123,7 +152,11 @@ mod tests {
             name: "京山县总工会".into(),
             parent: None,
             tls: None,
-            eligibility: Eligibility { dibao_line: 520.0, edge_ratio: 1.3, hardship_share: 0.5 },
+            eligibility: Eligibility {
+                dibao_line: 520.0,
+                edge_ratio: 1.3,
+                hardship_share: 0.5,
+            },
         };
         s.save(dir.path()).unwrap();
         let back = Settings::load(dir.path()).unwrap();
@@ -134,7 +167,11 @@ mod tests {
     #[test]
     fn an_unknown_setting_is_refused_with_its_name() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE_NAME), "org = \"H01\"\nname = \"x\"\ndibao = 3\n").unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "org = \"H01\"\nname = \"x\"\ndibao = 3\n",
+        )
+        .unwrap();
         let err = Settings::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("dibao"), "{err}");
     }

@@ -25,17 +25,40 @@ fn stores_exactly_the_valid_rows(format: &str, ext: &str) {
         let read = stream["rows_read"].as_u64().unwrap();
         let rejected = stream["rows_rejected"].as_u64().unwrap();
 
-        let expected = manifest.get(&format!("{kind}.{ext}")).cloned().unwrap_or_default();
-        let got = rejects(&dir.path().join("gen").join(format!("{kind}.{ext}.rejects.csv")));
-        assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{kind}: refused lines");
+        let expected = manifest
+            .get(&format!("{kind}.{ext}"))
+            .cloned()
+            .unwrap_or_default();
+        let got = rejects(
+            &dir.path()
+                .join("gen")
+                .join(format!("{kind}.{ext}.rejects.csv")),
+        );
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{kind}: refused lines"
+        );
         for (line, rule) in &expected {
-            assert!(got[line].contains(&format!("[{rule}]")), "{kind} line {line}: expected [{rule}], got {}", got[line]);
+            assert!(
+                got[line].contains(&format!("[{rule}]")),
+                "{kind} line {line}: expected [{rule}], got {}",
+                got[line]
+            );
         }
         assert_eq!(rejected, expected.len() as u64, "{kind}");
         stored.push(read - rejected);
     }
-    assert!(manifest.get(&format!("households.{ext}")).is_some_and(|m| m.len() >= 50), "the generator broke rows");
-    assert_eq!(stored[0] + manifest[&format!("households.{ext}")].len() as u64, n);
+    assert!(
+        manifest
+            .get(&format!("households.{ext}"))
+            .is_some_and(|m| m.len() >= 50),
+        "the generator broke rows"
+    );
+    assert_eq!(
+        stored[0] + manifest[&format!("households.{ext}")].len() as u64,
+        n
+    );
     assert_eq!(counts(&data), (stored[0], stored[1], stored[2]));
 }
 
@@ -60,11 +83,22 @@ fn importing_the_same_file_again_changes_nothing() {
     let files = generate(dir.path(), "H01", 400, 3, 0.05, "csv");
     let data = init_node(dir.path(), "H01");
     for kind in ["households", "members", "aid"] {
-        ok(&["import", "--data", s(&data), s(&files.join(format!("{kind}.csv")))]);
+        ok(&[
+            "import",
+            "--data",
+            s(&data),
+            s(&files.join(format!("{kind}.csv"))),
+        ]);
     }
     let before = dump(&data, dir.path());
     for kind in ["households", "members", "aid"] {
-        let out = ok(&["import", "--data", s(&data), "--json", s(&files.join(format!("{kind}.csv")))]);
+        let out = ok(&[
+            "import",
+            "--data",
+            s(&data),
+            "--json",
+            s(&files.join(format!("{kind}.csv"))),
+        ]);
         let outcome: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
         assert_eq!(outcome["streams"][0]["rows_new"], 0, "{kind}");
         assert_eq!(outcome["streams"][0]["rows_updated"], 0, "{kind}");
@@ -81,7 +115,9 @@ fn a_changed_row_updates_its_household_and_nothing_else() {
     ok(&["import", "--data", s(&data), s(&file)]);
     let text = std::fs::read_to_string(&file).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    lines[1] = lines[1].replacen(",在档,", ",已剔除,", 1).replacen(",已脱困,", ",已剔除,", 1);
+    lines[1] = lines[1]
+        .replacen(",在档,", ",已剔除,", 1)
+        .replacen(",已脱困,", ",已剔除,", 1);
     let edited = dir.path().join("edited.csv");
     std::fs::write(&edited, lines[..2].join("\n")).unwrap();
     let out = ok(&["import", "--data", s(&data), "--json", s(&edited)]);
@@ -95,7 +131,12 @@ fn an_import_killed_part_way_leaves_the_archive_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let data = init_node(dir.path(), "H");
     let small = generate(&dir.path().join("small"), "H", 200, 1, 0.0, "csv");
-    ok(&["import", "--data", s(&data), s(&small.join("households.csv"))]);
+    ok(&[
+        "import",
+        "--data",
+        s(&data),
+        s(&small.join("households.csv")),
+    ]);
     let before = dump(&data, dir.path());
 
     let big = generate(&dir.path().join("big"), "H", 300_000, 2, 0.0, "csv");
@@ -109,8 +150,14 @@ fn an_import_killed_part_way_leaves_the_archive_as_it_was() {
     let wal = data.join("archive.db-wal");
     let start = Instant::now();
     while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 8 << 20 {
-        assert!(child.try_wait().unwrap().is_none(), "the import finished before it could be killed");
-        assert!(start.elapsed() < Duration::from_secs(120), "the import wrote nothing");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be killed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the import wrote nothing"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
@@ -126,17 +173,34 @@ fn an_unreadable_binary_or_empty_file_exits_non_zero_with_one_line_and_changes_n
     let dir = tempfile::tempdir().unwrap();
     let files = generate(dir.path(), "H01", 30, 1, 0.0, "csv");
     let data = init_node(dir.path(), "H01");
-    ok(&["import", "--data", s(&data), s(&files.join("households.csv"))]);
+    ok(&[
+        "import",
+        "--data",
+        s(&data),
+        s(&files.join("households.csv")),
+    ]);
     let before = dump(&data, dir.path());
 
     let p = |name: &str| dir.path().join(name);
     std::fs::write(p("empty.csv"), b"").unwrap();
     std::fs::write(p("bom-only.csv"), b"\xEF\xBB\xBF\r\n").unwrap();
     std::fs::write(p("binary.csv"), &std::fs::read(bin()).unwrap()[..4096]).unwrap();
-    std::fs::write(p("workbook.csv"), std::fs::read(generate(&p("x"), "H01", 5, 1, 0.0, "xlsx").join("households.xlsx")).unwrap()).unwrap();
+    std::fs::write(
+        p("workbook.csv"),
+        std::fs::read(generate(&p("x"), "H01", 5, 1, 0.0, "xlsx").join("households.xlsx")).unwrap(),
+    )
+    .unwrap();
     std::fs::write(p("not-a-workbook.xlsx"), b"just text").unwrap();
-    std::fs::write(p("unknown-column.csv"), "职工编号,姓名,性别,身份证号,困难类别,家庭人口,家庭年度总收入,档案状态,爱好\n").unwrap();
-    std::fs::write(p("missing-column.csv"), "职工编号,姓名,性别,困难类别,家庭人口,家庭年度总收入,档案状态\n").unwrap();
+    std::fs::write(
+        p("unknown-column.csv"),
+        "职工编号,姓名,性别,身份证号,困难类别,家庭人口,家庭年度总收入,档案状态,爱好\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p("missing-column.csv"),
+        "职工编号,姓名,性别,困难类别,家庭人口,家庭年度总收入,档案状态\n",
+    )
+    .unwrap();
     std::fs::write(p("notes.txt.doc"), "hello").unwrap();
     let cases = [
         ("missing.csv", "cannot read"),
@@ -153,9 +217,19 @@ fn an_unreadable_binary_or_empty_file_exits_non_zero_with_one_line_and_changes_n
         let out = run(&["import", "--data", s(&data), s(&p(name))]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: exit status");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: one line, got {stderr}");
-        assert!(stderr.contains(says), "{name}: expected `{says}` in {stderr}");
-        assert!(!p(&format!("{name}.rejects.csv")).exists(), "{name}: no rejects file");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{name}: one line, got {stderr}"
+        );
+        assert!(
+            stderr.contains(says),
+            "{name}: expected `{says}` in {stderr}"
+        );
+        assert!(
+            !p(&format!("{name}.rejects.csv")).exists(),
+            "{name}: no rejects file"
+        );
     }
     assert_eq!(dump(&data, dir.path()), before);
 }
@@ -177,7 +251,10 @@ fn the_rejects_file_neutralises_formulas() {
     assert!(row.contains("'=HYPERLINK"), "{row}");
     assert!(row.contains("'@SUM(A1)"), "{row}");
     assert!(row.contains("'-9000"), "{row}");
-    assert!(!row.contains(",=") && !row.contains(",@") && !row.contains(",-"), "{row}");
+    assert!(
+        !row.contains(",=") && !row.contains(",@") && !row.contains(",-"),
+        "{row}"
+    );
 }
 
 #[test]
@@ -185,7 +262,12 @@ fn a_household_of_another_county_is_refused_by_org() {
     let dir = tempfile::tempdir().unwrap();
     let files = generate(dir.path(), "H02", 10, 1, 0.0, "csv");
     let data = init_node(dir.path(), "H01");
-    ok(&["import", "--data", s(&data), s(&files.join("households.csv"))]);
+    ok(&[
+        "import",
+        "--data",
+        s(&data),
+        s(&files.join("households.csv")),
+    ]);
     let got = rejects(&files.join("households.csv.rejects.csv"));
     assert_eq!(got.len(), 10);
     assert!(got.values().all(|r| r.contains("[staff_no.org]")));

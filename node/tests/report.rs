@@ -13,39 +13,124 @@ fn county(dir: &Path, households: u64, seed: u64) -> (std::path::PathBuf, std::p
     let files = generate(dir, "H01", households, seed, 0.0, "csv");
     let data = init_node(dir, "H01");
     for kind in ["households", "members", "aid"] {
-        ok(&["import", "--data", s(&data), s(&files.join(format!("{kind}.csv")))]);
+        ok(&[
+            "import",
+            "--data",
+            s(&data),
+            s(&files.join(format!("{kind}.csv"))),
+        ]);
     }
     (files, data)
 }
 
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
-    r.records().map(|rec| header.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect()).collect()
+    let header: Vec<String> = r
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
 }
 
 fn today() -> String {
     // the node counts "today" in Asia/Shanghai; any recent day works for these tests
-    chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string()
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string()
 }
 
 #[test]
 fn no_report_contains_a_name_id_number_phone_address_or_free_text() {
     let dir = tempfile::tempdir().unwrap();
     let (files, data) = county(dir.path(), 300, 11);
-    ok(&["campaign", "add", "--data", s(&data), "--id", "sn2026", "--template", "songnuan", "--title", "送温暖",
-         "--start", "2024-01-01", "--end", &today()]);
-    ok(&["enter", "--data", s(&data), "--campaign", "sn2026", "4A=12", "4B=3", "5A=10.5", "5B=2", "5C=3", "5D=4", "5E=1", "5F=0.5"]);
+    ok(&[
+        "campaign",
+        "add",
+        "--data",
+        s(&data),
+        "--id",
+        "sn2026",
+        "--template",
+        "songnuan",
+        "--title",
+        "送温暖",
+        "--start",
+        "2024-01-01",
+        "--end",
+        &today(),
+    ]);
+    ok(&[
+        "enter",
+        "--data",
+        s(&data),
+        "--campaign",
+        "sn2026",
+        "4A=12",
+        "4B=3",
+        "5A=10.5",
+        "5B=2",
+        "5C=3",
+        "5D=4",
+        "5E=1",
+        "5F=0.5",
+    ]);
 
     let mut reports = String::new();
     reports.push_str(&ok(&["report", "--data", s(&data), "--campaign", "sn2026"]));
-    reports.push_str(&ok(&["report", "--data", s(&data), "--campaign", "sn2026", "--format", "table"]));
+    reports.push_str(&ok(&[
+        "report",
+        "--data",
+        s(&data),
+        "--campaign",
+        "sn2026",
+        "--format",
+        "table",
+    ]));
     for t in ["dangan", "dajiancha", "bangfu_center", "songnuan"] {
-        reports.push_str(&ok(&["report", "--data", s(&data), "--template", t, "--as-of", &today()]));
-        reports.push_str(&ok(&["report", "--data", s(&data), "--template", t, "--as-of", &today(), "--format", "table"]));
+        reports.push_str(&ok(&[
+            "report",
+            "--data",
+            s(&data),
+            "--template",
+            t,
+            "--as-of",
+            &today(),
+        ]));
+        reports.push_str(&ok(&[
+            "report",
+            "--data",
+            s(&data),
+            "--template",
+            t,
+            "--as-of",
+            &today(),
+            "--format",
+            "table",
+        ]));
     }
     let xlsx = dir.path().join("r.xlsx");
-    ok(&["report", "--data", s(&data), "--campaign", "sn2026", "--format", "xlsx", "--out", s(&xlsx)]);
+    ok(&[
+        "report",
+        "--data",
+        s(&data),
+        "--campaign",
+        "sn2026",
+        "--format",
+        "xlsx",
+        "--out",
+        s(&xlsx),
+    ]);
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
     use calamine::Reader;
     let sheet = book.worksheet_range_at(0).unwrap().unwrap();
@@ -73,13 +158,22 @@ fn no_report_contains_a_name_id_number_phone_address_or_free_text() {
     // Words of the tables themselves (a note reading 其他帮扶 is also a row label) say nothing of anyone.
     let tables: String = ["songnuan", "bangfu_center", "dajiancha", "dangan"]
         .iter()
-        .map(|t| std::fs::read_to_string(format!("{}/../shared/templates/{t}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap())
+        .map(|t| {
+            std::fs::read_to_string(format!(
+                "{}/../shared/templates/{t}.toml",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        })
         .collect();
     let mut checked = 0;
     for (col, value) in secrets {
         // one-character values (a lone surname) are too short to identify anyone
         if value.chars().count() >= 2 && !tables.contains(&value) {
-            assert!(!reports.contains(&value), "the reports contain {col} `{value}`");
+            assert!(
+                !reports.contains(&value),
+                "the reports contain {col} `{value}`"
+            );
             checked += 1;
         }
     }
@@ -91,7 +185,15 @@ fn published_cells_equal_counts_made_from_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let (files, data) = county(dir.path(), 2000, 5);
     let day = today();
-    let out = ok(&["report", "--data", s(&data), "--template", "dangan", "--as-of", &day]);
+    let out = ok(&[
+        "report",
+        "--data",
+        s(&data),
+        "--template",
+        "dangan",
+        "--as-of",
+        &day,
+    ]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let k = report["threshold"].as_u64().unwrap();
 
@@ -105,21 +207,38 @@ fn published_cells_equal_counts_made_from_the_files() {
             continue;
         }
         *expected.entry("total".into()).or_default() += 1;
-        *expected.entry(format!("category.{}", h["困难类别"])).or_default() += 1;
-        let industry = if h["所属行业"].is_empty() { "未填" } else { &h["所属行业"] };
+        *expected
+            .entry(format!("category.{}", h["困难类别"]))
+            .or_default() += 1;
+        let industry = if h["所属行业"].is_empty() {
+            "未填"
+        } else {
+            &h["所属行业"]
+        };
         *expected.entry(format!("industry.{industry}")).or_default() += 1;
-        for cause in h["致困主要原因"].split(['、', ';']).filter(|c| !c.is_empty()) {
+        for cause in h["致困主要原因"]
+            .split(['、', ';'])
+            .filter(|c| !c.is_empty())
+        {
             *expected.entry(format!("cause.{cause}")).or_default() += 1;
-            *expected.entry(format!("category.{}|cause.{cause}", h["困难类别"])).or_default() += 1;
+            *expected
+                .entry(format!("category.{}|cause.{cause}", h["困难类别"]))
+                .or_default() += 1;
         }
     }
     let cells = report["cells"].as_object().unwrap();
     let mut compared = 0;
     for (code, cell) in cells {
         let Some(&want) = expected.get(code) else {
-            let is_counted_here = code == "total" || code.starts_with("category.") || code.starts_with("industry.") || code.starts_with("cause.");
+            let is_counted_here = code == "total"
+                || code.starts_with("category.")
+                || code.starts_with("industry.")
+                || code.starts_with("cause.");
             if is_counted_here && !code.contains("未填") {
-                assert!(cell.get("value").is_none_or(|v| v == 0) || cell["suppressed"] == true, "{code}: {cell} but 0 here");
+                assert!(
+                    cell.get("value").is_none_or(|v| v == 0) || cell["suppressed"] == true,
+                    "{code}: {cell} but 0 here"
+                );
             }
             continue;
         };
@@ -130,11 +249,17 @@ fn published_cells_equal_counts_made_from_the_files() {
             assert_eq!(cell["suppressed"], true, "{code}: {cell}");
         }
         if (1..k).contains(&want) {
-            assert_eq!(cell["suppressed"], true, "{code} = {want} is below k = {k} and must be withheld");
+            assert_eq!(
+                cell["suppressed"], true,
+                "{code} = {want} is below k = {k} and must be withheld"
+            );
         }
     }
     assert!(compared > 20, "compared {compared} published cells");
-    assert_eq!(cells["total"]["value"].as_u64(), expected.get("total").copied());
+    assert_eq!(
+        cells["total"]["value"].as_u64(),
+        expected.get("total").copied()
+    );
 }
 
 #[test]
@@ -168,7 +293,15 @@ message = "B 不能超过 A"
 "#,
     )
     .unwrap();
-    let out = ok(&["report", "--data", s(&data), "--template", s(&table), "--as-of", &today()]);
+    let out = ok(&[
+        "report",
+        "--data",
+        s(&data),
+        "--template",
+        s(&table),
+        "--as-of",
+        &today(),
+    ]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["template"], "jiuye");
     assert!(report["cells"]["A"]["value"].as_u64().unwrap() > 100);
@@ -185,10 +318,21 @@ fn a_malformed_table_is_refused_with_the_line_and_the_problem() {
         "id = \"bad\"\ntitle = \"x\"\n\n[[cell]]\ncode = \"A\"\nlabel = \"a\"\nunit = \"户\"\ncount = \"households\"\nwhere = { work_status = \"退役\" }\n",
     )
     .unwrap();
-    let out = run(&["report", "--data", s(&data), "--template", s(&table), "--as-of", &today()]);
+    let out = run(&[
+        "report",
+        "--data",
+        s(&data),
+        "--template",
+        s(&table),
+        "--as-of",
+        &today(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("line 9") && stderr.contains("退役"), "{stderr}");
+    assert!(
+        stderr.contains("line 9") && stderr.contains("退役"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
 
@@ -196,20 +340,56 @@ fn a_malformed_table_is_refused_with_the_line_and_the_problem() {
 fn typed_in_figures_are_checked_and_a_failed_rule_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (_, data) = county(dir.path(), 100, 3);
-    ok(&["campaign", "add", "--data", s(&data), "--id", "c1", "--template", "songnuan", "--title", "t",
-         "--start", "2025-01-01", "--end", "2025-02-10"]);
-    for (bad, says) in [("4Z=1", "no such cell"), ("3A=5", "computed from the archive"), ("4A=abc", "not a number"), ("4A=-1", "negative")] {
+    ok(&[
+        "campaign",
+        "add",
+        "--data",
+        s(&data),
+        "--id",
+        "c1",
+        "--template",
+        "songnuan",
+        "--title",
+        "t",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-02-10",
+    ]);
+    for (bad, says) in [
+        ("4Z=1", "no such cell"),
+        ("3A=5", "computed from the archive"),
+        ("4A=abc", "not a number"),
+        ("4A=-1", "negative"),
+    ] {
         let out = run(&["enter", "--data", s(&data), "--campaign", "c1", bad]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{bad}");
         assert!(stderr.contains(says), "{bad}: {stderr}");
     }
-    ok(&["enter", "--data", s(&data), "--campaign", "c1", "5A=10", "5B=2", "5C=3", "5D=1", "5E=1", "5F=1"]);
+    ok(&[
+        "enter",
+        "--data",
+        s(&data),
+        "--campaign",
+        "c1",
+        "5A=10",
+        "5B=2",
+        "5C=3",
+        "5D=1",
+        "5E=1",
+        "5F=1",
+    ]);
     let out = run(&["report", "--data", s(&data), "--campaign", "c1"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["cells"]["5A"]["value"].as_f64(), Some(10.0));
     let failed = report["failed_rules"].as_array().unwrap();
-    assert!(failed.iter().any(|f| f["detail"].as_str().unwrap().contains("5A")), "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|f| f["detail"].as_str().unwrap().contains("5A")),
+        "{failed:?}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not sent"));
 }
 
@@ -217,11 +397,34 @@ fn typed_in_figures_are_checked_and_a_failed_rule_is_named() {
 fn typed_in_figures_can_come_from_a_spreadsheet_or_csv() {
     let dir = tempfile::tempdir().unwrap();
     let (_, data) = county(dir.path(), 40, 3);
-    ok(&["campaign", "add", "--data", s(&data), "--id", "c1", "--template", "songnuan", "--title", "t",
-         "--start", "2025-01-01", "--end", "2025-02-10"]);
+    ok(&[
+        "campaign",
+        "add",
+        "--data",
+        s(&data),
+        "--id",
+        "c1",
+        "--template",
+        "songnuan",
+        "--title",
+        "t",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-02-10",
+    ]);
     let csv = dir.path().join("figures.csv");
     std::fs::write(&csv, "代码,数值\n4A,12\n4B,3\n5A,\"1,000.5\"\n").unwrap();
-    ok(&["enter", "--data", s(&data), "--campaign", "c1", "--file", s(&csv), "4C=7"]);
+    ok(&[
+        "enter",
+        "--data",
+        s(&data),
+        "--campaign",
+        "c1",
+        "--file",
+        s(&csv),
+        "4C=7",
+    ]);
     let out = ok(&["report", "--data", s(&data), "--campaign", "c1"]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["cells"]["4A"]["value"], 12);
@@ -230,10 +433,21 @@ fn typed_in_figures_can_come_from_a_spreadsheet_or_csv() {
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "4A,12\n4A,13\n").unwrap();
-    let out = run(&["enter", "--data", s(&data), "--campaign", "c1", "--file", s(&bad)]);
+    let out = run(&[
+        "enter",
+        "--data",
+        s(&data),
+        "--campaign",
+        "c1",
+        "--file",
+        s(&bad),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("given twice"));
     let out = ok(&["report", "--data", s(&data), "--campaign", "c1"]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["cells"]["4A"]["value"], 12, "a refused file changes nothing");
+    assert_eq!(
+        report["cells"]["4A"]["value"], 12,
+        "a refused file changes nothing"
+    );
 }

@@ -14,17 +14,32 @@ fn today() -> NaiveDate {
 }
 
 async fn import_all(archive: &Archive, vocabulary: &Vocabulary, files: &[std::path::PathBuf]) {
-    let ctx = import::Context { org: OrgCode::parse("H01").unwrap(), vocabulary, today: today(), progress: false };
+    let ctx = import::Context {
+        org: OrgCode::parse("H01").unwrap(),
+        vocabulary,
+        today: today(),
+        progress: false,
+    };
     for f in files {
         let outcome = import::import_file(archive, &ctx, f).await.unwrap();
-        assert_eq!(outcome.rejected(), 0, "{}: a re-imported export refuses nothing", f.display());
+        assert_eq!(
+            outcome.rejected(),
+            0,
+            "{}: a re-imported export refuses nothing",
+            f.display()
+        );
     }
 }
 
 /// The archive's full text, via a CSV export.
 async fn text_of(archive: &Archive, dir: &Path) -> String {
     let out = dir.join("dump.csv");
-    export::export(archive, &out).await.unwrap().iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    export::export(archive, &out)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
 }
 
 fn round_trip(households: u64, seed: u64, invalid: f64, xlsx: bool) {
@@ -45,25 +60,43 @@ fn round_trip(households: u64, seed: u64, invalid: f64, xlsx: bool) {
     for d in ["a", "b"] {
         std::fs::create_dir_all(dir.path().join(d)).unwrap();
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let first = Archive::open(&dir.path().join("a"), true).await.unwrap();
-        let ctx = import::Context { org: opts.org.clone(), vocabulary: &vocabulary, today: today(), progress: false };
+        let ctx = import::Context {
+            org: opts.org.clone(),
+            vocabulary: &vocabulary,
+            today: today(),
+            progress: false,
+        };
         for f in &summary.files[..3] {
             import::import_file(&first, &ctx, f).await.unwrap();
         }
         let before = text_of(&first, &dir.path().join("gen")).await;
 
         let exported = if xlsx {
-            export::export(&first, &dir.path().join("archive.xlsx")).await.unwrap()
+            export::export(&first, &dir.path().join("archive.xlsx"))
+                .await
+                .unwrap()
         } else {
-            export::export(&first, &dir.path().join("archive.csv")).await.unwrap()
+            export::export(&first, &dir.path().join("archive.csv"))
+                .await
+                .unwrap()
         };
         let second = Archive::open(&dir.path().join("b"), true).await.unwrap();
         import_all(&second, &vocabulary, &exported).await;
         let after = text_of(&second, &dir.path().join("gen")).await;
-        assert_eq!(before, after, "the archive changed on its way through export and import");
-        assert_eq!(first.counts().await.unwrap(), second.counts().await.unwrap());
+        assert_eq!(
+            before, after,
+            "the archive changed on its way through export and import"
+        );
+        assert_eq!(
+            first.counts().await.unwrap(),
+            second.counts().await.unwrap()
+        );
     });
 }
 

@@ -21,7 +21,10 @@ fn main() {
     let mut n = 300;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let val: usize = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        let val: usize = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{flag} needs a number"));
         match flag.as_str() {
             "--rounds" => rounds = val,
             "--households" => n = val,
@@ -35,12 +38,21 @@ fn main() {
     let reports: Vec<BTreeMap<String, Cell>> = (0..200u64)
         .map(|i| {
             let values = aggregate(&t, &households(1000 + i, n, &v), &[], &Period::on(as_of));
-            let cells = protect(&t, &values).expect("protection succeeds").cells().clone();
+            let cells = protect(&t, &values)
+                .expect("protection succeeds")
+                .cells()
+                .clone();
             serde_json::from_str(&serde_json::to_string(&cells).unwrap()).unwrap()
         })
         .collect();
-    let withheld: usize = reports.iter().map(|c| c.values().filter(|c| c.is_suppressed()).count()).sum();
-    println!("reports: 200 dangan reports of {n} households, {:.1} withheld cells per report on average", withheld as f64 / 200.0);
+    let withheld: usize = reports
+        .iter()
+        .map(|c| c.values().filter(|c| c.is_suppressed()).count())
+        .sum();
+    println!(
+        "reports: 200 dangan reports of {n} households, {:.1} withheld cells per report on average",
+        withheld as f64 / 200.0
+    );
 
     let time = |name: &str, f: &dyn Fn(&BTreeMap<String, Cell>) -> bool| {
         let mut best = f64::INFINITY;
@@ -51,10 +63,19 @@ fn main() {
             }
             best = best.min(t0.elapsed().as_secs_f64() / reports.len() as f64);
         }
-        println!("{name}: {:.3} ms per report (best of {rounds} rounds over 200 reports)", best * 1e3);
+        println!(
+            "{name}: {:.3} ms per report (best of {rounds} rounds over 200 reports)",
+            best * 1e3
+        );
         best
     };
-    let exact = time("exact audit (audit + check)", &|c| disclose::audit(&t, c).and_then(|r| disclose::check(&r)).is_ok());
-    let fast = time("fast verdict (verify)", &|c| disclose::verify(&t, c).is_ok());
+    let exact = time("exact audit (audit + check)", &|c| {
+        disclose::audit(&t, c)
+            .and_then(|r| disclose::check(&r))
+            .is_ok()
+    });
+    let fast = time("fast verdict (verify)", &|c| {
+        disclose::verify(&t, c).is_ok()
+    });
     println!("speed-up: {:.1}×", exact / fast);
 }

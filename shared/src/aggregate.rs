@@ -27,12 +27,20 @@ pub struct Period {
 impl Period {
     /// A campaign from `start` to `end`, counting the archive on `end` (CONTRACT.md).
     pub fn campaign(start: NaiveDate, end: NaiveDate) -> Period {
-        Period { as_of: end, start: Some(start), end: Some(end) }
+        Period {
+            as_of: end,
+            start: Some(start),
+            end: Some(end),
+        }
     }
 
     /// No campaign: the archive on `as_of`; period conditions cover the as-of year up to that day.
     pub fn on(as_of: NaiveDate) -> Period {
-        Period { as_of, start: None, end: None }
+        Period {
+            as_of,
+            start: None,
+            end: None,
+        }
     }
 
     /// The first and last day (inclusive) that `date = "period"` and `lifted = "period"` accept.
@@ -83,14 +91,25 @@ impl Aggregates {
 
     /// Records the figures a union typed in. Each must name a typed-in cell of the table, be
     /// non-negative and carry no more decimal places than the cell.
-    pub fn enter(&mut self, t: &Template, typed: &BTreeMap<String, Decimal>) -> Result<(), template::Error> {
+    pub fn enter(
+        &mut self,
+        t: &Template,
+        typed: &BTreeMap<String, Decimal>,
+    ) -> Result<(), template::Error> {
         assert_eq!(t.id, self.template, "typed figures for another template");
         for (code, &value) in typed {
-            let bad = |problem: &str| template::Error::Typed { code: code.clone(), problem: problem.to_string() };
-            let i = t.cell_index(code).ok_or_else(|| bad("the table has no such cell"))?;
+            let bad = |problem: &str| template::Error::Typed {
+                code: code.clone(),
+                problem: problem.to_string(),
+            };
+            let i = t
+                .cell_index(code)
+                .ok_or_else(|| bad("the table has no such cell"))?;
             let cell = &t.cells[i];
             if !cell.is_typed() {
-                return Err(bad("this cell is computed from the archive and cannot be typed in"));
+                return Err(bad(
+                    "this cell is computed from the archive and cannot be typed in",
+                ));
             }
             if value.units() < 0 {
                 return Err(bad("a figure cannot be negative"));
@@ -98,7 +117,10 @@ impl Aggregates {
             if !value.fits_scale(cell.scale) {
                 return Err(bad(&format!("at most {} decimal places", cell.scale)));
             }
-            self.measures[i] = Some(Measure { value: value.rescale(cell.scale), households: None });
+            self.measures[i] = Some(Measure {
+                value: value.rescale(cell.scale),
+                households: None,
+            });
         }
         Ok(())
     }
@@ -132,7 +154,12 @@ fn household_passes(f: &Filter, h: &HouseholdFacts, in_archive: bool, lifted: bo
 
 /// Computes every archive- and aid-derived cell of `t`; typed-in cells are left empty for
 /// [`Aggregates::enter`].
-pub fn aggregate(t: &Template, households: &[HouseholdFacts], aid: &[AidFacts], period: &Period) -> Aggregates {
+pub fn aggregate(
+    t: &Template,
+    households: &[HouseholdFacts],
+    aid: &[AidFacts],
+    period: &Period,
+) -> Aggregates {
     let (start, end) = period.bounds();
     let mut measures = vec![None; t.cells.len()];
     let mut household_jobs = Vec::new();
@@ -141,14 +168,40 @@ pub fn aggregate(t: &Template, households: &[HouseholdFacts], aid: &[AidFacts], 
         let divisor = money_fen(&cell.unit).map_or(1, |fen| fen / 10i64.pow(cell.scale as u32));
         match &cell.source {
             Source::Typed => {}
-            Source::Count { of: Counted::Households, filter } => {
-                household_jobs.push(Job { index, filter, sum: None, count: Some(Counted::Households), divisor })
-            }
-            Source::Sum { of: s @ Summed::Household(_), filter } => {
-                household_jobs.push(Job { index, filter, sum: Some(*s), count: None, divisor })
-            }
-            Source::Count { of, filter } => aid_jobs.push(Job { index, filter, sum: None, count: Some(*of), divisor }),
-            Source::Sum { of, filter } => aid_jobs.push(Job { index, filter, sum: Some(*of), count: None, divisor }),
+            Source::Count {
+                of: Counted::Households,
+                filter,
+            } => household_jobs.push(Job {
+                index,
+                filter,
+                sum: None,
+                count: Some(Counted::Households),
+                divisor,
+            }),
+            Source::Sum {
+                of: s @ Summed::Household(_),
+                filter,
+            } => household_jobs.push(Job {
+                index,
+                filter,
+                sum: Some(*s),
+                count: None,
+                divisor,
+            }),
+            Source::Count { of, filter } => aid_jobs.push(Job {
+                index,
+                filter,
+                sum: None,
+                count: Some(*of),
+                divisor,
+            }),
+            Source::Sum { of, filter } => aid_jobs.push(Job {
+                index,
+                filter,
+                sum: Some(*of),
+                count: None,
+                divisor,
+            }),
         }
     }
 
@@ -181,7 +234,10 @@ pub fn aggregate(t: &Template, households: &[HouseholdFacts], aid: &[AidFacts], 
     }
     for (j, job) in household_jobs.iter().enumerate() {
         measures[job.index] = Some(match job.sum {
-            None => Measure { value: Decimal::integer(counts[j]), households: Some(counts[j] as u32) },
+            None => Measure {
+                value: Decimal::integer(counts[j]),
+                households: Some(counts[j] as u32),
+            },
             Some(_) => Measure {
                 value: Decimal::new(div_round(sums[j], job.divisor), t.cells[job.index].scale),
                 households: Some(contributors[j]),
@@ -196,7 +252,9 @@ pub fn aggregate(t: &Template, households: &[HouseholdFacts], aid: &[AidFacts], 
     let mut sums = vec![0i64; aid_jobs.len()];
     for a in aid.iter().filter(|_| !aid_jobs.is_empty()) {
         let hi = a.household as usize;
-        let Some(h) = households.get(hi) else { continue };
+        let Some(h) = households.get(hi) else {
+            continue;
+        };
         let in_period = a.date >= start && a.date <= end;
         let flag = flags[hi];
         for (j, job) in aid_jobs.iter().enumerate() {
@@ -221,8 +279,14 @@ pub fn aggregate(t: &Template, households: &[HouseholdFacts], aid: &[AidFacts], 
             (Some(_), _) => Decimal::integer(counts[j]),
             (None, _) => Decimal::new(div_round(sums[j], job.divisor), t.cells[job.index].scale),
         };
-        measures[job.index] = Some(Measure { value, households: Some(distinct) });
+        measures[job.index] = Some(Measure {
+            value,
+            households: Some(distinct),
+        });
     }
 
-    Aggregates { template: t.id.clone(), measures }
+    Aggregates {
+        template: t.id.clone(),
+        measures,
+    }
 }

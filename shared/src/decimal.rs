@@ -21,7 +21,18 @@ pub struct Decimal {
 #[error("`{0}` is not a number with at most 9 decimal places / 不是有效数字")]
 pub struct DecimalError(pub String);
 
-const POW10: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+const POW10: [i64; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
 
 impl Decimal {
     /// `units × 10^-scale`; scale is at most 9.
@@ -51,8 +62,13 @@ impl Decimal {
     pub fn rescale(self, scale: u8) -> Decimal {
         match scale.cmp(&self.scale) {
             Ordering::Equal => self,
-            Ordering::Greater => Decimal::new(self.units * POW10[(scale - self.scale) as usize], scale),
-            Ordering::Less => Decimal::new(div_round(self.units, POW10[(self.scale - scale) as usize]), scale),
+            Ordering::Greater => {
+                Decimal::new(self.units * POW10[(scale - self.scale) as usize], scale)
+            }
+            Ordering::Less => Decimal::new(
+                div_round(self.units, POW10[(self.scale - scale) as usize]),
+                scale,
+            ),
         }
     }
 
@@ -74,7 +90,10 @@ impl Decimal {
             None => (false, s),
         };
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let frac = frac.trim_end_matches('0');
@@ -83,9 +102,11 @@ impl Decimal {
         }
         let digits = format!("{int}{frac}");
         let units: i64 = digits.parse().map_err(|_| bad())?;
-        Ok(Decimal::new(if neg { -units } else { units }, frac.len() as u8))
+        Ok(Decimal::new(
+            if neg { -units } else { units },
+            frac.len() as u8,
+        ))
     }
-
 }
 
 /// The sum of two values, at the larger scale.
@@ -130,7 +151,13 @@ impl fmt::Display for Decimal {
         let p = POW10[self.scale as usize];
         let sign = if self.units < 0 { "-" } else { "" };
         let a = self.units.unsigned_abs();
-        write!(f, "{sign}{}.{:0width$}", a / p as u64, a % p as u64, width = self.scale as usize)
+        write!(
+            f,
+            "{sign}{}.{:0width$}",
+            a / p as u64,
+            a % p as u64,
+            width = self.scale as usize
+        )
     }
 }
 

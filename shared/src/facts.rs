@@ -36,10 +36,24 @@ pub enum Dim {
 
 impl Dim {
     pub const ALL: [Dim; 18] = [
-        Dim::Sex, Dim::Politics, Dim::Category, Dim::ModelWorker, Dim::Health, Dim::WorkStatus,
-        Dim::HousingType, Dim::HousingArea, Dim::Industry, Dim::Hukou, Dim::UnitNature,
-        Dim::EnterpriseStatus, Dim::SingleParent, Dim::MedicalInsurance, Dim::SelfHelp,
-        Dim::ZeroEmployment, Dim::OnDibao, Dim::Status,
+        Dim::Sex,
+        Dim::Politics,
+        Dim::Category,
+        Dim::ModelWorker,
+        Dim::Health,
+        Dim::WorkStatus,
+        Dim::HousingType,
+        Dim::HousingArea,
+        Dim::Industry,
+        Dim::Hukou,
+        Dim::UnitNature,
+        Dim::EnterpriseStatus,
+        Dim::SingleParent,
+        Dim::MedicalInsurance,
+        Dim::SelfHelp,
+        Dim::ZeroEmployment,
+        Dim::OnDibao,
+        Dim::Status,
     ];
 
     /// The key used in templates and cell codes (`category`, `industry`, …).
@@ -69,9 +83,11 @@ impl Dim {
     /// The vocabulary field whose list this dimension indexes (the 是/否 fields share `yes_no`).
     pub fn vocabulary_field(self) -> &'static str {
         match self {
-            Dim::SingleParent | Dim::MedicalInsurance | Dim::SelfHelp | Dim::ZeroEmployment | Dim::OnDibao => {
-                "yes_no"
-            }
+            Dim::SingleParent
+            | Dim::MedicalInsurance
+            | Dim::SelfHelp
+            | Dim::ZeroEmployment
+            | Dim::OnDibao => "yes_no",
             other => other.key(),
         }
     }
@@ -97,8 +113,13 @@ pub enum Amount {
 }
 
 impl Amount {
-    pub const ALL: [Amount; 5] =
-        [Amount::PersonalIncome, Amount::HouseholdIncome, Amount::HouseholdExpense, Amount::MedicalExpense, Amount::Tuition];
+    pub const ALL: [Amount; 5] = [
+        Amount::PersonalIncome,
+        Amount::HouseholdIncome,
+        Amount::HouseholdExpense,
+        Amount::MedicalExpense,
+        Amount::Tuition,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {

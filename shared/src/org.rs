@@ -36,7 +36,9 @@ pub struct OrgCode(String);
 
 /// An org code that follows none of the three shapes.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not an org code (a letter like H, a letter and two digits like H01, or 2-8 letters like HB) / 单位代码格式错误")]
+#[error(
+    "`{0}` is not an org code (a letter like H, a letter and two digits like H01, or 2-8 letters like HB) / 单位代码格式错误"
+)]
 pub struct OrgCodeError(pub String);
 
 impl OrgCode {
@@ -48,7 +50,11 @@ impl OrgCode {
             2..=8 => b.iter().all(u8::is_ascii_uppercase),
             _ => false,
         };
-        if ok { Ok(OrgCode(raw.to_string())) } else { Err(OrgCodeError(raw.to_string())) }
+        if ok {
+            Ok(OrgCode(raw.to_string()))
+        } else {
+            Err(OrgCodeError(raw.to_string()))
+        }
     }
 
     /// The level the code's shape implies.

@@ -42,7 +42,9 @@ impl TryFrom<Wire> for Cell {
     fn try_from(w: Wire) -> Result<Cell, String> {
         match w {
             Wire::Suppressed { suppressed: false } => Err("`suppressed` is only ever true".into()),
-            Wire::Range { lower, upper } if lower > upper => Err(format!("range lower {lower} above upper {upper}")),
+            Wire::Range { lower, upper } if lower > upper => {
+                Err(format!("range lower {lower} above upper {upper}"))
+            }
             w => Ok(Cell(w)),
         }
     }
@@ -137,9 +139,17 @@ impl Report {
         protected: Protected,
         rules: Outcome,
     ) -> Report {
-        assert_eq!(template.id, protected.template_id(), "cells of another template");
+        assert_eq!(
+            template.id,
+            protected.template_id(),
+            "cells of another template"
+        );
         let withheld: BTreeSet<String> = protected.withheld().clone();
-        let failed_rules = rules.failed.into_iter().map(|f| redact(f, &withheld)).collect();
+        let failed_rules = rules
+            .failed
+            .into_iter()
+            .map(|f| redact(f, &withheld))
+            .collect();
         Report {
             org,
             template: template.id.clone(),
@@ -157,13 +167,19 @@ impl Report {
 
     /// The failed rules of high importance.
     pub fn blocking(&self) -> impl Iterator<Item = &FailedRule> {
-        self.failed_rules.iter().filter(|f| f.importance == crate::template::Importance::High)
+        self.failed_rules
+            .iter()
+            .filter(|f| f.importance == crate::template::Importance::High)
     }
 
     /// `Ok` when the report may be sent, else why not.
     pub fn ensure_sendable(&self) -> Result<(), Error> {
         let blocking: Vec<FailedRule> = self.blocking().cloned().collect();
-        if blocking.is_empty() { Ok(()) } else { Err(Error::Blocked(blocking)) }
+        if blocking.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Blocked(blocking))
+        }
     }
 }
 

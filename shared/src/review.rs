@@ -68,8 +68,15 @@ mod tests {
 
     #[test]
     fn states_travel_as_lowercase_words() {
-        for s in [ReviewState::Pending, ReviewState::Accepted, ReviewState::Returned] {
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+        for s in [
+            ReviewState::Pending,
+            ReviewState::Accepted,
+            ReviewState::Returned,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
             assert_eq!(ReviewState::parse(s.as_str()), Some(s));
         }
         assert_eq!(ReviewState::parse("approved"), None);

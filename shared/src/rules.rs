@@ -48,7 +48,9 @@ pub struct Outcome {
 impl Outcome {
     /// The failed rules of high importance: a report with any of them is not sent.
     pub fn blocking(&self) -> impl Iterator<Item = &FailedRule> {
-        self.failed.iter().filter(|f| f.importance == Importance::High)
+        self.failed
+            .iter()
+            .filter(|f| f.importance == Importance::High)
     }
 
     pub fn is_blocked(&self) -> bool {
@@ -61,35 +63,57 @@ pub fn evaluate(t: &Template, value: impl Fn(usize) -> Option<Decimal>) -> Outco
     let mut out = Outcome::default();
     for rule in &t.rules {
         let cells = rule.cells();
-        let missing: Vec<String> =
-            cells.iter().filter(|&&c| value(c).is_none()).map(|&c| t.cells[c].code.clone()).collect();
+        let missing: Vec<String> = cells
+            .iter()
+            .filter(|&&c| value(c).is_none())
+            .map(|&c| t.cells[c].code.clone())
+            .collect();
         if !missing.is_empty() {
-            out.pending.push(PendingRule { rule: rule.message.clone(), missing });
+            out.pending.push(PendingRule {
+                rule: rule.message.clone(),
+                missing,
+            });
             continue;
         }
         let (parts, whole) = cells.split_at(cells.len() - 1);
         let whole_value = value(whole[0]).expect("checked above");
-        let sum = parts.iter().fold(Decimal::integer(0), |acc, &p| acc + value(p).expect("checked above"));
+        let sum = parts.iter().fold(Decimal::integer(0), |acc, &p| {
+            acc + value(p).expect("checked above")
+        });
         let show = |cs: &[usize]| {
-            cs.iter().map(|&c| format!("{} = {}", t.cells[c].code, value(c).expect("checked above"))).collect::<Vec<_>>().join(", ")
+            cs.iter()
+                .map(|&c| format!("{} = {}", t.cells[c].code, value(c).expect("checked above")))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let failed = match &rule.kind {
-            RuleKind::PartsWithinWhole { .. } => (sum > whole_value).then(|| {
-                format!("{} (sum {sum}) > {}", show(parts), show(whole))
-            }),
+            RuleKind::PartsWithinWhole { .. } => (sum > whole_value)
+                .then(|| format!("{} (sum {sum}) > {}", show(parts), show(whole))),
             RuleKind::PartsSumToWhole { tolerance, .. } => {
                 let tol = Decimal::new(tolerance.units() * parts.len() as i64, tolerance.scale());
                 let scale = sum.scale().max(whole_value.scale());
                 let diff = sum + Decimal::new(-whole_value.rescale(scale).units(), scale);
                 let abs = Decimal::new(diff.units().abs(), diff.scale());
-                (abs > tol).then(|| format!("{} (sum {sum}) ≠ {} (allowed difference {tol})", show(parts), show(whole)))
+                (abs > tol).then(|| {
+                    format!(
+                        "{} (sum {sum}) ≠ {} (allowed difference {tol})",
+                        show(parts),
+                        show(whole)
+                    )
+                })
             }
         };
         if let Some(detail) = failed {
             out.failed.push(FailedRule {
                 rule: rule.message.clone(),
                 importance: rule.importance,
-                cells: cells.iter().map(|&c| RuleCell { code: t.cells[c].code.clone(), value: value(c) }).collect(),
+                cells: cells
+                    .iter()
+                    .map(|&c| RuleCell {
+                        code: t.cells[c].code.clone(),
+                        value: value(c),
+                    })
+                    .collect(),
                 detail,
             });
         }

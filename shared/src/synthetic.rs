@@ -38,7 +38,11 @@ pub fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// Random households and aid records shaped like a county archive: every 档案状态 (在档, 已脱困 with a
 /// 脱困日期, 已剔除), up to three causes, some fields unknown, money amounts, aid of every kind.
-pub fn archive(seed: u64, n: usize, vocabulary: &Vocabulary) -> (Vec<HouseholdFacts>, Vec<AidFacts>) {
+pub fn archive(
+    seed: u64,
+    n: usize,
+    vocabulary: &Vocabulary,
+) -> (Vec<HouseholdFacts>, Vec<AidFacts>) {
     let mut rng = Rng(seed);
     let base = day(2012, 1, 1);
     let mut households = Vec::with_capacity(n);
@@ -46,7 +50,11 @@ pub fn archive(seed: u64, n: usize, vocabulary: &Vocabulary) -> (Vec<HouseholdFa
         let mut dims = [0u8; Dim::ALL.len()];
         for d in Dim::ALL {
             let len = vocabulary.field(d.vocabulary_field()).values().len();
-            dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
+            dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 {
+                UNKNOWN
+            } else {
+                rng.skewed(len)
+            };
         }
         dims[Dim::Status.slot()] = match rng.below(10) {
             0..=6 => 0,
@@ -65,7 +73,14 @@ pub fn archive(seed: u64, n: usize, vocabulary: &Vocabulary) -> (Vec<HouseholdFa
         for a in &mut amounts {
             *a = rng.below(5_000_000) as i64;
         }
-        households.push(HouseholdFacts { dims, causes, household_size: 1 + rng.below(5) as u8, amounts, filed_on, lifted_on });
+        households.push(HouseholdFacts {
+            dims,
+            causes,
+            household_size: 1 + rng.below(5) as u8,
+            amounts,
+            filed_on,
+            lifted_on,
+        });
     }
     let kinds = vocabulary.field("aid_kind").values().len() as u64;
     let mut aid = Vec::new();
@@ -73,7 +88,11 @@ pub fn archive(seed: u64, n: usize, vocabulary: &Vocabulary) -> (Vec<HouseholdFa
         aid.push(AidFacts {
             household: rng.below(n as u64) as u32,
             date: base + Days::new(rng.below(1400)),
-            kind: if rng.below(3) == 0 { 8 } else { rng.below(kinds) as u8 },
+            kind: if rng.below(3) == 0 {
+                8
+            } else {
+                rng.below(kinds) as u8
+            },
             amount_fen: (rng.below(200) * 1000) as i64,
         });
     }
@@ -90,12 +109,23 @@ pub fn households(seed: u64, n: usize, v: &Vocabulary) -> Vec<HouseholdFacts> {
             let mut dims = [0u8; Dim::ALL.len()];
             for d in Dim::ALL {
                 let len = v.field(d.vocabulary_field()).values().len();
-                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 { UNKNOWN } else { rng.skewed(len) };
+                dims[d.slot()] = if d != Dim::Status && rng.below(20) == 0 {
+                    UNKNOWN
+                } else {
+                    rng.skewed(len)
+                };
             }
             dims[Dim::Status.slot()] = if rng.below(10) < 8 { 0 } else { 2 };
             let causes = 1u16 << rng.skewed(8);
             let filed_on = Some(base + Days::new(rng.below(1200)));
-            HouseholdFacts { dims, causes, household_size: 1 + rng.below(4) as u8, amounts: [0; 5], filed_on, lifted_on: None }
+            HouseholdFacts {
+                dims,
+                causes,
+                household_size: 1 + rng.below(4) as u8,
+                amounts: [0; 5],
+                filed_on,
+                lifted_on: None,
+            }
         })
         .collect()
 }

@@ -13,9 +13,24 @@ pub const DEFAULT_VOCABULARY: &str = include_str!("../vocabulary/default.toml");
 
 /// Every field a vocabulary file must define, with the role it plays in the archive.
 pub const REQUIRED_FIELDS: &[&str] = &[
-    "sex", "politics", "category", "model_worker", "health", "work_status", "housing_type",
-    "housing_area", "industry", "hukou", "unit_nature", "enterprise_status", "yes_no", "cause",
-    "status", "relation", "member_status", "aid_kind",
+    "sex",
+    "politics",
+    "category",
+    "model_worker",
+    "health",
+    "work_status",
+    "housing_type",
+    "housing_area",
+    "industry",
+    "hukou",
+    "unit_nature",
+    "enterprise_status",
+    "yes_no",
+    "cause",
+    "status",
+    "relation",
+    "member_status",
+    "aid_kind",
 ];
 
 /// Lists whose order the code relies on (eligibility, the archive-on-day rule): a replacement file
@@ -118,12 +133,18 @@ impl Vocabulary {
         let mut fields = BTreeMap::new();
         for (key, f) in file.fields {
             if f.values.is_empty() || f.values.len() > u8::MAX as usize {
-                return Err(Error::Inconsistent { field: key, problem: "needs 1 to 255 values".into() });
+                return Err(Error::Inconsistent {
+                    field: key,
+                    problem: "needs 1 to 255 values".into(),
+                });
             }
             let mut lookup = BTreeMap::new();
             for (i, v) in f.values.iter().enumerate() {
                 if lookup.insert(normalise(v), i as u8).is_some() {
-                    return Err(Error::Inconsistent { field: key, problem: format!("value `{v}` is listed twice") });
+                    return Err(Error::Inconsistent {
+                        field: key,
+                        problem: format!("value `{v}` is listed twice"),
+                    });
                 }
             }
             for (alias, target) in &f.aliases {
@@ -136,7 +157,15 @@ impl Vocabulary {
                 lookup.entry(normalise(alias)).or_insert(i);
             }
             let values = f.values.iter().map(|v| normalise(v)).collect();
-            fields.insert(key.clone(), Field { key, label: f.label, values, lookup });
+            fields.insert(
+                key.clone(),
+                Field {
+                    key,
+                    label: f.label,
+                    values,
+                    lookup,
+                },
+            );
         }
         for required in REQUIRED_FIELDS {
             if !fields.contains_key(*required) {
@@ -148,7 +177,9 @@ impl Vocabulary {
             if values.iter().map(String::as_str).ne(fixed.iter().copied()) {
                 return Err(Error::Inconsistent {
                     field: (*key).to_string(),
-                    problem: format!("the code relies on this list; it must be exactly {fixed:?} (aliases may be added)"),
+                    problem: format!(
+                        "the code relies on this list; it must be exactly {fixed:?} (aliases may be added)"
+                    ),
                 });
             }
         }
@@ -157,7 +188,9 @@ impl Vocabulary {
 
     /// The field with this key. Panics on a key outside [`REQUIRED_FIELDS`]: that is a programming error.
     pub fn field(&self, key: &str) -> &Field {
-        self.fields.get(key).unwrap_or_else(|| panic!("vocabulary field `{key}` is required at load time"))
+        self.fields
+            .get(key)
+            .unwrap_or_else(|| panic!("vocabulary field `{key}` is required at load time"))
     }
 
     /// A field by key, for data-driven callers (templates) that may name anything.
@@ -181,20 +214,32 @@ mod tests {
     #[test]
     fn seed_002_values_map_onto_seed_004_values() {
         let v = Vocabulary::builtin();
-        assert_eq!(v.field("unit_nature").canonical("非公企业"), Some("民营/私营/个体企业"));
+        assert_eq!(
+            v.field("unit_nature").canonical("非公企业"),
+            Some("民营/私营/个体企业")
+        );
         assert_eq!(v.field("cause").canonical("因病致困"), Some("本人大病"));
-        assert_eq!(v.field("enterprise_status").canonical("破产"), Some("关闭破产企业"));
+        assert_eq!(
+            v.field("enterprise_status").canonical("破产"),
+            Some("关闭破产企业")
+        );
     }
 
     #[test]
     fn half_width_parentheses_are_accepted() {
         let v = Vocabulary::builtin();
-        assert_eq!(v.field("work_status").canonical(" 下(待)岗 "), Some("下（待）岗"));
+        assert_eq!(
+            v.field("work_status").canonical(" 下(待)岗 "),
+            Some("下（待）岗")
+        );
     }
 
     #[test]
     fn a_value_outside_the_list_is_refused() {
-        assert_eq!(Vocabulary::builtin().field("category").canonical("特困户"), None);
+        assert_eq!(
+            Vocabulary::builtin().field("category").canonical("特困户"),
+            None
+        );
     }
 
     #[test]
@@ -206,7 +251,8 @@ mod tests {
 
     #[test]
     fn a_file_without_a_required_field_is_refused() {
-        let err = Vocabulary::parse("[fields.sex]\nlabel = \"性别\"\nvalues = [\"男\", \"女\"]\n").unwrap_err();
+        let err = Vocabulary::parse("[fields.sex]\nlabel = \"性别\"\nvalues = [\"男\", \"女\"]\n")
+            .unwrap_err();
         assert!(matches!(err, Error::MissingField(_)), "{err}");
     }
 

@@ -15,11 +15,19 @@ use bangfu_shared::vocabulary::Vocabulary;
 use proptest::prelude::*;
 
 /// The report's cells as an outsider sees them: every known value, `withheld` ones suppressed.
-fn cells(t: &Template, values: &Aggregates, withheld: impl Fn(usize) -> bool) -> BTreeMap<String, Cell> {
+fn cells(
+    t: &Template,
+    values: &Aggregates,
+    withheld: impl Fn(usize) -> bool,
+) -> BTreeMap<String, Cell> {
     let json: serde_json::Map<String, serde_json::Value> = (0..t.cells.len())
         .filter_map(|i| {
             let v = values.value(i)?;
-            let cell = if withheld(i) { serde_json::json!({ "suppressed": true }) } else { serde_json::json!({ "value": v }) };
+            let cell = if withheld(i) {
+                serde_json::json!({ "suppressed": true })
+            } else {
+                serde_json::json!({ "value": v })
+            };
             Some((t.cells[i].code.clone(), cell))
         })
         .collect();
@@ -65,17 +73,28 @@ fn agree(id: &str, seed: u64, n: usize, pattern: Pattern) -> Result<(), TestCase
     let v = Vocabulary::builtin();
     let t = template::builtin(id, &v).unwrap();
     let (hs, aid) = archive(seed, n, &v);
-    let period = if id == "dangan" { Period::on(day(2014, 12, 31)) } else { Period::campaign(day(2014, 1, 1), day(2014, 12, 31)) };
+    let period = if id == "dangan" {
+        Period::on(day(2014, 12, 31))
+    } else {
+        Period::campaign(day(2014, 1, 1), day(2014, 12, 31))
+    };
     let values = aggregate(&t, &hs, &aid, &period);
     let mut rng = Rng(seed ^ 0x5eed);
     let protected: Vec<bool> = match protect(&t, &values) {
-        Ok(p) => t.cells.iter().map(|c| p.withheld().contains(&c.code)).collect(),
+        Ok(p) => t
+            .cells
+            .iter()
+            .map(|c| p.withheld().contains(&c.code))
+            .collect(),
         Err(_) => vec![false; t.cells.len()],
     };
     let withheld: Vec<bool> = match pattern {
         Pattern::Random(p) => (0..t.cells.len()).map(|_| rng.below(100) < p).collect(),
         Pattern::Protected => protected.clone(),
-        Pattern::ProtectedAndMore => protected.iter().map(|&w| w || rng.below(100) < 15).collect(),
+        Pattern::ProtectedAndMore => protected
+            .iter()
+            .map(|&w| w || rng.below(100) < 15)
+            .collect(),
         Pattern::ProtectedButOne => {
             let on: Vec<usize> = (0..protected.len()).filter(|&i| protected[i]).collect();
             let mut w = protected.clone();
@@ -87,7 +106,15 @@ fn agree(id: &str, seed: u64, n: usize, pattern: Pattern) -> Result<(), TestCase
     };
     let cells = cells(&t, &values, |i| withheld[i]);
     let (fast, exact) = verdicts(&t, &cells);
-    prop_assert_eq!(fast, exact, "template {} seed {} n {} {:?}", id, seed, n, pattern);
+    prop_assert_eq!(
+        fast,
+        exact,
+        "template {} seed {} n {} {:?}",
+        id,
+        seed,
+        n,
+        pattern
+    );
     Ok(())
 }
 
@@ -119,13 +146,19 @@ fn fixed_seeds_give_both_verdicts_and_the_same_refusals() {
         let mut rng = Rng(seed);
         for reveal in [false, true] {
             let hidden: Vec<&String> = p.withheld().iter().collect();
-            let shown = (reveal && !hidden.is_empty()).then(|| hidden[rng.below(hidden.len() as u64) as usize].clone());
-            let cells = cells(&t, &values, |i| p.withheld().contains(&t.cells[i].code) && Some(&t.cells[i].code) != shown.as_ref());
+            let shown = (reveal && !hidden.is_empty())
+                .then(|| hidden[rng.below(hidden.len() as u64) as usize].clone());
+            let cells = cells(&t, &values, |i| {
+                p.withheld().contains(&t.cells[i].code) && Some(&t.cells[i].code) != shown.as_ref()
+            });
             let (fast, exact) = verdicts(&t, &cells);
             assert_eq!(fast, exact, "seed {seed} reveal {reveal}");
             if fast == "ok" { ok += 1 } else { refused += 1 }
         }
     }
     assert!(ok >= 12, "every protected pattern passes ({ok} passed)");
-    assert!(refused > 0, "revealing a withheld cell is refused at least once");
+    assert!(
+        refused > 0,
+        "revealing a withheld cell is refused at least once"
+    );
 }

@@ -25,13 +25,23 @@ fn free_port_base() -> u16 {
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if !entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        {
             continue;
         }
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
         if cmdline.contains(needle) {
-            found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
+            found.push(format!(
+                "{}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
         }
     }
     found
@@ -39,7 +49,15 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 /// The number after `prefix` on the first line that starts with it (after trimming).
 fn number_after(out: &str, prefix: &str) -> Option<u64> {
-    out.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+    out.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
 }
 
 #[test]
@@ -51,7 +69,16 @@ fn the_demo_brings_up_the_whole_tree_and_the_province_total_is_what_the_archives
     let port = free_port_base().to_string();
 
     let mut child = Command::new("bash")
-        .args([s(&script), "--once", "--households", "60", "--dir", s(&dir), "--port", &port])
+        .args([
+            s(&script),
+            "--once",
+            "--households",
+            "60",
+            "--dir",
+            s(&dir),
+            "--port",
+            &port,
+        ])
         .env("BANGFU_BIN_DIR", &bin_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,27 +115,61 @@ fn the_demo_brings_up_the_whole_tree_and_the_province_total_is_what_the_archives
 
     // What the generated archives hold on the campaign's end day (today, in Asia/Shanghai).
     let today = today();
-    let counted: BTreeMap<&str, u64> =
-        ["H01", "H02", "H08", "J01", "J02"].into_iter().map(|org| (org, archive_total(&dir.join(format!("gen-{org}/households.csv")), &today))).collect();
+    let counted: BTreeMap<&str, u64> = ["H01", "H02", "H08", "J01", "J02"]
+        .into_iter()
+        .map(|org| {
+            (
+                org,
+                archive_total(&dir.join(format!("gen-{org}/households.csv")), &today),
+            )
+        })
+        .collect();
     let all: u64 = counted.values().sum();
     assert!(all > 0, "the generated archives hold households");
 
-    assert_eq!(number_after(&out, "province total / 全省合计: "), Some(all), "printed province total vs counted {counted:?}:\n{out}");
+    assert_eq!(
+        number_after(&out, "province total / 全省合计: "),
+        Some(all),
+        "printed province total vs counted {counted:?}:\n{out}"
+    );
     for (org, n) in &counted {
-        let line = out.lines().map(str::trim).find(|l| l.starts_with(&format!("{org} ")) && l.contains(": total ")).unwrap_or_else(|| panic!("no line for {org}:\n{out}"));
-        assert!(line.contains(&format!("total {n},")), "{org}: {line} vs counted {n}");
+        let line = out
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(&format!("{org} ")) && l.contains(": total "))
+            .unwrap_or_else(|| panic!("no line for {org}:\n{out}"));
+        assert!(
+            line.contains(&format!("total {n},")),
+            "{org}: {line} vs counted {n}"
+        );
     }
-    assert!(out.contains("completeness / 完整性: expected 2, received 2"), "{out}");
+    assert!(
+        out.contains("completeness / 完整性: expected 2, received 2"),
+        "{out}"
+    );
     for org in ["HB", "H", "J"] {
-        assert!(out.contains(&format!("hub {org}")), "the hub {org}'s address is printed:\n{out}");
+        assert!(
+            out.contains(&format!("hub {org}")),
+            "the hub {org}'s address is printed:\n{out}"
+        );
     }
     // The script checked the dashboard answered before printing its address.
     let base: u16 = port.parse().unwrap();
-    assert!(out.contains(&format!("看板 (the province's live rollup, open in a browser): http://127.0.0.1:{}/campaigns/", base + 3)), "{out}");
+    assert!(
+        out.contains(&format!(
+            "看板 (the province's live rollup, open in a browser): http://127.0.0.1:{}/campaigns/",
+            base + 3
+        )),
+        "{out}"
+    );
 
     // Nothing it started is left running, and every process said it stopped cleanly.
     let left = processes_mentioning(s(&dir));
     assert!(left.is_empty(), "processes left behind: {left:?}\n{out}");
-    assert_eq!(out.matches(") stopped, exit status 0").count(), 8, "three hubs and five nodes stop cleanly:\n{out}");
+    assert_eq!(
+        out.matches(") stopped, exit status 0").count(),
+        8,
+        "three hubs and five nodes stop cleanly:\n{out}"
+    );
     assert!(!out.contains("killed"), "{out}");
 }

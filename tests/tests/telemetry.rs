@@ -14,7 +14,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{binary, county_node, init_hub, issue_identity, ok, run, s, serve_with_env, today};
+use bangfu_e2e::{
+    binary, county_node, init_hub, issue_identity, ok, run, s, serve_with_env, today,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -43,7 +45,11 @@ fn collector() -> (String, Arc<Received>) {
                     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
                         return;
                     }
-                    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let path = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_string();
                     let mut length = 0usize;
                     loop {
                         let mut line = String::new();
@@ -93,13 +99,35 @@ struct Span {
 impl Received {
     fn spans(&self) -> BTreeMap<Vec<u8>, Vec<Span>> {
         let mut by_trace: BTreeMap<Vec<u8>, Vec<Span>> = BTreeMap::new();
-        for (path, body) in self.0.lock().unwrap().iter().filter(|(p, _)| p == "/v1/traces") {
-            let req = ExportTraceServiceRequest::decode(body.as_slice()).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for (path, body) in self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == "/v1/traces")
+        {
+            let req = ExportTraceServiceRequest::decode(body.as_slice())
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
             for rs in req.resource_spans {
-                let unit = rs.resource.as_ref().and_then(|r| attr(&r.attributes, "bangfu.unit")).unwrap_or_default();
+                let unit = rs
+                    .resource
+                    .as_ref()
+                    .and_then(|r| attr(&r.attributes, "bangfu.unit"))
+                    .unwrap_or_default();
                 for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
-                    let attrs = span.attributes.iter().map(|a| (a.key.clone(), text(&a.value))).collect();
-                    by_trace.entry(span.trace_id.clone()).or_default().push(Span { unit: unit.clone(), name: span.name.clone(), attrs });
+                    let attrs = span
+                        .attributes
+                        .iter()
+                        .map(|a| (a.key.clone(), text(&a.value)))
+                        .collect();
+                    by_trace
+                        .entry(span.trace_id.clone())
+                        .or_default()
+                        .push(Span {
+                            unit: unit.clone(),
+                            name: span.name.clone(),
+                            attrs,
+                        });
                 }
             }
         }
@@ -109,14 +137,33 @@ impl Received {
     /// The sum of a counter's data points, by the `status` attribute, as `unit` last exported it.
     fn counter(&self, unit: &str, name: &str) -> BTreeMap<String, f64> {
         let mut latest = BTreeMap::new();
-        for (_, body) in self.0.lock().unwrap().iter().filter(|(p, _)| p == "/v1/metrics") {
+        for (_, body) in self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == "/v1/metrics")
+        {
             let req = ExportMetricsServiceRequest::decode(body.as_slice()).unwrap();
             for rm in req.resource_metrics {
-                if rm.resource.as_ref().and_then(|r| attr(&r.attributes, "bangfu.unit")).as_deref() != Some(unit) {
+                if rm
+                    .resource
+                    .as_ref()
+                    .and_then(|r| attr(&r.attributes, "bangfu.unit"))
+                    .as_deref()
+                    != Some(unit)
+                {
                     continue;
                 }
-                for m in rm.scope_metrics.into_iter().flat_map(|s| s.metrics).filter(|m| m.name == name) {
-                    let Some(metric::Data::Sum(sum)) = m.data else { continue };
+                for m in rm
+                    .scope_metrics
+                    .into_iter()
+                    .flat_map(|s| s.metrics)
+                    .filter(|m| m.name == name)
+                {
+                    let Some(metric::Data::Sum(sum)) = m.data else {
+                        continue;
+                    };
                     // Cumulative: each export restates the totals; the last one wins.
                     let mut now = BTreeMap::new();
                     for p in sum.data_points {
@@ -136,7 +183,12 @@ impl Received {
     }
 
     fn all_bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().iter().flat_map(|(_, b)| b.clone()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, b)| b.clone())
+            .collect()
     }
 }
 
@@ -162,8 +214,16 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 /// Values of the household file's personal columns: none of them may leave the node in any form.
 fn personal_values(households_csv: &Path) -> Vec<String> {
     let mut r = csv::Reader::from_path(households_csv).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
-    let cols: Vec<usize> = ["姓名", "身份证号", "联系电话", "家庭住址"].iter().map(|n| header.iter().position(|h| h == n).unwrap()).collect();
+    let header: Vec<String> = r
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let cols: Vec<usize> = ["姓名", "身份证号", "联系电话", "家庭住址"]
+        .iter()
+        .map(|n| header.iter().position(|h| h == n).unwrap())
+        .collect();
     let mut out = BTreeSet::new();
     for rec in r.records() {
         let rec = rec.unwrap();
@@ -183,7 +243,11 @@ fn personal_values(households_csv: &Path) -> Vec<String> {
 /// complete only when all four have arrived (the upward span ends after the province's request).
 fn complete(trace: &[Span]) -> bool {
     let has = |unit: &str, name: &str, attr: Option<(&str, &str)>| {
-        trace.iter().any(|s| s.unit == unit && s.name == name && attr.is_none_or(|(k, v)| s.attrs.get(k).map(String::as_str) == Some(v)))
+        trace.iter().any(|s| {
+            s.unit == unit
+                && s.name == name
+                && attr.is_none_or(|(k, v)| s.attrs.get(k).map(String::as_str) == Some(v))
+        })
     };
     has("H01", "push", Some(("campaign", "t1")))
         && has("H", "request", Some(("peer", "H01")))
@@ -197,27 +261,103 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
     let dir = root.path();
     let (otlp, received) = collector();
     let pki = dir.join("pki");
-    ok("bangfu-hub", &["pki", "init", "--dir", s(&pki), "--org", "HB", "--name", "湖北省总工会"]);
+    ok(
+        "bangfu-hub",
+        &[
+            "pki",
+            "init",
+            "--dir",
+            s(&pki),
+            "--org",
+            "HB",
+            "--name",
+            "湖北省总工会",
+        ],
+    );
 
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
     let today = today();
-    ok("bangfu-hub", &["campaign", "create", "--data", s(&province), "--id", "t1", "--template", "dangan", "--title", "档案统计",
-                        "--start", "2026-01-01", "--end", &today, "--due", "county=2099-12-31", "--due", "prefecture=2099-12-31"]);
-    ok("bangfu-hub", &["org", "add", "--data", s(&province), "--code", "H", "--name", "荆门市总工会"]);
+    ok(
+        "bangfu-hub",
+        &[
+            "campaign",
+            "create",
+            "--data",
+            s(&province),
+            "--id",
+            "t1",
+            "--template",
+            "dangan",
+            "--title",
+            "档案统计",
+            "--start",
+            "2026-01-01",
+            "--end",
+            &today,
+            "--due",
+            "county=2099-12-31",
+            "--due",
+            "prefecture=2099-12-31",
+        ],
+    );
+    ok(
+        "bangfu-hub",
+        &[
+            "org",
+            "add",
+            "--data",
+            s(&province),
+            "--code",
+            "H",
+            "--name",
+            "荆门市总工会",
+        ],
+    );
     let env_hb = otel_env(&otlp, "HB");
     let env_hb: Vec<(&str, &str)> = env_hb.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (_province, province_url) = serve_with_env(&province, &dir.join("hub-HB.log"), "127.0.0.1:0", &env_hb);
+    let (_province, province_url) =
+        serve_with_env(&province, &dir.join("hub-HB.log"), "127.0.0.1:0", &env_hb);
 
     let prefecture = dir.join("hub-H");
-    init_hub(&prefecture, dir, &pki, "H", "荆门市总工会", "prefecture", Some(&province_url));
-    ok("bangfu-hub", &["org", "add", "--data", s(&prefecture), "--code", "H01", "--name", "京山县总工会"]);
+    init_hub(
+        &prefecture,
+        dir,
+        &pki,
+        "H",
+        "荆门市总工会",
+        "prefecture",
+        Some(&province_url),
+    );
+    ok(
+        "bangfu-hub",
+        &[
+            "org",
+            "add",
+            "--data",
+            s(&prefecture),
+            "--code",
+            "H01",
+            "--name",
+            "京山县总工会",
+        ],
+    );
     let env_h = otel_env(&otlp, "H");
     let env_h: Vec<(&str, &str)> = env_h.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (_prefecture, prefecture_url) = serve_with_env(&prefecture, &dir.join("hub-H.log"), "127.0.0.1:0", &env_h);
-    wait_until(Duration::from_secs(20), "the campaign to reach the prefecture", || {
-        run("bangfu-hub", &["rollup", "--data", s(&prefecture), "--campaign", "t1"]).status.success()
-    });
+    let (_prefecture, prefecture_url) =
+        serve_with_env(&prefecture, &dir.join("hub-H.log"), "127.0.0.1:0", &env_h);
+    wait_until(
+        Duration::from_secs(20),
+        "the campaign to reach the prefecture",
+        || {
+            run(
+                "bangfu-hub",
+                &["rollup", "--data", s(&prefecture), "--campaign", "t1"],
+            )
+            .status
+            .success()
+        },
+    );
 
     // The county: a generated archive, pushed with export switched on.
     let (node, files) = county_node(dir, &pki, "H01", 300, 5, &prefecture_url, &[]);
@@ -228,7 +368,11 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
         .env("BANGFU_LOG", "info")
         .output()
         .unwrap();
-    assert!(push.status.success(), "push: {}", String::from_utf8_lossy(&push.stderr));
+    assert!(
+        push.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
 
     // One trace: the node's push, the prefecture's intake, the prefecture's send upward, the
     // province's intake of the prefecture's report.
@@ -245,8 +389,15 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
             break;
         }
         if start.elapsed() > Duration::from_secs(20) {
-            let seen: Vec<Vec<String>> =
-                traces.values().map(|spans| spans.iter().map(|s| format!("{}:{}", s.unit, s.name)).collect()).collect();
+            let seen: Vec<Vec<String>> = traces
+                .values()
+                .map(|spans| {
+                    spans
+                        .iter()
+                        .map(|s| format!("{}:{}", s.unit, s.name))
+                        .collect()
+                })
+                .collect();
             panic!("gave up waiting for one trace across the three units; traces seen: {seen:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -255,22 +406,68 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
 
     // A refusal is counted: H02 holds a certificate from the same CA but is not the prefecture's child.
     let stranger = dir.join("node-H02");
-    ok("bangfu-node", &["init", "--data", s(&stranger), "--org", "H02", "--name", "沙洋县总工会"]);
-    ok("bangfu-node", &["connect", "--data", s(&stranger), "--parent", &prefecture_url, "--tls", s(&issue_identity(&pki, dir, "H02", &[]))]);
-    let refused = run("bangfu-node", &["push", "--data", s(&stranger), "--campaign", "t1"]);
-    assert!(!refused.status.success(), "a push from a non-child must fail");
-    wait_until(Duration::from_secs(20), "the prefecture's refusal counter", || received.counter("H", "bangfu.hub.refusals").get("403").is_some_and(|&n| n >= 1.0));
+    ok(
+        "bangfu-node",
+        &[
+            "init",
+            "--data",
+            s(&stranger),
+            "--org",
+            "H02",
+            "--name",
+            "沙洋县总工会",
+        ],
+    );
+    ok(
+        "bangfu-node",
+        &[
+            "connect",
+            "--data",
+            s(&stranger),
+            "--parent",
+            &prefecture_url,
+            "--tls",
+            s(&issue_identity(&pki, dir, "H02", &[])),
+        ],
+    );
+    let refused = run(
+        "bangfu-node",
+        &["push", "--data", s(&stranger), "--campaign", "t1"],
+    );
+    assert!(
+        !refused.status.success(),
+        "a push from a non-child must fail"
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the prefecture's refusal counter",
+        || {
+            received
+                .counter("H", "bangfu.hub.refusals")
+                .get("403")
+                .is_some_and(|&n| n >= 1.0)
+        },
+    );
 
     // Nothing personal in anything exported, nor in the units' logs.
     let personal = personal_values(&files.join("households.csv"));
-    assert!(personal.len() > 300, "the generator writes names, ID numbers, phones and addresses");
+    assert!(
+        personal.len() > 300,
+        "the generator writes names, ID numbers, phones and addresses"
+    );
     let exported = String::from_utf8_lossy(&received.all_bytes()).into_owned();
     let mut logs = String::from_utf8_lossy(&push.stderr).into_owned();
     for log in ["hub-HB.log", "hub-H.log"] {
         logs.push_str(&std::fs::read_to_string(dir.join(log)).unwrap());
     }
     for value in &personal {
-        assert!(!exported.contains(value.as_str()), "a household's value was exported");
-        assert!(!logs.contains(value.as_str()), "a household's value was logged");
+        assert!(
+            !exported.contains(value.as_str()),
+            "a household's value was exported"
+        );
+        assert!(
+            !logs.contains(value.as_str()),
+            "a household's value was logged"
+        );
     }
 }

@@ -54,7 +54,11 @@ fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Statement, SqliteErro
 /// # Safety
 /// `db` must be a live connection used by no other thread for the duration of the call (the
 /// caller holds sqlx's lock on the handle).
-pub unsafe fn execute_rows(db: NonNull<ffi::sqlite3>, sql: &str, rows: &[ValidRow]) -> Result<u64, SqliteError> {
+pub unsafe fn execute_rows(
+    db: NonNull<ffi::sqlite3>,
+    sql: &str,
+    rows: &[ValidRow],
+) -> Result<u64, SqliteError> {
     let stmt = prepare(db, sql)?;
     let mut changed = 0u64;
     for row in rows {
@@ -65,9 +69,13 @@ pub unsafe fn execute_rows(db: NonNull<ffi::sqlite3>, sql: &str, rows: &[ValidRo
             // the next row is stepped.
             let rc = unsafe {
                 match value {
-                    Some(Value::Text(t)) => {
-                        ffi::sqlite3_bind_text(stmt.stmt, col, t.as_ptr().cast(), t.len() as c_int, ffi::SQLITE_STATIC())
-                    }
+                    Some(Value::Text(t)) => ffi::sqlite3_bind_text(
+                        stmt.stmt,
+                        col,
+                        t.as_ptr().cast(),
+                        t.len() as c_int,
+                        ffi::SQLITE_STATIC(),
+                    ),
                     Some(Value::Int(n)) => ffi::sqlite3_bind_int64(stmt.stmt, col, *n),
                     None => ffi::sqlite3_bind_null(stmt.stmt, col),
                 }

@@ -8,7 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
 pub mod bulk;
@@ -23,7 +25,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no archive in {0}: run `bangfu-node init --data {0} --org CODE --name NAME` first / 尚未初始化")]
+    #[error(
+        "no archive in {0}: run `bangfu-node init --data {0} --org CODE --name NAME` first / 尚未初始化"
+    )]
     NotInitialised(String),
     #[error("archive database: {0}")]
     Database(#[from] sqlx::Error),
@@ -80,7 +84,10 @@ impl Archive {
             // A 64 MiB page cache keeps the indexes of a million-household import in memory.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Archive { pool })
     }
@@ -91,11 +98,16 @@ impl Archive {
 
     /// Every household's 职工编号 and 身份证号, for the duplicate and reference rules.
     pub async fn known(&self) -> Result<Known, Error> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM households").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM households")
+            .fetch_one(&self.pool)
+            .await?;
         let mut known = Known::with_capacity(n as usize);
         let mut rows = sqlx::query("SELECT staff_no, id_number FROM households").fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            known.insert(row.get_unchecked::<&str, _>(0), row.get_unchecked::<&str, _>(1));
+            known.insert(
+                row.get_unchecked::<&str, _>(0),
+                row.get_unchecked::<&str, _>(1),
+            );
         }
         Ok(known)
     }
@@ -128,16 +140,25 @@ impl Archive {
     }
 
     /// Streams the archive's rows of `kind`, in key order, aligned with the kind's columns.
-    pub fn rows(&self, kind: Kind) -> impl futures_util::Stream<Item = Result<Vec<Option<Value>>, sqlx::Error>> + '_ {
+    pub fn rows(
+        &self,
+        kind: Kind,
+    ) -> impl futures_util::Stream<Item = Result<Vec<Option<Value>>, sqlx::Error>> + '_ {
         let columns: Vec<&str> = kind.columns().iter().map(|c| c.key).collect();
         let order = match kind {
             Kind::Households => "staff_no",
             Kind::Members => "staff_no, relation, name",
             Kind::Aid => "staff_no, date, kind, amount, note",
         };
-        let sql = format!("SELECT {} FROM {} ORDER BY {order}", columns.join(", "), table(kind));
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {order}",
+            columns.join(", "),
+            table(kind)
+        );
         let width = columns.len();
-        sqlx::query(AssertSqlSafe(sql)).fetch(&self.pool).map_ok(move |row| row_values(&row, width))
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch(&self.pool)
+            .map_ok(move |row| row_values(&row, width))
     }
 
     pub async fn close(self) {
@@ -179,22 +200,42 @@ pub fn table(kind: Kind) -> &'static str {
 fn upsert_sql(kind: Kind, n: usize) -> String {
     let columns: Vec<&str> = kind.columns().iter().map(|c| c.key).collect();
     let row = format!("({})", vec!["?"; columns.len()].join(","));
-    let mut sql = format!("INSERT INTO {} ({}) VALUES ", table(kind), columns.join(", "));
+    let mut sql = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        table(kind),
+        columns.join(", ")
+    );
     sql.push_str(&vec![row.as_str(); n].join(","));
     let key: &[&str] = match kind {
         Kind::Households => &["staff_no"],
         Kind::Members => &["staff_no", "name", "relation"],
         Kind::Aid => return sql + " ON CONFLICT DO NOTHING",
     };
-    let rest: Vec<&str> = columns.iter().copied().filter(|c| !key.contains(c)).collect();
+    let rest: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|c| !key.contains(c))
+        .collect();
     let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-    let changed: Vec<String> = rest.iter().map(|c| format!("{t}.{c} IS NOT excluded.{c}", t = table(kind))).collect();
-    sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {} WHERE {}", key.join(", "), set.join(", "), changed.join(" OR ")));
+    let changed: Vec<String> = rest
+        .iter()
+        .map(|c| format!("{t}.{c} IS NOT excluded.{c}", t = table(kind)))
+        .collect();
+    sql.push_str(&format!(
+        " ON CONFLICT ({}) DO UPDATE SET {} WHERE {}",
+        key.join(", "),
+        set.join(", "),
+        changed.join(" OR ")
+    ));
     sql
 }
 
 /// Writes a batch of valid rows; returns how many rows were inserted or changed.
-pub async fn upsert(tx: &mut Transaction<'static, Sqlite>, kind: Kind, rows: &mut [ValidRow]) -> Result<u64, Error> {
+pub async fn upsert(
+    tx: &mut Transaction<'static, Sqlite>,
+    kind: Kind,
+    rows: &mut [ValidRow],
+) -> Result<u64, Error> {
     if kind == Kind::Aid {
         // An aid record's note is part of its identity, so "no note" is stored as '' (NULLs are never equal).
         let note = kind.index_of("note");
@@ -209,7 +250,10 @@ pub async fn upsert(tx: &mut Transaction<'static, Sqlite>, kind: Kind, rows: &mu
     Ok(changed)
 }
 
-pub async fn log_import(tx: &mut Transaction<'static, Sqlite>, e: &ImportLogEntry) -> Result<(), Error> {
+pub async fn log_import(
+    tx: &mut Transaction<'static, Sqlite>,
+    e: &ImportLogEntry,
+) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO imports (file_name, sha256, kind, imported_at, rows_read, rows_new, rows_updated, rows_unchanged, rows_rejected) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -12,7 +12,13 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, Violation> {
     let normal: String = text
         .trim_end_matches('日')
         .chars()
-        .map(|c| if matches!(c, '/' | '.' | '年' | '月') { '-' } else { c })
+        .map(|c| {
+            if matches!(c, '/' | '.' | '年' | '月') {
+                '-'
+            } else {
+                c
+            }
+        })
         .collect();
     let parsed = if normal.len() == 8 && normal.bytes().all(|b| b.is_ascii_digit()) {
         NaiveDate::parse_from_str(&normal, "%Y%m%d")
@@ -30,7 +36,9 @@ fn iso(text: &str) -> Option<NaiveDate> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
@@ -42,7 +50,14 @@ mod tests {
     #[test]
     fn the_usual_spellings_parse() {
         let d = NaiveDate::from_ymd_opt(2014, 11, 21).unwrap();
-        for s in ["2014-11-21", "2014/11/21", "2014.11.21", "20141121", "2014年11月21日", "2014-11-21 00:00:00"] {
+        for s in [
+            "2014-11-21",
+            "2014/11/21",
+            "2014.11.21",
+            "20141121",
+            "2014年11月21日",
+            "2014-11-21 00:00:00",
+        ] {
             assert_eq!(parse_date(s).unwrap(), d, "{s}");
         }
     }

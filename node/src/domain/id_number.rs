@@ -25,13 +25,18 @@ impl IdNumber {
         let b = text.as_bytes();
         let (birth, sex_digit) = match b.len() {
             18 => {
-                if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
+                if !b[..17].iter().all(u8::is_ascii_digit)
+                    || !(b[17].is_ascii_digit() || b[17] == b'X')
+                {
                     return Err(Violation::new(Rule::IdCharacters));
                 }
                 let birth = date_of(&text[6..10], &text[10..12], &text[12..14])?;
                 let expected = check_char(&b[..17]);
                 if b[17] != expected {
-                    return Err(Violation::with(Rule::IdCheckChar, format!("expected {}", expected as char)));
+                    return Err(Violation::with(
+                        Rule::IdCheckChar,
+                        format!("expected {}", expected as char),
+                    ));
                 }
                 (birth, b[16] - b'0')
             }
@@ -45,9 +50,16 @@ impl IdNumber {
             n => return Err(Violation::with(Rule::IdLength, format!("{n} characters"))),
         };
         if birth > today {
-            return Err(Violation::with(Rule::IdBirthDate, format!("birth date {birth} is in the future")));
+            return Err(Violation::with(
+                Rule::IdBirthDate,
+                format!("birth date {birth} is in the future"),
+            ));
         }
-        Ok(IdNumber { text, birth, male: sex_digit % 2 == 1 })
+        Ok(IdNumber {
+            text,
+            birth,
+            male: sex_digit % 2 == 1,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -71,19 +83,30 @@ impl IdNumber {
 
 /// The GB 11643-1999 check character of 17 leading digits.
 pub fn check_char(digits17: &[u8]) -> u8 {
-    let sum: u32 = digits17.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = digits17
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     CHECK_CHARS[(sum % 11) as usize]
 }
 
 fn date_of(year: &str, month: &str, day: &str) -> Result<NaiveDate, Violation> {
-    let parsed = (year.parse::<i32>(), month.parse::<u32>(), day.parse::<u32>());
+    let parsed = (
+        year.parse::<i32>(),
+        month.parse::<u32>(),
+        day.parse::<u32>(),
+    );
     if let (Ok(y), Ok(m), Ok(d)) = parsed
         && y >= 1900
         && let Some(date) = NaiveDate::from_ymd_opt(y, m, d)
     {
         return Ok(date);
     }
-    Err(Violation::with(Rule::IdBirthDate, format!("{year}-{month}-{day} is not a real date")))
+    Err(Violation::with(
+        Rule::IdBirthDate,
+        format!("{year}-{month}-{day} is not a real date"),
+    ))
 }
 
 #[cfg(test)]
@@ -98,13 +121,21 @@ mod tests {
     #[test]
     fn the_standards_example_is_accepted() {
         let id = IdNumber::parse("11010519491231002X", today()).unwrap();
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert!(!id.is_male());
     }
 
     #[test]
     fn a_lower_case_x_is_read_as_upper_case() {
-        assert_eq!(IdNumber::parse("11010519491231002x", today()).unwrap().as_str(), "11010519491231002X");
+        assert_eq!(
+            IdNumber::parse("11010519491231002x", today())
+                .unwrap()
+                .as_str(),
+            "11010519491231002X"
+        );
     }
 
     #[test]
@@ -119,25 +150,47 @@ mod tests {
         let check = check_char(&digits);
         let mut text = String::from_utf8(digits.to_vec()).unwrap();
         text.push(check as char);
-        assert_eq!(IdNumber::parse(&text, today()).unwrap_err().rule, Rule::IdBirthDate);
+        assert_eq!(
+            IdNumber::parse(&text, today()).unwrap_err().rule,
+            Rule::IdBirthDate
+        );
         digits[6..10].copy_from_slice(b"2030");
         let mut future = String::from_utf8(digits.to_vec()).unwrap();
         future.truncate(17);
         future.push(check_char(future.as_bytes()) as char);
-        assert_eq!(IdNumber::parse(&future, today()).unwrap_err().rule, Rule::IdBirthDate);
+        assert_eq!(
+            IdNumber::parse(&future, today()).unwrap_err().rule,
+            Rule::IdBirthDate
+        );
     }
 
     #[test]
     fn a_fifteen_digit_number_needs_a_real_date() {
         let id = IdNumber::parse("110105491231002", today()).unwrap();
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
-        assert_eq!(IdNumber::parse("110105491331002", today()).unwrap_err().rule, Rule::IdBirthDate);
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
+        assert_eq!(
+            IdNumber::parse("110105491331002", today())
+                .unwrap_err()
+                .rule,
+            Rule::IdBirthDate
+        );
     }
 
     #[test]
     fn other_lengths_and_characters_are_refused() {
-        assert_eq!(IdNumber::parse("1101051949", today()).unwrap_err().rule, Rule::IdLength);
-        assert_eq!(IdNumber::parse("11010519491231002Y", today()).unwrap_err().rule, Rule::IdCharacters);
+        assert_eq!(
+            IdNumber::parse("1101051949", today()).unwrap_err().rule,
+            Rule::IdLength
+        );
+        assert_eq!(
+            IdNumber::parse("11010519491231002Y", today())
+                .unwrap_err()
+                .rule,
+            Rule::IdCharacters
+        );
     }
 
     mod properties {
@@ -146,17 +199,21 @@ mod tests {
 
         /// An 18-character number with a real birth date and its correct check character.
         fn valid_id() -> impl Strategy<Value = String> {
-            (100_000u32..=999_999, 1900i32..=2026, 1u32..=12, 1u32..=31, 0u32..=999).prop_filter_map(
-                "a real, past date",
-                |(area, y, m, d, seq)| {
+            (
+                100_000u32..=999_999,
+                1900i32..=2026,
+                1u32..=12,
+                1u32..=31,
+                0u32..=999,
+            )
+                .prop_filter_map("a real, past date", |(area, y, m, d, seq)| {
                     let date = NaiveDate::from_ymd_opt(y, m, d)?;
                     (date <= today()).then(|| {
                         let body = format!("{area}{}{seq:03}", date.format("%Y%m%d"));
                         let check = check_char(body.as_bytes()) as char;
                         format!("{body}{check}")
                     })
-                },
-            )
+                })
         }
 
         proptest! {

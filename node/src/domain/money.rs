@@ -27,7 +27,9 @@ impl Fen {
                 _ => i64::from(d >= 5),
             };
         }
-        let whole: i64 = whole.parse().map_err(|_| Violation::new(Rule::NotANumber))?;
+        let whole: i64 = whole
+            .parse()
+            .map_err(|_| Violation::new(Rule::NotANumber))?;
         Ok(Fen(whole * 100 + cents))
     }
 

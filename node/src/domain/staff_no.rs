@@ -18,7 +18,10 @@ impl StaffNo {
             return Err(Violation::new(Rule::StaffNoFormat));
         }
         if !text.starts_with(org.as_str()) {
-            return Err(Violation::with(Rule::StaffNoOrg, format!("this node is {org}")));
+            return Err(Violation::with(
+                Rule::StaffNoOrg,
+                format!("this node is {org}"),
+            ));
         }
         Ok(StaffNo(text.to_string()))
     }
@@ -44,7 +47,10 @@ mod tests {
     #[test]
     fn a_number_of_this_county_parses() {
         let org = OrgCode::parse("H01").unwrap();
-        assert_eq!(StaffNo::parse("H0100001", &org).unwrap().as_str(), "H0100001");
+        assert_eq!(
+            StaffNo::parse("H0100001", &org).unwrap().as_str(),
+            "H0100001"
+        );
         assert_eq!(StaffNo::nth(&org, 1).unwrap().as_str(), "H0100001");
         assert!(StaffNo::nth(&org, 100_000).is_none());
     }
@@ -52,8 +58,17 @@ mod tests {
     #[test]
     fn another_countys_number_is_refused() {
         let org = OrgCode::parse("H01").unwrap();
-        assert_eq!(StaffNo::parse("H0200001", &org).unwrap_err().rule, Rule::StaffNoOrg);
-        assert_eq!(StaffNo::parse("h0100001", &org).unwrap_err().rule, Rule::StaffNoFormat);
-        assert_eq!(StaffNo::parse("H010001", &org).unwrap_err().rule, Rule::StaffNoFormat);
+        assert_eq!(
+            StaffNo::parse("H0200001", &org).unwrap_err().rule,
+            Rule::StaffNoOrg
+        );
+        assert_eq!(
+            StaffNo::parse("h0100001", &org).unwrap_err().rule,
+            Rule::StaffNoFormat
+        );
+        assert_eq!(
+            StaffNo::parse("H010001", &org).unwrap_err().rule,
+            Rule::StaffNoFormat
+        );
     }
 }

@@ -38,7 +38,10 @@ pub enum Error {
     #[error("{path} has no header row / 文件没有表头")]
     NoHeader { path: String },
     #[error("writing the rejects file {path}: {source}")]
-    Rejects { path: String, source: std::io::Error },
+    Rejects {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Archive(#[from] archive::Error),
     #[error("the import stopped unexpectedly: {0}")]
@@ -91,7 +94,11 @@ enum Msg {
 }
 
 /// Imports one file into the archive. Nothing is stored unless the whole file could be read.
-pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> Result<Outcome, Error> {
+pub async fn import_file(
+    archive: &Archive,
+    ctx: &Context<'_>,
+    path: &Path,
+) -> Result<Outcome, Error> {
     let known = archive.known().await?;
     let mut tx = archive.begin().await?;
     let (send, mut recv) = mpsc::channel::<Msg>(4);
@@ -100,8 +107,24 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
     let (spent, spent_recv) = std::sync::mpsc::channel::<Vec<ValidRow>>();
     let reading = {
         let path = path.to_path_buf();
-        let (org, vocabulary, today, progress) = (ctx.org.clone(), ctx.vocabulary.clone(), ctx.today, ctx.progress);
-        tokio::task::spawn_blocking(move || read_file(&path, &vocabulary, org, today, known, progress, send, spent_recv))
+        let (org, vocabulary, today, progress) = (
+            ctx.org.clone(),
+            ctx.vocabulary.clone(),
+            ctx.today,
+            ctx.progress,
+        );
+        tokio::task::spawn_blocking(move || {
+            read_file(
+                &path,
+                &vocabulary,
+                org,
+                today,
+                known,
+                progress,
+                send,
+                spent_recv,
+            )
+        })
     };
 
     let mut changed_by_stream = Vec::new();
@@ -111,7 +134,9 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
         match msg {
             Msg::Start { kind } => current = Some((kind, 0, 0)),
             Msg::Rows { mut rows, new } => {
-                let Some((kind, changed, new_total)) = current.as_mut() else { continue };
+                let Some((kind, changed, new_total)) = current.as_mut() else {
+                    continue;
+                };
                 match archive::upsert(&mut tx, *kind, &mut rows).await {
                     Ok(n) => {
                         *changed += n;
@@ -132,7 +157,9 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
         }
     }
     drop(recv);
-    let read = reading.await.map_err(|e| Error::Interrupted(e.to_string()))?;
+    let read = reading
+        .await
+        .map_err(|e| Error::Interrupted(e.to_string()))?;
     let (file, encoding, rejects) = match (read, write_error) {
         (Ok(r), None) => r,
         (Err(e), _) => return Err(e), // tx dropped: rolled back
@@ -154,7 +181,10 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
             outcome.rows_new = changed;
         }
         outcome.rows_unchanged = valid - outcome.rows_new - outcome.rows_updated;
-        let kind = Kind::ALL.into_iter().find(|k| k.key() == outcome.kind).expect("a known kind");
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.key() == outcome.kind)
+            .expect("a known kind");
         let entry = ImportLogEntry {
             file_name: file.name.clone(),
             sha256: sha256.clone(),
@@ -171,8 +201,17 @@ pub async fn import_file(archive: &Archive, ctx: &Context<'_>, path: &Path) -> R
     }
     let shown_path = path.display().to_string();
     tx.commit().await.map_err(archive::Error::from)?;
-    let rejects_file = rejects.finish().map_err(|source| Error::Rejects { path: shown_path, source })?;
-    Ok(Outcome { file: path.display().to_string(), sha256, encoding, streams, rejects_file })
+    let rejects_file = rejects.finish().map_err(|source| Error::Rejects {
+        path: shown_path,
+        source,
+    })?;
+    Ok(Outcome {
+        file: path.display().to_string(),
+        sha256,
+        encoding,
+        streams,
+        rejects_file,
+    })
 }
 
 struct FileFacts {
@@ -194,7 +233,10 @@ fn read_file(
     spent: std::sync::mpsc::Receiver<Vec<ValidRow>>,
 ) -> Result<(FileFacts, Option<&'static str>, RejectsWriter), Error> {
     let shown = path.display().to_string();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let bar = progress_bar(progress);
     let mut rejects: Option<RejectsWriter> = None;
     let result = (|| {
@@ -205,7 +247,16 @@ fn read_file(
                     source::Encoding::Utf8 => "UTF-8",
                     source::Encoding::Gbk => "GBK",
                 };
-                let stream = Stream { path, shown: &shown, sheet: None, vocabulary, org: &org, today, bar: &bar, spent: &spent };
+                let stream = Stream {
+                    path,
+                    shown: &shown,
+                    sheet: None,
+                    vocabulary,
+                    org: &org,
+                    today,
+                    bar: &bar,
+                    spent: &spent,
+                };
                 stream.run(rows.as_mut(), known, &mut rejects, &send)?;
                 (Some(enc), rows.sha256())
             }
@@ -213,8 +264,16 @@ fn read_file(
                 let mut known = known;
                 for sheet in &sheets {
                     let mut rows = SheetRows::new(&mut book, sheet, &shown)?;
-                    let stream =
-                        Stream { path, shown: &shown, sheet: Some(sheet.clone()), vocabulary, org: &org, today, bar: &bar, spent: &spent };
+                    let stream = Stream {
+                        path,
+                        shown: &shown,
+                        sheet: Some(sheet.clone()),
+                        vocabulary,
+                        org: &org,
+                        today,
+                        bar: &bar,
+                        spent: &spent,
+                    };
                     known = stream.run(&mut rows, known, &mut rejects, &send)?;
                 }
                 (None, source::sha256_of(path)?)
@@ -227,7 +286,10 @@ fn read_file(
         Ok((encoding, sha256)) => {
             let rejects = match rejects {
                 Some(r) => r,
-                None => RejectsWriter::create(path, &[]).map_err(|source| Error::Rejects { path: shown, source })?,
+                None => RejectsWriter::create(path, &[]).map_err(|source| Error::Rejects {
+                    path: shown,
+                    source,
+                })?,
             };
             Ok((FileFacts { name, sha256 }, encoding, rejects))
         }
@@ -262,23 +324,31 @@ impl Stream<'_> {
         let mut row = RawRow::default();
         let header = loop {
             if !rows.next_row(&mut row)? {
-                return Err(Error::NoHeader { path: self.shown.to_string() });
+                return Err(Error::NoHeader {
+                    path: self.shown.to_string(),
+                });
             }
             if !row.is_blank() {
-                break Header::parse(&row.cells).map_err(|source| Error::Header { path: self.where_(), source })?;
+                break Header::parse(&row.cells).map_err(|source| Error::Header {
+                    path: self.where_(),
+                    source,
+                })?;
             }
         };
         let kind = header.kind;
         if rejects.is_none() {
-            let w = RejectsWriter::create(self.path, &header.original).map_err(|source| self.rejects_error(source))?;
+            let w = RejectsWriter::create(self.path, &header.original)
+                .map_err(|source| self.rejects_error(source))?;
             *rejects = Some(w);
         }
         let rejects = rejects.as_mut().expect("created above");
         let stop = || Error::Interrupted("the archive writer stopped".into());
-        send.blocking_send(Msg::Start { kind }).map_err(|_| stop())?;
+        send.blocking_send(Msg::Start { kind })
+            .map_err(|_| stop())?;
 
         let staff_col = header.positions[kind.index_of("staff_no")];
-        let mut validator = Validator::new(header, self.vocabulary, self.org.clone(), self.today, known);
+        let mut validator =
+            Validator::new(header, self.vocabulary, self.org.clone(), self.today, known);
         let mut outcome = StreamOutcome {
             kind: kind.key(),
             sheet: self.sheet.clone(),
@@ -296,7 +366,9 @@ impl Stream<'_> {
                 continue;
             }
             outcome.rows_read += 1;
-            let was_known = staff_col.and_then(|p| row.cells.get(p)).is_some_and(|s| validator.is_known(s.trim()));
+            let was_known = staff_col
+                .and_then(|p| row.cells.get(p))
+                .is_some_and(|s| validator.is_known(s.trim()));
             match validator.check(&row.cells) {
                 Ok(valid) => {
                     new_in_batch += u64::from(!was_known);
@@ -305,14 +377,21 @@ impl Stream<'_> {
                         while let Ok(done) = self.spent.try_recv() {
                             drop(done);
                         }
-                        let rows = std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_MESSAGE));
-                        send.blocking_send(Msg::Rows { rows, new: new_in_batch }).map_err(|_| stop())?;
+                        let rows =
+                            std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_MESSAGE));
+                        send.blocking_send(Msg::Rows {
+                            rows,
+                            new: new_in_batch,
+                        })
+                        .map_err(|_| stop())?;
                         new_in_batch = 0;
                     }
                 }
                 Err(problems) => {
                     outcome.rows_rejected += 1;
-                    rejects.write(row.line, &row.cells, &problems).map_err(|source| self.rejects_error(source))?;
+                    rejects
+                        .write(row.line, &row.cells, &problems)
+                        .map_err(|source| self.rejects_error(source))?;
                     for p in problems {
                         if outcome.shown.len() < SHOWN_PROBLEMS {
                             outcome.shown.push((row.line, p));
@@ -325,9 +404,14 @@ impl Stream<'_> {
             }
         }
         if !batch.is_empty() {
-            send.blocking_send(Msg::Rows { rows: batch, new: new_in_batch }).map_err(|_| stop())?;
+            send.blocking_send(Msg::Rows {
+                rows: batch,
+                new: new_in_batch,
+            })
+            .map_err(|_| stop())?;
         }
-        send.blocking_send(Msg::End { outcome }).map_err(|_| stop())?;
+        send.blocking_send(Msg::End { outcome })
+            .map_err(|_| stop())?;
         Ok(validator.into_known())
     }
 
@@ -339,7 +423,10 @@ impl Stream<'_> {
     }
 
     fn rejects_error(&self, source: std::io::Error) -> Error {
-        Error::Rejects { path: rejects::path_for(self.path).display().to_string(), source }
+        Error::Rejects {
+            path: rejects::path_for(self.path).display().to_string(),
+            source,
+        }
     }
 }
 
@@ -349,8 +436,10 @@ fn progress_bar(wanted: bool) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} rows read / 已读 {pos} 行  {per_sec}  {elapsed}")
-            .expect("a valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos} rows read / 已读 {pos} 行  {per_sec}  {elapsed}",
+        )
+        .expect("a valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar

@@ -10,7 +10,10 @@ use crate::import::validate::Problem;
 
 /// Where the rejects of `input` go.
 pub fn path_for(input: &Path) -> PathBuf {
-    let mut name = input.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = input
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".rejects.csv");
     input.with_file_name(name)
 }
@@ -31,20 +34,38 @@ impl RejectsWriter {
         file.write_all(b"\xEF\xBB\xBF")?;
         let mut out = csv::WriterBuilder::new().flexible(true).from_writer(file);
         let mut first = vec!["行号".to_string(), "字段".to_string(), "原因".to_string()];
-        first.extend(header.iter().map(|h| neutralise(h.trim_start_matches('\u{feff}'))));
+        first.extend(
+            header
+                .iter()
+                .map(|h| neutralise(h.trim_start_matches('\u{feff}'))),
+        );
         out.write_record(&first)?;
-        Ok(RejectsWriter { tmp, dest, out, count: 0 })
+        Ok(RejectsWriter {
+            tmp,
+            dest,
+            out,
+            count: 0,
+        })
     }
 
     /// One refused row: all its problems, then its cells as they were.
-    pub fn write(&mut self, line: u64, cells: &[String], problems: &[Problem]) -> std::io::Result<()> {
+    pub fn write(
+        &mut self,
+        line: u64,
+        cells: &[String],
+        problems: &[Problem],
+    ) -> std::io::Result<()> {
         let mut columns: Vec<&str> = problems.iter().map(|p| p.column).collect();
         columns.dedup();
         let reasons: Vec<String> = problems
             .iter()
             .map(|p| format!("{}「{}」: {}", p.column, p.value, p.violation.message()))
             .collect();
-        let mut record = vec![line.to_string(), columns.join("；"), neutralise(&reasons.join("；"))];
+        let mut record = vec![
+            line.to_string(),
+            columns.join("；"),
+            neutralise(&reasons.join("；")),
+        ];
         record.extend(cells.iter().map(|c| neutralise(c)));
         self.out.write_record(&record)?;
         self.count += 1;
@@ -57,8 +78,17 @@ impl RejectsWriter {
 
     /// Puts the file in place (or removes a stale one when nothing was refused).
     pub fn finish(self) -> std::io::Result<Option<PathBuf>> {
-        let RejectsWriter { tmp, dest, out, count } = self;
-        out.into_inner().map_err(|e| e.into_error())?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let RejectsWriter {
+            tmp,
+            dest,
+            out,
+            count,
+        } = self;
+        out.into_inner()
+            .map_err(|e| e.into_error())?
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
         if count == 0 {
             std::fs::remove_file(&tmp)?;
             match std::fs::remove_file(&dest) {
@@ -91,7 +121,10 @@ mod tests {
 
     #[test]
     fn formula_like_cells_become_text() {
-        assert_eq!(neutralise("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(
+            neutralise("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
         assert_eq!(neutralise("+1"), "'+1");
         assert_eq!(neutralise("-5"), "'-5");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
@@ -100,6 +133,9 @@ mod tests {
 
     #[test]
     fn the_rejects_file_sits_beside_the_input() {
-        assert_eq!(path_for(Path::new("/x/户.csv")), PathBuf::from("/x/户.csv.rejects.csv"));
+        assert_eq!(
+            path_for(Path::new("/x/户.csv")),
+            PathBuf::from("/x/户.csv.rejects.csv")
+        );
     }
 }

@@ -21,19 +21,30 @@ const SNIFF_BYTES: usize = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("cannot read {path}: {source} / 无法读取文件")]
-    Unreadable { path: String, source: std::io::Error },
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is empty / 文件为空")]
     Empty { path: String },
-    #[error("{path} is not a CSV text file (it holds binary data); save it from Excel as CSV or .xlsx / 文件不是文本格式")]
+    #[error(
+        "{path} is not a CSV text file (it holds binary data); save it from Excel as CSV or .xlsx / 文件不是文本格式"
+    )]
     Binary { path: String },
-    #[error("{path} looks like an Excel workbook; name it .xlsx / 文件实为 Excel 工作簿，请使用 .xlsx 扩展名")]
+    #[error(
+        "{path} looks like an Excel workbook; name it .xlsx / 文件实为 Excel 工作簿，请使用 .xlsx 扩展名"
+    )]
     WorkbookNamedCsv { path: String },
     #[error("{path}: only .csv and .xlsx files can be imported / 只能导入 .csv 或 .xlsx 文件")]
     UnsupportedExtension { path: String },
     #[error("{path} is not a readable .xlsx workbook: {detail} / 无法读取 Excel 工作簿")]
     BadWorkbook { path: String, detail: String },
     #[error("{path}, line {line}: {detail} / CSV 格式错误")]
-    BadCsv { path: String, line: u64, detail: String },
+    BadCsv {
+        path: String,
+        line: u64,
+        detail: String,
+    },
 }
 
 /// The text encoding a CSV file was found to be in.
@@ -64,13 +75,22 @@ pub trait RowSource {
 
 /// A file opened for import: one or more row streams (a workbook may hold several sheets).
 pub enum Opened {
-    Csv { encoding: Encoding, rows: Box<CsvRows> },
-    Xlsx { sheets: Vec<String>, book: Box<Xlsx<BufReader<File>>> },
+    Csv {
+        encoding: Encoding,
+        rows: Box<CsvRows>,
+    },
+    Xlsx {
+        sheets: Vec<String>,
+        book: Box<Xlsx<BufReader<File>>>,
+    },
 }
 
 /// Reads a file's SHA-256 (for the import log) without holding it in memory.
 pub fn sha256_of(path: &Path) -> Result<String, SourceError> {
-    let unreadable = |source| SourceError::Unreadable { path: path.display().to_string(), source };
+    let unreadable = |source| SourceError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    };
     let mut file = File::open(path).map_err(unreadable)?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(unreadable)?;
@@ -80,7 +100,10 @@ pub fn sha256_of(path: &Path) -> Result<String, SourceError> {
 /// Opens a `.csv` or `.xlsx` file, telling encodings and refusing what is not an archive file.
 pub fn open(path: &Path) -> Result<Opened, SourceError> {
     let shown = path.display().to_string();
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("csv") | Some("txt") => open_csv(path, shown),
         Some("xlsx") | Some("xlsm") => open_xlsx(path, shown),
@@ -89,11 +112,20 @@ pub fn open(path: &Path) -> Result<Opened, SourceError> {
 }
 
 fn open_csv(path: &Path, shown: String) -> Result<Opened, SourceError> {
-    let unreadable = |source| SourceError::Unreadable { path: shown.clone(), source };
+    let unreadable = |source| SourceError::Unreadable {
+        path: shown.clone(),
+        source,
+    };
     let digest = Arc::new(Mutex::new(Sha256::new()));
-    let mut file = Hashing { inner: File::open(path).map_err(unreadable)?, digest: Arc::clone(&digest) };
+    let mut file = Hashing {
+        inner: File::open(path).map_err(unreadable)?,
+        digest: Arc::clone(&digest),
+    };
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    (&mut file).take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(unreadable)?;
+    (&mut file)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
 
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     let body = if bom { &head[3..] } else { &head[..] };
@@ -106,21 +138,40 @@ fn open_csv(path: &Path, shown: String) -> Result<Opened, SourceError> {
     if head.contains(&0) {
         return Err(SourceError::Binary { path: shown });
     }
-    let encoding = if bom || looks_like_utf8(body, head.len() == SNIFF_BYTES) { Encoding::Utf8 } else { Encoding::Gbk };
+    let encoding = if bom || looks_like_utf8(body, head.len() == SNIFF_BYTES) {
+        Encoding::Utf8
+    } else {
+        Encoding::Gbk
+    };
     let stream = Cursor::new(head).chain(file);
     let input: CsvInput = match encoding {
         Encoding::Utf8 => CsvInput::Utf8(stream),
         // GB18030 is a superset of GBK: what Chinese Excel calls ANSI decodes with it.
-        Encoding::Gbk => {
-            CsvInput::Gbk(DecodeReaderBytesBuilder::new().encoding(Some(GB18030)).bom_sniffing(false).build(stream))
-        }
+        Encoding::Gbk => CsvInput::Gbk(
+            DecodeReaderBytesBuilder::new()
+                .encoding(Some(GB18030))
+                .bom_sniffing(false)
+                .build(stream),
+        ),
     };
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(256 * 1024)
-        .from_reader(CrlfToLf { inner: input, held_cr: false });
-    Ok(Opened::Csv { encoding, rows: Box::new(CsvRows { path: shown, reader, record: csv::ByteRecord::new(), bom, digest }) })
+        .from_reader(CrlfToLf {
+            inner: input,
+            held_cr: false,
+        });
+    Ok(Opened::Csv {
+        encoding,
+        rows: Box::new(CsvRows {
+            path: shown,
+            reader,
+            record: csv::ByteRecord::new(),
+            bom,
+            digest,
+        }),
+    })
 }
 
 /// Valid UTF-8, allowing a sequence cut off at the end of a truncated sniff.
@@ -142,7 +193,10 @@ pub struct Hashing {
 impl Read for Hashing {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.digest.lock().expect("the digest is never poisoned").update(&buf[..n]);
+        self.digest
+            .lock()
+            .expect("the digest is never poisoned")
+            .update(&buf[..n]);
         Ok(n)
     }
 }
@@ -226,17 +280,26 @@ pub struct CsvRows {
 impl CsvRows {
     /// The SHA-256 of the whole file; call once every row has been read.
     pub fn sha256(&self) -> String {
-        hex::encode(self.digest.lock().expect("the digest is never poisoned").clone().finalize())
+        hex::encode(
+            self.digest
+                .lock()
+                .expect("the digest is never poisoned")
+                .clone()
+                .finalize(),
+        )
     }
 }
 
 impl RowSource for CsvRows {
     fn next_row(&mut self, row: &mut RawRow) -> Result<bool, SourceError> {
-        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| SourceError::BadCsv {
-            path: self.path.clone(),
-            line: e.position().map_or(0, |p| p.line()),
-            detail: e.to_string(),
-        })?;
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| SourceError::BadCsv {
+                path: self.path.clone(),
+                line: e.position().map_or(0, |p| p.line()),
+                detail: e.to_string(),
+            })?;
         if !more {
             return Ok(false);
         }
@@ -245,11 +308,18 @@ impl RowSource for CsvRows {
         // tens of millions of small allocations here.
         row.cells.truncate(self.record.len());
         for (i, field) in self.record.iter().enumerate() {
-            let field = if i == 0 && row.line == 1 && self.bom { field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field) } else { field };
+            let field = if i == 0 && row.line == 1 && self.bom {
+                field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+            } else {
+                field
+            };
             let text = std::str::from_utf8(field).map_err(|_| SourceError::BadCsv {
                 path: self.path.clone(),
                 line: row.line,
-                detail: format!("column {} is not valid UTF-8 text (mixed encodings?)", i + 1),
+                detail: format!(
+                    "column {} is not valid UTF-8 text (mixed encodings?)",
+                    i + 1
+                ),
             })?;
             match row.cells.get_mut(i) {
                 Some(cell) => {
@@ -264,17 +334,32 @@ impl RowSource for CsvRows {
 }
 
 fn open_xlsx(path: &Path, shown: String) -> Result<Opened, SourceError> {
-    let meta = std::fs::metadata(path).map_err(|source| SourceError::Unreadable { path: shown.clone(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| SourceError::Unreadable {
+        path: shown.clone(),
+        source,
+    })?;
     if meta.len() == 0 {
         return Err(SourceError::Empty { path: shown });
     }
     let book: Xlsx<_> =
-        open_workbook(path).map_err(|e: calamine::XlsxError| SourceError::BadWorkbook { path: shown.clone(), detail: e.to_string() })?;
+        open_workbook(path).map_err(|e: calamine::XlsxError| SourceError::BadWorkbook {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
     let names = book.sheet_names();
     // Sheets named like a kind are imported, households first; otherwise the first sheet.
     let mut sheets: Vec<String> = Kind::ALL
         .into_iter()
-        .filter_map(|k| names.iter().find(|n| k.sheet_aliases().iter().any(|a| n.trim().eq_ignore_ascii_case(a))).cloned())
+        .filter_map(|k| {
+            names
+                .iter()
+                .find(|n| {
+                    k.sheet_aliases()
+                        .iter()
+                        .any(|a| n.trim().eq_ignore_ascii_case(a))
+                })
+                .cloned()
+        })
         .collect();
     if sheets.is_empty() {
         sheets.extend(names.first().cloned());
@@ -282,7 +367,10 @@ fn open_xlsx(path: &Path, shown: String) -> Result<Opened, SourceError> {
     if sheets.is_empty() {
         return Err(SourceError::Empty { path: shown });
     }
-    Ok(Opened::Xlsx { sheets, book: Box::new(book) })
+    Ok(Opened::Xlsx {
+        sheets,
+        book: Box::new(book),
+    })
 }
 
 /// A cell's (row, column) and its text.
@@ -297,11 +385,23 @@ pub struct SheetRows<'a> {
 }
 
 impl<'a> SheetRows<'a> {
-    pub fn new(book: &'a mut Xlsx<BufReader<File>>, sheet: &str, path: &str) -> Result<SheetRows<'a>, SourceError> {
+    pub fn new(
+        book: &'a mut Xlsx<BufReader<File>>,
+        sheet: &str,
+        path: &str,
+    ) -> Result<SheetRows<'a>, SourceError> {
         let cells = book
             .worksheet_cells_reader(sheet)
-            .map_err(|e| SourceError::BadWorkbook { path: path.to_string(), detail: e.to_string() })?;
-        Ok(SheetRows { path: path.to_string(), cells, pending: None, done: false })
+            .map_err(|e| SourceError::BadWorkbook {
+                path: path.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(SheetRows {
+            path: path.to_string(),
+            cells,
+            pending: None,
+            done: false,
+        })
     }
 
     fn next_cell(&mut self) -> Result<Option<PlacedCell>, SourceError> {
@@ -314,7 +414,10 @@ impl<'a> SheetRows<'a> {
         let next = self
             .cells
             .next_cell()
-            .map_err(|e| SourceError::BadWorkbook { path: self.path.clone(), detail: e.to_string() })?;
+            .map_err(|e| SourceError::BadWorkbook {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })?;
         self.done = next.is_none();
         Ok(next.map(|c| (c.get_position(), cell_text(c.get_value()))))
     }
@@ -379,7 +482,12 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        CrlfToLf { inner: Chunks(input, chunk), held_cr: false }.read_to_end(&mut out).unwrap();
+        CrlfToLf {
+            inner: Chunks(input, chunk),
+            held_cr: false,
+        }
+        .read_to_end(&mut out)
+        .unwrap();
         out
     }
 
@@ -387,7 +495,11 @@ mod tests {
     fn windows_line_ends_become_unix_ones_whatever_the_read_sizes() {
         let input = b"a,b\r\nc,\"d\re\"\r\n\r\nf\r";
         for chunk in 1..8 {
-            assert_eq!(through(input, chunk), b"a,b\nc,\"d\re\"\n\nf\r", "chunk {chunk}");
+            assert_eq!(
+                through(input, chunk),
+                b"a,b\nc,\"d\re\"\n\nf\r",
+                "chunk {chunk}"
+            );
         }
     }
 }

@@ -44,7 +44,9 @@ enum FieldType {
     StaffNo,
     /// 职工编号 naming a household already in the archive (members, aid).
     HouseholdRef,
-    Text { max_chars: usize },
+    Text {
+        max_chars: usize,
+    },
     /// A value of this vocabulary field.
     Enum(&'static str),
     IdNumber,
@@ -65,11 +67,13 @@ fn household_types() -> Vec<FieldType> {
             "causes" => Causes,
             "household_size" => HouseholdSize,
             "filed_on" | "lifted_on" => Date,
-            "personal_income" | "household_income" | "household_expense" | "medical_expense" | "tuition" => Money,
+            "personal_income" | "household_income" | "household_expense" | "medical_expense"
+            | "tuition" => Money,
             "name" | "ethnicity" | "education" | "phone" => Text { max_chars: 50 },
             "address" | "employer" => Text { max_chars: 200 },
             "sex" => Enum("sex"),
-            "single_parent" | "medical_insurance" | "self_help" | "zero_employment" | "on_dibao" => Enum("yes_no"),
+            "single_parent" | "medical_insurance" | "self_help" | "zero_employment"
+            | "on_dibao" => Enum("yes_no"),
             other => Enum(vocabulary_key(other)),
         })
         .collect()
@@ -130,7 +134,9 @@ fn staff_key(s: &str) -> StaffKey {
 }
 
 fn id_key(id: &str) -> IdKey {
-    id.bytes().fold(1u128, |acc, c| acc * 11 + if c == b'X' { 10 } else { u128::from(c - b'0') })
+    id.bytes().fold(1u128, |acc, c| {
+        acc * 11 + if c == b'X' { 10 } else { u128::from(c - b'0') }
+    })
 }
 
 /// What the validator knows of the archive before the file, and what the file has added so far.
@@ -144,7 +150,10 @@ pub struct Known {
 
 impl Known {
     pub fn with_capacity(n: usize) -> Known {
-        Known { households: HashMap::with_capacity(n), ids: HashMap::with_capacity(n) }
+        Known {
+            households: HashMap::with_capacity(n),
+            ids: HashMap::with_capacity(n),
+        }
     }
 
     /// Records a household of the archive.
@@ -185,7 +194,13 @@ pub struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    pub fn new(header: Header, vocabulary: &'a Vocabulary, org: OrgCode, today: NaiveDate, known: Known) -> Validator<'a> {
+    pub fn new(
+        header: Header,
+        vocabulary: &'a Vocabulary,
+        org: OrgCode,
+        today: NaiveDate,
+        known: Known,
+    ) -> Validator<'a> {
         let kind = header.kind;
         let types = match kind {
             Kind::Households => household_types(),
@@ -199,7 +214,17 @@ impl<'a> Validator<'a> {
                 _ => None,
             })
             .collect();
-        Validator { kind, header, types, fields, vocabulary, org, today, known, seen: HashSet::new() }
+        Validator {
+            kind,
+            header,
+            types,
+            fields,
+            vocabulary,
+            org,
+            today,
+            known,
+            seen: HashSet::new(),
+        }
     }
 
     /// What the validator knows once the file is done: the archive plus this file's households.
@@ -223,12 +248,18 @@ impl<'a> Validator<'a> {
         let mut problems = Vec::new();
         let mut parsed = Parsed::default();
         for (ci, column) in columns.iter().enumerate() {
-            let raw = self.header.positions[ci].and_then(|p| cells.get(p)).map_or("", |s| unneutralise(s));
+            let raw = self.header.positions[ci]
+                .and_then(|p| cells.get(p))
+                .map_or("", |s| unneutralise(s));
             match self.check_cell(column, self.types[ci], self.fields[ci], raw, &mut parsed) {
                 Ok(v) => values.push(v),
                 Err(violation) => {
                     values.push(None);
-                    problems.push(Problem { column: column.zh, value: raw.to_string(), violation });
+                    problems.push(Problem {
+                        column: column.zh,
+                        value: raw.to_string(),
+                        violation,
+                    });
                 }
             }
         }
@@ -238,8 +269,15 @@ impl<'a> Validator<'a> {
             && problems.is_empty()
             && self.seen.contains(&key)
         {
-            let name = self.header.positions[1].and_then(|p| cells.get(p)).cloned().unwrap_or_default();
-            problems.push(Problem { column: "姓名", value: name, violation: Violation::new(Rule::DuplicateMember) });
+            let name = self.header.positions[1]
+                .and_then(|p| cells.get(p))
+                .cloned()
+                .unwrap_or_default();
+            problems.push(Problem {
+                column: "姓名",
+                value: name,
+                violation: Violation::new(Rule::DuplicateMember),
+            });
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -266,7 +304,11 @@ impl<'a> Validator<'a> {
     ) -> Result<Option<Value>, Violation> {
         let text = raw.trim();
         if text.is_empty() {
-            return if column.required { Err(Violation::new(Rule::Required)) } else { Ok(None) };
+            return if column.required {
+                Err(Violation::new(Rule::Required))
+            } else {
+                Ok(None)
+            };
         }
         let value = match ty {
             FieldType::StaffNo => {
@@ -284,14 +326,20 @@ impl<'a> Validator<'a> {
             }
             FieldType::Text { max_chars } => {
                 if text.chars().count() > max_chars {
-                    return Err(Violation::with(Rule::TooLong, format!("at most {max_chars} characters")));
+                    return Err(Violation::with(
+                        Rule::TooLong,
+                        format!("at most {max_chars} characters"),
+                    ));
                 }
                 Value::Text(text.to_string())
             }
             FieldType::Enum(_) => {
                 let f = field.expect("every enumerated column has its field");
                 let Some(v) = f.canonical(text) else {
-                    return Err(Violation::with(Rule::Vocabulary, format!("allowed: {}", f.values().join("/"))));
+                    return Err(Violation::with(
+                        Rule::Vocabulary,
+                        format!("allowed: {}", f.values().join("/")),
+                    ));
                 };
                 if column.key == "sex" {
                     parsed.male = Some(v == "男");
@@ -318,7 +366,11 @@ impl<'a> Validator<'a> {
             }
             FieldType::HouseholdSize => {
                 let n: i64 = text.parse().map_err(|_| {
-                    if text.starts_with('-') { Violation::new(Rule::Negative) } else { Violation::new(Rule::NotANumber) }
+                    if text.starts_with('-') {
+                        Violation::new(Rule::Negative)
+                    } else {
+                        Violation::new(Rule::NotANumber)
+                    }
                 })?;
                 if !(1..=20).contains(&n) {
                     return Err(Violation::new(Rule::HouseholdSizeRange));
@@ -348,9 +400,16 @@ impl<'a> Validator<'a> {
     fn causes(&self, text: &str) -> Result<String, Violation> {
         let field = self.vocabulary.field("cause");
         let mut seen: Vec<&str> = Vec::with_capacity(3);
-        for part in text.split(['、', ';', '；']).map(str::trim).filter(|p| !p.is_empty()) {
+        for part in text
+            .split(['、', ';', '；'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             let Some(v) = field.canonical(part) else {
-                return Err(Violation::with(Rule::Vocabulary, format!("`{part}`; allowed: {}", field.values().join("/"))));
+                return Err(Violation::with(
+                    Rule::Vocabulary,
+                    format!("`{part}`; allowed: {}", field.values().join("/")),
+                ));
             };
             if seen.contains(&v) {
                 return Err(Violation::with(Rule::CausesRepeated, v.to_string()));
@@ -358,7 +417,10 @@ impl<'a> Validator<'a> {
             seen.push(v);
         }
         if seen.is_empty() || seen.len() > 3 {
-            return Err(Violation::with(Rule::CausesCount, format!("{} given", seen.len())));
+            return Err(Violation::with(
+                Rule::CausesCount,
+                format!("{} given", seen.len()),
+            ));
         }
         Ok(seen.join("、"))
     }
@@ -367,17 +429,27 @@ impl<'a> Validator<'a> {
     fn check_row(&self, cells: &[String], p: &Parsed, problems: &mut Vec<Problem>) {
         let cell = |key: &str| {
             let ci = self.kind.index_of(key);
-            self.header.positions[ci].and_then(|pos| cells.get(pos)).cloned().unwrap_or_default()
+            self.header.positions[ci]
+                .and_then(|pos| cells.get(pos))
+                .cloned()
+                .unwrap_or_default()
         };
         let lifted_on_invalid = problems.iter().any(|x| x.column == "脱困日期");
         let mut push = |key: &str, violation: Violation| {
             let column = self.kind.columns()[self.kind.index_of(key)].zh;
-            problems.push(Problem { column, value: cell(key), violation });
+            problems.push(Problem {
+                column,
+                value: cell(key),
+                violation,
+            });
         };
         if let (Some(id), Some(male)) = (&p.id, p.male)
             && id.is_male() != male
         {
-            push("id_number", Violation::with(Rule::IdSex, format!("the number says {}", id.sex())));
+            push(
+                "id_number",
+                Violation::with(Rule::IdSex, format!("the number says {}", id.sex())),
+            );
         }
         if self.kind != Kind::Households {
             return;
@@ -385,7 +457,10 @@ impl<'a> Validator<'a> {
         if let (Some(own), Some(total)) = (p.personal_income, p.household_income)
             && own > total
         {
-            push("personal_income", Violation::new(Rule::PersonalIncomeAboveHousehold));
+            push(
+                "personal_income",
+                Violation::new(Rule::PersonalIncomeAboveHousehold),
+            );
         }
         if p.lifted && p.lifted_on.is_none() && !lifted_on_invalid {
             push("lifted_on", Violation::new(Rule::LiftedWithoutDate));
@@ -400,7 +475,10 @@ impl<'a> Validator<'a> {
                 && holder != key
             {
                 let holder = String::from_utf8_lossy(&holder.to_be_bytes()).into_owned();
-                push("id_number", Violation::with(Rule::DuplicateIdNumber, format!("used by {holder}")));
+                push(
+                    "id_number",
+                    Violation::with(Rule::DuplicateIdNumber, format!("used by {holder}")),
+                );
             }
         }
     }
@@ -445,7 +523,11 @@ mod tests {
     }
 
     fn household_header() -> Header {
-        let cells: Vec<String> = Kind::Households.columns().iter().map(|c| c.zh.to_string()).collect();
+        let cells: Vec<String> = Kind::Households
+            .columns()
+            .iter()
+            .map(|c| c.zh.to_string())
+            .collect();
         Header::parse(&cells).unwrap()
     }
 
@@ -453,21 +535,23 @@ mod tests {
         let mut cells: Vec<String> = Kind::Households
             .columns()
             .iter()
-            .map(|c| match c.key {
-                "staff_no" => "H0100001",
-                "name" => "测试甲",
-                "sex" => "女",
-                "id_number" => "11010519491231002X",
-                "category" => "低保户",
-                "causes" => "本人大病、子女上学",
-                "personal_income" => "1000",
-                "household_income" => "9000.5",
-                "household_size" => "3",
-                "status" => "在档",
-                "filed_on" => "2016-05-01",
-                _ => "",
-            }
-            .to_string())
+            .map(|c| {
+                match c.key {
+                    "staff_no" => "H0100001",
+                    "name" => "测试甲",
+                    "sex" => "女",
+                    "id_number" => "11010519491231002X",
+                    "category" => "低保户",
+                    "causes" => "本人大病、子女上学",
+                    "personal_income" => "1000",
+                    "household_income" => "9000.5",
+                    "household_size" => "3",
+                    "status" => "在档",
+                    "filed_on" => "2016-05-01",
+                    _ => "",
+                }
+                .to_string()
+            })
             .collect();
         for (key, value) in overrides {
             cells[Kind::Households.index_of(key)] = value.to_string();
@@ -476,11 +560,18 @@ mod tests {
     }
 
     fn check(v: &mut Validator, overrides: &[(&str, &str)]) -> Result<ValidRow, Vec<Rule>> {
-        v.check(&row(overrides)).map_err(|ps| ps.into_iter().map(|p| p.violation.rule).collect())
+        v.check(&row(overrides))
+            .map_err(|ps| ps.into_iter().map(|p| p.violation.rule).collect())
     }
 
     fn validator(vocabulary: &Vocabulary) -> Validator<'_> {
-        Validator::new(household_header(), vocabulary, OrgCode::parse("H01").unwrap(), today(), Known::default())
+        Validator::new(
+            household_header(),
+            vocabulary,
+            OrgCode::parse("H01").unwrap(),
+            today(),
+            Known::default(),
+        )
     }
 
     #[test]
@@ -488,8 +579,14 @@ mod tests {
         let vocab = Vocabulary::builtin();
         let mut v = validator(&vocab);
         let r = check(&mut v, &[("causes", "因病致困;子女上学")]).unwrap();
-        assert_eq!(r.values[Kind::Households.index_of("causes")], Some(Value::Text("本人大病、子女上学".into())));
-        assert_eq!(r.values[Kind::Households.index_of("household_income")], Some(Value::Int(900_050)));
+        assert_eq!(
+            r.values[Kind::Households.index_of("causes")],
+            Some(Value::Text("本人大病、子女上学".into()))
+        );
+        assert_eq!(
+            r.values[Kind::Households.index_of("household_income")],
+            Some(Value::Int(900_050))
+        );
     }
 
     #[test]
@@ -497,9 +594,15 @@ mod tests {
         let vocab = Vocabulary::builtin();
         let cases: &[(&[(&str, &str)], Rule)] = &[
             (&[("sex", "男")], Rule::IdSex),
-            (&[("personal_income", "10000")], Rule::PersonalIncomeAboveHousehold),
+            (
+                &[("personal_income", "10000")],
+                Rule::PersonalIncomeAboveHousehold,
+            ),
             (&[("status", "已脱困")], Rule::LiftedWithoutDate),
-            (&[("causes", "本人大病、子女上学、残疾、其他")], Rule::CausesCount),
+            (
+                &[("causes", "本人大病、子女上学、残疾、其他")],
+                Rule::CausesCount,
+            ),
             (&[("causes", "本人大病、本人大病")], Rule::CausesRepeated),
             (&[("household_size", "21")], Rule::HouseholdSizeRange),
             (&[("category", "特困户")], Rule::Vocabulary),
@@ -508,7 +611,11 @@ mod tests {
         ];
         for (overrides, rule) in cases {
             let mut v = validator(&vocab);
-            assert_eq!(check(&mut v, overrides).unwrap_err(), vec![*rule], "{overrides:?}");
+            assert_eq!(
+                check(&mut v, overrides).unwrap_err(),
+                vec![*rule],
+                "{overrides:?}"
+            );
         }
     }
 
@@ -517,8 +624,14 @@ mod tests {
         let vocab = Vocabulary::builtin();
         let mut v = validator(&vocab);
         check(&mut v, &[]).unwrap();
-        assert_eq!(check(&mut v, &[("id_number", "110105194912310046")]).unwrap_err(), vec![Rule::DuplicateStaffNo]);
-        assert_eq!(check(&mut v, &[("staff_no", "H0100002")]).unwrap_err(), vec![Rule::DuplicateIdNumber]);
+        assert_eq!(
+            check(&mut v, &[("id_number", "110105194912310046")]).unwrap_err(),
+            vec![Rule::DuplicateStaffNo]
+        );
+        assert_eq!(
+            check(&mut v, &[("staff_no", "H0100002")]).unwrap_err(),
+            vec![Rule::DuplicateIdNumber]
+        );
     }
 
     #[test]
@@ -526,7 +639,13 @@ mod tests {
         let vocab = Vocabulary::builtin();
         let mut known = Known::default();
         known.insert("H0100001", "11010519491231002X");
-        let mut v = Validator::new(household_header(), &vocab, OrgCode::parse("H01").unwrap(), today(), known);
+        let mut v = Validator::new(
+            household_header(),
+            &vocab,
+            OrgCode::parse("H01").unwrap(),
+            today(),
+            known,
+        );
         check(&mut v, &[]).unwrap();
     }
 }

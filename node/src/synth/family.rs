@@ -203,7 +203,14 @@ impl Generator<'_> {
         // A family does not give two of its members one name: (职工编号, 姓名, 关系) is a member's key.
         let mut used: Vec<String> = Vec::new();
         for (i, tie) in ties.into_iter().enumerate() {
-            let mut row = self.member(f, tie, i == 0, &mut remaining, &mut spouse_surname, &mut used)?;
+            let mut row = self.member(
+                f,
+                tie,
+                i == 0,
+                &mut remaining,
+                &mut spouse_surname,
+                &mut used,
+            )?;
             let broken = self.break_this();
             let rule = broken.then(|| self.break_member(&mut row));
             let line = out.members.write(&self.family.member_layout.cells(&row))?;

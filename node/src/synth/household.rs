@@ -640,9 +640,19 @@ impl Generator<'_> {
         let drifted = rng.random_bool(0.04);
         if drifted {
             let income = round_near(rng.random_range(line * 16 / 10..=line * 3), whole);
-            let personal = if size == 1 { income } else { round_down(income / 2, true) };
+            let personal = if size == 1 {
+                income
+            } else {
+                round_down(income / 2, true)
+            };
             let expense = round_near(income * 9 / 10, true);
-            return Money { income, personal, expense, medical: 0, tuition: 0 };
+            return Money {
+                income,
+                personal,
+                expense,
+                medical: 0,
+                tuition: 0,
+            };
         }
         let income = match category {
             // Below the line, strictly.

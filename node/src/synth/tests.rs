@@ -367,11 +367,16 @@ fn values_follow_the_seed_distributions() {
             _ => {
                 let half = income / 2.0;
                 let over = |c: &str| Fen::parse_yuan(&r[c]).unwrap().0 as f64 > half;
-                over("年医疗费个人支出") || over("年学费支出") || r["致困主要原因"].contains("意外灾害")
+                over("年医疗费个人支出")
+                    || over("年学费支出")
+                    || r["致困主要原因"].contains("意外灾害")
             }
         };
         if !consistent {
-            assert!(per_month >= 640.0, "only drifted households break the category's money: {r:?}");
+            assert!(
+                per_month >= 640.0,
+                "only drifted households break the category's money: {r:?}"
+            );
             drifted += 1;
         }
         if r["档案状态"] == "已脱困" {

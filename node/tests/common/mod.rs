@@ -11,7 +11,10 @@ pub fn bin() -> &'static str {
 
 /// Runs `bangfu-node ARGS`, returning its output whatever the status.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("bangfu-node runs")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("bangfu-node runs")
 }
 
 /// Runs `bangfu-node ARGS` and insists it succeeded.
@@ -33,16 +36,42 @@ pub fn s(p: &Path) -> &str {
 /// A fresh node for org `org` in `dir/node`.
 pub fn init_node(dir: &Path, org: &str) -> PathBuf {
     let data = dir.join("node");
-    ok(&["init", "--data", s(&data), "--org", org, "--name", "测试县总工会"]);
+    ok(&[
+        "init",
+        "--data",
+        s(&data),
+        "--org",
+        org,
+        "--name",
+        "测试县总工会",
+    ]);
     data
 }
 
 /// `bangfu-node gen` into `dir/gen`.
-pub fn generate(dir: &Path, org: &str, households: u64, seed: u64, invalid: f64, format: &str) -> PathBuf {
+pub fn generate(
+    dir: &Path,
+    org: &str,
+    households: u64,
+    seed: u64,
+    invalid: f64,
+    format: &str,
+) -> PathBuf {
     let out = dir.join("gen");
     ok(&[
-        "gen", "--org", org, "--households", &households.to_string(), "--seed", &seed.to_string(),
-        "--invalid", &invalid.to_string(), "--format", format, "--out", s(&out),
+        "gen",
+        "--org",
+        org,
+        "--households",
+        &households.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--invalid",
+        &invalid.to_string(),
+        "--format",
+        format,
+        "--out",
+        s(&out),
     ]);
     out
 }
@@ -53,7 +82,9 @@ pub fn manifest(gen_dir: &Path) -> BTreeMap<String, BTreeMap<u64, String>> {
     let mut out: BTreeMap<String, BTreeMap<u64, String>> = BTreeMap::new();
     for rec in r.records() {
         let rec = rec.expect("a manifest row");
-        out.entry(rec[0].to_string()).or_default().insert(rec[1].parse().expect("a line"), rec[2].to_string());
+        out.entry(rec[0].to_string())
+            .or_default()
+            .insert(rec[1].parse().expect("a line"), rec[2].to_string());
     }
     out
 }
@@ -64,16 +95,23 @@ pub fn rejects(path: &Path) -> BTreeMap<u64, String> {
         return BTreeMap::new();
     }
     let text = std::fs::read(path).expect("rejects file");
-    assert!(text.starts_with(b"\xEF\xBB\xBF"), "the rejects file starts with a UTF-8 BOM");
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(&text[3..]);
+    assert!(
+        text.starts_with(b"\xEF\xBB\xBF"),
+        "the rejects file starts with a UTF-8 BOM"
+    );
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(&text[3..]);
     let header = r.headers().expect("a header").clone();
     assert_eq!(&header[0], "行号");
     assert_eq!(&header[1], "字段");
     assert_eq!(&header[2], "原因");
-    r.records().map(|rec| {
-        let rec = rec.expect("a rejects row");
-        (rec[0].parse().expect("a line number"), rec[2].to_string())
-    }).collect()
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("a rejects row");
+            (rec[0].parse().expect("a line number"), rec[2].to_string())
+        })
+        .collect()
 }
 
 /// `summary` parsed: households, members, aid.

@@ -48,21 +48,44 @@ pub(crate) fn ranges(
                 }
             };
             let lp = &mut lps[at].1;
-            (extreme(lp, &rels, known, target, false)?, extreme(lp, &rels, known, target, true)?)
+            (
+                extreme(lp, &rels, known, target, false)?,
+                extreme(lp, &rels, known, target, true)?,
+            )
         };
-        out.push(Range { code: t.cells[target].code.clone(), lower, upper, required: required_width(t, target) });
+        out.push(Range {
+            code: t.cells[target].code.clone(),
+            lower,
+            upper,
+            required: required_width(t, target),
+        });
     }
     Ok(out)
 }
 
 /// The least (or greatest) value of `target`: the warm LP's checked optimum, else microlp's.
-fn extreme(lp: &mut Option<ComponentLp>, rels: &[&Relation], known: &[Option<f64>], target: usize, maximise: bool) -> Result<f64, Error> {
+fn extreme(
+    lp: &mut Option<ComponentLp>,
+    rels: &[&Relation],
+    known: &[Option<f64>],
+    target: usize,
+    maximise: bool,
+) -> Result<f64, Error> {
     if let Some(lp) = lp
         && let Answer::Point(p) = lp.solve(&[target], maximise)
     {
         return Ok(p[lp.var(target)].max(0.0));
     }
-    solve(rels, known, target, if maximise { OptimizationDirection::Maximize } else { OptimizationDirection::Minimize })
+    solve(
+        rels,
+        known,
+        target,
+        if maximise {
+            OptimizationDirection::Maximize
+        } else {
+            OptimizationDirection::Minimize
+        },
+    )
 }
 
 /// The unknown cells joined into connected components by the relations that mention them (each
@@ -77,7 +100,10 @@ pub(crate) struct Components<'a> {
 impl<'a> Components<'a> {
     pub(crate) fn new(relations: &'a [Relation], known: &'a [Option<f64>]) -> Components<'a> {
         // Only relations with an unknown say anything about the unknowns.
-        let live: Vec<&Relation> = relations.iter().filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none())).collect();
+        let live: Vec<&Relation> = relations
+            .iter()
+            .filter(|r| r.terms.iter().any(|&(c, _)| known[c].is_none()))
+            .collect();
         let mut parent: Vec<usize> = (0..known.len()).collect();
         fn find(p: &mut [usize], mut x: usize) -> usize {
             while p[x] != x {
@@ -87,7 +113,11 @@ impl<'a> Components<'a> {
             x
         }
         for r in &live {
-            let mut unknowns = r.terms.iter().map(|&(c, _)| c).filter(|&c| known[c].is_none());
+            let mut unknowns = r
+                .terms
+                .iter()
+                .map(|&(c, _)| c)
+                .filter(|&c| known[c].is_none());
             if let Some(first) = unknowns.next() {
                 for c in unknowns {
                     let (a, b) = (find(&mut parent, first), find(&mut parent, c));
@@ -106,19 +136,35 @@ impl<'a> Components<'a> {
 
     /// The relations over the unknowns of component `root` (empty: nothing bounds its cells).
     pub(crate) fn relations(&self, root: usize) -> Vec<&'a Relation> {
-        self.live.iter().copied().filter(|r| r.terms.iter().any(|&(c, _)| self.known[c].is_none() && self.root[c] == root)).collect()
+        self.live
+            .iter()
+            .copied()
+            .filter(|r| {
+                r.terms
+                    .iter()
+                    .any(|&(c, _)| self.known[c].is_none() && self.root[c] == root)
+            })
+            .collect()
     }
 }
 
 /// How wide a withheld cell's range must be: k for counts, the money range for money.
 pub(crate) fn required_width(t: &Template, cell: usize) -> f64 {
-    if t.cells[cell].is_money() { t.disclosure.money_range.to_f64() } else { t.disclosure.threshold as f64 }
+    if t.cells[cell].is_money() {
+        t.disclosure.money_range.to_f64()
+    } else {
+        t.disclosure.threshold as f64
+    }
 }
 
 /// Relation `r` as LP rows over the unknowns: its published cells moved to the constant side, one
 /// equality when its bounds are equal, else up to two inequalities. `var` names each unknown's
 /// variable. The one definition of the outsider's constraints, for microlp and the warm simplex.
-pub(crate) fn rows<V: Copy>(r: &Relation, known: &[Option<f64>], mut var: impl FnMut(usize) -> V) -> Vec<(Vec<(V, f64)>, Op, f64)> {
+pub(crate) fn rows<V: Copy>(
+    r: &Relation,
+    known: &[Option<f64>],
+    mut var: impl FnMut(usize) -> V,
+) -> Vec<(Vec<(V, f64)>, Op, f64)> {
     let mut constant = 0.0;
     let mut terms = Vec::with_capacity(r.terms.len());
     for &(c, a) in &r.terms {
@@ -140,7 +186,12 @@ pub(crate) fn rows<V: Copy>(r: &Relation, known: &[Option<f64>], mut var: impl F
     out
 }
 
-fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: OptimizationDirection) -> Result<f64, Error> {
+fn solve(
+    rels: &[&Relation],
+    known: &[Option<f64>],
+    target: usize,
+    direction: OptimizationDirection,
+) -> Result<f64, Error> {
     let mut problem = Problem::new(direction);
     let mut vars: Vec<(usize, microlp::Variable)> = Vec::new();
     let mut var_of = |c: usize, problem: &mut Problem| -> microlp::Variable {
@@ -165,9 +216,15 @@ fn solve(rels: &[&Relation], known: &[Option<f64>], target: usize, direction: Op
     match problem.solve() {
         Ok(outcome) => match outcome.solution() {
             Some(s) => Ok(s.objective()),
-            None => Err(Error::Solver("the LP solver stopped without an answer".into())),
+            None => Err(Error::Solver(
+                "the LP solver stopped without an answer".into(),
+            )),
         },
-        Err(microlp::Error::Unbounded) => Ok(if direction == OptimizationDirection::Maximize { f64::INFINITY } else { 0.0 }),
+        Err(microlp::Error::Unbounded) => Ok(if direction == OptimizationDirection::Maximize {
+            f64::INFINITY
+        } else {
+            0.0
+        }),
         Err(microlp::Error::Infeasible) => Err(Error::Inconsistent(
             "the published cells contradict the table's relations / 公布数据与表内关系矛盾".into(),
         )),
@@ -198,7 +255,11 @@ mod tests {
 
     /// The ranges as microlp alone gives them: two fresh LPs per target, as the audit was before
     /// the warm tableau.
-    fn microlp_ranges(relations: &[Relation], known: &[Option<f64>], targets: &[usize]) -> Vec<(f64, f64)> {
+    fn microlp_ranges(
+        relations: &[Relation],
+        known: &[Option<f64>],
+        targets: &[usize],
+    ) -> Vec<(f64, f64)> {
         let components = Components::new(relations, known);
         targets
             .iter()
@@ -224,17 +285,38 @@ mod tests {
         let v = Vocabulary::builtin();
         let t = template::builtin(id, &v).unwrap();
         let (hs, aid) = archive(seed, n, &v);
-        let period = if id == "dangan" { Period::on(day(2014, 12, 31)) } else { Period::campaign(day(2014, 1, 1), day(2014, 12, 31)) };
+        let period = if id == "dangan" {
+            Period::on(day(2014, 12, 31))
+        } else {
+            Period::campaign(day(2014, 1, 1), day(2014, 12, 31))
+        };
         let values = aggregate(&t, &hs, &aid, &period);
         let mut rng = Rng(seed ^ 0xa0d17);
-        let known: Vec<Option<f64>> =
-            (0..t.cells.len()).map(|i| values.value(i).map(|v| v.to_f64()).filter(|_| rng.below(100) >= percent)).collect();
-        let targets: Vec<usize> = (0..t.cells.len()).filter(|&i| known[i].is_none() && values.value(i).is_some()).collect();
+        let known: Vec<Option<f64>> = (0..t.cells.len())
+            .map(|i| {
+                values
+                    .value(i)
+                    .map(|v| v.to_f64())
+                    .filter(|_| rng.below(100) >= percent)
+            })
+            .collect();
+        let targets: Vec<usize> = (0..t.cells.len())
+            .filter(|&i| known[i].is_none() && values.value(i).is_some())
+            .collect();
         let relations: Vec<Relation> = t.all_relations().collect();
         let ours = ranges(&t, &relations, &known, &targets).unwrap();
         let theirs = microlp_ranges(&relations, &known, &targets);
         for (r, (lower, upper)) in ours.iter().zip(theirs) {
-            prop_assert!(same(r.lower, lower) && same(r.upper, upper), "{} {}: ours [{}, {}], microlp [{}, {}]", id, r.code, r.lower, r.upper, lower, upper);
+            prop_assert!(
+                same(r.lower, lower) && same(r.upper, upper),
+                "{} {}: ours [{}, {}], microlp [{}, {}]",
+                id,
+                r.code,
+                r.lower,
+                r.upper,
+                lower,
+                upper
+            );
         }
         Ok(())
     }

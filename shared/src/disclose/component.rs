@@ -32,19 +32,33 @@ pub(crate) struct ComponentLp<'a> {
 impl<'a> ComponentLp<'a> {
     /// The LP of the unknowns in `rels` given the published `known` values, made feasible. `None`
     /// when the simplex finds no point (the caller's slow path then says why exactly).
-    pub(crate) fn new(rels: Vec<&'a Relation>, known: &'a [Option<f64>]) -> Option<ComponentLp<'a>> {
-        let mut cells: Vec<usize> = rels.iter().flat_map(|r| r.terms.iter().map(|&(c, _)| c)).filter(|&c| known[c].is_none()).collect();
+    pub(crate) fn new(
+        rels: Vec<&'a Relation>,
+        known: &'a [Option<f64>],
+    ) -> Option<ComponentLp<'a>> {
+        let mut cells: Vec<usize> = rels
+            .iter()
+            .flat_map(|r| r.terms.iter().map(|&(c, _)| c))
+            .filter(|&c| known[c].is_none())
+            .collect();
         cells.sort_unstable();
         cells.dedup();
         let var = |c: usize| cells.binary_search(&c).expect("a member of the component");
         let rows: Vec<_> = rels.iter().flat_map(|r| rows(r, known, var)).collect();
         let lp = Lp::feasible(cells.len(), &rows)?;
-        Some(ComponentLp { rels, known, cells, lp })
+        Some(ComponentLp {
+            rels,
+            known,
+            cells,
+            lp,
+        })
     }
 
     /// The variable of a cell of this component.
     pub(crate) fn var(&self, cell: usize) -> usize {
-        self.cells.binary_search(&cell).expect("a member of the component")
+        self.cells
+            .binary_search(&cell)
+            .expect("a member of the component")
     }
 
     /// Optimises the sum of the `objective` cells, from the last basis.
@@ -53,7 +67,11 @@ impl<'a> ComponentLp<'a> {
         match self.lp.optimise_vars(&weights, maximise) {
             Outcome::Optimal => {
                 let p = self.lp.point();
-                if self.satisfies(&p) { Answer::Point(p) } else { Answer::Failed }
+                if self.satisfies(&p) {
+                    Answer::Point(p)
+                } else {
+                    Answer::Failed
+                }
             }
             Outcome::Unbounded => Answer::Unbounded,
             Outcome::Failed => Answer::Failed,
@@ -81,7 +99,9 @@ impl<'a> ComponentLp<'a> {
         let value = |c: usize| self.known[c].unwrap_or_else(|| p[self.var(c)]);
         p.iter().all(|&x| x >= -1e-9)
             && self.rels.iter().all(|r| {
-                let (sum, size) = r.terms.iter().fold((0.0, 1.0), |(s, m), &(c, a)| (s + a * value(c), m + (a * value(c)).abs()));
+                let (sum, size) = r.terms.iter().fold((0.0, 1.0), |(s, m), &(c, a)| {
+                    (s + a * value(c), m + (a * value(c)).abs())
+                });
                 let tol = 1e-9 * size;
                 sum >= r.lower - tol && sum <= r.upper + tol
             })

@@ -36,7 +36,11 @@ pub enum Error {
 }
 
 fn describe(ranges: &[Range]) -> String {
-    ranges.iter().map(|r| format!("{} ∈ [{:.2}, {:.2}]", r.code, r.lower, r.upper)).collect::<Vec<_>>().join(", ")
+    ranges
+        .iter()
+        .map(|r| format!("{} ∈ [{:.2}, {:.2}]", r.code, r.lower, r.upper))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What an outsider can infer about one withheld cell.
@@ -95,23 +99,36 @@ impl Protected {
 /// true, so it is left out of the outsider's model).
 fn true_relations(t: &Template, exact: &[Option<f64>]) -> Vec<Relation> {
     t.all_relations()
-        .filter(|r| r.terms.iter().any(|&(c, _)| exact[c].is_none()) || r.holds(|c| exact[c].expect("filled")))
+        .filter(|r| {
+            r.terms.iter().any(|&(c, _)| exact[c].is_none())
+                || r.holds(|c| exact[c].expect("filled"))
+        })
         .collect()
 }
 
 /// Primary and secondary suppression of a report's exact values, then the audit.
 pub fn protect(t: &Template, values: &Aggregates) -> Result<Protected, Error> {
     assert_eq!(t.id, values.template_id(), "values of another template");
-    let exact: Vec<Option<f64>> = (0..t.cells.len()).map(|i| values.value(i).map(|v| v.to_f64())).collect();
+    let exact: Vec<Option<f64>> = (0..t.cells.len())
+        .map(|i| values.value(i).map(|v| v.to_f64()))
+        .collect();
     let relations = true_relations(t, &exact);
     let mut withheld = primary::primary(t, values);
     let primary = withheld.iter().filter(|&&w| w).count();
     secondary::secondary(t, &relations, &exact, &mut withheld)?;
     // The final audit, over everything at once.
-    let known: Vec<Option<f64>> = exact.iter().zip(&withheld).map(|(v, &w)| if w { None } else { *v }).collect();
+    let known: Vec<Option<f64>> = exact
+        .iter()
+        .zip(&withheld)
+        .map(|(v, &w)| if w { None } else { *v })
+        .collect();
     let targets: Vec<usize> = (0..t.cells.len()).filter(|&i| withheld[i]).collect();
     let ranges = audit::ranges(t, &relations, &known, &targets)?;
-    let exposed: Vec<Range> = ranges.iter().filter(|r| !r.is_wide_enough()).cloned().collect();
+    let exposed: Vec<Range> = ranges
+        .iter()
+        .filter(|r| !r.is_wide_enough())
+        .cloned()
+        .collect();
     if !exposed.is_empty() {
         return Err(Error::Exposed { ranges: exposed });
     }
@@ -126,17 +143,31 @@ pub fn protect(t: &Template, values: &Aggregates) -> Result<Protected, Error> {
             cells.insert(cell.code.clone(), Cell::published(v));
         }
     }
-    Ok(Protected { template: t.id.clone(), cells, withheld: codes, primary, ranges })
+    Ok(Protected {
+        template: t.id.clone(),
+        cells,
+        withheld: codes,
+        primary,
+        ranges,
+    })
 }
 
 /// The audit of a report's cells as an outsider sees them: the inferable range of every
 /// suppressed cell, from the published cells and all of the table's relations. Used by the node
 /// before sending, by the hub on receipt, and by the tests.
 pub fn audit(t: &Template, cells: &BTreeMap<String, Cell>) -> Result<Vec<Range>, Error> {
-    let known: Vec<Option<f64>> =
-        t.cells.iter().map(|c| cells.get(&c.code).and_then(Cell::value).map(|v| v.to_f64())).collect();
-    let targets: Vec<usize> =
-        t.cells.iter().enumerate().filter(|(_, c)| cells.get(&c.code).is_some_and(Cell::is_suppressed)).map(|(i, _)| i).collect();
+    let known: Vec<Option<f64>> = t
+        .cells
+        .iter()
+        .map(|c| cells.get(&c.code).and_then(Cell::value).map(|v| v.to_f64()))
+        .collect();
+    let targets: Vec<usize> = t
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| cells.get(&c.code).is_some_and(Cell::is_suppressed))
+        .map(|(i, _)| i)
+        .collect();
     let relations: Vec<Relation> = t.all_relations().collect();
     audit::ranges(t, &relations, &known, &targets)
 }
@@ -146,10 +177,18 @@ pub fn audit(t: &Template, cells: &BTreeMap<String, Cell>) -> Result<Vec<Range>,
 /// withheld cell ([`verify`](self::verify) module), and runs the exact audit only when that proof
 /// falls short, so what is refused is unchanged. For the hub's intake, which needs no ranges.
 pub fn verify(t: &Template, cells: &BTreeMap<String, Cell>) -> Result<(), Error> {
-    let known: Vec<Option<f64>> =
-        t.cells.iter().map(|c| cells.get(&c.code).and_then(Cell::value).map(|v| v.to_f64())).collect();
-    let targets: Vec<usize> =
-        t.cells.iter().enumerate().filter(|(_, c)| cells.get(&c.code).is_some_and(Cell::is_suppressed)).map(|(i, _)| i).collect();
+    let known: Vec<Option<f64>> = t
+        .cells
+        .iter()
+        .map(|c| cells.get(&c.code).and_then(Cell::value).map(|v| v.to_f64()))
+        .collect();
+    let targets: Vec<usize> = t
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| cells.get(&c.code).is_some_and(Cell::is_suppressed))
+        .map(|(i, _)| i)
+        .collect();
     let relations: Vec<Relation> = t.all_relations().collect();
     if verify::wide_enough(t, &relations, &known, &targets) {
         return Ok(());
@@ -159,6 +198,14 @@ pub fn verify(t: &Template, cells: &BTreeMap<String, Cell>) -> Result<(), Error>
 
 /// `Ok` when every range is wide enough, else the narrow ones.
 pub fn check(ranges: &[Range]) -> Result<(), Error> {
-    let exposed: Vec<Range> = ranges.iter().filter(|r| !r.is_wide_enough()).cloned().collect();
-    if exposed.is_empty() { Ok(()) } else { Err(Error::Exposed { ranges: exposed }) }
+    let exposed: Vec<Range> = ranges
+        .iter()
+        .filter(|r| !r.is_wide_enough())
+        .cloned()
+        .collect();
+    if exposed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Exposed { ranges: exposed })
+    }
 }

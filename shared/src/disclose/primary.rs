@@ -14,14 +14,18 @@ pub(crate) fn primary(t: &Template, values: &Aggregates) -> Vec<bool> {
         .iter()
         .enumerate()
         .map(|(i, cell)| {
-            let Some(m) = values.measure(i) else { return false };
+            let Some(m) = values.measure(i) else {
+                return false;
+            };
             if !cell.sensitive || m.value.is_zero() {
                 return false;
             }
             let households = m.households.map_or(i64::MAX, i64::from);
             match &cell.source {
                 Source::Typed => false,
-                Source::Count { of: Counted::Aid, .. } => m.value.units() < k || households < k,
+                Source::Count {
+                    of: Counted::Aid, ..
+                } => m.value.units() < k || households < k,
                 Source::Count { .. } => m.value.units() < k,
                 Source::Sum { .. } => households < k,
             }

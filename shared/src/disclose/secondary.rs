@@ -18,7 +18,11 @@ pub(crate) fn secondary(
     exact: &[Option<f64>],
     withheld: &mut [bool],
 ) -> Result<(), Error> {
-    let mut known: Vec<Option<f64>> = exact.iter().zip(withheld.iter()).map(|(v, &w)| if w { None } else { *v }).collect();
+    let mut known: Vec<Option<f64>> = exact
+        .iter()
+        .zip(withheld.iter())
+        .map(|(v, &w)| if w { None } else { *v })
+        .collect();
     // cell -> relations it appears in
     let mut by_cell: Vec<Vec<usize>> = vec![Vec::new(); t.cells.len()];
     for (r, rel) in relations.iter().enumerate() {
@@ -33,18 +37,29 @@ pub(crate) fn secondary(
     let mut check: Vec<usize> = (0..t.cells.len()).filter(|&i| withheld[i]).collect();
     while !check.is_empty() {
         let ranges: Vec<Range> = audit::ranges(t, relations, &known, &check)?;
-        let exposed: Vec<usize> =
-            check.iter().zip(&ranges).filter(|(_, r)| !r.is_wide_enough()).map(|(&c, _)| c).collect();
+        let exposed: Vec<usize> = check
+            .iter()
+            .zip(&ranges)
+            .filter(|(_, r)| !r.is_wide_enough())
+            .map(|(&c, _)| c)
+            .collect();
         if exposed.is_empty() {
             break;
         }
         let mut added: Vec<usize> = Vec::new();
         for &e in &exposed {
             // A cell withheld this round in a relation with e may already cover it: re-audit first.
-            if added.iter().any(|&a| by_cell[a].iter().any(|r| by_cell[e].contains(r))) {
+            if added
+                .iter()
+                .any(|&a| by_cell[a].iter().any(|r| by_cell[e].contains(r)))
+            {
                 continue;
             }
-            let siblings = |of: usize| by_cell[of].iter().flat_map(|&r| relations[r].terms.iter().map(|&(c, _)| c));
+            let siblings = |of: usize| {
+                by_cell[of]
+                    .iter()
+                    .flat_map(|&r| relations[r].terms.iter().map(|&(c, _)| c))
+            };
             let mut best: Option<(f64, usize)> = None;
             for c in siblings(e) {
                 if candidate(c, &known) {
@@ -56,7 +71,10 @@ pub(crate) fn secondary(
             }
             if best.is_none() {
                 // Nothing next to e: loosen a relation of any withheld cell next to e's relations.
-                for w in siblings(e).filter(|&w| known[w].is_none()).collect::<Vec<_>>() {
+                for w in siblings(e)
+                    .filter(|&w| known[w].is_none())
+                    .collect::<Vec<_>>()
+                {
                     for c in siblings(w) {
                         if candidate(c, &known) {
                             let v = known[c].expect("candidate is published");

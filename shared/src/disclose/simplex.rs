@@ -64,7 +64,10 @@ impl Lp {
             Op::Le => rhs < 0.0,
             Op::Ge => rhs >= 0.0,
         };
-        let artificials = rows.iter().filter(|&&(_, op, rhs)| needs_artificial(op, rhs)).count();
+        let artificials = rows
+            .iter()
+            .filter(|&&(_, op, rhs)| needs_artificial(op, rhs))
+            .count();
         let first_artificial = vars + slacks;
         let columns = first_artificial + artificials;
         let stride = columns + 1;
@@ -109,7 +112,10 @@ impl Lp {
             return None;
         }
         let scale = 1.0 + rows.iter().map(|r| r.2.abs()).fold(0.0, f64::max);
-        let infeasibility: f64 = (0..lp.rows()).filter(|&r| lp.basis[r] >= first_artificial).map(|r| lp.rhs(r)).sum();
+        let infeasibility: f64 = (0..lp.rows())
+            .filter(|&r| lp.basis[r] >= first_artificial)
+            .map(|r| lp.rhs(r))
+            .sum();
         if infeasibility > 1e-9 * scale {
             return None;
         }
@@ -230,9 +236,13 @@ impl Lp {
             let entering = if bland {
                 (0..enter_below).find(|&c| self.reduced[c] < -TOL)
             } else {
-                (0..enter_below).filter(|&c| self.reduced[c] < -TOL).min_by(|&a, &b| self.reduced[a].total_cmp(&self.reduced[b]))
+                (0..enter_below)
+                    .filter(|&c| self.reduced[c] < -TOL)
+                    .min_by(|&a, &b| self.reduced[a].total_cmp(&self.reduced[b]))
             };
-            let Some(c) = entering else { return Outcome::Optimal };
+            let Some(c) = entering else {
+                return Outcome::Optimal;
+            };
             // Ratio test; ties go to the lowest basic column (Bland).
             let mut leaving: Option<(usize, f64)> = None;
             for r in 0..self.rows() {
@@ -241,7 +251,10 @@ impl Lp {
                     let ratio = self.rhs(r).max(0.0) / a;
                     let better = match leaving {
                         None => true,
-                        Some((l, best)) => ratio < best - 1e-12 || (ratio <= best + 1e-12 && self.basis[r] < self.basis[l]),
+                        Some((l, best)) => {
+                            ratio < best - 1e-12
+                                || (ratio <= best + 1e-12 && self.basis[r] < self.basis[l])
+                        }
                     };
                     if better {
                         leaving = Some((r, ratio));
@@ -252,7 +265,11 @@ impl Lp {
                 self.unbounded = Some(c);
                 return Outcome::Unbounded;
             };
-            degenerate_run = if ratio <= 1e-12 { degenerate_run + 1 } else { 0 };
+            degenerate_run = if ratio <= 1e-12 {
+                degenerate_run + 1
+            } else {
+                0
+            };
             self.pivot(r, c);
             if !self.reduced.iter().all(|d| d.is_finite()) {
                 return Outcome::Failed;
@@ -269,7 +286,10 @@ impl Lp {
         let (pivot_row, after) = rest.split_at_mut(stride);
         pivot_row.iter_mut().for_each(|a| *a /= p);
         pivot_row[c] = 1.0;
-        for row in before.chunks_exact_mut(stride).chain(after.chunks_exact_mut(stride)) {
+        for row in before
+            .chunks_exact_mut(stride)
+            .chain(after.chunks_exact_mut(stride))
+        {
             let f = row[c];
             if f != 0.0 {
                 for (a, &b) in row.iter_mut().zip(pivot_row.iter()) {
@@ -293,7 +313,12 @@ impl Lp {
 mod tests {
     use super::*;
 
-    fn solve(vars: usize, rows: &[(Vec<(usize, f64)>, Op, f64)], objective: &[(usize, f64)], maximise: bool) -> (Outcome, Vec<f64>) {
+    fn solve(
+        vars: usize,
+        rows: &[(Vec<(usize, f64)>, Op, f64)],
+        objective: &[(usize, f64)],
+        maximise: bool,
+    ) -> (Outcome, Vec<f64>) {
         let mut lp = Lp::feasible(vars, rows).expect("feasible");
         let outcome = lp.optimise_vars(objective, maximise);
         (outcome, lp.point())
@@ -302,7 +327,10 @@ mod tests {
     #[test]
     fn a_sum_with_a_known_total_bounds_each_part() {
         // x0 + x1 + x2 = 10, x0 ≤ 4
-        let rows = vec![(vec![(0, 1.0), (1, 1.0), (2, 1.0)], Op::Eq, 10.0), (vec![(0, 1.0)], Op::Le, 4.0)];
+        let rows = vec![
+            (vec![(0, 1.0), (1, 1.0), (2, 1.0)], Op::Eq, 10.0),
+            (vec![(0, 1.0)], Op::Le, 4.0),
+        ];
         let (o, p) = solve(3, &rows, &[(0, 1.0)], true);
         assert_eq!(o, Outcome::Optimal);
         assert!((p[0] - 4.0).abs() < 1e-9, "{p:?}");
@@ -346,13 +374,19 @@ mod tests {
     #[test]
     fn an_unbounded_answer_comes_with_a_ray_that_stays_feasible() {
         // x0 - x1 = 1, x2 ≤ 5: x0 and x1 grow together.
-        let rows = vec![(vec![(0, 1.0), (1, -1.0)], Op::Eq, 1.0), (vec![(2, 1.0)], Op::Le, 5.0)];
+        let rows = vec![
+            (vec![(0, 1.0), (1, -1.0)], Op::Eq, 1.0),
+            (vec![(2, 1.0)], Op::Le, 5.0),
+        ];
         let mut lp = Lp::feasible(3, &rows).unwrap();
         assert_eq!(lp.optimise_vars(&[(1, 1.0)], true), Outcome::Unbounded);
         let (p, d) = (lp.point(), lp.ray().unwrap());
         let far: Vec<f64> = p.iter().zip(&d).map(|(x, d)| x + 1000.0 * d).collect();
         assert!(far[1] >= 1000.0, "{far:?}");
-        assert!((far[0] - far[1] - 1.0).abs() < 1e-9 && far[2] <= 5.0 && far.iter().all(|&x| x >= 0.0), "{far:?}");
+        assert!(
+            (far[0] - far[1] - 1.0).abs() < 1e-9 && far[2] <= 5.0 && far.iter().all(|&x| x >= 0.0),
+            "{far:?}"
+        );
         assert_eq!(lp.optimise_vars(&[(2, 1.0)], true), Outcome::Optimal);
         assert!(lp.ray().is_none());
     }
@@ -385,28 +419,39 @@ mod tests {
         fn lp() -> impl Strategy<Value = (usize, Rows)> {
             (1usize..12).prop_flat_map(|vars| {
                 let point = proptest::collection::vec(0u32..50, vars);
-                let term = (0..vars, prop_oneof![Just(1.0), Just(-1.0), Just(2.0), Just(0.5)]);
+                let term = (
+                    0..vars,
+                    prop_oneof![Just(1.0), Just(-1.0), Just(2.0), Just(0.5)],
+                );
                 let row = (proptest::collection::vec(term, 1..6), 0u8..3, 0u32..20);
-                (Just(vars), point, proptest::collection::vec(row, 1..10)).prop_map(|(vars, point, rows)| {
-                    let rows = rows
-                        .into_iter()
-                        .map(|(terms, op, slack)| {
-                            let at: f64 = terms.iter().map(|&(v, a)| a * point[v] as f64).sum();
-                            match op {
-                                0 => (terms, Op::Eq, at),
-                                1 => (terms, Op::Le, at + slack as f64),
-                                _ => (terms, Op::Ge, at - slack as f64),
-                            }
-                        })
-                        .collect();
-                    (vars, rows)
-                })
+                (Just(vars), point, proptest::collection::vec(row, 1..10)).prop_map(
+                    |(vars, point, rows)| {
+                        let rows = rows
+                            .into_iter()
+                            .map(|(terms, op, slack)| {
+                                let at: f64 = terms.iter().map(|&(v, a)| a * point[v] as f64).sum();
+                                match op {
+                                    0 => (terms, Op::Eq, at),
+                                    1 => (terms, Op::Le, at + slack as f64),
+                                    _ => (terms, Op::Ge, at - slack as f64),
+                                }
+                            })
+                            .collect();
+                        (vars, rows)
+                    },
+                )
             })
         }
 
         fn microlp(vars: usize, rows: &Rows, var: usize, maximise: bool) -> Option<f64> {
-            let mut p = Problem::new(if maximise { OptimizationDirection::Maximize } else { OptimizationDirection::Minimize });
-            let xs: Vec<_> = (0..vars).map(|v| p.add_var(if v == var { 1.0 } else { 0.0 }, (0.0, f64::INFINITY))).collect();
+            let mut p = Problem::new(if maximise {
+                OptimizationDirection::Maximize
+            } else {
+                OptimizationDirection::Minimize
+            });
+            let xs: Vec<_> = (0..vars)
+                .map(|v| p.add_var(if v == var { 1.0 } else { 0.0 }, (0.0, f64::INFINITY)))
+                .collect();
             for (terms, op, rhs) in rows {
                 let mut expr: Vec<(microlp::Variable, f64)> = Vec::new();
                 for &(v, a) in terms {

@@ -30,17 +30,27 @@ use crate::template::{Relation, Template};
 
 /// Whether every cell in `targets` is proven to range at least its required width, given `known`
 /// (published values; None for unknowns). `false` means "not proven here", never "exposed".
-pub(crate) fn wide_enough(t: &Template, relations: &[Relation], known: &[Option<f64>], targets: &[usize]) -> bool {
+pub(crate) fn wide_enough(
+    t: &Template,
+    relations: &[Relation],
+    known: &[Option<f64>],
+    targets: &[usize],
+) -> bool {
     let components = Components::new(relations, known);
     // Targets grouped by component, each component checked on its own (small) LP.
     let mut roots: Vec<usize> = targets.iter().map(|&c| components.root(c)).collect();
     roots.sort_unstable();
     roots.dedup();
     roots.into_iter().all(|root| {
-        let members: Vec<usize> = targets.iter().copied().filter(|&c| components.root(c) == root).collect();
+        let members: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|&c| components.root(c) == root)
+            .collect();
         let rels = components.relations(root);
         // No relation: nothing bounds these cells, [0, ∞) as in the exact audit.
-        rels.is_empty() || ComponentLp::new(rels, known).is_some_and(|mut lp| proves(&mut lp, t, &members))
+        rels.is_empty()
+            || ComponentLp::new(rels, known).is_some_and(|mut lp| proves(&mut lp, t, &members))
     })
 }
 
@@ -66,7 +76,10 @@ fn proves(lp: &mut ComponentLp, t: &Template, members: &[usize]) -> bool {
     }
     // Then points as high as the cells not yet proven can be together, while that proves more.
     loop {
-        let open: Vec<usize> = (0..members.len()).filter(|&i| !wide(&low, &high, i)).map(|i| members[i]).collect();
+        let open: Vec<usize> = (0..members.len())
+            .filter(|&i| !wide(&low, &high, i))
+            .map(|i| members[i])
+            .collect();
         if open.is_empty() {
             return true;
         }
@@ -75,7 +88,11 @@ fn proves(lp: &mut ComponentLp, t: &Template, members: &[usize]) -> bool {
             Answer::Unbounded => break,
             Answer::Failed => return false,
         }
-        if (0..members.len()).filter(|&i| !wide(&low, &high, i)).count() == open.len() {
+        if (0..members.len())
+            .filter(|&i| !wide(&low, &high, i))
+            .count()
+            == open.len()
+        {
             break;
         }
     }

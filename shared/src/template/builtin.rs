@@ -28,7 +28,10 @@ pub fn builtin(id: &str, vocabulary: &Vocabulary) -> Result<Template, Error> {
 
 /// Reads a template file.
 pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Template, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     file::parse(&text, vocabulary, &path.display().to_string())
 }
 

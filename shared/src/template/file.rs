@@ -7,8 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    Cell, Counted, Disclosure, Error, Filter, Importance, MAX_CAUSES, Relation, Rule, RuleKind, Source, Summed,
-    Template, UNFILLED, ValueSet, money_fen,
+    Cell, Counted, Disclosure, Error, Filter, Importance, MAX_CAUSES, Relation, Rule, RuleKind,
+    Source, Summed, Template, UNFILLED, ValueSet, money_fen,
 };
 use crate::decimal::Decimal;
 use crate::facts::{Amount, Dim, UNKNOWN};
@@ -150,20 +150,31 @@ impl FilterValue {
 
 /// Reads a template file's text. `origin` (a path, or empty) prefixes every error.
 pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result<Template, Error> {
-    let origin = if origin.is_empty() { String::new() } else { format!("{origin}: ") };
+    let origin = if origin.is_empty() {
+        String::new()
+    } else {
+        format!("{origin}: ")
+    };
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let file: TemplateFile = toml::from_str(text).map_err(|e| Error::Malformed {
         origin: origin.clone(),
         line: e.span().map_or(1, |s| line_of(s.start)),
         problem: e.message().trim().to_string(),
     })?;
-    let invalid = |offset: usize, problem: String| Error::Invalid { origin: origin.clone(), line: line_of(offset), problem };
+    let invalid = |offset: usize, problem: String| Error::Invalid {
+        origin: origin.clone(),
+        line: line_of(offset),
+        problem,
+    };
 
     let mut disclosure = Disclosure::default();
     if let Some(d) = &file.disclosure {
         if let Some(k) = d.threshold {
             if k < 1 {
-                return Err(invalid(text.find("threshold").unwrap_or(0), "threshold must be at least 1".into()));
+                return Err(invalid(
+                    text.find("threshold").unwrap_or(0),
+                    "threshold must be at least 1".into(),
+                ));
             }
             disclosure.threshold = k;
         }
@@ -178,10 +189,19 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
     let mut relations = Vec::new();
     let mut add = |cell: Cell, at: usize, cells: &mut Vec<Cell>| -> Result<usize, Error> {
         if cell.code.is_empty() || cell.code.contains(char::is_whitespace) {
-            return Err(invalid(at, format!("cell code `{}` must be non-empty, without spaces", cell.code)));
+            return Err(invalid(
+                at,
+                format!(
+                    "cell code `{}` must be non-empty, without spaces",
+                    cell.code
+                ),
+            ));
         }
         if index.insert(cell.code.clone(), cells.len()).is_some() {
-            return Err(invalid(at, format!("cell code `{}` is used twice / 单元格代码重复", cell.code)));
+            return Err(invalid(
+                at,
+                format!("cell code `{}` is used twice / 单元格代码重复", cell.code),
+            ));
         }
         cells.push(cell);
         Ok(cells.len() - 1)
@@ -197,7 +217,10 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                 label: g.total_label.clone(),
                 unit: g.unit.clone(),
                 scale: 0,
-                source: Source::Count { of: Counted::Households, filter: universe.clone() },
+                source: Source::Count {
+                    of: Counted::Households,
+                    filter: universe.clone(),
+                },
                 sensitive: true,
             },
             at,
@@ -208,7 +231,10 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
         for d in &g.dimensions {
             let key = d.get_ref().as_str();
             let field = dimension_field(key, vocabulary).ok_or_else(|| {
-                invalid(d.span().start, format!("unknown dimension `{key}` / 未知的统计维度"))
+                invalid(
+                    d.span().start,
+                    format!("unknown dimension `{key}` / 未知的统计维度"),
+                )
             })?;
             let mut list = Vec::new();
             let count = field.values().len();
@@ -223,7 +249,10 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                         label: format!("{}：{value}", field.label),
                         unit: g.unit.clone(),
                         scale: 0,
-                        source: Source::Count { of: Counted::Households, filter },
+                        source: Source::Count {
+                            of: Counted::Households,
+                            filter,
+                        },
                         sensitive: true,
                     },
                     d.span().start,
@@ -233,35 +262,70 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
             }
             // Every household is in exactly one value (or 未填) of a one-valued field; a household
             // has one to three causes, or none recorded (未填).
-            let terms: Vec<(usize, f64)> = list.iter().map(|&(_, c)| (c, 1.0)).chain([(total, -1.0)]).collect();
+            let terms: Vec<(usize, f64)> = list
+                .iter()
+                .map(|&(_, c)| (c, 1.0))
+                .chain([(total, -1.0)])
+                .collect();
             if key == "cause" {
                 if g.unfilled {
-                    relations.push(Relation { terms: terms.clone(), lower: 0.0, upper: f64::INFINITY });
+                    relations.push(Relation {
+                        terms: terms.clone(),
+                        lower: 0.0,
+                        upper: f64::INFINITY,
+                    });
                     let mut upper = terms.clone();
                     upper.last_mut().expect("total term").1 = -MAX_CAUSES;
-                    relations.push(Relation { terms: upper, lower: f64::NEG_INFINITY, upper: 0.0 });
+                    relations.push(Relation {
+                        terms: upper,
+                        lower: f64::NEG_INFINITY,
+                        upper: 0.0,
+                    });
                 }
             } else if g.unfilled {
-                relations.push(Relation { terms, lower: 0.0, upper: 0.0 });
+                relations.push(Relation {
+                    terms,
+                    lower: 0.0,
+                    upper: 0.0,
+                });
             } else {
-                relations.push(Relation { terms, lower: f64::NEG_INFINITY, upper: 0.0 });
+                relations.push(Relation {
+                    terms,
+                    lower: f64::NEG_INFINITY,
+                    upper: 0.0,
+                });
             }
             for &(_, c) in &list {
-                relations.push(Relation { terms: vec![(c, 1.0), (total, -1.0)], lower: f64::NEG_INFINITY, upper: 0.0 });
+                relations.push(Relation {
+                    terms: vec![(c, 1.0), (total, -1.0)],
+                    lower: f64::NEG_INFINITY,
+                    upper: 0.0,
+                });
             }
             dim_cells.insert(key.to_string(), list);
         }
         for pair in &g.cross {
             let [a, b] = pair.get_ref();
             let at = pair.span().start;
-            let (Some(la), Some(lb)) = (dim_cells.get(a).cloned(), dim_cells.get(b).cloned()) else {
-                return Err(invalid(at, format!("cross [{a}, {b}] names a dimension not listed in `dimensions`")));
+            let (Some(la), Some(lb)) = (dim_cells.get(a).cloned(), dim_cells.get(b).cloned())
+            else {
+                return Err(invalid(
+                    at,
+                    format!("cross [{a}, {b}] names a dimension not listed in `dimensions`"),
+                ));
             };
             if a == b {
-                return Err(invalid(at, format!("cross [{a}, {b}] crosses a dimension with itself")));
+                return Err(invalid(
+                    at,
+                    format!("cross [{a}, {b}] crosses a dimension with itself"),
+                ));
             }
-            let fa = vocabulary.get(Dim::from_key(a).map_or("cause", |d| d.vocabulary_field())).expect("checked");
-            let fb = vocabulary.get(Dim::from_key(b).map_or("cause", |d| d.vocabulary_field())).expect("checked");
+            let fa = vocabulary
+                .get(Dim::from_key(a).map_or("cause", |d| d.vocabulary_field()))
+                .expect("checked");
+            let fb = vocabulary
+                .get(Dim::from_key(b).map_or("cause", |d| d.vocabulary_field()))
+                .expect("checked");
             let mut grid = vec![vec![0usize; lb.len()]; la.len()];
             for (i, (va, ca)) in la.iter().enumerate() {
                 for (j, (vb, cb)) in lb.iter().enumerate() {
@@ -274,7 +338,10 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                             label: format!("{}：{va}，{}：{vb}", fa.label, fb.label),
                             unit: g.unit.clone(),
                             scale: 0,
-                            source: Source::Count { of: Counted::Households, filter: both },
+                            source: Source::Count {
+                                of: Counted::Households,
+                                filter: both,
+                            },
                             sensitive: true,
                         },
                         at,
@@ -282,22 +349,42 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                     )?;
                     grid[i][j] = idx;
                     for whole in [*ca, *cb] {
-                        relations.push(Relation { terms: vec![(idx, 1.0), (whole, -1.0)], lower: f64::NEG_INFINITY, upper: 0.0 });
+                        relations.push(Relation {
+                            terms: vec![(idx, 1.0), (whole, -1.0)],
+                            lower: f64::NEG_INFINITY,
+                            upper: 0.0,
+                        });
                     }
                 }
             }
             // Row sums (over b) against a's cells, column sums (over a) against b's cells.
             let margin = |cells_along: Vec<usize>, whole: usize, along_cause: bool| {
-                let terms: Vec<(usize, f64)> = cells_along.iter().map(|&c| (c, 1.0)).chain([(whole, -1.0)]).collect();
+                let terms: Vec<(usize, f64)> = cells_along
+                    .iter()
+                    .map(|&c| (c, 1.0))
+                    .chain([(whole, -1.0)])
+                    .collect();
                 if along_cause {
                     let mut upper = terms.clone();
                     upper.last_mut().expect("whole term").1 = -MAX_CAUSES;
                     vec![
-                        Relation { terms, lower: 0.0, upper: f64::INFINITY },
-                        Relation { terms: upper, lower: f64::NEG_INFINITY, upper: 0.0 },
+                        Relation {
+                            terms,
+                            lower: 0.0,
+                            upper: f64::INFINITY,
+                        },
+                        Relation {
+                            terms: upper,
+                            lower: f64::NEG_INFINITY,
+                            upper: 0.0,
+                        },
                     ]
                 } else {
-                    vec![Relation { terms, lower: 0.0, upper: 0.0 }]
+                    vec![Relation {
+                        terms,
+                        lower: 0.0,
+                        upper: 0.0,
+                    }]
                 }
             };
             if g.unfilled {
@@ -305,7 +392,11 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                     relations.extend(margin(grid[i].clone(), *ca, b == "cause"));
                 }
                 for (j, (_, cb)) in lb.iter().enumerate() {
-                    relations.extend(margin(grid.iter().map(|row| row[j]).collect(), *cb, a == "cause"));
+                    relations.extend(margin(
+                        grid.iter().map(|row| row[j]).collect(),
+                        *cb,
+                        a == "cause",
+                    ));
                 }
             }
         }
@@ -317,13 +408,24 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
         let money = money_fen(&c.unit);
         let scale = c.decimals.unwrap_or(if money.is_some() { 2 } else { 0 });
         if scale > 6 {
-            return Err(invalid(at, format!("cell `{}`: decimals must be 0 to 6", c.code)));
+            return Err(invalid(
+                at,
+                format!("cell `{}`: decimals must be 0 to 6", c.code),
+            ));
         }
         let source = match (&c.count, &c.sum) {
-            (Some(_), Some(_)) => return Err(invalid(at, format!("cell `{}` has both `count` and `sum`", c.code))),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    at,
+                    format!("cell `{}` has both `count` and `sum`", c.code),
+                ));
+            }
             (None, None) => {
                 if let Some((_, v)) = c.filter.iter().next() {
-                    return Err(invalid(v.span().start, format!("typed-in cell `{}` cannot have `where`", c.code)));
+                    return Err(invalid(
+                        v.span().start,
+                        format!("typed-in cell `{}` cannot have `where`", c.code),
+                    ));
                 }
                 Source::Typed
             }
@@ -333,15 +435,33 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                     "aid" => Counted::Aid,
                     "aid_households" => Counted::AidHouseholds,
                     other => {
-                        return Err(invalid(at, format!(
-                            "cell `{}`: count = \"{other}\"; expected households, aid or aid_households", c.code
-                        )));
+                        return Err(invalid(
+                            at,
+                            format!(
+                                "cell `{}`: count = \"{other}\"; expected households, aid or aid_households",
+                                c.code
+                            ),
+                        ));
                     }
                 };
                 if money.is_some() || scale != 0 {
-                    return Err(invalid(at, format!("cell `{}` counts, so its unit cannot be money or have decimals", c.code)));
+                    return Err(invalid(
+                        at,
+                        format!(
+                            "cell `{}` counts, so its unit cannot be money or have decimals",
+                            c.code
+                        ),
+                    ));
                 }
-                Source::Count { of, filter: compile_filter(&c.filter, vocabulary, of != Counted::Households, &invalid)? }
+                Source::Count {
+                    of,
+                    filter: compile_filter(
+                        &c.filter,
+                        vocabulary,
+                        of != Counted::Households,
+                        &invalid,
+                    )?,
+                }
             }
             (None, Some(of)) => {
                 let of = match of.as_str() {
@@ -354,17 +474,35 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                     })?),
                 };
                 let Some(fen) = money else {
-                    return Err(invalid(at, format!("cell `{}` sums money, so its unit must be 万元 or 元", c.code)));
+                    return Err(invalid(
+                        at,
+                        format!(
+                            "cell `{}` sums money, so its unit must be 万元 or 元",
+                            c.code
+                        ),
+                    ));
                 };
                 if 10i64.pow(scale as u32) > fen {
-                    return Err(invalid(at, format!("cell `{}`: more decimals than fen", c.code)));
+                    return Err(invalid(
+                        at,
+                        format!("cell `{}`: more decimals than fen", c.code),
+                    ));
                 }
-                Source::Sum { of, filter: compile_filter(&c.filter, vocabulary, of == Summed::Aid, &invalid)? }
+                Source::Sum {
+                    of,
+                    filter: compile_filter(&c.filter, vocabulary, of == Summed::Aid, &invalid)?,
+                }
             }
         };
         let typed = matches!(source, Source::Typed);
         if typed && c.sensitive == Some(true) {
-            return Err(invalid(at, format!("typed-in cell `{}` cannot be sensitive: organisational figures are published as they are", c.code)));
+            return Err(invalid(
+                at,
+                format!(
+                    "typed-in cell `{}` cannot be sensitive: organisational figures are published as they are",
+                    c.code
+                ),
+            ));
         }
         let cell = Cell {
             code: c.code.clone(),
@@ -387,40 +525,83 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
         if r.parts.is_empty() {
             return Err(invalid(at, "rule has no parts".into()));
         }
-        let parts = r.parts.iter().map(|p| find(p)).collect::<Result<Vec<_>, _>>()?;
+        let parts = r
+            .parts
+            .iter()
+            .map(|p| find(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let whole = find(&r.whole)?;
-        let units: Vec<&str> = parts.iter().chain([&whole]).map(|&i| cells[i].unit.as_str()).collect();
-        if units.iter().any(|u| money_fen(u).is_some() != money_fen(units[0]).is_some()) {
+        let units: Vec<&str> = parts
+            .iter()
+            .chain([&whole])
+            .map(|&i| cells[i].unit.as_str())
+            .collect();
+        if units
+            .iter()
+            .any(|u| money_fen(u).is_some() != money_fen(units[0]).is_some())
+        {
             return Err(invalid(at, "rule mixes money cells with counts".into()));
         }
         let sign = if r.check == "equal" { "=" } else { "≥" };
-        let message = r.message.clone().unwrap_or_else(|| format!("{} {sign} {}", r.whole, r.parts.join(" + ")));
+        let message = r
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("{} {sign} {}", r.whole, r.parts.join(" + ")));
         let kind = match r.check.as_str() {
             "at_most" => {
                 if r.tolerance.is_some() {
-                    return Err(invalid(at, "tolerance applies only to check = \"equal\"".into()));
+                    return Err(invalid(
+                        at,
+                        "tolerance applies only to check = \"equal\"".into(),
+                    ));
                 }
                 RuleKind::PartsWithinWhole { parts, whole }
             }
             "equal" => {
                 let scale = cells[whole].scale;
                 let tolerance = match r.tolerance {
-                    Some(t) => Decimal::parse(&format!("{t}")).map_err(|e| invalid(at, e.to_string()))?,
+                    Some(t) => {
+                        Decimal::parse(&format!("{t}")).map_err(|e| invalid(at, e.to_string()))?
+                    }
                     None if cells[whole].is_money() => Decimal::new(1, scale),
                     None => Decimal::integer(0),
                 };
-                RuleKind::PartsSumToWhole { parts, whole, tolerance }
+                RuleKind::PartsSumToWhole {
+                    parts,
+                    whole,
+                    tolerance,
+                }
             }
-            other => return Err(invalid(at, format!("check = \"{other}\"; expected at_most or equal"))),
+            other => {
+                return Err(invalid(
+                    at,
+                    format!("check = \"{other}\"; expected at_most or equal"),
+                ));
+            }
         };
-        rules.push(Rule { kind, importance: r.importance, message });
+        rules.push(Rule {
+            kind,
+            importance: r.importance,
+            message,
+        });
     }
 
-    Ok(Template { id: file.id, title: file.title, disclosure, cells, rules, relations, index })
+    Ok(Template {
+        id: file.id,
+        title: file.title,
+        disclosure,
+        cells,
+        rules,
+        relations,
+        index,
+    })
 }
 
 /// The vocabulary field behind a generated dimension (`cause` is the multi-valued one).
-fn dimension_field<'v>(key: &str, vocabulary: &'v Vocabulary) -> Option<&'v crate::vocabulary::Field> {
+fn dimension_field<'v>(
+    key: &str,
+    vocabulary: &'v Vocabulary,
+) -> Option<&'v crate::vocabulary::Field> {
     if key == "cause" {
         return vocabulary.get("cause");
     }
@@ -428,13 +609,26 @@ fn dimension_field<'v>(key: &str, vocabulary: &'v Vocabulary) -> Option<&'v crat
 }
 
 fn value_pos(value: &str, field: &crate::vocabulary::Field) -> usize {
-    if value == UNFILLED { field.values().len() } else { field.index_of(value).expect("generated from the field") as usize }
+    if value == UNFILLED {
+        field.values().len()
+    } else {
+        field.index_of(value).expect("generated from the field") as usize
+    }
 }
 
 /// The code of value `i` of a dimension (`i == count` is 未填) and `base` narrowed to it.
-fn dim_value_filter(key: &str, i: usize, field: &crate::vocabulary::Field, base: &Filter) -> (String, Filter) {
+fn dim_value_filter(
+    key: &str,
+    i: usize,
+    field: &crate::vocabulary::Field,
+    base: &Filter,
+) -> (String, Filter) {
     let count = field.values().len();
-    let name = if i == count { UNFILLED.to_string() } else { field.values()[i].clone() };
+    let name = if i == count {
+        UNFILLED.to_string()
+    } else {
+        field.values()[i].clone()
+    };
     let mut f = base.clone();
     if key == "cause" {
         if i == count {
@@ -465,19 +659,39 @@ fn compile_filter(
         match key.as_str() {
             "archive" => match value.single() {
                 Some("as_of") => f.in_archive = true,
-                _ => return Err(invalid(at, "archive = \"as_of\" is the only archive condition".into())),
+                _ => {
+                    return Err(invalid(
+                        at,
+                        "archive = \"as_of\" is the only archive condition".into(),
+                    ));
+                }
             },
             "lifted" => match value.single() {
                 Some("period") => f.lifted_in_period = true,
-                _ => return Err(invalid(at, "lifted = \"period\" is the only lifted condition".into())),
+                _ => {
+                    return Err(invalid(
+                        at,
+                        "lifted = \"period\" is the only lifted condition".into(),
+                    ));
+                }
             },
             "date" if aid => match value.single() {
                 Some("period") => f.aid_in_period = true,
-                _ => return Err(invalid(at, "date = \"period\" is the only date condition".into())),
+                _ => {
+                    return Err(invalid(
+                        at,
+                        "date = \"period\" is the only date condition".into(),
+                    ));
+                }
             },
-            "kind" if aid => f.aid_kinds = Some(value_set("aid_kind", value, vocabulary, at, invalid)?),
+            "kind" if aid => {
+                f.aid_kinds = Some(value_set("aid_kind", value, vocabulary, at, invalid)?)
+            }
             "date" | "kind" => {
-                return Err(invalid(at, format!("`{key}` applies to aid records only (count = \"aid\" …)")));
+                return Err(invalid(
+                    at,
+                    format!("`{key}` applies to aid records only (count = \"aid\" …)"),
+                ));
             }
             "cause" => {
                 let (names, negated) = value.list();
@@ -497,8 +711,9 @@ fn compile_filter(
                 }
             }
             other => {
-                let dim = Dim::from_key(other)
-                    .ok_or_else(|| invalid(at, format!("unknown condition `{other}` / 未知的筛选条件")))?;
+                let dim = Dim::from_key(other).ok_or_else(|| {
+                    invalid(at, format!("unknown condition `{other}` / 未知的筛选条件"))
+                })?;
                 let set = value_set(dim.vocabulary_field(), value, vocabulary, at, invalid)?;
                 f.dims.push((dim, set));
             }
@@ -514,7 +729,9 @@ fn value_set(
     at: usize,
     invalid: &dyn Fn(usize, String) -> Error,
 ) -> Result<ValueSet, Error> {
-    let field = vocabulary.get(field_key).ok_or_else(|| invalid(at, format!("vocabulary has no field `{field_key}`")))?;
+    let field = vocabulary
+        .get(field_key)
+        .ok_or_else(|| invalid(at, format!("vocabulary has no field `{field_key}`")))?;
     let (names, negated) = value.list();
     let mut set = ValueSet::default();
     for name in names {
@@ -523,7 +740,13 @@ fn value_set(
             continue;
         }
         let i = field.index_of(name).ok_or_else(|| {
-            invalid(at, format!("`{name}` is not a value of {field_key} ({}) / 词表中没有此值", field.label))
+            invalid(
+                at,
+                format!(
+                    "`{name}` is not a value of {field_key} ({}) / 词表中没有此值",
+                    field.label
+                ),
+            )
         })?;
         set.insert(i);
     }

@@ -31,16 +31,29 @@ pub const UNFILLED: &str = "未填";
 pub enum Error {
     /// The file is not TOML, or not of the template's shape (an unknown key, a wrong type).
     #[error("{origin}line {line}: {problem}")]
-    Malformed { origin: String, line: usize, problem: String },
+    Malformed {
+        origin: String,
+        line: usize,
+        problem: String,
+    },
     /// The file is well-formed but says something impossible: an unknown dimension or value, a
     /// repeated cell code, a rule naming a cell that is not in the table.
     #[error("{origin}line {line}: {problem}")]
-    Invalid { origin: String, line: usize, problem: String },
+    Invalid {
+        origin: String,
+        line: usize,
+        problem: String,
+    },
     /// The template file could not be read.
     #[error("cannot read template file {path}: {source} / 无法读取报表模板文件")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// No built-in template and no file in the templates directory has this id.
-    #[error("no template `{0}` (built in: songnuan, bangfu_center, dajiancha, dangan) / 没有此报表模板")]
+    #[error(
+        "no template `{0}` (built in: songnuan, bangfu_center, dajiancha, dangan) / 没有此报表模板"
+    )]
     Unknown(String),
     /// A typed-in figure names a cell the table does not have, or one that is computed, or has
     /// more decimal places than the cell carries.
@@ -78,7 +91,10 @@ impl Template {
 
     /// Every relation an outsider may assume: the structural ones and one per rule.
     pub fn all_relations(&self) -> impl Iterator<Item = Relation> + '_ {
-        self.relations.iter().cloned().chain(self.rules.iter().map(|r| r.relation(self)))
+        self.relations
+            .iter()
+            .cloned()
+            .chain(self.rules.iter().map(|r| r.relation(self)))
     }
 }
 
@@ -95,7 +111,10 @@ pub struct Disclosure {
 
 impl Default for Disclosure {
     fn default() -> Disclosure {
-        Disclosure { threshold: DEFAULT_THRESHOLD, money_range: Decimal::new(1, 1) }
+        Disclosure {
+            threshold: DEFAULT_THRESHOLD,
+            money_range: Decimal::new(1, 1),
+        }
     }
 }
 
@@ -225,7 +244,11 @@ pub enum RuleKind {
     /// Σ parts ≤ whole (one 其中 part, or several parts that need not exhaust the whole).
     PartsWithinWhole { parts: Vec<usize>, whole: usize },
     /// Σ parts = whole within `tolerance` per part (the parts exhaust the whole; money rounds).
-    PartsSumToWhole { parts: Vec<usize>, whole: usize, tolerance: Decimal },
+    PartsSumToWhole {
+        parts: Vec<usize>,
+        whole: usize,
+        tolerance: Decimal,
+    },
 }
 
 /// A check on a report's cells.
@@ -241,26 +264,41 @@ impl Rule {
     /// The cells the rule reads, whole last.
     pub fn cells(&self) -> Vec<usize> {
         let (parts, whole) = match &self.kind {
-            RuleKind::PartsWithinWhole { parts, whole } | RuleKind::PartsSumToWhole { parts, whole, .. } => {
-                (parts, *whole)
-            }
+            RuleKind::PartsWithinWhole { parts, whole }
+            | RuleKind::PartsSumToWhole { parts, whole, .. } => (parts, *whole),
         };
-        parts.iter().copied().chain(std::iter::once(whole)).collect()
+        parts
+            .iter()
+            .copied()
+            .chain(std::iter::once(whole))
+            .collect()
     }
 
     /// The rule as a linear relation, in the cells' units.
     pub fn relation(&self, t: &Template) -> Relation {
         match &self.kind {
             RuleKind::PartsWithinWhole { parts, whole } => Relation {
-                terms: parts.iter().map(|&p| (p, 1.0)).chain([(*whole, -1.0)]).collect(),
+                terms: parts
+                    .iter()
+                    .map(|&p| (p, 1.0))
+                    .chain([(*whole, -1.0)])
+                    .collect(),
                 lower: f64::NEG_INFINITY,
                 upper: 0.0,
             },
-            RuleKind::PartsSumToWhole { parts, whole, tolerance } => {
+            RuleKind::PartsSumToWhole {
+                parts,
+                whole,
+                tolerance,
+            } => {
                 let tol = tolerance.to_f64() * parts.len() as f64;
                 let _ = t;
                 Relation {
-                    terms: parts.iter().map(|&p| (p, 1.0)).chain([(*whole, -1.0)]).collect(),
+                    terms: parts
+                        .iter()
+                        .map(|&p| (p, 1.0))
+                        .chain([(*whole, -1.0)])
+                        .collect(),
                     lower: -tol,
                     upper: tol,
                 }
