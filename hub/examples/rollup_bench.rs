@@ -138,16 +138,28 @@ async fn main() {
 
     let hub = OrgCode::parse("HB").unwrap();
     let started = Instant::now();
-    let first = rollup::rollup(&store, &hub, "湖北省总工会", "dangan-bench")
-        .await
-        .unwrap();
+    let first = rollup::rollup_with(
+        &store,
+        &hub,
+        "湖北省总工会",
+        "dangan-bench",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let first_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut times = vec![];
     for _ in 0..runs {
         let started = Instant::now();
-        let again = rollup::rollup(&store, &hub, "湖北省总工会", "dangan-bench")
-            .await
-            .unwrap();
+        let again = rollup::rollup_with(
+            &store,
+            &hub,
+            "湖北省总工会",
+            "dangan-bench",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(
             again.version, first.version,

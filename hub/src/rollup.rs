@@ -102,11 +102,6 @@ struct Latest {
     all: Vec<Report>,
 }
 
-/// The rollup of campaign `id` for the hub `org`/`name`, with the default reconciliation settings.
-pub async fn rollup(store: &Store, org: &OrgCode, name: &str, id: &str) -> Result<Rollup, Error> {
-    rollup_with(store, org, name, id, &reconcile::Settings::default()).await
-}
-
 /// The rollup of campaign `id` for the hub `org`/`name`, stored as a new version when it differs
 /// from the last one stored ([`crate::rollups::record`]).
 pub async fn rollup_with(

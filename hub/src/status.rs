@@ -28,7 +28,7 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
     let campaign = campaigns::get(store, id).await?.ok_or_else(|| {
         Error::NotFound(format!("no campaign `{id}` on this hub / 没有此填报任务"))
     })?;
-    let r = rollup::rollup(store, &config.org, &config.name, id).await?;
+    let r = rollup::rollup_with(store, &config.org, &config.name, id, &config.reconcile).await?;
     let orgs = registry::list(store).await?;
     let reviews = review::states(store, id).await?;
     let received = received(store, id).await?;
@@ -261,6 +261,78 @@ mod tests {
             starts[0],
             "京山县总工会".width() + 2 + "单位 org".width() + 2
         );
+    }
+
+    /// A hub with its own `[reconcile]` settings (a stricter outlier factor): `status` shows the
+    /// findings `rollup` makes with those settings, and stores no rollup version of its own.
+    #[tokio::test]
+    async fn status_rolls_up_with_the_hubs_own_reconcile_settings() {
+        use crate::campaigns::{self, fixtures};
+        use crate::registry::Org;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        let mut before = fixtures::songnuan();
+        before.id = "sn-2025".into();
+        before.start = fixtures::day("2025-01-01");
+        before.end = fixtures::day("2025-01-31");
+        campaigns::create(&store, &before, "local").await.unwrap();
+        campaigns::create(&store, &fixtures::songnuan(), "local")
+            .await
+            .unwrap();
+        let h01 = bangfu_shared::org::OrgCode::parse("H01").unwrap();
+        registry::add(
+            &store,
+            &Org {
+                code: h01,
+                name: "京山县总工会".into(),
+                email: None,
+                webhook: None,
+            },
+        )
+        .await
+        .unwrap();
+        // 4A (enterprises visited) went from 30 to 80: 2.7 times, an outlier only under factor 2.5.
+        for (campaign, visited) in [("sn-2025", 30), ("sn", 80)] {
+            let body = serde_json::json!({
+                "org": "H01", "template": "songnuan", "campaign": campaign, "as_of": "2026-01-31",
+                "version": 1, "threshold": 3, "cells": {"4A": {"value": visited}}, "failed_rules": []
+            })
+            .to_string();
+            sqlx::query("INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ('H01', $1, 1, 'h', $2, '2026-02-01T00:00:00+00:00', 1)")
+                .bind(campaign)
+                .bind(body)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        let text = "org = \"H\"\nname = \"荆门市总工会\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[reconcile]\noutlier_factor = 2.5\n";
+        let config: HubConfig = toml::from_str(text).unwrap();
+        let r = rollup::rollup_with(&store, &config.org, &config.name, "sn", &config.reconcile)
+            .await
+            .unwrap();
+        assert!(
+            r.issues.iter().any(|i| i.rule == "outlier"),
+            "{:?}",
+            r.issues
+        );
+
+        let shown = render(&store, &config, "sn").await.unwrap();
+        assert!(
+            shown.contains("outlier"),
+            "status shows the rollup's findings:\n{shown}"
+        );
+        let (versions,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM rollups WHERE campaign = 'sn'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            versions, 1,
+            "status stored a rollup version that `rollup` would not make"
+        );
+        store.close().await;
     }
 
     #[test]
