@@ -7,19 +7,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use bangfu_shared::protocol::{
+    CampaignId, CampaignList, ContentHash, Problem, Receipt, ReceiptStatus, media, paths,
+};
 use reqwest::{Certificate, Identity, StatusCode, header};
-use serde::Deserialize;
 
+pub mod pki;
 pub mod reminders;
 pub mod review;
 pub mod server;
 pub mod signal;
 pub mod telemetry;
 pub mod tls;
-
-pub use reminders::ReminderSpec;
-pub use review::ReviewSpec;
 
 /// An error and its causes as one line for a person: each cause after the other, separated by
 /// `: `, a cause already said (a wrapper repeating its source) left out.
@@ -33,11 +32,6 @@ pub fn one_line(causes: impl IntoIterator<Item = String>) -> String {
     }
     line
 }
-
-/// The file names of an identity folder, as `bangfu-hub pki issue --out DIR` writes them.
-pub const CA_FILE: &str = "ca.pem";
-pub const CERT_FILE: &str = "cert.pem";
-pub const KEY_FILE: &str = "key.pem";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -89,35 +83,6 @@ pub struct Fetched {
     pub server_org: Option<bangfu_shared::org::OrgCode>,
 }
 
-/// A campaign as the parent publishes it at `GET /api/v1/campaigns`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CampaignSpec {
-    pub id: String,
-    pub template: String,
-    pub title: String,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    pub due: Due,
-    /// The table file when the template is not one of the built-in ones.
-    #[serde(default)]
-    pub template_body: Option<String>,
-}
-
-/// A campaign's deadline per level: campaigns flow down, each level reports by its own date.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Due {
-    pub county: NaiveDate,
-    pub prefecture: NaiveDate,
-    #[serde(default)]
-    pub province: Option<NaiveDate>,
-}
-
-/// The body of `GET /api/v1/campaigns`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CampaignList {
-    pub campaigns: Vec<CampaignSpec>,
-}
-
 /// What became of one push, as the outbox needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -125,31 +90,12 @@ pub enum Outcome {
     Stored {
         duplicate: bool,
         on_time: Option<bool>,
-        hash: Option<String>,
+        hash: Option<ContentHash>,
     },
     /// A 4xx the node must not retry: 400, 403, 404, 409, 413, 422 (and any other 4xx).
     Refused { status: u16, detail: String },
     /// 5xx, a timeout or no connection: retried with backoff.
     Unavailable { status: Option<u16>, detail: String },
-}
-
-/// The acknowledgement body of `POST /api/v1/reports`.
-#[derive(Debug, Deserialize)]
-struct Ack {
-    status: String,
-    #[serde(default)]
-    hash: Option<String>,
-    #[serde(default)]
-    on_time: Option<bool>,
-}
-
-/// An RFC 7807 problem, as the hub sends on refusal.
-#[derive(Debug, Deserialize)]
-struct Problem {
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    detail: Option<String>,
 }
 
 /// The parent hub, reached over mutual TLS.
@@ -189,9 +135,9 @@ impl Parent {
         }
         // RUST-STACK.md: one provider, ring, installed before any TLS config is built.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (ca_path, ca) = read(tls_dir, CA_FILE)?;
-        let (cert_path, cert) = read(tls_dir, CERT_FILE)?;
-        let (key_path, key) = read(tls_dir, KEY_FILE)?;
+        let (ca_path, ca) = read(tls_dir, pki::CA_CERT)?;
+        let (cert_path, cert) = read(tls_dir, pki::CERT)?;
+        let (key_path, key) = read(tls_dir, pki::KEY)?;
         let pem = |path: &PathBuf, bytes: &[u8], block: &str| {
             if String::from_utf8_lossy(bytes).contains(&format!("-----BEGIN {block}")) {
                 Ok(())
@@ -256,8 +202,8 @@ impl Parent {
     }
 
     /// `GET /api/v1/campaigns/{id}/report` on a child serving pulls: its latest report on campaign `id`.
-    pub async fn fetch_report(&self, campaign: &str) -> Result<Fetched, Error> {
-        let url = format!("{}/api/v1/campaigns/{campaign}/report", self.base);
+    pub async fn fetch_report(&self, campaign: &CampaignId) -> Result<Fetched, Error> {
+        let url = format!("{}{}", self.base, paths::pull(campaign));
         let mut request = self.http.get(&url);
         if let Some(tp) = telemetry::traceparent() {
             request = request.header(telemetry::TRACEPARENT, tp);
@@ -276,7 +222,7 @@ impl Parent {
             return Err(Error::Report {
                 url,
                 status: status.as_u16(),
-                detail: problem_detail(&String::from_utf8_lossy(&body)),
+                detail: Problem::detail_of(&String::from_utf8_lossy(&body)),
             });
         }
         Ok(Fetched {
@@ -287,11 +233,11 @@ impl Parent {
 
     /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these bytes).
     pub async fn post_report(&self, body: &[u8]) -> Outcome {
-        let url = format!("{}/api/v1/reports", self.base);
+        let url = format!("{}{}", self.base, paths::reports());
         let mut request = self
             .http
             .post(&url)
-            .header(header::CONTENT_TYPE, "application/json");
+            .header(header::CONTENT_TYPE, media::JSON);
         // The report's trace continues at the parent (one trace from a county to the province).
         if let Some(tp) = telemetry::traceparent() {
             request = request.header(telemetry::TRACEPARENT, tp);
@@ -324,8 +270,8 @@ impl Parent {
     pub async fn campaigns(
         &self,
         etag: Option<&str>,
-    ) -> Result<Option<(Vec<CampaignSpec>, Option<String>)>, Error> {
-        let url = format!("{}/api/v1/campaigns", self.base);
+    ) -> Result<Option<(Vec<bangfu_shared::protocol::Campaign>, Option<String>)>, Error> {
+        let url = format!("{}{}", self.base, paths::campaigns());
         let mut request = self.http.get(&url);
         if let Some(tag) = etag {
             request = request.header(header::IF_NONE_MATCH, tag);
@@ -351,7 +297,7 @@ impl Parent {
         if !status.is_success() {
             return Err(Error::Campaigns {
                 status: status.as_u16(),
-                detail: problem_detail(&text),
+                detail: Problem::detail_of(&text),
             });
         }
         let list: CampaignList = serde_json::from_str(&text).map_err(|e| Error::Campaigns {
@@ -365,11 +311,11 @@ impl Parent {
 /// Sorts the hub's answer to a push into what the outbox does next (the protocol's status table).
 pub fn classify(status: StatusCode, body: &str) -> Outcome {
     match status.as_u16() {
-        200 | 201 => match serde_json::from_str::<Ack>(body) {
-            Ok(ack) => Outcome::Stored {
-                duplicate: ack.status == "duplicate" || status == StatusCode::OK,
-                on_time: ack.on_time,
-                hash: ack.hash,
+        200 | 201 => match serde_json::from_str::<Receipt>(body) {
+            Ok(r) => Outcome::Stored {
+                duplicate: r.status == ReceiptStatus::Duplicate || status == StatusCode::OK,
+                on_time: Some(r.on_time),
+                hash: Some(r.hash),
             },
             // The hub stored it (that is what 200/201 says); an odd body does not undo that.
             Err(_) => Outcome::Stored {
@@ -382,40 +328,22 @@ pub fn classify(status: StatusCode, body: &str) -> Outcome {
             status: 409,
             detail: format!(
                 "the parent holds this version with a different content hash; versions never change once stored, so this is a bug, not retried / 版本冲突: {}",
-                problem_detail(body)
+                Problem::detail_of(body)
             ),
         },
         s @ 400..=499 => Outcome::Refused {
             status: s,
-            detail: problem_detail(body),
+            detail: Problem::detail_of(body),
         },
         s => Outcome::Unavailable {
             status: Some(s),
-            detail: problem_detail(body),
+            detail: Problem::detail_of(body),
         },
-    }
-}
-
-/// The problem's detail (or title), else the start of the body.
-fn problem_detail(body: &str) -> String {
-    match serde_json::from_str::<Problem>(body) {
-        Ok(Problem {
-            detail: Some(d), ..
-        }) if !d.is_empty() => d,
-        Ok(Problem { title: Some(t), .. }) if !t.is_empty() => t,
-        _ => {
-            let short: String = body.chars().take(200).collect();
-            if short.is_empty() {
-                "(no body)".into()
-            } else {
-                short
-            }
-        }
     }
 }
 
 /// An error with its causes, on one line (reqwest hides the useful part in the source chain).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -435,13 +363,16 @@ mod tests {
 
     #[test]
     fn a_201_is_stored_with_its_on_time_verdict() {
-        let body = r#"{"status":"accepted","org":"H01","campaign":"c","version":1,"hash":"ab","on_time":true}"#;
+        let hash = ContentHash::of(b"a report");
+        let body = format!(
+            r#"{{"status":"accepted","org":"H01","campaign":"c","version":1,"hash":"{hash}","on_time":true}}"#
+        );
         assert_eq!(
-            classify(StatusCode::CREATED, body),
+            classify(StatusCode::CREATED, &body),
             Outcome::Stored {
                 duplicate: false,
                 on_time: Some(true),
-                hash: Some("ab".into())
+                hash: Some(hash)
             }
         );
     }
@@ -470,18 +401,6 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    #[test]
-    fn campaign_lists_parse_with_and_without_a_table_file() {
-        let json = r#"{"campaigns":[{"id":"sn","template":"songnuan","title":"送温暖","start":"2026-01-01","end":"2026-02-01",
-            "due":{"county":"2026-02-10","prefecture":"2026-02-20","province":null},"template_body":null}]}"#;
-        let list: CampaignList = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            list.campaigns[0].due.county,
-            NaiveDate::from_ymd_opt(2026, 2, 10).unwrap()
-        );
-        assert_eq!(list.campaigns[0].template_body, None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bangfu_hub::pki::{self, IssueOptions};
+use bangfu_client::pki::{self, IssueOptions};
 use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::disclose::protect;
 use bangfu_shared::facts::AidFacts;
@@ -118,9 +118,9 @@ fn report_parts(org: &str, seed: u64, n: usize) -> (Vec<u8>, Vec<u8>) {
     let r = Report::new(
         OrgCode::parse(org).unwrap(),
         &t,
-        Some(CAMPAIGN.into()),
+        Some(CAMPAIGN.parse().expect("a campaign id")),
         as_of,
-        VERSION_MARK,
+        VERSION_MARK.into(),
         protected,
         outcome,
     );

@@ -18,6 +18,7 @@ use bangfu_hub::{intake, rollup};
 use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::disclose::protect;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, Version};
 use bangfu_shared::report::Report;
 use bangfu_shared::rules::evaluate;
 use bangfu_shared::template;
@@ -92,7 +93,7 @@ async fn main() {
         ("dangan-bench", "2014-12-31"),
     ] {
         let c = Campaign {
-            id: id.into(),
+            id: CampaignId::parse(id).unwrap(),
             template: "dangan".into(),
             title: "档案".into(),
             start: day("2013-01-01"),
@@ -114,9 +115,9 @@ async fn main() {
             let report = Report::new(
                 o.clone(),
                 &t,
-                Some(id.into()),
+                Some(c.id.clone()),
                 c.end,
-                1,
+                Version::FIRST,
                 protected,
                 evaluate(&t, |i| values.value(i)),
             );
@@ -142,7 +143,7 @@ async fn main() {
         &store,
         &hub,
         "湖北省总工会",
-        "dangan-bench",
+        &CampaignId::parse("dangan-bench").unwrap(),
         &Default::default(),
     )
     .await
@@ -155,7 +156,7 @@ async fn main() {
             &store,
             &hub,
             "湖北省总工会",
-            "dangan-bench",
+            &CampaignId::parse("dangan-bench").unwrap(),
             &Default::default(),
         )
         .await

@@ -5,75 +5,30 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use bangfu_shared::org::Level;
+use bangfu_shared::protocol::CampaignId;
+pub use bangfu_shared::protocol::{Campaign, Due};
 use bangfu_shared::template::{self, Template};
-use bangfu_shared::vocabulary::Vocabulary;
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 
 use crate::store::{Error, Result, Store};
 
-/// Due dates per level of the reporting union.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Due {
-    pub county: NaiveDate,
-    pub prefecture: NaiveDate,
-    pub province: Option<NaiveDate>,
-}
-
-impl Due {
-    /// The due date for a reporting org of `level` (a province reporting to nobody falls back to
-    /// the prefecture date).
-    pub fn for_level(&self, level: Level) -> NaiveDate {
-        match level {
-            Level::County => self.county,
-            Level::Prefecture => self.prefecture,
-            Level::Province => self.province.unwrap_or(self.prefecture),
-        }
+/// A campaign's template, parsed once per process: the intake checks every report against it, and
+/// parsing the TOML (and the vocabulary) per report is wasted work. Keyed by the template's id and
+/// stored text, so a different campaign with other content never gets a stale template.
+pub fn template_of(campaign: &Campaign) -> Result<Arc<Template>, template::Error> {
+    type Key = (String, Option<String>);
+    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Template>>>> = OnceLock::new();
+    let key = (campaign.template.clone(), campaign.template_body.clone());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(t) = cache.lock().expect("template cache lock").get(&key) {
+        return Ok(t.clone());
     }
-}
-
-/// A campaign as the wire carries it (protocol: `GET /api/v1/campaigns`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Campaign {
-    pub id: String,
-    pub template: String,
-    pub title: String,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    pub due: Due,
-    /// The template file's text when it is not a built-in one, so children can load it.
-    pub template_body: Option<String>,
-}
-
-impl Campaign {
-    /// The campaign's template, from its stored text or the built-in set.
-    pub fn template(&self) -> Result<Template, template::Error> {
-        let v = Vocabulary::builtin();
-        match &self.template_body {
-            Some(text) => Template::parse(text, &v),
-            None => template::builtin(&self.template, &v),
-        }
-    }
-
-    /// The campaign's template, parsed once per process: the intake checks every report against it,
-    /// and parsing the TOML (and the vocabulary) per report is wasted work. Keyed by the template's id
-    /// and stored text, so a different campaign with other content never gets a stale template.
-    pub fn template_shared(&self) -> Result<Arc<Template>, template::Error> {
-        type Key = (String, Option<String>);
-        static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Template>>>> = OnceLock::new();
-        let key = (self.template.clone(), self.template_body.clone());
-        let cache = CACHE.get_or_init(Default::default);
-        if let Some(t) = cache.lock().expect("template cache lock").get(&key) {
-            return Ok(t.clone());
-        }
-        let t = Arc::new(self.template()?);
-        cache
-            .lock()
-            .expect("template cache lock")
-            .insert(key, t.clone());
-        Ok(t)
-    }
+    let t = Arc::new(campaign.template()?);
+    cache
+        .lock()
+        .expect("template cache lock")
+        .insert(key, t.clone());
+    Ok(t)
 }
 
 type Row = (
@@ -101,7 +56,7 @@ fn from_row(r: Row) -> Result<Campaign> {
             prefecture: d(&r.6)?,
             province: r.7.as_deref().map(d).transpose()?,
         },
-        id: r.0,
+        id: CampaignId::parse(&r.0).map_err(|e| Error::Corrupt(e.to_string()))?,
         template: r.1,
         title: r.2,
         template_body: r.8,
@@ -119,7 +74,7 @@ pub(crate) fn bind_definition<'q>(
     c: &Campaign,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    q.bind(c.id.clone())
+    q.bind(c.id.to_string())
         .bind(c.template.clone())
         .bind(c.title.clone())
         .bind(day(c.start))
@@ -177,7 +132,7 @@ pub(crate) mod fixtures {
     /// 2026-02-10 for prefectures.
     pub(crate) fn songnuan() -> Campaign {
         Campaign {
-            id: "sn".into(),
+            id: CampaignId::parse("sn").unwrap(),
             template: "songnuan".into(),
             title: "送温暖".into(),
             start: day("2026-01-01"),

@@ -24,6 +24,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, Version};
 use bangfu_shared::template::Template;
 use futures_util::stream::{self, Stream};
 use tokio::sync::watch;
@@ -80,7 +81,7 @@ async fn index(State(s): State<DashboardState>) -> Result<Html<String>, Error> {
     let expected = registry::list(&s.store).await?.len();
     let mut rows = Vec::with_capacity(list.len());
     for c in list {
-        let received = received(&s.store, &c.id).await?;
+        let received = received(&s.store, c.id.as_str()).await?;
         rows.push((c, received, expected));
     }
     Ok(Html(index_html(&s.org, &s.name, &rows)))
@@ -100,7 +101,7 @@ async fn received(store: &Store, campaign: &str) -> Result<usize, Error> {
 
 async fn page(
     State(s): State<DashboardState>,
-    Path(id): Path<String>,
+    Path(id): Path<CampaignId>,
 ) -> Result<Html<String>, Error> {
     let (campaign, template) = campaign(&s.store, &id).await?;
     let r = rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?;
@@ -113,7 +114,7 @@ async fn page(
 
 async fn tree(
     State(s): State<DashboardState>,
-    Path(id): Path<String>,
+    Path(id): Path<CampaignId>,
 ) -> Result<Html<String>, Error> {
     let (_, template) = campaign(&s.store, &id).await?;
     let r = rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?;
@@ -122,7 +123,7 @@ async fn tree(
 
 async fn rollup_json(
     State(s): State<DashboardState>,
-    Path(id): Path<String>,
+    Path(id): Path<CampaignId>,
 ) -> Result<Response, Error> {
     Ok(
         Json(rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?)
@@ -134,12 +135,12 @@ async fn rollup_json(
 /// rollup version changes.
 async fn events(
     State(s): State<DashboardState>,
-    Path(id): Path<String>,
+    Path(id): Path<CampaignId>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
     campaign(&s.store, &id).await?;
     let changes = s.changes.0.subscribe();
     let stream = stream::unfold(
-        (s, id, changes, None::<u64>),
+        (s, id, changes, None::<Version>),
         |(s, id, mut changes, last)| async move {
             loop {
                 if last.is_some() {
@@ -173,12 +174,11 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-async fn campaign(store: &Store, id: &str) -> Result<(Campaign, Arc<Template>), Error> {
-    let c = campaigns::get(store, id)
+async fn campaign(store: &Store, id: &CampaignId) -> Result<(Campaign, Arc<Template>), Error> {
+    let c = campaigns::get(store, id.as_str())
         .await?
         .ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
-    let t = c
-        .template_shared()
+    let t = campaigns::template_of(&c)
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     Ok((c, t))
 }
@@ -254,7 +254,7 @@ pub fn index_html(org: &OrgCode, name: &str, list: &[(Campaign, usize, usize)]) 
                 c.end,
                 c.due.county,
                 c.due.prefecture,
-                id = esc(&c.id),
+                id = esc(c.id.as_str()),
             );
         }
         body.push_str("</table>");
@@ -264,7 +264,7 @@ pub fn index_html(org: &OrgCode, name: &str, list: &[(Campaign, usize, usize)]) 
 
 /// A campaign's page: the tree now, and the script that keeps it live.
 pub fn page_html(c: &Campaign, tree: &str) -> String {
-    let id = esc(&c.id);
+    let id = esc(c.id.as_str());
     let body = format!(
         "<p><a href=\"/\">← 统计任务 campaigns</a></p><h1>{} <small>({id})</small></h1>\
          <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">连接中 connecting</span></p><div id=\"tree\">{tree}</div>",

@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bangfu_shared::protocol::{Problem, media};
 
 /// Why a request is refused.
 #[derive(Debug, thiserror::Error)]
@@ -69,16 +70,15 @@ impl IntoResponse for Error {
             }
             e => e.to_string(),
         };
-        let body = serde_json::json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("error"),
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        let mut res = (status, body.to_string()).into_response();
+        let body = Problem::new(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("error"),
+            detail,
+        );
+        let mut res = (status, body.to_json()).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
+            HeaderValue::from_static(media::PROBLEM_JSON),
         );
         match &self {
             Error::BodyLost(_) => {

@@ -18,8 +18,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use bangfu_client::pki::{self, RevocationList};
 use bangfu_client::telemetry;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{
+    CampaignId, CampaignList, ReceiptStatus, ReminderList, media, routes,
+};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use sha2::{Digest as _, Sha256};
@@ -28,7 +32,6 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument as _;
 
 use crate::error::{Error, Interrupted, Refusal};
-use crate::pki::{self, RevocationList};
 use crate::store::Store;
 use crate::{campaigns, intake, rollup, upstream};
 
@@ -105,10 +108,10 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 /// The API under `/api/v1`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/v1/reports", post(post_report))
-        .route("/api/v1/campaigns", get(get_campaigns))
-        .route("/api/v1/campaigns/{id}/rollup", get(get_rollup))
-        .route("/api/v1/reminders", get(get_reminders))
+        .route(routes::REPORTS, post(post_report))
+        .route(routes::CAMPAIGNS, get(get_campaigns))
+        .route(routes::ROLLUP, get(get_rollup))
+        .route(routes::REMINDERS, get(get_reminders))
         .merge(crate::review::routes())
         .layer(middleware::from_fn_with_state(state.clone(), admit))
         .layer(middleware::from_fn(observe))
@@ -169,7 +172,7 @@ async fn observe(req: Request, next: Next) -> Response {
             1,
             &[
                 KeyValue::new("status", i64::from(status)),
-                KeyValue::new("path", route_of(&path)),
+                KeyValue::new("path", bangfu_shared::protocol::route_label(&path)),
             ],
         );
     }
@@ -188,16 +191,6 @@ fn refusals() -> &'static Counter<u64> {
     })
 }
 
-/// The route a path belongs to, so the counter's labels stay few (a campaign id is not a label).
-fn route_of(path: &str) -> &'static str {
-    match path {
-        "/api/v1/reports" => "reports",
-        "/api/v1/campaigns" => "campaigns",
-        p if p.starts_with("/api/v1/campaigns/") => "campaign",
-        _ => "other",
-    }
-}
-
 async fn post_report(
     State(state): State<AppState>,
     Extension(peer): Extension<Peer>,
@@ -211,7 +204,7 @@ async fn post_report(
     })?;
     let org = peer.org.expect("admitted peers name an org");
     let receipt = intake::receive(&state.store, &org, &body, chrono::Utc::now()).await?;
-    let status = if receipt.status == "accepted" {
+    let status = if receipt.status == ReceiptStatus::Accepted {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -230,7 +223,8 @@ async fn get_campaigns(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let list = campaigns::list(&state.store).await?;
-    let body = serde_json::json!({ "campaigns": list }).to_string();
+    let body =
+        serde_json::to_string(&CampaignList { campaigns: list }).expect("campaigns serialise");
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
     let etag_value = HeaderValue::from_str(&etag).expect("hex is a header value");
     if headers
@@ -243,10 +237,7 @@ async fn get_campaigns(
         StatusCode::OK,
         [
             (header::ETAG, etag_value),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media::JSON)),
         ],
         body,
     )
@@ -258,6 +249,7 @@ async fn get_rollup(
     Extension(peer): Extension<Peer>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, Error> {
+    let id = CampaignId::parse(&id).map_err(|e| Error::NotFound(e.to_string()))?;
     let reader = peer
         .org
         .as_ref()
@@ -285,8 +277,8 @@ async fn get_reminders(
             "{org} is not a registered child of this hub"
         )));
     }
-    let list = crate::remind::for_org(&state.store, org.as_str()).await?;
-    Ok(Json(serde_json::json!({ "reminders": list })).into_response())
+    let reminders = crate::remind::for_org(&state.store, &org).await?;
+    Ok(Json(ReminderList { reminders }).into_response())
 }
 
 /// Who may read a hub's rollup over the API: the hub's own identity (its operators' tools) and orgs

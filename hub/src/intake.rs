@@ -6,40 +6,18 @@
 
 use bangfu_shared::disclose;
 use bangfu_shared::org::{Level, OrgCode};
+use bangfu_shared::protocol::{ContentHash, Receipt, ReceiptStatus, Version};
 use bangfu_shared::report::Report;
 use bangfu_shared::rules;
 use bangfu_shared::template::{Importance, Template};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
-use sha2::{Digest as _, Sha256};
+use bangfu_shared::time::local_day;
+use chrono::{DateTime, Utc};
 
 use crate::campaigns;
 use crate::error::Error;
 use crate::ingest::{self, Stored};
 use crate::registry;
 use crate::store::Store;
-
-/// What the hub answers to an accepted or repeated report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Receipt {
-    /// `accepted` (new version, 201) or `duplicate` (same version and content, 200).
-    pub status: &'static str,
-    pub org: OrgCode,
-    pub campaign: String,
-    pub version: u32,
-    pub hash: String,
-    pub on_time: bool,
-}
-
-/// The lowercase hex SHA-256 of the body as sent: a version's identity.
-pub fn hash(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
-}
-
-/// The day in Asia/Shanghai at `now`, against which due dates are compared.
-pub fn local_day(now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
-}
 
 /// Checks and stores a report posted by `peer`, received at `now`.
 pub async fn receive(
@@ -65,10 +43,10 @@ pub async fn receive(
         .campaign
         .clone()
         .ok_or_else(|| Error::NotFound("the report names no campaign".into()))?;
-    let campaign = campaigns::get(store, &campaign_id)
+    let campaign = campaigns::get(store, campaign_id.as_str())
         .await?
         .ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
-    let hash = hash(body);
+    let hash = ContentHash::of(body);
 
     let version = report.version;
     let receipt = |status, on_time| Receipt {
@@ -79,9 +57,11 @@ pub async fn receive(
         hash: hash.clone(),
         on_time,
     };
-    if let Some((stored, on_time)) = stored_hash(store, peer, &campaign_id, report.version).await? {
-        return if stored == hash {
-            Ok(receipt("duplicate", on_time))
+    if let Some((stored, on_time)) =
+        stored_hash(store, peer, campaign_id.as_str(), report.version).await?
+    {
+        return if stored == hash.as_str() {
+            Ok(receipt(ReceiptStatus::Duplicate, on_time))
         } else {
             Err(Error::Conflict(format!(
                 "{peer} version {} of `{campaign_id}` is stored with other content",
@@ -90,35 +70,38 @@ pub async fn receive(
         };
     }
 
-    // The template is parsed once per process, not per report (Campaign::template_shared).
-    let template = campaign
-        .template_shared()
+    // The template is parsed once per process, not per report (campaigns::template_of).
+    let template = campaigns::template_of(&campaign)
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     if peer.level() == Level::Prefecture {
         check_hub(&campaign, &template, peer, &report)?;
     } else {
         check(&campaign, &template, &report)?;
     }
-    let on_time = local_day(now) <= campaign.due.for_level(peer.level());
+    // A child without a due date of its own (a province has none above it) is never late.
+    let on_time = campaign
+        .due
+        .for_level(peer.level())
+        .is_none_or(|due| local_day(now) <= due);
     let text =
         std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     // Committed by the store's writer together with whatever else is waiting (group commit).
     let row = ingest::Row {
         org: peer.as_str().to_string(),
-        campaign: campaign_id.clone(),
-        version: i64::from(report.version),
-        hash: hash.clone(),
+        campaign: campaign_id.to_string(),
+        version: report.version.to_db(),
+        hash: hash.to_string(),
         body: text.to_string(),
         received_at: now.to_rfc3339(),
         on_time,
     };
     match ingest::store(store, row).await? {
         Stored::Inserted => {
-            tracing::info!(org = %peer, campaign = %campaign_id, version = report.version, on_time, "report accepted");
-            Ok(receipt("accepted", on_time))
+            tracing::info!(org = %peer, campaign = %campaign_id, version = %report.version, on_time, "report accepted");
+            Ok(receipt(ReceiptStatus::Accepted, on_time))
         }
         // Stored between our read and our write, by another request (maybe earlier in the same batch).
-        Stored::Duplicate { on_time } => Ok(receipt("duplicate", on_time)),
+        Stored::Duplicate { on_time } => Ok(receipt(ReceiptStatus::Duplicate, on_time)),
         Stored::Conflict => Err(Error::Conflict(format!(
             "{peer} version {} of `{campaign_id}` is stored with other content",
             report.version
@@ -130,14 +113,14 @@ async fn stored_hash(
     store: &Store,
     org: &OrgCode,
     campaign: &str,
-    version: u32,
+    version: Version,
 ) -> Result<Option<(String, bool)>, Error> {
     let row: Option<(String, i64)> = sqlx::query_as(
         "SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3",
     )
     .bind(org.as_str().to_string())
     .bind(campaign.to_string())
-    .bind(i64::from(version))
+    .bind(version.to_db())
     .fetch_optional(&store.pool)
     .await
     .map_err(crate::store::Error::from)?;
@@ -224,7 +207,7 @@ fn check_hub(
         let child: Report = serde_json::from_value(raw.clone()).map_err(|e| {
             Error::Unprocessable(format!("embedded report {} is not a report: {e}", i + 1))
         })?;
-        if child.campaign.as_deref() != Some(campaign.id.as_str()) {
+        if child.campaign.as_ref() != Some(&campaign.id) {
             return Err(Error::Unprocessable(format!(
                 "embedded report of {} names another campaign",
                 child.org
@@ -272,17 +255,10 @@ fn audit_failure(e: &disclose::Error) -> String {
 mod tests {
     use super::*;
     use crate::campaigns::Due;
-    use bangfu_shared::org::Level;
+    use chrono::NaiveDate;
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    #[test]
-    fn the_due_day_ends_at_midnight_in_shanghai() {
-        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(local_day(at("2026-02-05T15:59:59Z")), day("2026-02-05"));
-        assert_eq!(local_day(at("2026-02-05T16:00:00Z")), day("2026-02-06"));
     }
 
     #[test]
@@ -292,23 +268,15 @@ mod tests {
             prefecture: day("2026-02-10"),
             province: None,
         };
-        assert_eq!(due.for_level(Level::County), day("2026-02-05"));
-        assert_eq!(due.for_level(Level::Prefecture), day("2026-02-10"));
+        assert_eq!(due.for_level(Level::County), Some(day("2026-02-05")));
+        assert_eq!(due.for_level(Level::Prefecture), Some(day("2026-02-10")));
         assert_eq!(
             due.for_level(OrgCode::parse("H01").unwrap().level()),
-            day("2026-02-05")
+            Some(day("2026-02-05"))
         );
         assert_eq!(
             due.for_level(OrgCode::parse("H").unwrap().level()),
-            day("2026-02-10")
-        );
-    }
-
-    #[test]
-    fn the_hash_is_lowercase_hex_sha256_of_the_bytes() {
-        assert_eq!(
-            hash(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            Some(day("2026-02-10"))
         );
     }
 }

@@ -11,7 +11,6 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod intake;
-pub mod pki;
 pub mod pull;
 pub mod pull_schedule;
 pub mod reconcile;

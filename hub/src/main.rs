@@ -5,17 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bangfu_client::pki::{self, IssueOptions, RevokeTarget};
 use bangfu_hub::campaign_changes;
 use bangfu_hub::campaigns::{self, Campaign, Due};
 use bangfu_hub::config::{HubConfig, HubLevel};
 use bangfu_hub::http::{self, AppState, ReloadingCert, Revocations};
-use bangfu_hub::pki::{self, IssueOptions, RevokeTarget};
 use bangfu_hub::registry::{self, Org};
 use bangfu_hub::review;
 use bangfu_hub::rollup;
 use bangfu_hub::store::Store;
 use bangfu_hub::tls;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, ReceiptStatus, Version};
 use bangfu_shared::template::{self as tpl, Template};
 use bangfu_shared::vocabulary::Vocabulary;
 use chrono::NaiveDate;
@@ -103,7 +104,7 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        campaign: String,
+        campaign: CampaignId,
         #[arg(long)]
         org: OrgCode,
     },
@@ -127,10 +128,10 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        campaign: String,
+        campaign: CampaignId,
         /// A stored rollup version (default: the current rollup, stored as a new version if it changed).
         #[arg(long, value_name = "N")]
-        version: Option<u64>,
+        version: Option<Version>,
     },
     /// Print a campaign's completeness, each child's latest report with its review, and the findings (进度).
     ///
@@ -139,7 +140,7 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        campaign: String,
+        campaign: CampaignId,
     },
     /// Accept a child's report, or return it with a reason the child will see (审核: 核准 / 退回).
     ///
@@ -152,7 +153,7 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        campaign: String,
+        campaign: CampaignId,
         /// The child whose report is reviewed (H01).
         #[arg(long)]
         org: OrgCode,
@@ -164,7 +165,7 @@ enum Command {
         return_reason: Option<String>,
         /// The version to review (default: the latest held).
         #[arg(long)]
-        version: Option<u32>,
+        version: Option<Version>,
     },
 }
 
@@ -201,7 +202,7 @@ enum CampaignCmd {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        id: String,
+        id: CampaignId,
         #[arg(long)]
         template: String,
         #[arg(long)]
@@ -224,7 +225,7 @@ enum CampaignCmd {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        id: String,
+        id: CampaignId,
         #[arg(long)]
         title: Option<String>,
         #[arg(long)]
@@ -523,7 +524,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
                 let (t, body) = load_template(&t)?;
                 change.template = Some((t.id.clone(), body));
             }
-            let c = campaign_changes::update(&store, &id, &change)
+            let c = campaign_changes::update(&store, id.as_str(), &change)
                 .await
                 .with_context(|| format!("updating campaign {id}"))?;
             store.close().await;
@@ -572,7 +573,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
         } => {
             let (config, store) = open(&data).await?;
             let now = chrono::Utc::now();
-            let today = today.unwrap_or_else(|| bangfu_hub::intake::local_day(now));
+            let today = today.unwrap_or_else(|| bangfu_shared::time::local_day(now));
             let round = bangfu_hub::remind::round(&store, &config.remind, today, now).await;
             store.close().await;
             let round = round?;
@@ -620,7 +621,7 @@ async fn run_hub(command: Command) -> anyhow::Result<()> {
             };
             println!("{pulled}");
             // As after a push: this hub's own report changes, and goes to its parent.
-            if let (Some(url), "accepted") = (&config.parent, pulled.receipt.status) {
+            if let (Some(url), ReceiptStatus::Accepted) = (&config.parent, pulled.receipt.status) {
                 if let Err(e) =
                     bangfu_hub::upstream::send_now(&store, &config, url, &campaign).await
                 {

@@ -10,12 +10,13 @@
 use anyhow::Context as _;
 use bangfu_client::Parent;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, Receipt, ReceiptStatus};
 use chrono::{DateTime, Utc};
 
 use crate::campaigns;
 use crate::config::HubConfig;
 use crate::error::Error;
-use crate::intake::{self, Receipt};
+use crate::intake;
 use crate::registry;
 use crate::store::{self, Store};
 
@@ -73,7 +74,7 @@ pub struct Pulled {
 impl std::fmt::Display for Pulled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let r = &self.receipt;
-        let held = if r.status == "accepted" {
+        let held = if r.status == ReceiptStatus::Accepted {
             "new / 新版本已入库"
         } else {
             "already held / 已有此版本"
@@ -98,14 +99,14 @@ pub async fn pull(
     store: &Store,
     config: &HubConfig,
     org: &OrgCode,
-    campaign: &str,
+    campaign: &CampaignId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Pulled> {
     anyhow::ensure!(
         registry::is_registered(store, org).await?,
         "{org} is not a registered child of this hub / 不是本级登记的下级单位"
     );
-    campaigns::get(store, campaign)
+    campaigns::get(store, campaign.as_str())
         .await?
         .with_context(|| format!("no campaign `{campaign}` on this hub / 没有该填报任务"))?;
     let address = address_of(store, org).await?.with_context(|| {
@@ -130,14 +131,14 @@ pub async fn pull(
         .await
         .map_err(|e: Error| anyhow::anyhow!("{e}"))
         .with_context(|| format!("the report pulled from {org} was refused by this hub's intake / 拉取的报表未通过审核"))?;
-    tracing::info!(org = %org, campaign, version = receipt.version, status = receipt.status, "report pulled");
+    tracing::info!(org = %org, campaign = %campaign, version = %receipt.version, status = %receipt.status, "report pulled");
     Ok(Pulled { receipt })
 }
 
 /// Pulls every child with an address for every open campaign (ended at most [`OPEN_DAYS`] ago).
 /// Failures are logged and the round goes on; returns the reports newly accepted.
 pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> Vec<Pulled> {
-    let today = intake::local_day(now);
+    let today = bangfu_shared::time::local_day(now);
     let (children, list) = match (addressed(store).await, campaigns::list(store).await) {
         (Ok(c), Ok(l)) => (c, l),
         (Err(e), _) => {
@@ -157,8 +158,8 @@ pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> 
         for (org, _) in &children {
             match pull(store, config, org, &c.id, now).await {
                 Ok(p) => {
-                    tracing::info!(org = %org, campaign = %c.id, version = p.receipt.version, status = p.receipt.status, "scheduled pull");
-                    if p.receipt.status == "accepted" {
+                    tracing::info!(org = %org, campaign = %c.id, version = %p.receipt.version, status = %p.receipt.status, "scheduled pull");
+                    if p.receipt.status == ReceiptStatus::Accepted {
                         new.push(p);
                     }
                 }

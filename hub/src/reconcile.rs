@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use bangfu_shared::decimal::Decimal;
 use bangfu_shared::org::{Level, OrgCode};
+use bangfu_shared::protocol::Version;
 use bangfu_shared::report::Report;
 use bangfu_shared::template::{RuleKind, Template};
 use serde::{Deserialize, Serialize};
@@ -327,8 +328,8 @@ pub fn two_parents(forwarded: &[(OrgCode, Vec<OrgCode>)]) -> Vec<Issue> {
 /// `older_version`: versions that arrived after a higher version of the same org was held.
 /// `arrivals` is one org's versions in the order they were received. (Such a version is stored,
 /// as every version is, but the rollup keeps using the highest.)
-pub fn older_versions(org: &OrgCode, arrivals: &[u32], via: Option<&OrgCode>) -> Vec<Issue> {
-    let mut highest: Option<u32> = None;
+pub fn older_versions(org: &OrgCode, arrivals: &[Version], via: Option<&OrgCode>) -> Vec<Issue> {
+    let mut highest: Option<Version> = None;
     let mut out = vec![];
     for &v in arrivals {
         if let Some(h) = highest.filter(|&h| v < h) {
@@ -577,8 +578,9 @@ mod tests {
 
     #[test]
     fn a_version_arriving_after_a_newer_one_is_flagged() {
-        assert!(older_versions(&org("H01"), &[1, 2, 3], None).is_empty());
-        let found = older_versions(&org("H01"), &[1, 3, 2], None);
+        let v = |vs: [u32; 3]| vs.map(Version::new);
+        assert!(older_versions(&org("H01"), &v([1, 2, 3]), None).is_empty());
+        let found = older_versions(&org("H01"), &v([1, 3, 2]), None);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rule, OLDER_VERSION);
         assert!(

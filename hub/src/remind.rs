@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use bangfu_shared::org::OrgCode;
+pub use bangfu_shared::protocol::Reminder;
+use bangfu_shared::protocol::{CampaignId, ReminderKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -60,21 +63,6 @@ impl Default for Settings {
     }
 }
 
-/// One reminder, as stored and as posted to the webhook (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reminder {
-    pub campaign: String,
-    pub title: String,
-    pub org: String,
-    pub name: String,
-    /// `due_soon` or `overdue:YYYY-MM-DD`.
-    pub kind: String,
-    /// The child's due date.
-    pub due: NaiveDate,
-    /// For a person: what is late and by when (Chinese).
-    pub message: String,
-}
-
 /// What a round did.
 #[derive(Debug, Default)]
 pub struct Round {
@@ -93,7 +81,7 @@ pub fn due_reminder(
     org: &Org,
     today: NaiveDate,
 ) -> Option<Reminder> {
-    let due = campaign.due.for_level(org.code.level());
+    let due = campaign.due.for_level(org.code.level())?;
     if today < campaign.start {
         return None;
     }
@@ -108,7 +96,7 @@ pub fn due_reminder(
             format!("还有 {left} 天")
         };
         (
-            "due_soon".to_string(),
+            ReminderKind::DueSoon,
             format!(
                 "【催报提醒】{}（{}）：{} 尚未报送，截止日期 {due}，{when}。",
                 campaign.title, campaign.id, org.name
@@ -120,7 +108,7 @@ pub fn due_reminder(
             return None;
         }
         (
-            format!("overdue:{today}"),
+            ReminderKind::Overdue(today),
             format!(
                 "【逾期提醒】{}（{}）：{} 尚未报送，已于 {due} 截止，逾期 {late} 天，请尽快报送。",
                 campaign.title, campaign.id, org.name
@@ -130,7 +118,7 @@ pub fn due_reminder(
     Some(Reminder {
         campaign: campaign.id.clone(),
         title: campaign.title.clone(),
-        org: org.code.to_string(),
+        org: org.code.clone(),
         name: org.name.clone(),
         kind,
         due,
@@ -157,7 +145,7 @@ pub async fn round(
         let reported = reported(store, &campaign.id).await?;
         for org in orgs
             .iter()
-            .filter(|o| !reported.contains(&o.code.to_string()))
+            .filter(|o| !reported.iter().any(|r| r == o.code.as_str()))
         {
             let Some(r) = due_reminder(settings, &campaign, org, today) else {
                 continue;
@@ -173,7 +161,7 @@ pub async fn round(
 }
 
 /// Orgs that sent any version on `campaign`.
-async fn reported(store: &Store, campaign: &str) -> anyhow::Result<Vec<String>> {
+async fn reported(store: &Store, campaign: &CampaignId) -> anyhow::Result<Vec<String>> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT DISTINCT org FROM reports WHERE campaign = $1")
             .bind(campaign.to_string())
@@ -189,9 +177,9 @@ async fn insert(store: &Store, r: &Reminder, now: DateTime<Utc>) -> anyhow::Resu
         "INSERT INTO reminders (campaign, org, kind, due, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (campaign, org, kind) DO NOTHING",
     )
-    .bind(r.campaign.clone())
-    .bind(r.org.clone())
-    .bind(r.kind.clone())
+    .bind(r.campaign.to_string())
+    .bind(r.org.to_string())
+    .bind(r.kind.to_string())
     .bind(r.due.to_string())
     .bind(r.message.clone())
     .bind(now.to_rfc3339())
@@ -231,9 +219,16 @@ async fn stored(
     rows.into_iter()
         .map(
             |(campaign, title, org, name, kind, due, message, webhook)| {
-                let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d").map_err(|e| {
-                    store::Error::Corrupt(format!("reminder due date `{due}`: {e}"))
-                })?;
+                let corrupt = |e: String| store::Error::Corrupt(format!("a stored reminder: {e}"));
+                let due = NaiveDate::parse_from_str(&due, "%Y-%m-%d")
+                    .map_err(|e| corrupt(format!("due date `{due}`: {e}")))?;
+                let campaign = CampaignId::parse(&campaign).map_err(|e| corrupt(e.to_string()))?;
+                let org = OrgCode::parse(&org).map_err(|e| corrupt(e.to_string()))?;
+                let kind: ReminderKind = kind.parse().map_err(
+                    |e: bangfu_shared::protocol::reminder::ReminderKindError| {
+                        corrupt(e.to_string())
+                    },
+                )?;
                 Ok((
                     Reminder {
                         campaign,
@@ -279,9 +274,9 @@ async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::
             Ok(res) if res.status().is_success() => {
                 sqlx::query("UPDATE reminders SET webhook_at = $1 WHERE campaign = $2 AND org = $3 AND kind = $4")
                     .bind(now.to_rfc3339())
-                    .bind(r.campaign.clone())
-                    .bind(r.org.clone())
-                    .bind(r.kind.clone())
+                    .bind(r.campaign.to_string())
+                    .bind(r.org.to_string())
+                    .bind(r.kind.to_string())
                     .execute(&store.pool)
                     .await
                     .map_err(store::Error::from)?;
@@ -305,7 +300,7 @@ async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::
 }
 
 /// Every reminder made for `org` (newest first): for its own view over the API.
-pub async fn for_org(store: &Store, org: &str) -> Result<Vec<Reminder>, store::Error> {
+pub async fn for_org(store: &Store, org: &OrgCode) -> Result<Vec<Reminder>, store::Error> {
     let all = stored(
         store,
         "WHERE r.org = $1 ORDER BY r.created_at DESC, r.campaign, r.kind",
@@ -370,7 +365,7 @@ pub async fn start(
 
 async fn log_round(store: &Store, settings: &Settings) {
     let now = Utc::now();
-    match round(store, settings, crate::intake::local_day(now), now).await {
+    match round(store, settings, bangfu_shared::time::local_day(now), now).await {
         Ok(r) => tracing::info!(
             made = r.made.len(),
             delivered = r.delivered.len(),
@@ -387,7 +382,6 @@ async fn log_round(store: &Store, settings: &Settings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bangfu_shared::org::OrgCode;
 
     use crate::campaigns::fixtures::{day, songnuan as campaign};
 
@@ -403,7 +397,8 @@ mod tests {
     #[test]
     fn a_child_is_reminded_before_its_own_due_date_and_each_overdue_day_within_the_window() {
         let (s, c) = (Settings::default(), campaign());
-        let kind = |o: &str, d: &str| due_reminder(&s, &c, &org(o), day(d)).map(|r| r.kind);
+        let kind =
+            |o: &str, d: &str| due_reminder(&s, &c, &org(o), day(d)).map(|r| r.kind.to_string());
         assert_eq!(kind("H01", "2026-02-01"), None, "four days before");
         assert_eq!(kind("H01", "2026-02-02").as_deref(), Some("due_soon"));
         assert_eq!(kind("H01", "2026-02-05").as_deref(), Some("due_soon"));

@@ -14,10 +14,10 @@ use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, OutboxState, Version};
+pub use bangfu_shared::protocol::{Review, ReviewMark, ReviewState};
 use bangfu_shared::report::Report;
-use bangfu_shared::review::{ReviewMark, ReviewState};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::http::{AppState, Peer};
 use crate::rollup::Rollup;
@@ -40,15 +40,15 @@ pub enum Error {
     #[error(
         "no report from {org} on campaign `{campaign}` is held, nothing to review / 尚未收到该单位的报表，无可审核"
     )]
-    NoReport { org: OrgCode, campaign: String },
+    NoReport { org: OrgCode, campaign: CampaignId },
     /// `--version` names a version the hub does not hold.
     #[error(
         "{org} version {version} of campaign `{campaign}` is not held here (held: {held}) / 未收到该版本"
     )]
     NoVersion {
         org: OrgCode,
-        campaign: String,
-        version: u32,
+        campaign: CampaignId,
+        version: Version,
         held: String,
     },
     /// A return must say why, so the child knows what to correct.
@@ -90,30 +90,12 @@ pub enum Decision {
     Return(String),
 }
 
-/// The review of one version of a child's report, as served to the child:
-/// `{campaign, org, version, state, reason, at}` (`at`: when decided, RFC 3339; null while pending).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    pub campaign: String,
-    pub org: OrgCode,
-    pub version: u32,
-    pub state: ReviewState,
-    pub reason: Option<String>,
-    pub at: Option<String>,
-}
-
-impl Review {
-    /// What goes up and onto rollups: the version and its state, without the reason.
-    pub fn mark(&self) -> ReviewMark {
-        ReviewMark {
-            version: self.version,
-            state: self.state,
-        }
-    }
-}
-
 /// The versions of `org`'s report on `campaign` this hub holds, oldest first.
-async fn held_versions(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec<u32>, Error> {
+async fn held_versions(
+    store: &Store,
+    campaign: &CampaignId,
+    org: &OrgCode,
+) -> Result<Vec<Version>, Error> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT version FROM reports WHERE campaign = $1 AND org = $2 ORDER BY version",
     )
@@ -121,7 +103,12 @@ async fn held_versions(store: &Store, campaign: &str, org: &OrgCode) -> Result<V
     .bind(org.as_str().to_string())
     .fetch_all(&store.pool)
     .await?;
-    Ok(rows.into_iter().map(|(v,)| v as u32).collect())
+    rows.into_iter().map(|(v,)| stored_version(v)).collect()
+}
+
+/// A version read back from the store.
+fn stored_version(raw: i64) -> Result<Version, Error> {
+    Version::from_db(raw).map_err(|e| Error::Store(store::Error::Corrupt(e.to_string())))
 }
 
 /// Records a reviewer's decision on `org`'s report on `campaign`: `version`, or the latest held.
@@ -130,9 +117,9 @@ async fn held_versions(store: &Store, campaign: &str, org: &OrgCode) -> Result<V
 #[tracing::instrument(skip(store, decision), fields(accept = matches!(decision, Decision::Accept)))]
 pub async fn decide(
     store: &Store,
-    campaign: &str,
+    campaign: &CampaignId,
     org: &OrgCode,
-    version: Option<u32>,
+    version: Option<Version>,
     decision: &Decision,
     now: DateTime<Utc>,
 ) -> Result<Review, Error> {
@@ -150,7 +137,7 @@ pub async fn decide(
             (ReviewState::Returned, Some(r.to_string()))
         }
     };
-    campaigns::get(store, campaign)
+    campaigns::get(store, campaign.as_str())
         .await?
         .ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
     if !registry::is_registered(store, org).await? {
@@ -160,7 +147,7 @@ pub async fn decide(
     let Some(&latest) = held.last() else {
         return Err(Error::NoReport {
             org: org.clone(),
-            campaign: campaign.to_string(),
+            campaign: campaign.clone(),
         });
     };
     let version = match version {
@@ -169,12 +156,12 @@ pub async fn decide(
         Some(v) => {
             let held = held
                 .iter()
-                .map(u32::to_string)
+                .map(Version::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
             return Err(Error::NoVersion {
                 org: org.clone(),
-                campaign: campaign.to_string(),
+                campaign: campaign.clone(),
                 version: v,
                 held,
             });
@@ -190,15 +177,15 @@ pub async fn decide(
     )
     .bind(campaign.to_string())
     .bind(org.as_str().to_string())
-    .bind(i64::from(version))
+    .bind(version.to_db())
     .bind(state.as_str())
     .bind(reason.clone())
     .bind(at.clone())
     .execute(&store.pool)
     .await?;
-    tracing::info!(org = %org, campaign, version, state = %state, "report reviewed");
+    tracing::info!(org = %org, campaign = %campaign, %version, state = %state, "report reviewed");
     Ok(Review {
-        campaign: campaign.to_string(),
+        campaign: campaign.clone(),
         org: org.clone(),
         version,
         state,
@@ -209,7 +196,10 @@ pub async fn decide(
 
 /// The state of every child's latest version on `campaign`, by org (children that sent nothing are
 /// absent). Two queries, whatever the number of children.
-pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, Review>, Error> {
+pub async fn states(
+    store: &Store,
+    campaign: &CampaignId,
+) -> Result<BTreeMap<OrgCode, Review>, Error> {
     let latest: Vec<(String, i64)> =
         sqlx::query_as("SELECT org, MAX(version) FROM reports WHERE campaign = $1 GROUP BY org")
             .bind(campaign.to_string())
@@ -235,18 +225,18 @@ pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, R
                     store::Error::Corrupt(format!("review state `{state}` of {org}"))
                 })?;
                 Review {
-                    campaign: campaign.to_string(),
+                    campaign: campaign.clone(),
                     org: code.clone(),
-                    version: version as u32,
+                    version: stored_version(version)?,
                     state,
                     reason,
                     at: Some(at),
                 }
             }
             None => Review {
-                campaign: campaign.to_string(),
+                campaign: campaign.clone(),
                 org: code.clone(),
-                version: version as u32,
+                version: stored_version(version)?,
                 state: ReviewState::Pending,
                 reason: None,
                 at: None,
@@ -260,17 +250,21 @@ pub async fn states(store: &Store, campaign: &str) -> Result<BTreeMap<OrgCode, R
 /// The review of `org`'s latest version on `campaign`; None when it sent nothing.
 pub async fn current(
     store: &Store,
-    campaign: &str,
+    campaign: &CampaignId,
     org: &OrgCode,
 ) -> Result<Option<Review>, Error> {
-    campaigns::get(store, campaign)
+    campaigns::get(store, campaign.as_str())
         .await?
         .ok_or_else(|| Error::NoCampaign(campaign.to_string()))?;
     Ok(states(store, campaign).await?.remove(org))
 }
 
 /// Every decision made on `org`'s reports on `campaign`, in order (the history a return leaves).
-pub async fn history(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec<Review>, Error> {
+pub async fn history(
+    store: &Store,
+    campaign: &CampaignId,
+    org: &OrgCode,
+) -> Result<Vec<Review>, Error> {
     let rows: Vec<(i64, String, Option<String>, String)> =
         sqlx::query_as("SELECT version, state, reason, decided_at FROM reviews WHERE campaign = $1 AND org = $2 ORDER BY version, seq")
             .bind(campaign.to_string())
@@ -282,9 +276,9 @@ pub async fn history(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec
             let state = ReviewState::parse(&state)
                 .ok_or_else(|| store::Error::Corrupt(format!("review state `{state}` of {org}")))?;
             Ok(Review {
-                campaign: campaign.to_string(),
+                campaign: campaign.clone(),
                 org: org.clone(),
-                version: version as u32,
+                version: stored_version(version)?,
                 state,
                 reason,
                 at: Some(at),
@@ -294,7 +288,10 @@ pub async fn history(store: &Store, campaign: &str, org: &OrgCode) -> Result<Vec
 }
 
 /// The marks a hub sends up with its report: each child's latest version and its state here.
-pub async fn marks(store: &Store, campaign: &str) -> Result<BTreeMap<String, ReviewMark>, Error> {
+pub async fn marks(
+    store: &Store,
+    campaign: &CampaignId,
+) -> Result<BTreeMap<String, ReviewMark>, Error> {
     Ok(states(store, campaign)
         .await?
         .into_iter()
@@ -318,7 +315,7 @@ pub async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), Error> {
     for child in &mut rollup.children {
         child.review = states
             .get(&child.org)
-            .filter(|r| u64::from(r.version) == child.version)
+            .filter(|r| r.version == child.version)
             .map(Review::mark);
         if child.children.is_empty() {
             continue;
@@ -327,7 +324,7 @@ pub async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), Error> {
         for g in &mut child.children {
             g.review = below
                 .get(g.org.as_str())
-                .filter(|m| u64::from(m.version) == g.version)
+                .filter(|m| m.version == g.version)
                 .copied();
         }
     }
@@ -337,16 +334,16 @@ pub async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), Error> {
 /// The reviews a hub child sent with version `version` of its report.
 async fn reviews_below(
     store: &Store,
-    campaign: &str,
+    campaign: &CampaignId,
     org: &OrgCode,
-    version: u64,
+    version: Version,
 ) -> Result<BTreeMap<String, ReviewMark>, Error> {
     let body: Option<(String,)> = sqlx::query_as(
         "SELECT body FROM reports WHERE campaign = $1 AND org = $2 AND version = $3",
     )
     .bind(campaign.to_string())
     .bind(org.as_str().to_string())
-    .bind(version as i64)
+    .bind(version.to_db())
     .fetch_optional(&store.pool)
     .await?;
     let Some((body,)) = body else {
@@ -358,19 +355,15 @@ async fn reviews_below(
 }
 
 /// The review a hub's own report got from its parent, as the upstream worker last fetched it.
-pub async fn store_own(
-    store: &Store,
-    r: &bangfu_client::ReviewSpec,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
+pub async fn store_own(store: &Store, r: &Review, now: DateTime<Utc>) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO own_reviews (campaign, version, state, reason, decided_at, fetched_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (campaign, version) DO UPDATE SET state = excluded.state, reason = excluded.reason,
          decided_at = excluded.decided_at, fetched_at = excluded.fetched_at",
     )
-    .bind(r.campaign.clone())
-    .bind(i64::from(r.version))
-    .bind(r.state.clone())
+    .bind(r.campaign.to_string())
+    .bind(r.version.to_db())
+    .bind(r.state.as_str())
     .bind(r.reason.clone())
     .bind(r.at.clone())
     .bind(now.to_rfc3339())
@@ -388,8 +381,9 @@ pub async fn fetch_own(
     now: DateTime<Utc>,
 ) {
     let campaigns: Vec<(String,)> = match sqlx::query_as(
-        "SELECT DISTINCT campaign FROM upstream WHERE state = 'delivered' ORDER BY campaign",
+        "SELECT DISTINCT campaign FROM upstream WHERE state = $1 ORDER BY campaign",
     )
+    .bind(OutboxState::Acked.as_str())
     .fetch_all(&store.pool)
     .await
     {
@@ -400,7 +394,11 @@ pub async fn fetch_own(
         }
     };
     for (campaign,) in campaigns {
-        match parent.review(&campaign, org.as_str()).await {
+        let Ok(campaign) = CampaignId::parse(&campaign) else {
+            tracing::warn!(campaign = %campaign, "an unreadable campaign id in the upstream table; its review is not fetched");
+            continue;
+        };
+        match parent.review(&campaign, org).await {
             Ok(Some(r)) => {
                 if let Err(e) = store_own(store, &r, now).await {
                     tracing::warn!(campaign = %campaign, error = %e, "storing the parent's review failed");
@@ -418,8 +416,8 @@ pub async fn fetch_own(
 /// (version, state, reason, decided at).
 pub async fn own(
     store: &Store,
-    campaign: &str,
-) -> Result<Option<(u32, ReviewState, Option<String>, Option<String>)>, Error> {
+    campaign: &CampaignId,
+) -> Result<Option<(Version, ReviewState, Option<String>, Option<String>)>, Error> {
     let row: Option<(i64, String, Option<String>, Option<String>)> =
         sqlx::query_as("SELECT version, state, reason, decided_at FROM own_reviews WHERE campaign = $1 ORDER BY version DESC LIMIT 1")
             .bind(campaign.to_string())
@@ -428,17 +426,14 @@ pub async fn own(
     row.map(|(v, state, reason, at)| -> Result<_, Error> {
         let st = ReviewState::parse(&state)
             .ok_or_else(|| store::Error::Corrupt(format!("own review state `{state}`")))?;
-        Ok((v as u32, st, reason, at))
+        Ok((stored_version(v)?, st, reason, at))
     })
     .transpose()
 }
 
 /// The route a child reads its review at; merged into the API by `http::router`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/campaigns/{id}/reports/{org}/review",
-        get(get_review),
-    )
+    Router::new().route(bangfu_shared::protocol::routes::REVIEW, get(get_review))
 }
 
 /// A child reads the review of its own latest version; any other certificate is refused (403)
@@ -458,6 +453,7 @@ async fn get_review(
     if !registry::is_registered(&state.store, &peer).await? {
         return Err(Error::NotAChild(peer).into());
     }
+    let id = CampaignId::parse(&id).map_err(|e| Http::NotFound(e.to_string()))?;
     match current(&state.store, &id, &peer).await? {
         Some(r) => Ok(Json(r)),
         None => Err(Http::NotFound(format!(
@@ -470,6 +466,14 @@ async fn get_review(
 mod tests {
     use super::*;
     use crate::registry::Org;
+
+    fn sn() -> CampaignId {
+        CampaignId::parse("sn").unwrap()
+    }
+
+    fn v(n: u32) -> Version {
+        Version::new(n)
+    }
 
     fn code(s: &str) -> OrgCode {
         OrgCode::parse(s).unwrap()
@@ -516,12 +520,12 @@ mod tests {
             } else {
                 Decision::Return("核实".into())
             };
-            decide(&cli, "sn", &code("H01"), Some(1), &d, Utc::now())
+            decide(&cli, &sn(), &code("H01"), Some(v(1)), &d, Utc::now())
                 .await
                 .unwrap_or_else(|e| panic!("decision {i}: {e}"));
         }
         writer.await.unwrap();
-        assert_eq!(history(&cli, "sn", &code("H01")).await.unwrap().len(), 60);
+        assert_eq!(history(&cli, &sn(), &code("H01")).await.unwrap().len(), 60);
     }
 
     /// A version as the intake stores it (the review reads only its key).
@@ -539,32 +543,47 @@ mod tests {
     async fn refusals_store_nothing(store: &Store) {
         let now = Utc::now();
         let ret = Decision::Return("3B 与档案不符".into());
-        let e = decide(store, "nope", &code("H01"), None, &Decision::Accept, now)
-            .await
-            .unwrap_err();
+        let e = decide(
+            store,
+            &CampaignId::parse("nope").unwrap(),
+            &code("H01"),
+            None,
+            &Decision::Accept,
+            now,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, Error::NoCampaign(_)), "{e}");
-        let e = decide(store, "sn", &code("H09"), None, &ret, now)
+        let e = decide(store, &sn(), &code("H09"), None, &ret, now)
             .await
             .unwrap_err();
         assert!(
             matches!(e, Error::NotAChild(_)) && e.to_string().contains("H09"),
             "{e}"
         );
-        let e = decide(store, "sn", &code("H01"), None, &Decision::Accept, now)
+        let e = decide(store, &sn(), &code("H01"), None, &Decision::Accept, now)
             .await
             .unwrap_err();
         assert!(matches!(e, Error::NoReport { .. }), "{e}");
         receive(store, "H01", 1).await;
-        let e = decide(store, "sn", &code("H01"), Some(2), &Decision::Accept, now)
-            .await
-            .unwrap_err();
+        let e = decide(
+            store,
+            &sn(),
+            &code("H01"),
+            Some(v(2)),
+            &Decision::Accept,
+            now,
+        )
+        .await
+        .unwrap_err();
         assert!(
-            matches!(e, Error::NoVersion { version: 2, .. }) && e.to_string().contains("held: 1"),
+            matches!(e, Error::NoVersion { version, .. } if version == v(2))
+                && e.to_string().contains("held: 1"),
             "{e}"
         );
         let e = decide(
             store,
-            "sn",
+            &sn(),
             &code("H01"),
             None,
             &Decision::Return("  ".into()),
@@ -575,7 +594,7 @@ mod tests {
         assert!(matches!(e, Error::NoReason), "{e}");
         let e = decide(
             store,
-            "sn",
+            &sn(),
             &code("H01"),
             None,
             &Decision::Return("x".repeat(MAX_REASON + 1)),
@@ -591,13 +610,13 @@ mod tests {
         let now = Utc::now();
         let h01 = code("H01");
         assert_eq!(
-            current(store, "sn", &h01).await.unwrap().unwrap().state,
+            current(store, &sn(), &h01).await.unwrap().unwrap().state,
             ReviewState::Pending
         );
 
         let r = decide(
             store,
-            "sn",
+            &sn(),
             &h01,
             None,
             &Decision::Return(" 3B 与档案不符 ".into()),
@@ -606,43 +625,43 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(
-            (r.version, r.state, r.reason.as_deref()),
+            (r.version.get(), r.state, r.reason.as_deref()),
             (1, ReviewState::Returned, Some("3B 与档案不符"))
         );
-        let c = current(store, "sn", &h01).await.unwrap().unwrap();
+        let c = current(store, &sn(), &h01).await.unwrap().unwrap();
         assert_eq!(
-            (c.version, c.state, c.reason.as_deref()),
+            (c.version.get(), c.state, c.reason.as_deref()),
             (1, ReviewState::Returned, Some("3B 与档案不符"))
         );
 
         // The child corrects and sends version 2: pending again, the return kept as history.
         receive(store, "H01", 2).await;
-        let c = current(store, "sn", &h01).await.unwrap().unwrap();
+        let c = current(store, &sn(), &h01).await.unwrap().unwrap();
         assert_eq!(
-            (c.version, c.state, c.reason, c.at),
+            (c.version.get(), c.state, c.reason, c.at),
             (2, ReviewState::Pending, None, None)
         );
 
-        let r = decide(store, "sn", &h01, None, &Decision::Accept, now)
+        let r = decide(store, &sn(), &h01, None, &Decision::Accept, now)
             .await
             .unwrap();
         assert_eq!(
-            (r.version, r.state, r.reason),
+            (r.version.get(), r.state, r.reason),
             (2, ReviewState::Accepted, None)
         );
         // A decision on an older version is history; it does not change the latest's state.
-        decide(store, "sn", &h01, Some(1), &Decision::Accept, now)
+        decide(store, &sn(), &h01, Some(v(1)), &Decision::Accept, now)
             .await
             .unwrap();
         assert_eq!(
-            current(store, "sn", &h01).await.unwrap().unwrap().state,
+            current(store, &sn(), &h01).await.unwrap().unwrap().state,
             ReviewState::Accepted
         );
-        let h: Vec<(u32, ReviewState)> = history(store, "sn", &h01)
+        let h: Vec<(u32, ReviewState)> = history(store, &sn(), &h01)
             .await
             .unwrap()
             .iter()
-            .map(|r| (r.version, r.state))
+            .map(|r| (r.version.get(), r.state))
             .collect();
         assert_eq!(
             h,
@@ -654,12 +673,12 @@ mod tests {
         );
 
         // What goes up: each child's latest version and its state; H02 sent nothing, so is absent.
-        let m = marks(store, "sn").await.unwrap();
+        let m = marks(store, &sn()).await.unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(
             m["H01"],
             ReviewMark {
-                version: 2,
+                version: v(2),
                 state: ReviewState::Accepted
             }
         );

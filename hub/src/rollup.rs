@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use bangfu_shared::decimal::Decimal;
 use bangfu_shared::disclose;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, ContentHash, Version};
 use bangfu_shared::report::{Cell, Report};
 use bangfu_shared::template::Template;
 use serde::Serialize;
@@ -63,9 +64,9 @@ pub struct Issue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
     pub org: OrgCode,
-    pub version: u32,
+    pub version: Version,
     /// The SHA-256 of the report's bytes as received (the intake's hash).
-    pub hash: String,
+    pub hash: ContentHash,
 }
 
 /// A cell's `(lower, upper, exact)` in the cell's scale (`upper` None: unbounded).
@@ -74,11 +75,11 @@ pub type Bounds = (Decimal, Option<Decimal>, bool);
 /// The rollup JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rollup {
-    pub campaign: String,
+    pub campaign: CampaignId,
     pub org: OrgCode,
     pub name: String,
     /// The stored rollup version ([`crate::rollups`]); for a child entry, its report's version.
-    pub version: u64,
+    pub version: Version,
     /// None for a child's report (a node has no children).
     pub completeness: Option<Completeness>,
     pub cells: BTreeMap<String, RollupCell>,
@@ -89,15 +90,15 @@ pub struct Rollup {
     /// On a child's entry: the review of its version at this level (on a grandchild's: the review
     /// its own hub made), filled by `review::annotate`. Absent at the top and when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub review: Option<bangfu_shared::review::ReviewMark>,
+    pub review: Option<bangfu_shared::protocol::ReviewMark>,
 }
 
 struct Latest {
     report: Report,
-    hash: String,
+    hash: ContentHash,
     on_time_ever: bool,
     /// Versions in the order they arrived.
-    arrivals: Vec<(String, u32)>,
+    arrivals: Vec<(String, Version)>,
     /// Every stored version, for the versions of grandchildren it embedded before.
     all: Vec<Report>,
 }
@@ -108,7 +109,7 @@ pub async fn rollup_with(
     store: &Store,
     org: &OrgCode,
     name: &str,
-    id: &str,
+    id: &CampaignId,
     settings: &reconcile::Settings,
 ) -> Result<Rollup, Error> {
     let mut r = compute(store, org, name, id, settings).await?;
@@ -132,11 +133,16 @@ async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error
     for (o, version, body, on_time, hash, received_at) in rows {
         let report: Report = serde_json::from_str(&body)
             .map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?;
+        let corrupt = |e: bangfu_shared::protocol::IdError| {
+            store::Error::Corrupt(format!("a stored report of {o}: {e}"))
+        };
+        let version = Version::from_db(version).map_err(corrupt)?;
+        let hash = ContentHash::parse(&hash).map_err(corrupt)?;
         let (ever, mut arrivals, mut all) = match latest.remove(&o) {
             Some(l) => (l.on_time_ever || on_time != 0, l.arrivals, l.all),
             None => (on_time != 0, vec![], vec![]),
         };
-        arrivals.push((received_at, version as u32));
+        arrivals.push((received_at, version));
         all.push(report.clone());
         latest.insert(
             o,
@@ -171,17 +177,17 @@ async fn compute(
     store: &Store,
     org: &OrgCode,
     name: &str,
-    id: &str,
+    id: &CampaignId,
     settings: &reconcile::Settings,
 ) -> Result<Rollup, Error> {
-    let campaign = campaigns::get(store, id)
+    let campaign = campaigns::get(store, id.as_str())
         .await?
         .ok_or_else(|| Error::NotFound(format!("no campaign `{id}`")))?;
     let t = campaign
         .template()
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let orgs = registry::list(store).await?;
-    let latest = load(store, id).await?;
+    let latest = load(store, id.as_str()).await?;
     let previous = previous_reports(store, &campaign).await?;
 
     let mut completeness = Completeness {
@@ -262,10 +268,10 @@ async fn compute(
     issues.extend(reconcile::two_parents(&forwarded));
     let cells = cells_of(&t, &reconcile::sum_bounds(&each));
     Ok(Rollup {
-        campaign: id.to_string(),
+        campaign: id.clone(),
         org: org.clone(),
         name: name.to_string(),
-        version: 0,
+        version: Version::default(),
         completeness: Some(completeness),
         cells,
         issues,
@@ -348,14 +354,14 @@ async fn previous_reports(
         return Ok(None);
     };
     let mut reports = BTreeMap::new();
-    for (org, l) in load(store, &prev.id).await? {
+    for (org, l) in load(store, prev.id.as_str()).await? {
         for c in embedded(&l.report) {
             reports.insert(c.org.as_str().to_string(), c);
         }
         reports.insert(org, l.report);
     }
     Ok(Some(Previous {
-        campaign: prev.id,
+        campaign: prev.id.to_string(),
         reports,
     }))
 }
@@ -363,16 +369,16 @@ async fn previous_reports(
 /// A child's report as received, with the reports it embeds (a hub child's own children) nested
 /// under it, so the rollup drills down to a county. A grandchild's name is not known here: its code
 /// stands in for it.
-fn as_child(id: &str, name: &str, r: &Report) -> Rollup {
+fn as_child(id: &CampaignId, name: &str, r: &Report) -> Rollup {
     let nested = r
         .children
         .iter()
         .filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok());
     Rollup {
-        campaign: id.to_string(),
+        campaign: id.clone(),
         org: r.org.clone(),
         name: name.to_string(),
-        version: u64::from(r.version),
+        version: r.version,
         completeness: None,
         cells: r
             .cells

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use bangfu_shared::org::Level;
-use bangfu_shared::review::ReviewState;
+use bangfu_shared::protocol::ReviewState;
+use bangfu_shared::protocol::{CampaignId, Version};
 use chrono::{DateTime, Utc};
 use unicode_width::UnicodeWidthStr as _;
 
@@ -18,30 +19,27 @@ use crate::{campaigns, registry, review, rollup};
 
 /// What the reports table says about one child's versions.
 struct Received {
-    latest: u32,
+    latest: Version,
     received_at: String,
     on_time_ever: bool,
 }
 
 /// The status of campaign `id` at this hub, as text.
-pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<String, Error> {
-    let campaign = campaigns::get(store, id).await?.ok_or_else(|| {
+pub async fn render(store: &Store, config: &HubConfig, id: &CampaignId) -> Result<String, Error> {
+    let campaign = campaigns::get(store, id.as_str()).await?.ok_or_else(|| {
         Error::NotFound(format!("no campaign `{id}` on this hub / 没有此填报任务"))
     })?;
     let r = rollup::rollup_with(store, &config.org, &config.name, id, &config.reconcile).await?;
     let orgs = registry::list(store).await?;
     let reviews = review::states(store, id).await?;
-    let received = received(store, id).await?;
-    let reminded = crate::remind::made_on(store, id).await?;
+    let received = received(store, id.as_str()).await?;
+    let reminded = crate::remind::made_on(store, id.as_str()).await?;
     let (own_level, child_level) = match config.level {
         HubLevel::Prefecture => (Level::Prefecture, Level::County),
         HubLevel::Province => (Level::Province, Level::Prefecture),
     };
     let day = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
-    let own_due = match own_level {
-        Level::Province => campaign.due.province,
-        l => Some(campaign.due.for_level(l)),
-    };
+    let own_due = campaign.due.for_level(own_level);
 
     let mut out = String::new();
     let _ = writeln!(
@@ -55,7 +53,7 @@ pub async fn render(store: &Store, config: &HubConfig, id: &str) -> Result<Strin
         "截止 / due: 本级 this level ({}) {}; 下级 children {}",
         config.org,
         day(own_due),
-        day(Some(campaign.due.for_level(child_level)))
+        day(campaign.due.for_level(child_level))
     );
     if let Some(c) = &r.completeness {
         let names: BTreeMap<&str, &str> = orgs
@@ -181,11 +179,13 @@ async fn received(store: &Store, id: &str) -> Result<BTreeMap<String, Received>,
             .map_err(store::Error::from)?;
     let mut out: BTreeMap<String, Received> = BTreeMap::new();
     for (org, version, at, on_time) in rows {
+        let version = Version::from_db(version)
+            .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
         let ever = out.get(&org).is_some_and(|r| r.on_time_ever) || on_time != 0;
         out.insert(
             org,
             Received {
-                latest: version as u32,
+                latest: version,
                 received_at: at,
                 on_time_ever: ever,
             },
@@ -274,7 +274,7 @@ mod tests {
             .await
             .unwrap();
         let mut before = fixtures::songnuan();
-        before.id = "sn-2025".into();
+        before.id = CampaignId::parse("sn-2025").unwrap();
         before.start = fixtures::day("2025-01-01");
         before.end = fixtures::day("2025-01-31");
         campaigns::create(&store, &before, "local").await.unwrap();
@@ -300,8 +300,9 @@ mod tests {
                 "version": 1, "threshold": 3, "cells": {"4A": {"value": visited}}, "failed_rules": []
             })
             .to_string();
-            sqlx::query("INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ('H01', $1, 1, 'h', $2, '2026-02-01T00:00:00+00:00', 1)")
+            sqlx::query("INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ('H01', $1, 1, $2, $3, '2026-02-01T00:00:00+00:00', 1)")
                 .bind(campaign)
+                .bind(bangfu_shared::protocol::ContentHash::of(body.as_bytes()).to_string())
                 .bind(body)
                 .execute(&store.pool)
                 .await
@@ -309,16 +310,24 @@ mod tests {
         }
         let text = "org = \"H\"\nname = \"荆门市总工会\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[reconcile]\noutlier_factor = 2.5\n";
         let config: HubConfig = toml::from_str(text).unwrap();
-        let r = rollup::rollup_with(&store, &config.org, &config.name, "sn", &config.reconcile)
-            .await
-            .unwrap();
+        let r = rollup::rollup_with(
+            &store,
+            &config.org,
+            &config.name,
+            &CampaignId::parse("sn").unwrap(),
+            &config.reconcile,
+        )
+        .await
+        .unwrap();
         assert!(
             r.issues.iter().any(|i| i.rule == "outlier"),
             "{:?}",
             r.issues
         );
 
-        let shown = render(&store, &config, "sn").await.unwrap();
+        let shown = render(&store, &config, &CampaignId::parse("sn").unwrap())
+            .await
+            .unwrap();
         assert!(
             shown.contains("outlier"),
             "status shows the rollup's findings:\n{shown}"

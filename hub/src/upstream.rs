@@ -10,16 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bangfu_client::{Outcome, Parent, telemetry};
+use bangfu_shared::protocol::{CampaignId, ContentHash, OutboxState, Version};
 use bangfu_shared::report::{Cell, Report};
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
-use crate::campaigns::{self, Campaign, Due};
+use crate::campaigns::{self, Campaign};
 use crate::config::HubConfig;
 use crate::error::Error;
-use crate::intake;
 use crate::rollup::{self, RollupCell};
 use crate::store::{self, Store};
 
@@ -75,20 +75,7 @@ pub async fn sync_campaigns(
         return Ok((etag, 0));
     };
     let mut added = 0;
-    for c in list {
-        let campaign = Campaign {
-            id: c.id,
-            template: c.template,
-            title: c.title,
-            start: c.start,
-            end: c.end,
-            due: Due {
-                county: c.due.county,
-                prefecture: c.due.prefecture,
-                province: c.due.province,
-            },
-            template_body: c.template_body,
-        };
+    for campaign in list {
         match crate::campaign_changes::store_from_parent(store, &campaign, ORIGIN)
             .await
             .with_context(|| format!("storing campaign {}", campaign.id))?
@@ -124,7 +111,7 @@ pub async fn own_report(
     // both again until they agree on every child's version. The children first, so that an empty
     // rollup is not stored as a version for nothing.
     let (r, children) = loop {
-        let children = latest_bodies(store, &campaign.id).await?;
+        let children = latest_bodies(store, campaign.id.as_str()).await?;
         if children.is_empty() {
             return Ok(None);
         }
@@ -141,8 +128,7 @@ pub async fn own_report(
         }
         tracing::debug!(campaign = %campaign.id, "a child's report arrived while this hub's report was built; building it again");
     };
-    let version = u32::try_from(r.version)
-        .map_err(|_| Error::Unprocessable(format!("rollup version {} is too large", r.version)))?;
+    let version = r.version;
     // The review each embedded report got here goes up with it (the parent sees what was accepted below it).
     let mut reviews = crate::review::marks(store, &campaign.id).await?;
     reviews.retain(|org, _| {
@@ -182,17 +168,17 @@ pub async fn own_report(
 
 /// Whether a rollup was made of exactly the child reports `embedded` (each child at the same version).
 fn same_versions(r: &rollup::Rollup, embedded: &[serde_json::Value]) -> bool {
-    let mut rolled: Vec<(String, u64)> = r
+    let mut rolled: Vec<(String, Option<Version>)> = r
         .children
         .iter()
-        .map(|c| (c.org.as_str().to_string(), c.version))
+        .map(|c| (c.org.as_str().to_string(), Some(c.version)))
         .collect();
-    let mut bodies: Vec<(String, u64)> = embedded
+    let mut bodies: Vec<(String, Option<Version>)> = embedded
         .iter()
         .map(|c| {
             (
                 c["org"].as_str().unwrap_or_default().to_string(),
-                c["version"].as_u64().unwrap_or(0),
+                serde_json::from_value(c["version"].clone()).ok(),
             )
         })
         .collect();
@@ -234,14 +220,21 @@ pub async fn record(
     config: &HubConfig,
     campaign: &Campaign,
     now: DateTime<Utc>,
-) -> Result<Option<u32>, Error> {
+) -> Result<Option<Version>, Error> {
     let latest: Option<(i64, String)> = sqlx::query_as(
         "SELECT version, body FROM upstream WHERE campaign = $1 ORDER BY version DESC LIMIT 1",
     )
-    .bind(campaign.id.clone())
+    .bind(campaign.id.to_string())
     .fetch_optional(&store.pool)
     .await
     .map_err(store::Error::from)?;
+    let latest = latest
+        .map(|(v, body)| {
+            Version::from_db(v)
+                .map(|v| (v, body))
+                .map_err(|e| store::Error::Corrupt(format!("the upstream table: {e}")))
+        })
+        .transpose()?;
     let Some(mut report) = own_report(store, config, campaign).await? else {
         return Ok(None);
     };
@@ -254,21 +247,22 @@ pub async fn record(
     // were stored may be higher), as the parent keeps the highest.
     let version = report
         .version
-        .max(latest.as_ref().map_or(1, |(v, _)| *v as u32 + 1));
+        .max(latest.as_ref().map_or(Version::FIRST, |(v, _)| v.next()));
     report.version = version;
     let body = serde_json::to_string(&report).expect("a report serialises");
     sqlx::query(
-        "INSERT INTO upstream (campaign, version, hash, body, created_at, state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $5)",
+        "INSERT INTO upstream (campaign, version, hash, body, created_at, state, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $5)",
     )
-    .bind(campaign.id.clone())
-    .bind(i64::from(version))
-    .bind(intake::hash(body.as_bytes()))
+    .bind(campaign.id.to_string())
+    .bind(version.to_db())
+    .bind(ContentHash::of(body.as_bytes()).to_string())
     .bind(body)
     .bind(now.to_rfc3339())
+    .bind(OutboxState::Pending.as_str())
     .execute(&store.pool)
     .await
     .map_err(store::Error::from)?;
-    tracing::info!(campaign = %campaign.id, version, "own report queued for the parent");
+    tracing::info!(campaign = %campaign.id, %version, "own report queued for the parent");
     Ok(Some(version))
 }
 
@@ -280,8 +274,9 @@ pub async fn drain(
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     let rows: Vec<(String, i64, String, i64, String)> = sqlx::query_as(
-        "SELECT campaign, version, body, attempts, next_attempt_at FROM upstream WHERE state = 'queued' ORDER BY campaign, version",
+        "SELECT campaign, version, body, attempts, next_attempt_at FROM upstream WHERE state = $1 ORDER BY campaign, version",
     )
+    .bind(OutboxState::Pending.as_str())
     .fetch_all(&store.pool)
     .await
     .map_err(store::Error::from)?;
@@ -297,12 +292,12 @@ pub async fn drain(
         let (state, attempts, next_at, error) = match parent.post_report(body.as_bytes()).await {
             Outcome::Stored { duplicate, .. } => {
                 tracing::info!(campaign = %campaign, version, duplicate, "own report delivered to the parent");
-                ("delivered", attempts + 1, now, None)
+                (OutboxState::Acked, attempts + 1, now, None)
             }
             Outcome::Refused { status, detail } => {
                 tracing::error!(campaign = %campaign, version, status, detail = %detail, "the parent refused this hub's report; not retried");
                 (
-                    "refused",
+                    OutboxState::Refused,
                     attempts + 1,
                     now,
                     Some(format!("{status}: {detail}")),
@@ -313,11 +308,11 @@ pub async fn drain(
                 let at = now + chrono::Duration::from_std(wait).expect("a minute fits");
                 tracing::warn!(campaign = %campaign, version, status, detail = %detail, retry_in_ms = wait.as_millis() as u64, "the parent is unavailable");
                 next = Some(next.map_or(at, |n| n.min(at)));
-                ("queued", attempts + 1, at, Some(detail))
+                (OutboxState::Pending, attempts + 1, at, Some(detail))
             }
         };
         sqlx::query("UPDATE upstream SET state = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE campaign = $5 AND version = $6")
-            .bind(state)
+            .bind(state.as_str())
             .bind(attempts)
             .bind(next_at.to_rfc3339())
             .bind(error)
@@ -337,10 +332,10 @@ pub async fn send_now(
     store: &Store,
     config: &HubConfig,
     url: &str,
-    campaign: &str,
+    campaign: &CampaignId,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let c = campaigns::get(store, campaign)
+    let c = campaigns::get(store, campaign.as_str())
         .await?
         .with_context(|| format!("no campaign `{campaign}`"))?;
     record(store, config, &c, Utc::now())
@@ -462,13 +457,13 @@ async fn pass(
 mod tests {
     use super::*;
 
-    fn rollup_of(children: &[(&str, u64)]) -> rollup::Rollup {
+    fn rollup_of(children: &[(&str, u32)]) -> rollup::Rollup {
         let org = |c: &str| bangfu_shared::org::OrgCode::parse(c).unwrap();
-        let child = |(c, v): &(&str, u64)| rollup::Rollup {
-            campaign: "c".into(),
+        let child = |(c, v): &(&str, u32)| rollup::Rollup {
+            campaign: CampaignId::parse("c").unwrap(),
             org: org(c),
             name: c.to_string(),
-            version: *v,
+            version: Version::new(*v),
             completeness: None,
             cells: Default::default(),
             issues: vec![],
@@ -484,7 +479,7 @@ mod tests {
 
     #[test]
     fn a_rollup_made_before_a_childs_newer_version_arrived_is_not_sent_with_it() {
-        let embedded = |children: &[(&str, u64)]| -> Vec<serde_json::Value> {
+        let embedded = |children: &[(&str, u32)]| -> Vec<serde_json::Value> {
             children
                 .iter()
                 .map(|(o, v)| serde_json::json!({"org": o, "version": v}))

@@ -14,7 +14,7 @@ fn row(org: &str, version: i64, body: &str) -> Row {
         org: org.into(),
         campaign: "2026-dangan".into(),
         version,
-        hash: bangfu_hub::intake::hash(body.as_bytes()),
+        hash: bangfu_shared::protocol::ContentHash::of(body.as_bytes()).to_string(),
         body: body.into(),
         received_at: "2026-06-30T08:00:00+00:00".into(),
         on_time: version % 2 == 1,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use bangfu_hub::pki::{self, IssueOptions, RevocationList};
+use bangfu_client::pki::{self, IssueOptions, RevocationList};
 use bangfu_hub::tls;
 use bangfu_shared::org::OrgCode;
 use chrono::{Duration, Utc};

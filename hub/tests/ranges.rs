@@ -41,9 +41,9 @@ fn check_rollup(id: &str, seed: u64, sizes: &[usize]) -> (usize, usize) {
         reports.push(Report::new(
             org,
             &t,
-            Some("c".into()),
+            Some("c".parse().unwrap()),
             period.as_of,
-            1,
+            bangfu_shared::protocol::Version::FIRST,
             protected,
             evaluate(&t, |i| values.value(i)),
         ));

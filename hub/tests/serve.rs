@@ -11,6 +11,7 @@ use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::disclose::{self, protect};
 use bangfu_shared::facts::AidFacts;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::Version;
 use bangfu_shared::report::Report;
 use bangfu_shared::rules::evaluate;
 use bangfu_shared::template::{self, Template};
@@ -342,9 +343,9 @@ fn report(org: &str, seed: u64, version: u32) -> Report {
     Report::new(
         OrgCode::parse(org).unwrap(),
         &t,
-        Some(CAMPAIGN.into()),
+        Some(CAMPAIGN.parse().unwrap()),
         as_of,
-        version,
+        version.into(),
         protected,
         outcome,
     )
@@ -806,12 +807,12 @@ async fn a_certificate_from_another_ca_is_refused() {
 async fn an_expired_certificate_is_refused() {
     let hub = spawn_hub(None);
     let expired = hub.root.path().join("tls-H01-expired");
-    let options = bangfu_hub::pki::IssueOptions {
+    let options = bangfu_client::pki::IssueOptions {
         hosts: vec![],
         not_before: chrono::Utc::now() - chrono::Duration::days(400),
         not_after: chrono::Utc::now() - chrono::Duration::days(1),
     };
-    bangfu_hub::pki::issue(
+    bangfu_client::pki::issue(
         &hub.pki,
         &OrgCode::parse("H01").unwrap(),
         "京山县总工会",
@@ -901,7 +902,7 @@ async fn a_report_whose_published_cells_expose_a_withheld_one_is_unprocessable()
 async fn a_report_for_an_unknown_campaign_is_not_found() {
     let hub = spawn_hub(None);
     let mut r = report("H01", 1, 1);
-    r.campaign = Some("no-such-campaign".into());
+    r.campaign = Some("no-such-campaign".parse().unwrap());
     let (status, problem) = hub.post("H01", json(&r)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
     assert_eq!(hub.stored().await, (0, 0));
@@ -1114,9 +1115,9 @@ fn songnuan_report(org: &str, seed: u64, typed: &[(&str, i64)]) -> Report {
     Report::new(
         OrgCode::parse(org).unwrap(),
         &t,
-        Some(SONGNUAN.into()),
+        Some(SONGNUAN.parse().unwrap()),
         end,
-        1,
+        Version::FIRST,
         protected,
         outcome,
     )
@@ -1159,7 +1160,7 @@ async fn a_report_breaking_a_high_importance_rule_is_unprocessable() {
 async fn a_report_of_another_template_is_unprocessable() {
     let hub = spawn_hub(None);
     let mut r = songnuan_report("H01", 5, &[]);
-    r.campaign = Some(CAMPAIGN.into());
+    r.campaign = Some(CAMPAIGN.parse().unwrap());
     let (status, problem) = hub.post("H01", json(&r)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(
@@ -1185,7 +1186,7 @@ async fn served_serial(hub: &Hub) -> String {
     let der = tls.get_ref().1.peer_certificates().unwrap()[0]
         .as_ref()
         .to_vec();
-    bangfu_hub::pki::serial_of(&der).unwrap()
+    bangfu_client::pki::serial_of(&der).unwrap()
 }
 
 #[tokio::test]
@@ -1213,8 +1214,8 @@ async fn a_renewed_server_certificate_is_served_without_a_restart() {
     std::fs::copy(renewed.join("cert.pem"), tls.join("cert.pem")).unwrap();
     let after = served_serial(&hub).await;
     assert_ne!(before, after);
-    let expected = bangfu_hub::pki::serial_of(
-        &bangfu_hub::pki::cert_der_from_pem(
+    let expected = bangfu_client::pki::serial_of(
+        &bangfu_client::pki::cert_der_from_pem(
             &std::fs::read_to_string(renewed.join("cert.pem")).unwrap(),
         )
         .unwrap(),
@@ -1345,7 +1346,7 @@ async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stor
 
     // An embedded report of another campaign is still refused: nothing is stored.
     let mut elsewhere = honest.clone();
-    elsewhere["children"][0]["campaign"] = Value::String("another".into());
+    elsewhere["children"][0]["campaign"] = Value::String("another".parse().unwrap());
     let (status, problem) = hub.post("H", serde_json::to_vec(&elsewhere).unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(hub.stored().await, (0, 0));
@@ -1421,7 +1422,7 @@ async fn check_upstream_versions(url: &str) {
     .unwrap();
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     let campaign = Campaign {
-        id: CAMPAIGN.into(),
+        id: CAMPAIGN.parse().unwrap(),
         template: "dangan".into(),
         title: "档案".into(),
         start: day("2026-01-01"),
@@ -1460,7 +1461,7 @@ async fn check_upstream_versions(url: &str) {
     bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now)
         .await
         .unwrap();
-    assert_eq!(record().await.unwrap(), Some(1));
+    assert_eq!(record().await.unwrap(), Some(Version::new(1)));
     assert_eq!(
         record().await.unwrap(),
         None,
@@ -1469,7 +1470,7 @@ async fn check_upstream_versions(url: &str) {
     bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now)
         .await
         .unwrap();
-    assert_eq!(record().await.unwrap(), Some(2));
+    assert_eq!(record().await.unwrap(), Some(Version::new(2)));
     let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign)
         .await
         .unwrap()

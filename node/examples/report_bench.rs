@@ -42,9 +42,9 @@ async fn main() -> anyhow::Result<()> {
         let request = reporting::Request {
             org: OrgCode::parse("H")?,
             template: t,
-            campaign: Some("bench".into()),
+            campaign: Some("bench".parse().expect("a campaign id")),
             period: Period::campaign(start, as_of),
-            version: 1,
+            version: bangfu_shared::protocol::Version::FIRST,
         };
         let report = reporting::build(request, &facts, &Default::default())?;
         let withheld = report.cells.values().filter(|c| c.is_suppressed()).count();

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bangfu_shared::decimal::Decimal;
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{self, CampaignId};
 use bangfu_shared::template::{self, Template};
 use bangfu_shared::vocabulary::Vocabulary;
 use chrono::NaiveDate;
 use sqlx::Row;
 
 use crate::archive::{self, Archive};
-use crate::clock;
 use crate::import::source::{self, Opened, RawRow, RowSource, SheetRows};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,7 @@ impl From<sqlx::Error> for Error {
 /// A campaign as the node knows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Campaign {
-    pub id: String,
+    pub id: CampaignId,
     pub template: String,
     pub title: String,
     pub start: NaiveDate,
@@ -74,14 +75,19 @@ impl Campaign {
     }
 }
 
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("dates are stored as YYYY-MM-DD")
+fn date(s: &str) -> Result<NaiveDate, Error> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| corrupt(format!("campaign date `{s}`: {e}")))
+}
+
+fn corrupt(what: String) -> Error {
+    Error::Archive(archive::Error::Corrupt(what))
 }
 
 pub async fn add(archive: &Archive, c: &Campaign, origin: &str) -> Result<(), Error> {
     if c.start > c.end {
         return Err(Error::Dates {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             start: c.start,
             end: c.end,
         });
@@ -90,7 +96,7 @@ pub async fn add(archive: &Archive, c: &Campaign, origin: &str) -> Result<(), Er
         "INSERT INTO campaigns (id, template, title, start_on, end_on, due_on, template_body, origin, received_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(&c.id)
+    .bind(c.id.as_str())
     .bind(&c.template)
     .bind(&c.title)
     .bind(c.start.to_string())
@@ -98,12 +104,12 @@ pub async fn add(archive: &Archive, c: &Campaign, origin: &str) -> Result<(), Er
     .bind(c.due.map(|d| d.to_string()))
     .bind(&c.template_body)
     .bind(origin)
-    .bind(clock::now_shanghai().to_rfc3339())
+    .bind(bangfu_shared::time::in_shanghai(chrono::Utc::now()).to_rfc3339())
     .execute(archive.pool())
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Err(Error::Exists(c.id.clone()));
+        return Err(Error::Exists(c.id.to_string()));
     }
     Ok(())
 }
@@ -115,12 +121,12 @@ pub async fn get(archive: &Archive, id: &str) -> Result<Campaign, Error> {
         .await?
         .ok_or_else(|| Error::Unknown(id.to_string()))?;
     Ok(Campaign {
-        id: row.get(0),
+        id: CampaignId::parse(row.get(0)).map_err(|e| corrupt(e.to_string()))?,
         template: row.get(1),
         title: row.get(2),
-        start: date(row.get(3)),
-        end: date(row.get(4)),
-        due: row.get::<Option<&str>, _>(5).map(date),
+        start: date(row.get(3))?,
+        end: date(row.get(4))?,
+        due: row.get::<Option<&str>, _>(5).map(date).transpose()?,
         template_body: row.get(6),
     })
 }
@@ -145,10 +151,9 @@ pub async fn typed(archive: &Archive, campaign: &str) -> Result<BTreeMap<String,
     let mut out = BTreeMap::new();
     for row in rows {
         let value: &str = row.get(1);
-        out.insert(
-            row.get(0),
-            Decimal::parse(value).expect("stored figures are valid decimals"),
-        );
+        let value = Decimal::parse(value)
+            .map_err(|_| corrupt(format!("typed figure `{value}` of campaign `{campaign}`")))?;
+        out.insert(row.get(0), value);
     }
     Ok(out)
 }
@@ -236,13 +241,13 @@ pub async fn enter(
     let mut check = bangfu_shared::aggregate::aggregate(template, &[], &[], &period);
     check.enter(template, figures)?;
     let mut tx = archive.begin().await?;
-    let now = clock::now_shanghai().to_rfc3339();
+    let now = bangfu_shared::time::in_shanghai(chrono::Utc::now()).to_rfc3339();
     for (code, value) in figures {
         sqlx::query(
             "INSERT INTO typed_cells (campaign, code, value, entered_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (campaign, code) DO UPDATE SET value = excluded.value, entered_at = excluded.entered_at",
         )
-        .bind(&campaign.id)
+        .bind(campaign.id.as_str())
         .bind(code)
         .bind(value.to_string())
         .bind(&now)
@@ -263,38 +268,26 @@ pub struct Synced {
 
 /// This node's deadline in a parent's campaign: a county reports by the county date, a prefecture's
 /// own node by the prefecture date (campaigns flow down with one date per level, CONTRACT.md "Hub").
-pub fn due_for(org: &bangfu_shared::org::OrgCode, due: &crate::parent::Due) -> Option<NaiveDate> {
-    use bangfu_shared::org::Level;
-    match org.level() {
-        Level::County => Some(due.county),
-        Level::Prefecture => Some(due.prefecture),
-        Level::Province => due.province,
-    }
-}
-
-/// Inserts the parent's new campaigns and updates changed ones, in one transaction (DESIGN.md
-/// "Data flow" 1: campaigns travel down). The parent is authoritative for what it sent: a campaign
-/// entered locally under the same id takes the parent's definition. Typed-in figures are kept.
 pub async fn upsert_from_parent(
     archive: &Archive,
-    org: &bangfu_shared::org::OrgCode,
-    specs: &[crate::parent::CampaignSpec],
+    org: &OrgCode,
+    specs: &[protocol::Campaign],
 ) -> Result<Synced, Error> {
     let mut out = Synced::default();
-    let now = clock::now_shanghai().to_rfc3339();
+    let now = bangfu_shared::time::in_shanghai(chrono::Utc::now()).to_rfc3339();
     let mut tx = archive.begin().await?;
     for spec in specs {
         if spec.start > spec.end {
             return Err(Error::Dates {
-                id: spec.id.clone(),
+                id: spec.id.to_string(),
                 start: spec.start,
                 end: spec.end,
             });
         }
-        let due = due_for(org, &spec.due).map(|d| d.to_string());
+        let due = spec.due.for_level(org.level()).map(|d| d.to_string());
         let existed: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = ?)")
-                .bind(&spec.id)
+                .bind(spec.id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
         let changed = sqlx::query(
@@ -308,7 +301,7 @@ pub async fn upsert_from_parent(
                 OR campaigns.due_on IS NOT excluded.due_on OR campaigns.template_body IS NOT excluded.template_body \
                 OR campaigns.origin IS NOT 'parent'",
         )
-        .bind(&spec.id)
+        .bind(spec.id.as_str())
         .bind(&spec.template)
         .bind(&spec.title)
         .bind(spec.start.to_string())
@@ -336,7 +329,7 @@ const CAMPAIGNS_ETAG: &str = "campaigns_etag";
 pub async fn sync(
     parent: &crate::parent::Parent,
     archive: &Archive,
-    org: &bangfu_shared::org::OrgCode,
+    org: &OrgCode,
 ) -> anyhow::Result<Option<Synced>> {
     use anyhow::Context as _;
     let etag: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?")
@@ -377,8 +370,8 @@ mod tests {
         {"id":"dj","template":"custom","title":"大检查","start":"2026-03-01","end":"2026-03-31",
          "due":{"county":"2026-04-05","prefecture":"2026-04-15","province":null},"template_body":"id = \"custom\""}]}"#;
 
-    fn specs(json: &str) -> Vec<crate::parent::CampaignSpec> {
-        serde_json::from_str::<crate::parent::CampaignList>(json)
+    fn specs(json: &str) -> Vec<protocol::Campaign> {
+        serde_json::from_str::<protocol::CampaignList>(json)
             .unwrap()
             .campaigns
     }

@@ -2,7 +2,6 @@
 
 pub mod archive;
 pub mod campaigns;
-pub mod clock;
 pub mod columns;
 pub mod domain;
 pub mod eligibility;

@@ -8,10 +8,10 @@ use bangfu_node::archive::Archive;
 use bangfu_node::parent::Parent;
 use bangfu_node::settings::{Eligibility, Settings};
 use bangfu_node::{
-    campaigns, clock, eligibility, export, facts, import, outbox, reminders, reporting, reviews,
-    synth,
+    campaigns, eligibility, export, facts, import, outbox, reminders, reporting, reviews, synth,
 };
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, Version};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// bangfu-node keeps a county union's hardship-household archive (困难职工档案) on this machine,
@@ -102,7 +102,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         #[arg(long, conflicts_with_all = ["template", "as_of"], required_unless_present = "template")]
-        campaign: Option<String>,
+        campaign: Option<CampaignId>,
         #[arg(long, requires = "as_of")]
         template: Option<String>,
         /// The day the archive is counted on (YYYY-MM-DD).
@@ -120,7 +120,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         #[arg(long)]
-        campaign: String,
+        campaign: CampaignId,
         /// A .csv or .xlsx file of code,value rows.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
@@ -155,7 +155,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
         #[arg(long)]
-        campaign: String,
+        campaign: CampaignId,
     },
     /// Show campaigns, the versions of their reports, where each stands with the parent, and the
     /// parent's review (审核: 已核准 accepted / 已退回 returned, with the reason) (状态).
@@ -225,7 +225,7 @@ enum CampaignAction {
         data: PathBuf,
         /// The campaign's id, as the circular or the province names it (e.g. sn2026).
         #[arg(long)]
-        id: String,
+        id: CampaignId,
         /// A built-in table (songnuan, bangfu_center, dajiancha, dangan) or one in DIR/templates/.
         #[arg(long)]
         template: String,
@@ -355,7 +355,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = import::Context {
                 org: settings.org.clone(),
                 vocabulary: &vocabulary,
-                today: clock::today(),
+                today: bangfu_shared::time::local_day(chrono::Utc::now()),
                 progress: !json,
             };
             for file in &files {
@@ -426,8 +426,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let archive = Archive::open(&data, false).await?;
             let (report, table) = match (campaign, template, as_of) {
                 (Some(id), _, _) => {
-                    reporting::for_campaign(&archive, &data, &settings.org, &vocabulary, &id, 1)
-                        .await?
+                    reporting::for_campaign(
+                        &archive,
+                        &data,
+                        &settings.org,
+                        &vocabulary,
+                        id.as_str(),
+                        Version::FIRST,
+                    )
+                    .await?
                 }
                 (None, Some(t), Some(day)) => {
                     let table = if t.ends_with(".toml") {
@@ -446,7 +453,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         template: &table,
                         campaign: None,
                         period,
-                        version: 1,
+                        version: Version::FIRST,
                     };
                     let report = reporting::build(request, &archive_facts, &Default::default())?;
                     (report, table)
@@ -479,7 +486,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Settings::load(&data)?;
             let vocabulary = Settings::vocabulary(&data)?;
             let archive = Archive::open(&data, false).await?;
-            let c = campaigns::get(&archive, &campaign).await?;
+            let c = campaigns::get(&archive, campaign.as_str()).await?;
             let table = c.template(&data, &vocabulary)?;
             let mut all = campaigns::parse_assignments(&figures)?;
             if let Some(f) = file {
@@ -567,7 +574,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Push { data, campaign } => push(&data, &campaign).await,
+        Command::Push { data, campaign } => push(&data, campaign.as_str()).await,
         Command::Status { data, offline } => status(&data, offline).await,
         Command::Serve {
             data,
@@ -603,7 +610,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 households,
                 seed,
                 invalid_rate: invalid,
-                today: clock::today(),
+                today: bangfu_shared::time::local_day(chrono::Utc::now()),
                 dibao_line_yuan: dibao_line,
                 edge_ratio,
                 vocabulary: &vocabulary,
@@ -728,9 +735,16 @@ async fn version(
     id: &str,
 ) -> anyhow::Result<outbox::Versioned> {
     let vocabulary = Settings::vocabulary(data)?;
-    let (report, _) = reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0)
-        .await
-        .with_context(|| format!("building the report of campaign `{id}`"))?;
+    let (report, _) = reporting::for_campaign(
+        archive,
+        data,
+        &settings.org,
+        &vocabulary,
+        id,
+        Version::default(),
+    )
+    .await
+    .with_context(|| format!("building the report of campaign `{id}`"))?;
     let versioned = outbox::version_report(archive, id, report, chrono::Utc::now())
         .await
         .with_context(|| format!("campaign `{id}`: not versioned, nothing sent / 未生成新版本"))?;
@@ -797,9 +811,7 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
             .unwrap_or("(not connected / 未连接)")
     );
     if let (Some(p), false) = (parent_of(&settings)?, offline) {
-        if let Err(line) =
-            reviews::fetch(&p, &archive, settings.org.as_str(), chrono::Utc::now()).await
-        {
+        if let Err(line) = reviews::fetch(&p, &archive, &settings.org, chrono::Utc::now()).await {
             println!("{line}; showing the reviews as last fetched / 显示上次获取的审核结果");
         }
         if let Err(line) = reminders::refresh(&p, &archive, chrono::Utc::now()).await {
@@ -816,7 +828,10 @@ async fn status(data: &std::path::Path, offline: bool) -> anyhow::Result<()> {
             "campaign {}  {}  {}  {} – {}  due {}",
             c.id, c.template, c.title, c.start, c.end, due
         );
-        let mine: Vec<_> = entries.iter().filter(|e| e.campaign == c.id).collect();
+        let mine: Vec<_> = entries
+            .iter()
+            .filter(|e| c.id == e.campaign.as_str())
+            .collect();
         if mine.is_empty() {
             println!("  no version yet / 尚未生成报表版本");
         }
@@ -933,27 +948,27 @@ async fn serve(
                     }
                 }
             }
-            let today = clock::today();
+            let today = bangfu_shared::time::local_day(chrono::Utc::now());
             for c in campaigns::list(&archive).await? {
                 if today - c.end > chrono::Duration::days(REPORT_WINDOW_DAYS) {
                     continue;
                 }
-                match quiet_version(data, &archive, &settings, &c.id).await {
+                match quiet_version(data, &archive, &settings, c.id.as_str()).await {
                     Ok(outbox::Versioned::New { version, hash }) => {
-                        blocked.remove(&c.id);
+                        blocked.remove(c.id.as_str());
                         println!(
                             "campaign {} version {version}: new version queued (sha256 {hash}) / 新版本已排队",
                             c.id
                         );
                     }
                     Ok(outbox::Versioned::Unchanged { .. }) => {
-                        blocked.remove(&c.id);
+                        blocked.remove(c.id.as_str());
                     }
                     Err(e) => {
                         let reason = format!("{e:#}");
-                        if blocked.get(&c.id) != Some(&reason) {
+                        if blocked.get(c.id.as_str()) != Some(&reason) {
                             println!("campaign {}: not versioned / 未生成新版本: {reason}", c.id);
-                            blocked.insert(c.id.clone(), reason);
+                            blocked.insert(c.id.to_string(), reason);
                         }
                     }
                 }
@@ -963,7 +978,7 @@ async fn serve(
                     println!("{d}");
                 }
                 // The parent's reviews, after the pushes; a failure was already said by the sync.
-                for r in reviews::refresh(p, &archive, settings.org.as_str(), chrono::Utc::now())
+                for r in reviews::refresh(p, &archive, &settings.org, chrono::Utc::now())
                     .await
                     .unwrap_or_default()
                 {
@@ -1005,7 +1020,14 @@ async fn quiet_version(
     id: &str,
 ) -> anyhow::Result<outbox::Versioned> {
     let vocabulary = Settings::vocabulary(data)?;
-    let (report, _) =
-        reporting::for_campaign(archive, data, &settings.org, &vocabulary, id, 0).await?;
+    let (report, _) = reporting::for_campaign(
+        archive,
+        data,
+        &settings.org,
+        &vocabulary,
+        id,
+        Version::default(),
+    )
+    .await?;
     Ok(outbox::version_report(archive, id, report, chrono::Utc::now()).await?)
 }

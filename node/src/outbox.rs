@@ -111,7 +111,7 @@ pub async fn version_report(
         }
         None => 1,
     };
-    report.version = next;
+    report.version = next.into();
     let body = canonical(&report);
     let digest = hash(&body);
     sqlx::query("INSERT INTO report_versions (campaign, version, hash, body, created_at) VALUES (?, ?, ?, ?, ?)")
@@ -320,7 +320,7 @@ pub async fn drain(
             duplicate,
             ..
         } = &outcome
-            && *theirs != e.hash
+            && theirs.as_str() != e.hash
         {
             // The hub stored something, but not these bytes: the two ends disagree on what was sent.
             // Not retried (resending the same bytes gives the same answer); shown to the operator.
@@ -364,7 +364,7 @@ mod tests {
     async fn archive_with_campaign(dir: &std::path::Path) -> Archive {
         let archive = Archive::open(dir, true).await.unwrap();
         let c = Campaign {
-            id: "sn".into(),
+            id: "sn".parse().unwrap(),
             template: "songnuan".into(),
             title: "送温暖".into(),
             start: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
@@ -379,7 +379,7 @@ mod tests {
     async fn build(archive: &Archive, dir: &std::path::Path) -> Report {
         let vocabulary = bangfu_shared::vocabulary::Vocabulary::builtin();
         let org = OrgCode::parse("H01").unwrap();
-        crate::reporting::for_campaign(archive, dir, &org, &vocabulary, "sn", 0)
+        crate::reporting::for_campaign(archive, dir, &org, &vocabulary, "sn", Default::default())
             .await
             .unwrap()
             .0
@@ -451,7 +451,7 @@ mod tests {
         .unwrap();
         assert_eq!(super::hash(body.as_bytes()), hash);
         let sent: Report = serde_json::from_str(&body).unwrap();
-        assert_eq!(sent.version, 2);
+        assert_eq!(sent.version.get(), 2);
         assert_eq!(sent.cells["4A"].value().unwrap().to_string(), "13");
     }
 

@@ -18,6 +18,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use bangfu_client::server::Peer;
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{Problem, media, routes};
 
 use crate::archive::Archive;
 use crate::parent::Parent;
@@ -69,7 +70,7 @@ struct Served {
 pub fn router(archive: Archive, org: OrgCode) -> Router {
     let state = Served { archive, org };
     Router::new()
-        .route("/api/v1/campaigns/{id}/report", get(report))
+        .route(routes::PULL, get(report))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             only_the_parent,
@@ -77,16 +78,20 @@ pub fn router(archive: Archive, org: OrgCode) -> Router {
         .with_state(state)
 }
 
-/// An RFC 7807 problem, as the hub answers too.
+/// A refusal as the hub answers one too (RFC 9457).
 fn problem(status: StatusCode, detail: String) -> Response {
-    let body = serde_json::json!({ "type": "about:blank", "title": status.canonical_reason().unwrap_or(""), "status": status.as_u16(), "detail": detail });
+    let body = Problem::new(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        detail,
+    );
     (
         status,
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
+            HeaderValue::from_static(media::PROBLEM_JSON),
         )],
-        body.to_string(),
+        body.to_json(),
     )
         .into_response()
 }
@@ -134,10 +139,7 @@ async fn report(State(s): State<Served>, UrlPath(id): UrlPath<String>) -> Respon
             tracing::info!(campaign = %id, version, "report pulled by the parent");
             (
                 StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
+                [(header::CONTENT_TYPE, HeaderValue::from_static(media::JSON))],
                 body,
             )
                 .into_response()

@@ -2,17 +2,18 @@
 //! pushes and says each new one once; `status` shows them (live when connected, as last fetched
 //! with `--offline`).
 
+use bangfu_shared::protocol::{CampaignId, Reminder, ReminderKind};
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
 use crate::archive::{self, Archive};
-use crate::parent::{Parent, ReminderSpec};
+use crate::parent::Parent;
 
 /// A reminder as kept here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
-    pub campaign: String,
-    pub kind: String,
+    pub campaign: CampaignId,
+    pub kind: ReminderKind,
     pub due: String,
     pub message: String,
     pub fetched_at: String,
@@ -21,15 +22,15 @@ pub struct Stored {
 /// Keeps `r` unless it is already kept; whether it was new.
 pub async fn store(
     archive: &Archive,
-    r: &ReminderSpec,
+    r: &Reminder,
     now: DateTime<Utc>,
 ) -> Result<bool, archive::Error> {
     let done = sqlx::query(
         "INSERT INTO reminders (campaign, kind, due, message, fetched_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign, kind) DO NOTHING",
     )
-    .bind(&r.campaign)
-    .bind(&r.kind)
-    .bind(&r.due)
+    .bind(r.campaign.as_str())
+    .bind(r.kind.to_string())
+    .bind(r.due.to_string())
     .bind(&r.message)
     .bind(now.to_rfc3339())
     .execute(archive.pool())
@@ -44,16 +45,24 @@ pub async fn list(archive: &Archive) -> Result<Vec<Stored>, archive::Error> {
         .fetch_all(archive.pool())
         .await
         .map_err(archive::Error::Database)?;
-    Ok(rows
-        .iter()
-        .map(|r| Stored {
-            campaign: r.get(0),
-            kind: r.get(1),
-            due: r.get(2),
-            message: r.get(3),
-            fetched_at: r.get(4),
+    rows.iter()
+        .map(|r| {
+            let corrupt =
+                |what: String| archive::Error::Corrupt(format!("a stored reminder: {what}"));
+            let kind: &str = r.get(1);
+            Ok(Stored {
+                campaign: CampaignId::parse(r.get(0)).map_err(|e| corrupt(e.to_string()))?,
+                kind: kind.parse().map_err(
+                    |e: bangfu_shared::protocol::reminder::ReminderKindError| {
+                        corrupt(e.to_string())
+                    },
+                )?,
+                due: r.get(2),
+                message: r.get(3),
+                fetched_at: r.get(4),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Fetches the parent's reminders for this node and keeps the new ones, which it returns (for
@@ -62,7 +71,7 @@ pub async fn refresh(
     parent: &Parent,
     archive: &Archive,
     now: DateTime<Utc>,
-) -> Result<Vec<ReminderSpec>, String> {
+) -> Result<Vec<Reminder>, String> {
     let all = parent
         .reminders()
         .await
@@ -81,13 +90,14 @@ pub async fn refresh(
 mod tests {
     use super::*;
 
-    fn spec(kind: &str) -> ReminderSpec {
-        ReminderSpec {
-            campaign: "sn".into(),
+    fn spec(kind: &str) -> Reminder {
+        Reminder {
+            campaign: CampaignId::parse("sn").unwrap(),
             title: "送温暖".into(),
-            org: "H01".into(),
-            kind: kind.into(),
-            due: "2026-02-05".into(),
+            org: bangfu_shared::org::OrgCode::parse("H01").unwrap(),
+            name: "京山县总工会".into(),
+            kind: kind.parse().unwrap(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 2, 5).unwrap(),
             message: format!("【逾期提醒】{kind}"),
         }
     }
@@ -111,7 +121,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| r.kind)
+            .map(|r| r.kind.to_string())
             .collect();
         assert_eq!(kinds, ["overdue:2026-02-06", "due_soon"]);
     }

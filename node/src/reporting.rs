@@ -1,6 +1,7 @@
 //! Building the report a node would send: aggregate the archive, add the typed-in figures, run the
 //! table's rules, then disclosure control. What comes out is exactly what would leave the building.
 
+use bangfu_shared::protocol::{CampaignId, Version};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -39,7 +40,7 @@ pub async fn for_campaign(
     org: &OrgCode,
     vocabulary: &Vocabulary,
     id: &str,
-    version: u32,
+    version: Version,
 ) -> Result<(Report, Template), Error> {
     let c = campaigns::get(archive, id).await?;
     let table = c.template(data, vocabulary)?;
@@ -60,9 +61,9 @@ pub async fn for_campaign(
 pub struct Request<'a> {
     pub org: OrgCode,
     pub template: &'a Template,
-    pub campaign: Option<String>,
+    pub campaign: Option<CampaignId>,
     pub period: Period,
-    pub version: u32,
+    pub version: Version,
 }
 
 /// Aggregates, checks and protects: the report as it would be sent.
@@ -109,7 +110,7 @@ pub fn as_table(report: &Report, template: &Template, org_name: &str) -> String 
         report.org,
         org_name,
         report.as_of,
-        report.campaign.as_deref().unwrap_or("-"),
+        report.campaign.as_ref().map_or("-", CampaignId::as_str),
         report.version
     );
     out.push_str(&format!(
@@ -180,7 +181,7 @@ pub fn write_xlsx(
                 report.org,
                 org_name,
                 report.as_of,
-                report.campaign.as_deref().unwrap_or("-")
+                report.campaign.as_ref().map_or("-", CampaignId::as_str)
             ),
         )
         .map_err(failed)?;

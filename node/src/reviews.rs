@@ -2,19 +2,20 @@
 //! reason to correct. `serve` asks the parent after each round of pushes and keeps the answers, so
 //! `status --offline` can show them without a connection; `status` asks live when connected.
 
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::{CampaignId, OutboxState, Review, ReviewState, Version};
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
 use crate::archive::{self, Archive};
-use crate::parent::{Parent, ReviewSpec};
+use crate::parent::Parent;
 
 /// A review as stored here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
-    pub campaign: String,
-    pub version: u32,
-    /// `pending`, `accepted` or `returned`.
-    pub state: String,
+    pub campaign: CampaignId,
+    pub version: Version,
+    pub state: ReviewState,
     pub reason: Option<String>,
     pub decided_at: Option<String>,
     pub fetched_at: String,
@@ -23,34 +24,24 @@ pub struct Stored {
 impl Stored {
     /// The state as a person reads it: 待审核 pending, 已核准 accepted, 已退回 returned.
     pub fn label(&self) -> String {
-        let zh = match self.state.as_str() {
-            "accepted" => "已核准",
-            "returned" => "已退回",
-            _ => "待审核",
-        };
-        format!("{zh} {}", self.state)
+        format!("{} {}", self.state.label(), self.state)
     }
 }
 
 /// Keeps what the parent answered about one version (the latest answer wins).
 pub async fn store(
     archive: &Archive,
-    r: &ReviewSpec,
+    r: &Review,
     now: DateTime<Utc>,
 ) -> Result<(), archive::Error> {
-    let state = match r.state.as_str() {
-        s @ ("pending" | "accepted" | "returned") => s,
-        // A state this node does not know yet is not stored as something it is not.
-        _ => return Ok(()),
-    };
     sqlx::query(
         "INSERT INTO reviews (campaign, version, state, reason, decided_at, fetched_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (campaign, version) DO UPDATE SET state = excluded.state, reason = excluded.reason,
          decided_at = excluded.decided_at, fetched_at = excluded.fetched_at",
     )
-    .bind(&r.campaign)
-    .bind(i64::from(r.version))
-    .bind(state)
+    .bind(r.campaign.as_str())
+    .bind(r.version.to_db())
+    .bind(r.state.as_str())
     .bind(&r.reason)
     .bind(&r.at)
     .bind(now.to_rfc3339())
@@ -66,17 +57,22 @@ pub async fn list(archive: &Archive) -> Result<Vec<Stored>, archive::Error> {
         .fetch_all(archive.pool())
         .await
         .map_err(archive::Error::Database)?;
-    Ok(rows
-        .iter()
-        .map(|r| Stored {
-            campaign: r.get(0),
-            version: r.get::<i64, _>(1) as u32,
-            state: r.get(2),
-            reason: r.get(3),
-            decided_at: r.get(4),
-            fetched_at: r.get(5),
+    rows.iter()
+        .map(|r| {
+            let corrupt =
+                |what: String| archive::Error::Corrupt(format!("a stored review: {what}"));
+            let state: &str = r.get(2);
+            Ok(Stored {
+                campaign: CampaignId::parse(r.get(0)).map_err(|e| corrupt(e.to_string()))?,
+                version: Version::from_db(r.get(1)).map_err(|e| corrupt(e.to_string()))?,
+                state: ReviewState::parse(state)
+                    .ok_or_else(|| corrupt(format!("state `{state}`")))?,
+                reason: r.get(3),
+                decided_at: r.get(4),
+                fetched_at: r.get(5),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Asks the parent for the review of this node's latest version on every campaign it has
@@ -85,17 +81,19 @@ pub async fn list(archive: &Archive) -> Result<Vec<Stored>, archive::Error> {
 pub async fn fetch(
     parent: &Parent,
     archive: &Archive,
-    org: &str,
+    org: &OrgCode,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     let campaigns: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT campaign FROM outbox WHERE state = 'acked' ORDER BY campaign",
+        "SELECT DISTINCT campaign FROM outbox WHERE state = ? ORDER BY campaign",
     )
+    .bind(OutboxState::Acked.as_str())
     .fetch_all(archive.pool())
     .await
     .map_err(|e| format!("reading the outbox: {e}"))?;
     let mut n = 0;
     for c in campaigns {
+        let c = CampaignId::parse(&c).map_err(|e| format!("reading the outbox: {e}"))?;
         match parent.review(&c, org).await {
             Ok(Some(r)) => {
                 store(archive, &r, now)
@@ -118,7 +116,7 @@ pub async fn fetch(
 pub async fn refresh(
     parent: &Parent,
     archive: &Archive,
-    org: &str,
+    org: &OrgCode,
     now: DateTime<Utc>,
 ) -> Result<Vec<Stored>, String> {
     let key = |r: &Stored| {
@@ -163,12 +161,12 @@ pub fn describe(r: &Stored) -> String {
 mod tests {
     use super::*;
 
-    fn spec(version: u32, state: &str, reason: Option<&str>) -> ReviewSpec {
-        ReviewSpec {
-            campaign: "sn".into(),
-            org: "H01".into(),
-            version,
-            state: state.into(),
+    fn spec(version: u32, state: &str, reason: Option<&str>) -> Review {
+        Review {
+            campaign: CampaignId::parse("sn").unwrap(),
+            org: OrgCode::parse("H01").unwrap(),
+            version: Version::new(version),
+            state: ReviewState::parse(state).unwrap(),
             reason: reason.map(str::to_string),
             at: Some("2026-12-01T10:00:00+00:00".into()),
         }
@@ -188,17 +186,22 @@ mod tests {
         store(&archive, &spec(2, "accepted", None), now)
             .await
             .unwrap();
-        store(&archive, &spec(2, "approved-by-someone-new", None), now)
-            .await
-            .unwrap();
+        // A state this node does not know yet is not taken for one it knows: it does not parse.
+        let unknown =
+            r#"{"campaign":"sn","org":"H01","version":2,"state":"approved-by-someone-new"}"#;
+        assert!(serde_json::from_str::<Review>(unknown).is_err());
         let all = list(&archive).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(
-            (all[0].version, all[0].label(), all[0].reason.as_deref()),
+            (
+                all[0].version.get(),
+                all[0].label(),
+                all[0].reason.as_deref()
+            ),
             (1, "已退回 returned".to_string(), Some("3B 与档案不符"))
         );
         assert_eq!(
-            (all[1].version, all[1].label()),
+            (all[1].version.get(), all[1].label()),
             (2, "已核准 accepted".to_string())
         );
         archive.close().await;

@@ -1,5 +1,5 @@
 //! `connect`, `push` and `status` through the real binary, with real certificates from the project's
-//! own PKI (`bangfu_hub::pki`, STYLE.md "Tests"). The parent here is a closed port: what a county sees
+//! own PKI (`bangfu_client::pki`, STYLE.md "Tests"). The parent here is a closed port: what a county sees
 //! when its hub is down. Delivery to a real hub is the end-to-end test, once the hub serves.
 
 mod common;
@@ -12,10 +12,10 @@ use common::*;
 /// A CA for HB and an identity for county H01 (with 127.0.0.1 as a host), in `dir/pki` and `dir/tls`.
 fn identity(dir: &Path) -> PathBuf {
     let pki = dir.join("pki");
-    bangfu_hub::pki::init(&pki, &OrgCode::parse("HB").unwrap(), "湖北省总工会", 365).unwrap();
+    bangfu_client::pki::init(&pki, &OrgCode::parse("HB").unwrap(), "湖北省总工会", 365).unwrap();
     let tls = dir.join("tls");
-    let options = bangfu_hub::pki::IssueOptions::for_days(vec!["127.0.0.1".into()], 30);
-    bangfu_hub::pki::issue(
+    let options = bangfu_client::pki::IssueOptions::for_days(vec!["127.0.0.1".into()], 30);
+    bangfu_client::pki::issue(
         &pki,
         &OrgCode::parse("H01").unwrap(),
         "京山县总工会",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::decimal::Decimal;
 use crate::disclose::Protected;
 use crate::org::OrgCode;
+use crate::protocol::{CampaignId, ReviewMark, Version};
 use crate::rules::{FailedRule, Outcome, PendingRule};
 use crate::template::Template;
 
@@ -106,9 +107,9 @@ impl Cell {
 pub struct Report {
     pub org: OrgCode,
     pub template: String,
-    pub campaign: Option<String>,
+    pub campaign: Option<CampaignId>,
     pub as_of: NaiveDate,
-    pub version: u32,
+    pub version: Version,
     /// The k the cells were protected with.
     pub threshold: u32,
     pub cells: BTreeMap<String, Cell>,
@@ -125,7 +126,7 @@ pub struct Report {
     /// In a hub's report to its own parent: the review this hub gave each embedded child's report
     /// (by org), so the parent sees what was accepted below it. Absent in a node's report.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub reviews: BTreeMap<String, crate::review::ReviewMark>,
+    pub reviews: BTreeMap<String, ReviewMark>,
 }
 
 impl Report {
@@ -133,9 +134,9 @@ impl Report {
     pub fn new(
         org: OrgCode,
         template: &Template,
-        campaign: Option<String>,
+        campaign: Option<CampaignId>,
         as_of: NaiveDate,
-        version: u32,
+        version: Version,
         protected: Protected,
         rules: Outcome,
     ) -> Report {

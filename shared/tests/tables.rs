@@ -9,6 +9,7 @@ use bangfu_shared::decimal::Decimal;
 use bangfu_shared::disclose::{self, audit, protect};
 use bangfu_shared::facts::{AidFacts, Dim, HouseholdFacts, UNKNOWN};
 use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::Version;
 use bangfu_shared::report::{Cell, Report};
 use bangfu_shared::rules::evaluate;
 use bangfu_shared::template::{self, Template};
@@ -177,7 +178,7 @@ fn report_for(t: &Template, hs: &[HouseholdFacts], aid: &[AidFacts], period: &Pe
         t,
         None,
         period.as_of,
-        1,
+        Version::FIRST,
         protected,
         outcome,
     )
@@ -251,7 +252,7 @@ fn tiny_counties_are_protected() {
                 &t,
                 None,
                 period.as_of,
-                1,
+                Version::FIRST,
                 protected,
                 evaluate(&t, |i| values.value(i)),
             );
@@ -340,7 +341,7 @@ fn a_hand_written_template_loads_and_reports() {
         &t,
         None,
         period.as_of,
-        1,
+        Version::FIRST,
         protect(&t, &values).unwrap(),
         evaluate(&t, |i| values.value(i)),
     );
@@ -450,7 +451,7 @@ fn a_high_importance_failure_blocks_the_report() {
         &t,
         None,
         period.as_of,
-        1,
+        Version::FIRST,
         protect(&t, &values).unwrap(),
         outcome,
     );

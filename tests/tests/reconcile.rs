@@ -152,7 +152,7 @@ fn a_tampered_prefecture_rollup_is_stored_and_flagged_at_the_province() {
     // total than its counties' reports add up to, as a new version.
     let out = Command::new("sqlite3")
         .arg(prefecture.join("hub.db"))
-        .arg(format!("SELECT body FROM upstream WHERE campaign = '{CAMPAIGN}' AND state = 'delivered' ORDER BY version DESC LIMIT 1"))
+        .arg(format!("SELECT body FROM upstream WHERE campaign = '{CAMPAIGN}' AND state = 'acked' ORDER BY version DESC LIMIT 1"))
         .output()
         .expect("running sqlite3");
     assert!(

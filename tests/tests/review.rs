@@ -371,16 +371,18 @@ fn a_returned_report_is_corrected_accepted_and_seen_at_every_level() {
     // A county's certificate reads only its own review: H02's reading H01's is refused (403).
     let rt = tokio::runtime::Runtime::new().unwrap();
     let as_h02 = bangfu_client::Parent::new(&pref_url, &dir.join("tls-H02")).unwrap();
-    let err = rt.block_on(as_h02.review(CAMPAIGN, "H01")).unwrap_err();
+    let err = rt
+        .block_on(as_h02.review(&CAMPAIGN.parse().unwrap(), &"H01".parse().unwrap()))
+        .unwrap_err();
     assert!(
         matches!(err, bangfu_client::Error::Review { status: 403, .. }),
         "{err}"
     );
     let own = rt
-        .block_on(as_h02.review(CAMPAIGN, "H02"))
+        .block_on(as_h02.review(&CAMPAIGN.parse().unwrap(), &"H02".parse().unwrap()))
         .unwrap()
         .unwrap();
-    assert_eq!((own.version, own.state.as_str()), (1, "pending"));
+    assert_eq!((own.version.get(), own.state.as_str()), (1, "pending"));
 }
 
 /// Display width: CJK characters take two columns.

@@ -35,6 +35,10 @@ pub enum Error {
     Sqlite(#[from] bulk::SqliteError),
     #[error("archive migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row no longer reads as what was written (the database was edited by hand): said,
+    /// not panicked on, so the rest of the node keeps working.
+    #[error("a stored row is unreadable: {0} / 数据库记录损坏")]
+    Corrupt(String),
 }
 
 /// Counts of what the archive holds.

@@ -170,7 +170,7 @@ pub async fn import_file(
     };
 
     let sha256 = file.sha256;
-    let imported_at = crate::clock::now_shanghai().to_rfc3339();
+    let imported_at = bangfu_shared::time::in_shanghai(chrono::Utc::now()).to_rfc3339();
     let mut streams = Vec::new();
     for (mut outcome, changed, new) in changed_by_stream {
         let valid = outcome.rows_read - outcome.rows_rejected;

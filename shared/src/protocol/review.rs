@@ -1,7 +1,11 @@
 //! Review (审核, seed 000: the prefecture "检查核准"s what its counties report): the state a parent
-//! gives each version of a child's report, as the wire and the rollup carry it.
+//! gives each version of a child's report, as the wire and the rollup carry it
+//! (`GET /api/v1/campaigns/{id}/reports/{org}/review`, readable only with the child's own certificate).
 
 use serde::{Deserialize, Serialize};
+
+use super::{CampaignId, Version};
+use crate::org::OrgCode;
 
 /// Where one version of a child's report stands with its parent's reviewers. A version nobody has
 /// reviewed yet is pending; a newer version from the child starts pending again.
@@ -58,8 +62,38 @@ impl std::fmt::Display for ReviewState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewMark {
-    pub version: u32,
+    pub version: Version,
     pub state: ReviewState,
+}
+
+/// The review of one version of a child's report, as served to the child:
+/// `{campaign, org, version, state, reason, at}` (`at`: when decided, RFC 3339; null while pending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub campaign: CampaignId,
+    pub org: OrgCode,
+    pub version: Version,
+    pub state: ReviewState,
+    /// Why a version was returned: free text for the child, never sent further up.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+impl Review {
+    /// What goes up and onto rollups: the version and its state, without the reason.
+    pub fn mark(&self) -> ReviewMark {
+        ReviewMark {
+            version: self.version,
+            state: self.state,
+        }
+    }
+
+    /// The state as a person reads it: `已核准 accepted`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.state.label(), self.state)
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +114,14 @@ mod tests {
             assert_eq!(ReviewState::parse(s.as_str()), Some(s));
         }
         assert_eq!(ReviewState::parse("approved"), None);
+    }
+
+    #[test]
+    fn a_pending_review_has_no_reason_and_no_time() {
+        let r: Review = serde_json::from_str(r#"{"campaign":"sn","org":"H01","version":2,"state":"pending","reason":null,"at":null}"#).unwrap();
+        assert_eq!(
+            (r.version, r.state.as_str(), r.reason, r.at),
+            (Version::new(2), "pending", None, None)
+        );
     }
 }

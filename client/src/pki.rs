@@ -412,17 +412,17 @@ pub fn list(dir: &Path) -> Result<Vec<IssuedEntry>> {
 
 /// The org a certificate was issued to: its one `urn:bangfu:org:CODE` URI SAN.
 pub fn org_of(cert_der: &[u8]) -> Result<OrgCode> {
-    bangfu_client::tls::org_of(cert_der).map_err(from_tls)
+    crate::tls::org_of(cert_der).map_err(from_tls)
 }
 
 /// A certificate's serial in the canonical form used in `issued.csv`, `revoked.txt` and `pki list`.
 pub fn serial_of(cert_der: &[u8]) -> Result<String> {
-    bangfu_client::tls::serial_of(cert_der).map_err(from_tls)
+    crate::tls::serial_of(cert_der).map_err(from_tls)
 }
 
 /// The certificate-reading errors of the TLS module, as this module's own.
-fn from_tls(e: bangfu_client::tls::Error) -> Error {
-    use bangfu_client::tls::Error as T;
+fn from_tls(e: crate::tls::Error) -> Error {
+    use crate::tls::Error as T;
     match e {
         T::OrgSanCount(n) => Error::OrgSanCount(n),
         T::BadOrg(e) => Error::BadOrg(e),
