@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use bangfu_hub::campaigns::{self, Campaign, Due};
 use bangfu_hub::registry::{self, Org};
-use bangfu_hub::store::{self, Store};
+use bangfu_hub::store::Store;
 use bangfu_hub::{intake, rollup};
 use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::disclose::protect;
@@ -61,7 +61,7 @@ async fn main() {
         .iter()
         .position(|a| a == "--database-url")
         .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| store::sqlite_url(dir.path()));
+        .unwrap_or_else(|| bangfu_hub::config::sqlite_url(dir.path()));
     let store = Store::open(&url).await.unwrap();
     let v = Vocabulary::builtin();
     let t = template::builtin("dangan", &v).unwrap();

@@ -1,5 +1,9 @@
 //! `hub.toml`, the hub's settings written by `init`: who the hub is and where its TLS identity,
-//! CA and database are. Strict: an unknown key is an error, so a typo is not silently ignored.
+//! CA and database are, and the settings of its jobs (`[pull]`, `[reconcile]`, `[remind]`). Strict:
+//! an unknown key is an error, so a typo is not silently ignored.
+//!
+//! Plain data that imports nothing else of the hub: every module may read its settings from here
+//! without the settings' module importing it back.
 
 use std::path::{Path, PathBuf};
 
@@ -37,13 +41,88 @@ pub struct HubConfig {
     pub database_url: Option<String>,
     /// `[pull] schedule = "0 0 8 * * *"`: pull the children that serve, on a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull: Option<crate::pull_schedule::PullSettings>,
+    pub pull: Option<PullSettings>,
     /// `[reconcile]`: when a rollup flags a cell as an outlier.
     #[serde(default)]
-    pub reconcile: crate::reconcile::Settings,
+    pub reconcile: ReconcileSettings,
     /// `[remind]`: when and how often children that have not reported are reminded.
     #[serde(default)]
-    pub remind: crate::remind::Settings,
+    pub remind: RemindSettings,
+}
+
+/// The `[pull]` table of hub.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSettings {
+    /// Six-field cron, seconds first, in Asia/Shanghai time: "0 0 8 * * *" is 08:00 every day.
+    pub schedule: String,
+}
+
+/// `hub.toml` `[reconcile]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// A cell is an outlier when the larger of this and the previous campaign's figure is more than
+    /// this many times the smaller.
+    #[serde(default = "default_factor")]
+    pub outlier_factor: f64,
+    /// Changes where both figures are below this are ignored: 2 → 9 households is noise, not news.
+    #[serde(default = "default_min_base")]
+    pub outlier_min_base: f64,
+}
+
+fn default_factor() -> f64 {
+    3.0
+}
+
+fn default_min_base() -> f64 {
+    20.0
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> ReconcileSettings {
+        ReconcileSettings {
+            outlier_factor: default_factor(),
+            outlier_min_base: default_min_base(),
+        }
+    }
+}
+
+/// `hub.toml` `[remind]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindSettings {
+    /// When a serving hub runs a round: six cron fields, seconds first, in Asia/Shanghai.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    /// A child is reminded once when its due date is this many days away or fewer.
+    #[serde(default = "default_days_before")]
+    pub days_before: u32,
+    /// An overdue child is reminded once a day for this many days after its due date.
+    #[serde(default = "default_overdue_days")]
+    pub overdue_days: u32,
+}
+
+fn default_schedule() -> String {
+    "0 0 9 * * *".into()
+}
+
+fn default_days_before() -> u32 {
+    3
+}
+
+fn default_overdue_days() -> u32 {
+    7
+}
+
+impl Default for RemindSettings {
+    fn default() -> RemindSettings {
+        RemindSettings {
+            schedule: default_schedule(),
+            days_before: default_days_before(),
+            overdue_days: default_overdue_days(),
+        }
+    }
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -116,8 +195,13 @@ impl HubConfig {
     pub fn database_url(&self, data: &Path) -> String {
         self.database_url
             .clone()
-            .unwrap_or_else(|| crate::store::sqlite_url(data))
+            .unwrap_or_else(|| sqlite_url(data))
     }
+}
+
+/// The URL of the default SQLite store in a data folder (`hub.db` beside `hub.toml`).
+pub fn sqlite_url(data: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data.join("hub.db").display())
 }
 
 #[cfg(test)]
@@ -152,7 +236,7 @@ mod tests {
                 .unwrap();
         assert_eq!(
             c.reconcile,
-            crate::reconcile::Settings {
+            ReconcileSettings {
                 outlier_factor: 3.0,
                 outlier_min_base: 20.0
             }
@@ -165,6 +249,12 @@ mod tests {
             toml::from_str::<HubConfig>(&format!("{text}outlier_base = 1\n")).is_err(),
             "a typo in [reconcile] is refused"
         );
+    }
+
+    #[test]
+    fn an_unknown_key_in_pull_is_refused() {
+        let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[pull]\nschedule = \"0 0 8 * * *\"\nevery = 1\n";
+        assert!(toml::from_str::<HubConfig>(text).is_err());
     }
 
     #[test]

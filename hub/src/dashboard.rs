@@ -29,11 +29,11 @@ use bangfu_shared::template::Template;
 use futures_util::stream::{self, Stream};
 use tokio::sync::watch;
 
+use crate::app::Hub;
 use crate::campaigns::{self, Campaign};
 use crate::error::Error;
-use crate::reconcile;
 use crate::registry;
-use crate::rollup::{self, Rollup, RollupCell};
+use crate::rollup::{Rollup, RollupCell};
 use crate::store::Store;
 
 /// How often an open event stream looks for changes made by other processes.
@@ -59,10 +59,7 @@ impl Changes {
 /// What the dashboard's handlers share.
 #[derive(Clone)]
 pub struct DashboardState {
-    pub store: Store,
-    pub org: OrgCode,
-    pub name: String,
-    pub reconcile: reconcile::Settings,
+    pub hub: Hub,
     pub changes: Arc<Changes>,
 }
 
@@ -77,14 +74,18 @@ pub fn router(state: DashboardState) -> Router {
 }
 
 async fn index(State(s): State<DashboardState>) -> Result<Html<String>, Error> {
-    let list = campaigns::list(&s.store).await?;
-    let expected = registry::list(&s.store).await?.len();
+    let list = campaigns::list(&s.hub.store).await?;
+    let expected = registry::list(&s.hub.store).await?.len();
     let mut rows = Vec::with_capacity(list.len());
     for c in list {
-        let received = received(&s.store, c.id.as_str()).await?;
+        let received = received(&s.hub.store, c.id.as_str()).await?;
         rows.push((c, received, expected));
     }
-    Ok(Html(index_html(&s.org, &s.name, &rows)))
+    Ok(Html(index_html(
+        &s.hub.config.org,
+        &s.hub.config.name,
+        &rows,
+    )))
 }
 
 /// How many children sent any version of `campaign` (a count, not the rollup: the index lists every
@@ -103,9 +104,9 @@ async fn page(
     State(s): State<DashboardState>,
     Path(id): Path<CampaignId>,
 ) -> Result<Html<String>, Error> {
-    let (campaign, template) = campaign(&s.store, &id).await?;
-    let r = rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?;
-    let names = names(&s.store).await?;
+    let (campaign, template) = campaign(&s.hub.store, &id).await?;
+    let r = s.hub.rollup(&id).await?;
+    let names = names(&s.hub.store).await?;
     Ok(Html(page_html(
         &campaign,
         &tree_html(&r, &template, &names),
@@ -116,19 +117,16 @@ async fn tree(
     State(s): State<DashboardState>,
     Path(id): Path<CampaignId>,
 ) -> Result<Html<String>, Error> {
-    let (_, template) = campaign(&s.store, &id).await?;
-    let r = rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?;
-    Ok(Html(tree_html(&r, &template, &names(&s.store).await?)))
+    let (_, template) = campaign(&s.hub.store, &id).await?;
+    let r = s.hub.rollup(&id).await?;
+    Ok(Html(tree_html(&r, &template, &names(&s.hub.store).await?)))
 }
 
 async fn rollup_json(
     State(s): State<DashboardState>,
     Path(id): Path<CampaignId>,
 ) -> Result<Response, Error> {
-    Ok(
-        Json(rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile).await?)
-            .into_response(),
-    )
+    Ok(Json(s.hub.rollup(&id).await?).into_response())
 }
 
 /// `event: rollup` with `{"version", "received", "expected"}` now, and again whenever the stored
@@ -137,7 +135,7 @@ async fn events(
     State(s): State<DashboardState>,
     Path(id): Path<CampaignId>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
-    campaign(&s.store, &id).await?;
+    campaign(&s.hub.store, &id).await?;
     let changes = s.changes.0.subscribe();
     let stream = stream::unfold(
         (s, id, changes, None::<Version>),
@@ -147,9 +145,7 @@ async fn events(
                     // Woken by an accepted report, or by the poll for other processes' changes.
                     let _ = tokio::time::timeout(POLL, changes.changed()).await;
                 }
-                let r = match rollup::rollup_with(&s.store, &s.org, &s.name, &id, &s.reconcile)
-                    .await
-                {
+                let r = match s.hub.rollup(&id).await {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(campaign = %id, error = %e, "dashboard: cannot compute the rollup; retrying");

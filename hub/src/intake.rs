@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 
 use crate::campaigns;
 use crate::error::Error;
-use crate::ingest::{self, Stored};
 use crate::registry;
 use crate::store::Store;
+use crate::store::ingest::{self, Stored};
 
 /// Checks and stores a report posted by `peer`, received at `now`.
 pub async fn receive(

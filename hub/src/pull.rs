@@ -7,15 +7,12 @@
 //! the federation's CA (reqwest checks that, and the host name) and must name the org being pulled,
 //! so a hub never files one county's report under another's name.
 
-use anyhow::Context as _;
 use bangfu_client::Parent;
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::protocol::{CampaignId, Receipt, ReceiptStatus};
-use chrono::{DateTime, Utc};
 
+use crate::app::Hub;
 use crate::campaigns;
-use crate::config::HubConfig;
-use crate::error::Error;
 use crate::intake;
 use crate::registry;
 use crate::store::{self, Store};
@@ -24,19 +21,66 @@ use crate::store::{self, Store};
 /// corrections), as a node keeps reporting on them.
 pub const OPEN_DAYS: i64 = 60;
 
+/// Why a pull brought nothing in. Every variant says what and where; nothing is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} is not a registered child of this hub / 不是本级登记的下级单位")]
+    NotAChild(OrgCode),
+    #[error("no campaign `{0}` on this hub / 没有该填报任务")]
+    NoCampaign(CampaignId),
+    #[error(
+        "--address {0}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://"
+    )]
+    NotHttps(String),
+    #[error(
+        "{0} has no address to pull from; record one with `bangfu-hub org add --code {0} --name NAME --address https://HOST:PORT` / 该下级未登记服务地址"
+    )]
+    NoAddress(OrgCode),
+    #[error("setting up the mutual-TLS client to {org} at {address}: {source}")]
+    Client {
+        org: OrgCode,
+        address: String,
+        #[source]
+        source: bangfu_client::Error,
+    },
+    #[error("pulling {org}'s report on `{campaign}`: {source}")]
+    Fetch {
+        org: OrgCode,
+        campaign: CampaignId,
+        #[source]
+        source: bangfu_client::Error,
+    },
+    #[error(
+        "the server at {address} has a certificate of {found}, not of {org}; nothing stored / 对方证书单位不符"
+    )]
+    WrongServer {
+        address: String,
+        found: String,
+        org: OrgCode,
+    },
+    #[error(
+        "the report pulled from {org} was refused by this hub's intake / 拉取的报表未通过审核: {source}"
+    )]
+    Refused {
+        org: OrgCode,
+        #[source]
+        source: crate::error::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
 /// Records where child `code` serves its reports (`https://HOST:PORT`).
-pub async fn set_address(store: &Store, code: &OrgCode, address: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        address.starts_with("https://"),
-        "--address {address}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://"
-    );
+pub async fn set_address(store: &Store, code: &OrgCode, address: &str) -> Result<(), Error> {
+    if !address.starts_with("https://") {
+        return Err(Error::NotHttps(address.to_string()));
+    }
     sqlx::query("UPDATE orgs SET address = $1 WHERE code = $2")
         .bind(address.trim_end_matches('/').to_string())
         .bind(code.as_str().to_string())
         .execute(&store.pool)
         .await
-        .map_err(store::Error::from)
-        .with_context(|| format!("recording the address of {code}"))?;
+        .map_err(store::Error::from)?;
     Ok(())
 }
 
@@ -92,53 +136,60 @@ impl std::fmt::Display for Pulled {
     }
 }
 
-/// Pulls child `org`'s latest report on `campaign` and passes it through the intake at `now`.
+/// Pulls child `org`'s latest report on `campaign` and passes it through the intake, as received now.
 /// Every refusal says what and where: no such child, no address, the child unreachable or refusing,
 /// a server certificate of another org, or the intake's own refusal of the report.
-pub async fn pull(
-    store: &Store,
-    config: &HubConfig,
-    org: &OrgCode,
-    campaign: &CampaignId,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Pulled> {
-    anyhow::ensure!(
-        registry::is_registered(store, org).await?,
-        "{org} is not a registered child of this hub / 不是本级登记的下级单位"
-    );
+pub async fn pull(hub: &Hub, org: &OrgCode, campaign: &CampaignId) -> Result<Pulled, Error> {
+    let store = &hub.store;
+    if !registry::is_registered(store, org).await? {
+        return Err(Error::NotAChild(org.clone()));
+    }
     campaigns::get(store, campaign.as_str())
         .await?
-        .with_context(|| format!("no campaign `{campaign}` on this hub / 没有该填报任务"))?;
-    let address = address_of(store, org).await?.with_context(|| {
-        format!("{org} has no address to pull from; record one with `bangfu-hub org add --code {org} --name NAME --address https://HOST:PORT` / 该下级未登记服务地址")
+        .ok_or_else(|| Error::NoCampaign(campaign.clone()))?;
+    let address = address_of(store, org)
+        .await?
+        .ok_or_else(|| Error::NoAddress(org.clone()))?;
+    let client = Parent::new(&address, &hub.config.tls).map_err(|source| Error::Client {
+        org: org.clone(),
+        address: address.clone(),
+        source,
     })?;
-    let client = Parent::new(&address, &config.tls)
-        .with_context(|| format!("setting up the mutual-TLS client to {org} at {address}"))?;
     let fetched = client
         .fetch_report(campaign)
         .await
-        .with_context(|| format!("pulling {org}'s report on `{campaign}`"))?;
+        .map_err(|source| Error::Fetch {
+            org: org.clone(),
+            campaign: campaign.clone(),
+            source,
+        })?;
     match &fetched.server_org {
         Some(o) if o == org => {}
-        other => anyhow::bail!(
-            "the server at {address} has a certificate of {}, not of {org}; nothing stored / 对方证书单位不符",
-            other
-                .as_ref()
-                .map_or("no org".to_string(), ToString::to_string)
-        ),
+        other => {
+            return Err(Error::WrongServer {
+                address,
+                found: other
+                    .as_ref()
+                    .map_or("no org".to_string(), ToString::to_string),
+                org: org.clone(),
+            });
+        }
     }
-    let receipt = intake::receive(store, org, &fetched.body, now)
+    let receipt = intake::receive(store, org, &fetched.body, hub.now())
         .await
-        .map_err(|e: Error| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("the report pulled from {org} was refused by this hub's intake / 拉取的报表未通过审核"))?;
+        .map_err(|source| Error::Refused {
+            org: org.clone(),
+            source,
+        })?;
     tracing::info!(org = %org, campaign = %campaign, version = %receipt.version, status = %receipt.status, "report pulled");
     Ok(Pulled { receipt })
 }
 
 /// Pulls every child with an address for every open campaign (ended at most [`OPEN_DAYS`] ago).
 /// Failures are logged and the round goes on; returns the reports newly accepted.
-pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> Vec<Pulled> {
-    let today = bangfu_shared::time::local_day(now);
+pub async fn pull_all(hub: &Hub) -> Vec<Pulled> {
+    let store = &hub.store;
+    let today = hub.clock.today();
     let (children, list) = match (addressed(store).await, campaigns::list(store).await) {
         (Ok(c), Ok(l)) => (c, l),
         (Err(e), _) => {
@@ -156,7 +207,7 @@ pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> 
         .filter(|c| today - c.end <= chrono::Duration::days(OPEN_DAYS))
     {
         for (org, _) in &children {
-            match pull(store, config, org, &c.id, now).await {
+            match pull(hub, org, &c.id).await {
                 Ok(p) => {
                     tracing::info!(org = %org, campaign = %c.id, version = %p.receipt.version, status = %p.receipt.status, "scheduled pull");
                     if p.receipt.status == ReceiptStatus::Accepted {
@@ -164,7 +215,7 @@ pub async fn pull_all(store: &Store, config: &HubConfig, now: DateTime<Utc>) -> 
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(org = %org, campaign = %c.id, error = format!("{e:#}"), "scheduled pull failed; trying again at the next run")
+                    tracing::warn!(org = %org, campaign = %c.id, error = %e, "scheduled pull failed; trying again at the next run")
                 }
             }
         }

@@ -10,17 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::protocol::{CampaignId, OutboxState, Version};
 pub use bangfu_shared::protocol::{Review, ReviewMark, ReviewState};
-use bangfu_shared::report::Report;
 use chrono::{DateTime, Utc};
 
-use crate::http::{AppState, Peer};
-use crate::rollup::Rollup;
 use crate::store::{self, Store};
 use crate::{campaigns, registry};
 
@@ -308,52 +302,6 @@ pub async fn count(store: &Store) -> Result<i64, Error> {
     Ok(n)
 }
 
-/// Puts the review state on a rollup's entries: each child's state here, and, under a hub child,
-/// each grandchild's state as that hub reported it (only when it is of the version embedded).
-pub async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), Error> {
-    let states = states(store, &rollup.campaign).await?;
-    for child in &mut rollup.children {
-        child.review = states
-            .get(&child.org)
-            .filter(|r| r.version == child.version)
-            .map(Review::mark);
-        if child.children.is_empty() {
-            continue;
-        }
-        let below = reviews_below(store, &rollup.campaign, &child.org, child.version).await?;
-        for g in &mut child.children {
-            g.review = below
-                .get(g.org.as_str())
-                .filter(|m| m.version == g.version)
-                .copied();
-        }
-    }
-    Ok(())
-}
-
-/// The reviews a hub child sent with version `version` of its report.
-async fn reviews_below(
-    store: &Store,
-    campaign: &CampaignId,
-    org: &OrgCode,
-    version: Version,
-) -> Result<BTreeMap<String, ReviewMark>, Error> {
-    let body: Option<(String,)> = sqlx::query_as(
-        "SELECT body FROM reports WHERE campaign = $1 AND org = $2 AND version = $3",
-    )
-    .bind(campaign.to_string())
-    .bind(org.as_str().to_string())
-    .bind(version.to_db())
-    .fetch_optional(&store.pool)
-    .await?;
-    let Some((body,)) = body else {
-        return Ok(BTreeMap::new());
-    };
-    let report: Report = serde_json::from_str(&body)
-        .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
-    Ok(report.reviews)
-}
-
 /// The review a hub's own report got from its parent, as the upstream worker last fetched it.
 pub async fn store_own(store: &Store, r: &Review, now: DateTime<Utc>) -> Result<(), Error> {
     sqlx::query(
@@ -431,37 +379,6 @@ pub async fn own(
     .transpose()
 }
 
-/// The route a child reads its review at; merged into the API by `http::router`.
-pub fn routes() -> Router<AppState> {
-    Router::new().route(bangfu_shared::protocol::routes::REVIEW, get(get_review))
-}
-
-/// A child reads the review of its own latest version; any other certificate is refused (403)
-/// before anything about the campaign or the org is revealed.
-async fn get_review(
-    State(state): State<AppState>,
-    Extension(peer): Extension<Peer>,
-    UrlPath((id, org)): UrlPath<(String, String)>,
-) -> Result<Json<Review>, crate::error::Error> {
-    use crate::error::Error as Http;
-    let peer = peer.org.expect("admitted peers name an org");
-    if peer.as_str() != org {
-        return Err(Http::Forbidden(format!(
-            "the certificate is {peer}'s; only {org} reads {org}'s review"
-        )));
-    }
-    if !registry::is_registered(&state.store, &peer).await? {
-        return Err(Error::NotAChild(peer).into());
-    }
-    let id = CampaignId::parse(&id).map_err(|e| Http::NotFound(e.to_string()))?;
-    match current(&state.store, &id, &peer).await? {
-        Some(r) => Ok(Json(r)),
-        None => Err(Http::NotFound(format!(
-            "no report from {peer} on campaign `{id}` is held"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,7 +422,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_review_is_recorded_while_the_serving_hub_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let url = crate::store::sqlite_url(dir.path());
+        let url = crate::config::sqlite_url(dir.path());
         let cli = seeded(&url).await;
         receive(&cli, "H01", 1).await;
         let serving = Store::open(&url).await.unwrap();
@@ -695,7 +612,7 @@ mod tests {
     #[tokio::test]
     async fn review_states_move_as_documented_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
-        check(&store::sqlite_url(dir.path())).await;
+        check(&crate::config::sqlite_url(dir.path())).await;
     }
 
     #[tokio::test]

@@ -12,10 +12,11 @@ use bangfu_shared::protocol::{CampaignId, Version};
 use chrono::{DateTime, Utc};
 use unicode_width::UnicodeWidthStr as _;
 
-use crate::config::{HubConfig, HubLevel};
+use crate::app::Hub;
+use crate::config::HubLevel;
 use crate::error::Error;
 use crate::store::{self, Store};
-use crate::{campaigns, registry, review, rollup};
+use crate::{campaigns, registry, review};
 
 /// What the reports table says about one child's versions.
 struct Received {
@@ -25,15 +26,16 @@ struct Received {
 }
 
 /// The status of campaign `id` at this hub, as text.
-pub async fn render(store: &Store, config: &HubConfig, id: &CampaignId) -> Result<String, Error> {
+pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
+    let (store, config) = (&hub.store, &hub.config);
     let campaign = campaigns::get(store, id.as_str()).await?.ok_or_else(|| {
         Error::NotFound(format!("no campaign `{id}` on this hub / 没有此填报任务"))
     })?;
-    let r = rollup::rollup_with(store, &config.org, &config.name, id, &config.reconcile).await?;
+    let r = hub.rollup(id).await?;
     let orgs = registry::list(store).await?;
     let reviews = review::states(store, id).await?;
     let received = received(store, id.as_str()).await?;
-    let reminded = crate::remind::made_on(store, id.as_str()).await?;
+    let reminded = crate::reminders::made_on(store, id.as_str()).await?;
     let (own_level, child_level) = match config.level {
         HubLevel::Prefecture => (Level::Prefecture, Level::County),
         HubLevel::Province => (Level::Province, Level::Prefecture),
@@ -270,9 +272,10 @@ mod tests {
         use crate::campaigns::{self, fixtures};
         use crate::registry::Org;
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::store::sqlite_url(dir.path()))
-            .await
-            .unwrap();
+        let text = "org = \"H\"\nname = \"荆门市总工会\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[reconcile]\noutlier_factor = 2.5\n";
+        std::fs::write(dir.path().join(crate::config::FILE), text).unwrap();
+        let hub = Hub::open(dir.path()).await.unwrap();
+        let store = hub.store.clone();
         let mut before = fixtures::songnuan();
         before.id = CampaignId::parse("sn-2025").unwrap();
         before.start = fixtures::day("2025-01-01");
@@ -308,9 +311,9 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let text = "org = \"H\"\nname = \"荆门市总工会\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[reconcile]\noutlier_factor = 2.5\n";
-        let config: HubConfig = toml::from_str(text).unwrap();
-        let r = rollup::rollup_with(
+        // `bangfu-hub rollup` as it runs: with the hub's own settings.
+        let config = &hub.config;
+        let r = crate::rollup::rollup_with(
             &store,
             &config.org,
             &config.name,
@@ -325,7 +328,7 @@ mod tests {
             r.issues
         );
 
-        let shown = render(&store, &config, &CampaignId::parse("sn").unwrap())
+        let shown = render(&hub, &CampaignId::parse("sn").unwrap())
             .await
             .unwrap();
         assert!(

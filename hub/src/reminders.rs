@@ -9,58 +9,29 @@
 //! undelivered and is tried again at the next round while it is recent; one delivered is never sent
 //! again. Dates are days in Asia/Shanghai.
 //!
-//! Rounds run at `[remind] schedule` (six cron fields, seconds first, Asia/Shanghai; default 09:00
-//! daily) in a serving hub, and once at its start; `bangfu-hub remind` runs one now.
+//! Rounds run at `[remind] schedule` in a serving hub, and once at its start
+//! ([`crate::jobs::remind`]); `bangfu-hub remind` runs one now.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use bangfu_shared::org::OrgCode;
 pub use bangfu_shared::protocol::Reminder;
 use bangfu_shared::protocol::{CampaignId, ReminderKind};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::campaigns::{self, Campaign};
+use crate::config::RemindSettings as Settings;
 use crate::registry::{self, Org};
 use crate::store::{self, Store};
 
-/// `hub.toml` `[remind]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// When a serving hub runs a round: six cron fields, seconds first, in Asia/Shanghai.
-    #[serde(default = "default_schedule")]
-    pub schedule: String,
-    /// A child is reminded once when its due date is this many days away or fewer.
-    #[serde(default = "default_days_before")]
-    pub days_before: u32,
-    /// An overdue child is reminded once a day for this many days after its due date.
-    #[serde(default = "default_overdue_days")]
-    pub overdue_days: u32,
-}
-
-fn default_schedule() -> String {
-    "0 0 9 * * *".into()
-}
-
-fn default_days_before() -> u32 {
-    3
-}
-
-fn default_overdue_days() -> u32 {
-    7
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            schedule: default_schedule(),
-            days_before: default_days_before(),
-            overdue_days: default_overdue_days(),
-        }
-    }
+/// Why a round stopped before it was done (what it made is stored; the next round goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reminders: {0}")]
+    Store(#[from] store::Error),
+    #[error("building the webhook client: {0}")]
+    Client(String),
 }
 
 /// What a round did.
@@ -133,15 +104,10 @@ pub async fn round(
     settings: &Settings,
     today: NaiveDate,
     now: DateTime<Utc>,
-) -> anyhow::Result<Round> {
+) -> Result<Round, Error> {
     let mut out = Round::default();
-    let orgs = registry::list(store)
-        .await
-        .context("reading the registered children")?;
-    for campaign in campaigns::list(store)
-        .await
-        .context("reading the campaigns")?
-    {
+    let orgs = registry::list(store).await?;
+    for campaign in campaigns::list(store).await? {
         let reported = reported(store, &campaign.id).await?;
         for org in orgs
             .iter()
@@ -161,7 +127,7 @@ pub async fn round(
 }
 
 /// Orgs that sent any version on `campaign`.
-async fn reported(store: &Store, campaign: &CampaignId) -> anyhow::Result<Vec<String>> {
+async fn reported(store: &Store, campaign: &CampaignId) -> Result<Vec<String>, store::Error> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT DISTINCT org FROM reports WHERE campaign = $1")
             .bind(campaign.to_string())
@@ -172,7 +138,7 @@ async fn reported(store: &Store, campaign: &CampaignId) -> anyhow::Result<Vec<St
 }
 
 /// Stores `r` unless it exists; whether it was new.
-async fn insert(store: &Store, r: &Reminder, now: DateTime<Utc>) -> anyhow::Result<bool> {
+async fn insert(store: &Store, r: &Reminder, now: DateTime<Utc>) -> Result<bool, store::Error> {
     let done = sqlx::query(
         "INSERT INTO reminders (campaign, org, kind, due, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (campaign, org, kind) DO NOTHING",
@@ -248,7 +214,7 @@ async fn stored(
 
 /// Posts every undelivered reminder made in the last [`STALE_AFTER_DAYS`] days to its child's
 /// webhook, and marks those a webhook took (2xx).
-async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::Result<()> {
+async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> Result<(), Error> {
     let since = (now - chrono::Duration::days(STALE_AFTER_DAYS)).to_rfc3339();
     let waiting = stored(
         store,
@@ -264,11 +230,11 @@ async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> anyhow::
         return Ok(());
     }
     // The same rustls provider as the hub's mTLS (a `remind` process has not installed it yet).
-    crate::tls::install_provider();
+    bangfu_client::tls::install_provider();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .context("building the webhook client")?;
+        .map_err(|e| Error::Client(e.to_string()))?;
     for (r, url) in waiting {
         match client.post(&url).json(&r).send().await {
             Ok(res) if res.status().is_success() => {
@@ -327,56 +293,6 @@ pub async fn made_on(
         *e = (e.0 + 1, kind);
     }
     Ok(out)
-}
-
-/// Starts the scheduled rounds of a serving hub (and runs one now). Keep the returned scheduler
-/// for as long as reminders should be made.
-pub async fn start(
-    settings: Settings,
-    store: Store,
-) -> anyhow::Result<tokio_cron_scheduler::JobScheduler> {
-    let expr = settings.schedule.clone();
-    let next = crate::pull_schedule::next_run(&expr, Utc::now()).context("[remind] schedule")?;
-    let scheduler = tokio_cron_scheduler::JobScheduler::new()
-        .await
-        .context("starting the reminder scheduler")?;
-    let (s, st) = (settings.clone(), store.clone());
-    let job = tokio_cron_scheduler::Job::new_async_tz(
-        expr.as_str(),
-        chrono_tz::Asia::Shanghai,
-        move |_id, _scheduler| {
-            let (settings, store) = (s.clone(), st.clone());
-            Box::pin(async move { log_round(&store, &settings).await })
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("[remind] schedule `{expr}`: {e} / 定时表达式错误"))?;
-    scheduler
-        .add(job)
-        .await
-        .context("adding the reminder job")?;
-    scheduler
-        .start()
-        .await
-        .context("starting the reminder scheduler")?;
-    tracing::info!(schedule = %expr, next = %next.with_timezone(&chrono_tz::Asia::Shanghai), "reminders on (Asia/Shanghai)");
-    tokio::spawn(async move { log_round(&store, &settings).await });
-    Ok(scheduler)
-}
-
-async fn log_round(store: &Store, settings: &Settings) {
-    let now = Utc::now();
-    match round(store, settings, bangfu_shared::time::local_day(now), now).await {
-        Ok(r) => tracing::info!(
-            made = r.made.len(),
-            delivered = r.delivered.len(),
-            failed = r.failed.len(),
-            "reminder round done"
-        ),
-        Err(e) => tracing::error!(
-            error = format!("{e:#}"),
-            "reminder round failed; tried again at the next one"
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&crate::store::sqlite_url(dir.path()))
+        let store = Store::open(&crate::config::sqlite_url(dir.path()))
             .await
             .unwrap();
         (dir, store)

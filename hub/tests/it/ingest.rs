@@ -1,4 +1,4 @@
-//! The intake's group commit (`bangfu_hub::ingest`) on a real store: SQLite in a temp dir, and
+//! The intake's group commit (`bangfu_hub::store::ingest`) on a real store: SQLite in a temp dir, and
 //! PostgreSQL when `BANGFU_TEST_DATABASE_URL` names a server (a fresh database, dropped after).
 //! A batch keeps the version rules (same version and content: duplicate; other content: conflict),
 //! also between two rows of the same batch; many concurrent reports are each answered after their
@@ -6,8 +6,8 @@
 
 use std::process::Command;
 
-use bangfu_hub::ingest::{self, Row, Stored};
 use bangfu_hub::store::Store;
+use bangfu_hub::store::ingest::{self, Row, Stored};
 
 fn row(org: &str, version: i64, body: &str) -> Row {
     Row {
@@ -114,7 +114,7 @@ async fn versions_keep_their_meaning_within_and_across_batches(url: &str) {
 #[tokio::test]
 async fn versions_keep_their_meaning_within_and_across_batches_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    versions_keep_their_meaning_within_and_across_batches(&bangfu_hub::store::sqlite_url(
+    versions_keep_their_meaning_within_and_across_batches(&bangfu_hub::config::sqlite_url(
         dir.path(),
     ))
     .await;
@@ -162,8 +162,10 @@ async fn concurrent_reports_are_each_answered_once_committed(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reports_are_each_answered_once_committed_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    concurrent_reports_are_each_answered_once_committed(&bangfu_hub::store::sqlite_url(dir.path()))
-        .await;
+    concurrent_reports_are_each_answered_once_committed(&bangfu_hub::config::sqlite_url(
+        dir.path(),
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,8 @@ pub use bangfu_shared::protocol::{Campaign, Due};
 use bangfu_shared::template::{self, Template};
 use chrono::NaiveDate;
 
+pub mod changes;
+
 use crate::store::{Error, Result, Store};
 
 /// A campaign's template, parsed once per process: the intake checks every report against it, and

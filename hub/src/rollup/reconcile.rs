@@ -15,8 +15,8 @@ use bangfu_shared::org::{Level, OrgCode};
 use bangfu_shared::protocol::Version;
 use bangfu_shared::report::Report;
 use bangfu_shared::template::{RuleKind, Template};
-use serde::{Deserialize, Serialize};
 
+pub use crate::config::ReconcileSettings as Settings;
 use crate::rollup::{self, Bounds, Issue};
 
 /// A failed rule the child itself reported (its `failed_rules`).
@@ -34,36 +34,6 @@ pub const TWO_PARENTS: &str = "two_parents";
 pub const WRONG_PARENT: &str = "wrong_parent";
 /// A version arrived after a newer one of the same org was already held.
 pub const OLDER_VERSION: &str = "older_version";
-
-/// `hub.toml` `[reconcile]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// A cell is an outlier when the larger of this and the previous campaign's figure is more than
-    /// this many times the smaller.
-    #[serde(default = "default_factor")]
-    pub outlier_factor: f64,
-    /// Changes where both figures are below this are ignored: 2 → 9 households is noise, not news.
-    #[serde(default = "default_min_base")]
-    pub outlier_min_base: f64,
-}
-
-fn default_factor() -> f64 {
-    3.0
-}
-
-fn default_min_base() -> f64 {
-    20.0
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            outlier_factor: default_factor(),
-            outlier_min_base: default_min_base(),
-        }
-    }
-}
 
 fn issue(
     org: &OrgCode,

@@ -13,10 +13,15 @@ use bangfu_shared::report::{Cell, Report};
 use bangfu_shared::template::Template;
 use serde::Serialize;
 
+pub mod reconcile;
+pub mod versions;
+
+use bangfu_shared::protocol::ReviewMark;
+
 use crate::campaigns;
 use crate::error::Error;
-use crate::reconcile;
 use crate::registry;
+use crate::review;
 use crate::store::{self, Store};
 
 /// A rollup cell: exact, a range (`upper` null when nothing bounds it), or, in a child's report as
@@ -45,7 +50,7 @@ pub struct Completeness {
     pub missing: Vec<OrgCode>,
 }
 
-/// A reconciliation finding ([`crate::reconcile`]): `rule` is a stable id (`table_rule`, `relation`,
+/// A reconciliation finding ([`reconcile`]): `rule` is a stable id (`table_rule`, `relation`,
 /// `hub_sum`, `outlier`, `two_parents`, `wrong_parent`, `older_version`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issue {
@@ -78,7 +83,7 @@ pub struct Rollup {
     pub campaign: CampaignId,
     pub org: OrgCode,
     pub name: String,
-    /// The stored rollup version ([`crate::rollups`]); for a child entry, its report's version.
+    /// The stored rollup version ([`versions`]); for a child entry, its report's version.
     pub version: Version,
     /// None for a child's report (a node has no children).
     pub completeness: Option<Completeness>,
@@ -90,7 +95,7 @@ pub struct Rollup {
     /// On a child's entry: the review of its version at this level (on a grandchild's: the review
     /// its own hub made), filled by `review::annotate`. Absent at the top and when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub review: Option<bangfu_shared::protocol::ReviewMark>,
+    pub review: Option<ReviewMark>,
 }
 
 struct Latest {
@@ -104,7 +109,7 @@ struct Latest {
 }
 
 /// The rollup of campaign `id` for the hub `org`/`name`, stored as a new version when it differs
-/// from the last one stored ([`crate::rollups::record`]).
+/// from the last one stored ([`versions::record`]).
 pub async fn rollup_with(
     store: &Store,
     org: &OrgCode,
@@ -116,9 +121,55 @@ pub async fn rollup_with(
     // Before the version is recorded: the review states are part of what this level says about its
     // children (and go up in its report), so a new decision is a new rollup version, printed by
     // `rollup --version` as it was.
-    crate::review::annotate(store, &mut r).await?;
-    r.version = crate::rollups::record(store, &r, chrono::Utc::now()).await?;
+    annotate(store, &mut r).await?;
+    r.version = versions::record(store, &r, chrono::Utc::now()).await?;
     Ok(r)
+}
+
+/// Puts the review state on a rollup's entries: each child's state here, and, under a hub child,
+/// each grandchild's state as that hub reported it (only when it is of the version embedded).
+async fn annotate(store: &Store, rollup: &mut Rollup) -> Result<(), review::Error> {
+    let states = review::states(store, &rollup.campaign).await?;
+    for child in &mut rollup.children {
+        child.review = states
+            .get(&child.org)
+            .filter(|r| r.version == child.version)
+            .map(review::Review::mark);
+        if child.children.is_empty() {
+            continue;
+        }
+        let below = reviews_below(store, &rollup.campaign, &child.org, child.version).await?;
+        for g in &mut child.children {
+            g.review = below
+                .get(g.org.as_str())
+                .filter(|m| m.version == g.version)
+                .copied();
+        }
+    }
+    Ok(())
+}
+
+/// The reviews a hub child sent with version `version` of its report.
+async fn reviews_below(
+    store: &Store,
+    campaign: &CampaignId,
+    org: &OrgCode,
+    version: Version,
+) -> Result<BTreeMap<String, ReviewMark>, review::Error> {
+    let body: Option<(String,)> = sqlx::query_as(
+        "SELECT body FROM reports WHERE campaign = $1 AND org = $2 AND version = $3",
+    )
+    .bind(campaign.to_string())
+    .bind(org.as_str().to_string())
+    .bind(version.to_db())
+    .fetch_optional(&store.pool)
+    .await?;
+    let Some((body,)) = body else {
+        return Ok(BTreeMap::new());
+    };
+    let report: Report = serde_json::from_str(&body)
+        .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
+    Ok(report.reviews)
 }
 
 /// Each org's latest stored report on `campaign`, with every version kept.

@@ -17,11 +17,46 @@ use rand::Rng as _;
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
-use crate::campaigns::{self, Campaign};
-use crate::config::HubConfig;
-use crate::error::Error;
+use crate::app::Hub;
+use crate::campaigns::{self, Campaign, changes};
 use crate::rollup::{self, RollupCell};
 use crate::store::{self, Store};
+
+/// What can go wrong on the way up. Logged and retried by the worker; said once by `bangfu-hub pull`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The parent could not be asked for its campaigns, or answered something else.
+    #[error("fetching the parent's campaigns: {0}")]
+    Campaigns(#[source] bangfu_client::Error),
+    /// A campaign from the parent could not be stored.
+    #[error("storing campaign {id}: {source}")]
+    StoreCampaign {
+        id: CampaignId,
+        #[source]
+        source: crate::error::Error,
+    },
+    /// This hub's own report could not be built or queued.
+    #[error("recomputing this hub's report: {0}")]
+    Report(#[from] crate::error::Error),
+    /// No such campaign here.
+    #[error("no campaign `{0}` on this hub / 没有该填报任务")]
+    NoCampaign(CampaignId),
+    /// The hub has no parent to send to.
+    #[error("this hub has no parent (hub.toml `parent`) / 未配置上级")]
+    NoParent,
+    /// The client to the parent could not be set up from the hub's TLS folder.
+    #[error("setting up the client to the parent hub: {0}")]
+    Client(#[source] bangfu_client::Error),
+    /// Queued, and the parent did not take it yet.
+    #[error("the parent did not take it yet; next attempt at {0}")]
+    NotYet(DateTime<Utc>),
+}
+
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Self {
+        Error::Report(e.into())
+    }
+}
 
 /// The longest wait between two delivery attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -65,30 +100,31 @@ pub async fn sync_campaigns(
     store: &Store,
     parent: &Parent,
     etag: Option<String>,
-) -> anyhow::Result<(Option<String>, usize)> {
-    use anyhow::Context as _;
+) -> Result<(Option<String>, usize), Error> {
     let Some((list, tag)) = parent
         .campaigns(etag.as_deref())
         .await
-        .context("fetching the parent's campaigns")?
+        .map_err(Error::Campaigns)?
     else {
         return Ok((etag, 0));
     };
     let mut added = 0;
     for campaign in list {
-        match crate::campaign_changes::store_from_parent(store, &campaign, ORIGIN)
+        match changes::store_from_parent(store, &campaign, ORIGIN)
             .await
-            .with_context(|| format!("storing campaign {}", campaign.id))?
-        {
-            crate::campaign_changes::Applied::New => {
+            .map_err(|source| Error::StoreCampaign {
+                id: campaign.id.clone(),
+                source,
+            })? {
+            changes::Applied::New => {
                 tracing::info!(campaign = %campaign.id, "campaign received from the parent");
                 added += 1;
             }
-            crate::campaign_changes::Applied::Updated => {
+            changes::Applied::Updated => {
                 tracing::info!(campaign = %campaign.id, "campaign changed by the parent");
                 added += 1;
             }
-            crate::campaign_changes::Applied::Unchanged => {}
+            changes::Applied::Unchanged => {}
         }
     }
     Ok((tag, added))
@@ -98,14 +134,11 @@ pub async fn sync_campaigns(
 /// exactly as received, numbered with the stored rollup version it was made from (so the parent's
 /// `sources` name the same version this hub's `bangfu-hub rollup --version` prints). None while no
 /// child has reported.
-pub async fn own_report(
-    store: &Store,
-    config: &HubConfig,
-    campaign: &Campaign,
-) -> Result<Option<Report>, Error> {
-    let t = campaign
-        .template()
-        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>, Error> {
+    let store = &hub.store;
+    let t = campaign.template().map_err(|e| {
+        crate::error::Error::Unprocessable(format!("the campaign's template does not load: {e}"))
+    })?;
     // The cells and the embedded reports are two reads; a child's version accepted between them
     // would make cells that are not the sum of the embedded reports, which the parent flags. Read
     // both again until they agree on every child's version. The children first, so that an empty
@@ -115,14 +148,7 @@ pub async fn own_report(
         if children.is_empty() {
             return Ok(None);
         }
-        let r = rollup::rollup_with(
-            store,
-            &config.org,
-            &config.name,
-            &campaign.id,
-            &config.reconcile,
-        )
-        .await?;
+        let r = hub.rollup(&campaign.id).await?;
         if same_versions(&r, &children) {
             break (r, children);
         }
@@ -130,7 +156,9 @@ pub async fn own_report(
     };
     let version = r.version;
     // The review each embedded report got here goes up with it (the parent sees what was accepted below it).
-    let mut reviews = crate::review::marks(store, &campaign.id).await?;
+    let mut reviews = crate::review::marks(store, &campaign.id)
+        .await
+        .map_err(crate::error::Error::from)?;
     reviews.retain(|org, _| {
         children
             .iter()
@@ -152,7 +180,7 @@ pub async fn own_report(
         cells.insert(code, c);
     }
     Ok(Some(Report {
-        org: config.org.clone(),
+        org: hub.config.org.clone(),
         template: t.id.clone(),
         campaign: Some(campaign.id.clone()),
         as_of: campaign.end,
@@ -215,12 +243,8 @@ fn content(body: &str) -> Option<serde_json::Value> {
 
 /// Recomputes this hub's report on `campaign` and queues it as a new version when its content
 /// differs from the latest queued one. Returns the new version, if any.
-pub async fn record(
-    store: &Store,
-    config: &HubConfig,
-    campaign: &Campaign,
-    now: DateTime<Utc>,
-) -> Result<Option<Version>, Error> {
+pub async fn record(hub: &Hub, campaign: &Campaign) -> Result<Option<Version>, Error> {
+    let (store, now) = (&hub.store, hub.now());
     let latest: Option<(i64, String)> = sqlx::query_as(
         "SELECT version, body FROM upstream WHERE campaign = $1 ORDER BY version DESC LIMIT 1",
     )
@@ -235,7 +259,7 @@ pub async fn record(
                 .map_err(|e| store::Error::Corrupt(format!("the upstream table: {e}")))
         })
         .transpose()?;
-    let Some(mut report) = own_report(store, config, campaign).await? else {
+    let Some(mut report) = own_report(hub, campaign).await? else {
         return Ok(None);
     };
     if latest.as_ref().is_some_and(|(_, b)| {
@@ -326,50 +350,35 @@ pub async fn drain(
 }
 
 /// After a report came in outside a serving hub (`bangfu-hub pull`): queue this hub's changed report
-/// on `campaign` and deliver what is due to the parent at `url` once. What is not delivered stays
-/// queued for the serving hub's worker.
-pub async fn send_now(
-    store: &Store,
-    config: &HubConfig,
-    url: &str,
-    campaign: &CampaignId,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let c = campaigns::get(store, campaign.as_str())
+/// on `campaign` and deliver what is due to its parent once. What is not delivered stays queued for
+/// the serving hub's worker.
+pub async fn send_now(hub: &Hub, campaign: &CampaignId) -> Result<(), Error> {
+    let url = hub.config.parent.as_deref().ok_or(Error::NoParent)?;
+    let c = campaigns::get(&hub.store, campaign.as_str())
         .await?
-        .with_context(|| format!("no campaign `{campaign}`"))?;
-    record(store, config, &c, Utc::now())
-        .await
-        .context("recomputing this hub's report")?;
-    let parent =
-        Parent::new(url, &config.tls).context("setting up the client to the parent hub")?;
-    if let Some(at) = drain(store, &parent, Utc::now())
-        .await
-        .context("delivering to the parent")?
-    {
-        anyhow::bail!("the parent did not take it yet; next attempt at {at}");
+        .ok_or_else(|| Error::NoCampaign(campaign.clone()))?;
+    record(hub, &c).await?;
+    let parent = Parent::new(url, &hub.config.tls).map_err(Error::Client)?;
+    if let Some(at) = drain(&hub.store, &parent, hub.now()).await? {
+        return Err(Error::NotYet(at));
     }
     Ok(())
 }
 
 /// Recomputes this hub's report on every campaign it holds (queueing the changed ones).
-async fn record_all(store: &Store, config: &HubConfig) -> Result<(), Error> {
-    for c in campaigns::list(store).await? {
-        record(store, config, &c, Utc::now()).await?;
+async fn record_all(hub: &Hub) -> Result<(), Error> {
+    for c in campaigns::list(&hub.store).await? {
+        record(hub, &c).await?;
     }
     Ok(())
 }
 
-/// The hub's life as a child, until the process ends: sync campaigns every `interval`, and on start,
-/// on each `changed` notification (a child's report accepted) and after new campaigns, recompute and
-/// deliver its own reports, retrying with backoff. Failures are logged and retried, never fatal.
-pub async fn run(
-    store: Store,
-    config: HubConfig,
-    parent: Parent,
-    interval: Duration,
-    changed: Arc<Changed>,
-) {
+/// The hub's life as a child, until the task is stopped: sync campaigns every `interval`, and on
+/// start, on each `changed` notification (a child's report accepted) and after new campaigns,
+/// recompute and deliver its own reports, retrying with backoff. Failures are logged and retried,
+/// never fatal.
+pub async fn run(hub: Hub, parent: Parent, interval: Duration, changed: Arc<Changed>) {
+    let store = &hub.store;
     let mut etag = None;
     let mut next_sync = tokio::time::Instant::now();
     let mut dirty = true;
@@ -377,13 +386,13 @@ pub async fn run(
     // the report (which carries them) be recomputed; the parent's review of ours is fetched each interval.
     let (mut reviews_seen, mut next_review_fetch) = (None, tokio::time::Instant::now());
     loop {
-        if let Ok(n) = crate::review::count(&store).await
+        if let Ok(n) = crate::review::count(store).await
             && reviews_seen.replace(n) != Some(n)
         {
             dirty = true;
         }
         if tokio::time::Instant::now() >= next_review_fetch {
-            crate::review::fetch_own(&store, &config.org, &parent, Utc::now()).await;
+            crate::review::fetch_own(store, &hub.config.org, &parent, hub.now()).await;
             next_review_fetch = tokio::time::Instant::now() + interval;
         }
         let span = tracing::info_span!("upstream");
@@ -391,8 +400,7 @@ pub async fn run(
             telemetry::continue_trace(&span, &tp);
         }
         let wait = pass(
-            &store,
-            &config,
+            &hub,
             &parent,
             interval,
             &mut etag,
@@ -411,8 +419,7 @@ pub async fn run(
 /// One pass of [`run`]: sync campaigns when due, recompute when `dirty`, deliver what is due.
 /// Returns how long to sleep before the next pass unless woken.
 async fn pass(
-    store: &Store,
-    config: &HubConfig,
+    hub: &Hub,
     parent: &Parent,
     interval: Duration,
     etag: &mut Option<String>,
@@ -420,27 +427,27 @@ async fn pass(
     dirty: &mut bool,
 ) -> Duration {
     if tokio::time::Instant::now() >= *next_sync {
-        match sync_campaigns(store, parent, etag.clone()).await {
+        match sync_campaigns(&hub.store, parent, etag.clone()).await {
             Ok((tag, added)) => {
                 *etag = tag;
                 *dirty |= added > 0;
             }
             Err(e) => tracing::warn!(
-                error = format!("{e:#}"),
+                error = %e,
                 "campaign sync failed; retrying at the next interval"
             ),
         }
         *next_sync = tokio::time::Instant::now() + interval;
     }
     if *dirty {
-        match record_all(store, config).await {
+        match record_all(hub).await {
             Ok(()) => *dirty = false,
             Err(e) => tracing::error!(error = %e, "recomputing this hub's report failed"),
         }
     }
     let mut wait = next_sync.saturating_duration_since(tokio::time::Instant::now());
-    match drain(store, parent, Utc::now()).await {
-        Ok(Some(at)) => wait = wait.min((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)),
+    match drain(&hub.store, parent, hub.now()).await {
+        Ok(Some(at)) => wait = wait.min((at - hub.now()).to_std().unwrap_or(Duration::ZERO)),
         Ok(None) => {}
         Err(e) => {
             tracing::error!(error = %e, "delivering this hub's reports failed");

@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
-const CAMPAIGN: &str = "2026-dangan";
+pub(crate) const CAMPAIGN: &str = "2026-dangan";
 const SONGNUAN: &str = "2026-songnuan";
 
 fn hub(args: &[&str]) -> Output {
@@ -331,7 +331,7 @@ fn dangan() -> Template {
 }
 
 /// A child's protected `dangan` report for the campaign, from a synthetic archive.
-fn report(org: &str, seed: u64, version: u32) -> Report {
+pub(crate) fn report(org: &str, seed: u64, version: u32) -> Report {
     let v = Vocabulary::builtin();
     let t = dangan();
     let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
@@ -351,7 +351,7 @@ fn report(org: &str, seed: u64, version: u32) -> Report {
     )
 }
 
-fn json(r: &Report) -> Vec<u8> {
+pub(crate) fn json(r: &Report) -> Vec<u8> {
     serde_json::to_vec(r).unwrap()
 }
 
@@ -1175,7 +1175,7 @@ async fn served_serial(hub: &Hub) -> String {
     let id = hub.identity("H01");
     let read = |f: &str| std::fs::read_to_string(id.join(f)).unwrap();
     let config =
-        bangfu_hub::tls::client_config(&read("ca.pem"), &read("cert.pem"), &read("key.pem"))
+        bangfu_client::tls::client_config(&read("ca.pem"), &read("cert.pem"), &read("key.pem"))
             .unwrap();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(hub.url.trim_start_matches("https://"))
@@ -1435,7 +1435,7 @@ async fn check_upstream_versions(url: &str) {
         template_body: None,
     };
     assert!(
-        bangfu_hub::campaigns::create(&store, &campaign, bangfu_hub::upstream::ORIGIN)
+        bangfu_hub::campaigns::create(&store, &campaign, bangfu_hub::jobs::upstream::ORIGIN)
             .await
             .unwrap()
     );
@@ -1452,7 +1452,12 @@ async fn check_upstream_versions(url: &str) {
         remind: Default::default(),
     };
     let now = chrono::Utc::now();
-    let record = || bangfu_hub::upstream::record(&store, &config, &campaign, now);
+    let hub = bangfu_hub::app::Hub {
+        config,
+        store: store.clone(),
+        clock: std::sync::Arc::new(bangfu_shared::time::TestClock::at(now)),
+    };
+    let record = || bangfu_hub::jobs::upstream::record(&hub, &campaign);
     assert_eq!(
         record().await.unwrap(),
         None,
@@ -1471,7 +1476,7 @@ async fn check_upstream_versions(url: &str) {
         .await
         .unwrap();
     assert_eq!(record().await.unwrap(), Some(Version::new(2)));
-    let sent = bangfu_hub::upstream::own_report(&store, &config, &campaign)
+    let sent = bangfu_hub::jobs::upstream::own_report(&hub, &campaign)
         .await
         .unwrap()
         .unwrap();
@@ -1488,7 +1493,7 @@ async fn check_upstream_versions(url: &str) {
 #[tokio::test]
 async fn a_hubs_own_report_gets_a_new_version_only_when_it_changes() {
     let dir = tempfile::tempdir().unwrap();
-    check_upstream_versions(&bangfu_hub::store::sqlite_url(dir.path())).await;
+    check_upstream_versions(&bangfu_hub::config::sqlite_url(dir.path())).await;
     let Some(admin) = std::env::var("BANGFU_TEST_DATABASE_URL").ok() else {
         return;
     };

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use bangfu_client::pki::{self, IssueOptions, RevocationList};
-use bangfu_hub::tls;
+use bangfu_client::tls;
 use bangfu_shared::org::OrgCode;
 use chrono::{Duration, Utc};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

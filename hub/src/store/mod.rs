@@ -6,7 +6,7 @@
 //! the same code. The queries live with the module that owns their table (registry, campaigns,
 //! intake); this module only opens the pool and migrates it.
 
-use std::path::Path;
+pub mod ingest;
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -31,13 +31,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
-    /// The writer task that group-commits accepted reports ([`crate::ingest`]), started on first use.
-    pub(crate) ingest: crate::ingest::Slot,
-}
-
-/// The URL of the default SQLite store in a data folder.
-pub fn sqlite_url(data: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data.join("hub.db").display())
+    /// The writer task that group-commits accepted reports ([`ingest`]), started on first use.
+    pub(crate) ingest: ingest::Slot,
 }
 
 impl Store {

@@ -1,0 +1,33 @@
+//! `GET /api/v1/campaigns`: the campaigns this hub holds, for its children to take down; with an
+//! ETag, so an unchanged list costs a 304.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bangfu_shared::protocol::{CampaignList, media};
+use sha2::{Digest as _, Sha256};
+
+use super::ApiState;
+use crate::error::Error;
+
+pub async fn get(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, Error> {
+    let campaigns = crate::campaigns::list(&state.hub.store).await?;
+    let body = serde_json::to_string(&CampaignList { campaigns }).expect("campaigns serialise");
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
+    let etag_value = HeaderValue::from_str(&etag).expect("hex is a header value");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag_value),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media::JSON)),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,191 @@
+//! `bangfu-hub pki …`: the federation's certificate authority from the command line; the CA itself
+//! is `bangfu_client::pki`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use bangfu_client::pki::{self, IssueOptions, RevokeTarget};
+use bangfu_shared::org::OrgCode;
+use clap::{ArgGroup, Args, Subcommand};
+
+#[derive(Subcommand)]
+pub enum Pki {
+    /// Create the certificate authority (CA) of this hub in --dir (新建根证书).
+    ///
+    /// Run once, on the hub's machine. --dir then holds ca.pem, ca-key.pem (keep it secret and backed
+    /// up: whoever has it can issue certificates), issued.csv and revoked.txt. An existing CA is
+    /// never overwritten.
+    ///
+    /// Example: bangfu-hub pki init --dir /srv/bangfu/pki --org HB --name 湖北省总工会
+    Init {
+        #[command(flatten)]
+        dir: CaDir,
+        /// This hub's own org code (HB for the province, H for a prefecture).
+        #[arg(long)]
+        org: OrgCode,
+        /// This union's name, written into the CA certificate (湖北省总工会).
+        #[arg(long)]
+        name: String,
+        /// How many days the CA is valid; every certificate it issues stops working with it.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+    },
+    /// Issue a key and certificate to a union (签发证书).
+    ///
+    /// Writes ca.pem, cert.pem and key.pem to --out; copy that folder to the union's machine and point
+    /// `bangfu-node init --tls` at it. For the hub's own server certificate, issue to the hub's org
+    /// with --host for each name or IP address the children connect to.
+    ///
+    /// Example: bangfu-hub pki issue --dir /srv/bangfu/pki --org H01 --name 京山县总工会 --out ./H01-tls
+    Issue {
+        #[command(flatten)]
+        dir: CaDir,
+        /// The org code of the union that will use the certificate (H01).
+        #[arg(long)]
+        org: OrgCode,
+        /// That union's name (京山县总工会).
+        #[arg(long)]
+        name: String,
+        /// A host name or IP address this certificate may serve as; repeat for several.
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+        /// How many days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+        /// The folder to write ca.pem, cert.pem and key.pem to (created if missing; must not already hold cert.pem or key.pem).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Revoke a union's certificates, or one certificate by serial (吊销证书).
+    ///
+    /// With --org, every unexpired certificate issued to that org; with --serial, one certificate as
+    /// `pki list` shows it. A running hub reads revoked.txt when it starts.
+    ///
+    /// Example: bangfu-hub pki revoke --dir /srv/bangfu/pki --org H01
+    #[command(group(ArgGroup::new("target").required(true).args(["org", "serial"])))]
+    Revoke {
+        #[command(flatten)]
+        dir: CaDir,
+        /// Revoke every unexpired certificate of this org code.
+        #[arg(long)]
+        org: Option<OrgCode>,
+        /// Revoke the certificate with this serial (hex).
+        #[arg(long)]
+        serial: Option<String>,
+    },
+    /// List the certificates issued by the CA, with their expiry and whether they are revoked (证书列表).
+    List {
+        #[command(flatten)]
+        dir: CaDir,
+    },
+}
+
+#[derive(Args)]
+pub struct CaDir {
+    /// The folder that holds the CA (ca.pem, ca-key.pem, issued.csv, revoked.txt).
+    #[arg(long, value_name = "PKI")]
+    pub dir: PathBuf,
+}
+
+/// Runs one `pki` command.
+pub fn run(p: Pki) -> anyhow::Result<()> {
+    match p {
+        Pki::Init {
+            dir: CaDir { dir },
+            org,
+            name,
+            days,
+        } => {
+            let ca = pki::init(&dir, &org, &name, days)
+                .with_context(|| format!("creating the CA for {org} in {}", dir.display()))?;
+            println!(
+                "根证书已建立 / CA created: {org} {name}, serial {}, valid until {}",
+                ca.serial,
+                ca.not_after.format("%Y-%m-%d")
+            );
+            println!("  {}", ca.cert_path.display());
+            println!("  {} (secret / 请妥善保管并备份)", ca.key_path.display());
+            Ok(())
+        }
+        Pki::Issue {
+            dir: CaDir { dir },
+            org,
+            name,
+            hosts,
+            days,
+            out,
+        } => {
+            let issued = pki::issue(
+                &dir,
+                &org,
+                &name,
+                &IssueOptions::for_days(hosts, days),
+                &out,
+            )
+            .with_context(|| {
+                format!(
+                    "issuing a certificate to {org} from the CA in {}",
+                    dir.display()
+                )
+            })?;
+            println!(
+                "证书已签发 / certificate issued: {org} {name}, serial {}, valid until {}",
+                issued.serial,
+                issued.not_after.format("%Y-%m-%d")
+            );
+            for p in [&issued.ca_path, &issued.cert_path, &issued.key_path] {
+                println!("  {}", p.display());
+            }
+            Ok(())
+        }
+        Pki::Revoke {
+            dir: CaDir { dir },
+            org,
+            serial,
+        } => {
+            let target = match (org, serial) {
+                (Some(org), _) => RevokeTarget::Org(org),
+                (None, Some(serial)) => RevokeTarget::Serial(serial),
+                (None, None) => anyhow::bail!("give --org or --serial / 请指定 --org 或 --serial"),
+            };
+            let revoked = pki::revoke(&dir, &target)
+                .with_context(|| format!("revoking in the CA in {}", dir.display()))?;
+            if revoked.is_empty() {
+                println!("无需吊销 / nothing to revoke: already revoked or expired");
+            }
+            for serial in revoked {
+                println!("已吊销 / revoked: {serial}");
+            }
+            Ok(())
+        }
+        Pki::List { dir: CaDir { dir } } => {
+            let entries = pki::list(&dir).with_context(|| {
+                format!("listing the certificates of the CA in {}", dir.display())
+            })?;
+            println!(
+                "{:<32}  {:<8}  {:<10}  {:<10}  {:<8}  name",
+                "serial", "org", "issued", "expires", "status"
+            );
+            let now = chrono::Utc::now();
+            for e in entries {
+                let status = if e.revoked {
+                    "revoked"
+                } else if e.not_after <= now {
+                    "expired"
+                } else {
+                    "valid"
+                };
+                println!(
+                    "{:<32}  {:<8}  {:<10}  {:<10}  {:<8}  {}",
+                    e.serial,
+                    e.org,
+                    e.issued_at.format("%Y-%m-%d"),
+                    e.not_after.format("%Y-%m-%d"),
+                    status,
+                    e.name
+                );
+            }
+            Ok(())
+        }
+    }
+}
