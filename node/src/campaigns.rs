@@ -39,6 +39,16 @@ pub enum Error {
     Source(#[from] source::SourceError),
     #[error(transparent)]
     Archive(#[from] archive::Error),
+    /// The parent could not be asked, or answered something else.
+    #[error(transparent)]
+    Parent(#[from] bangfu_client::Error),
+    /// A step of a campaign sync on this node's own database failed.
+    #[error("{step}: {source}")]
+    Sync {
+        step: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl From<sqlx::Error> for Error {
@@ -330,31 +340,36 @@ pub async fn sync(
     parent: &crate::parent::Parent,
     archive: &Archive,
     org: &OrgCode,
-) -> anyhow::Result<Option<Synced>> {
-    use anyhow::Context as _;
+) -> Result<Option<Synced>, Error> {
+    let during = |step: &'static str| {
+        move |e: Error| Error::Sync {
+            step,
+            source: Box::new(e),
+        }
+    };
     let etag: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?")
         .bind(CAMPAIGNS_ETAG)
         .fetch_optional(archive.pool())
         .await
-        .context("reading the campaigns ETag")?;
+        .map_err(|e| during("reading the campaigns ETag")(e.into()))?;
     let answer = parent.campaigns(etag.as_deref()).await?;
     // The parent's certificate names the one org allowed to pull from this node (pull_server.rs).
     crate::pull_server::remember_parent(archive, parent)
         .await
-        .context("saving the parent's org")?;
+        .map_err(|e| during("saving the parent's org")(e.into()))?;
     let Some((specs, tag)) = answer else {
         return Ok(None);
     };
     let synced = upsert_from_parent(archive, org, &specs)
         .await
-        .context("storing the parent's campaigns")?;
+        .map_err(during("storing the parent's campaigns"))?;
     if let Some(tag) = tag {
         sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(CAMPAIGNS_ETAG)
             .bind(tag)
             .execute(archive.pool())
             .await
-            .context("saving the campaigns ETag")?;
+            .map_err(|e| during("saving the campaigns ETag")(e.into()))?;
     }
     Ok(Some(synced))
 }

@@ -2,7 +2,9 @@
 
 pub mod archive;
 pub mod campaigns;
+pub mod cli;
 pub mod columns;
+pub mod daemon;
 pub mod domain;
 pub mod eligibility;
 pub mod export;

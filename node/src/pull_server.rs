@@ -161,6 +161,19 @@ async fn report(State(s): State<Served>, UrlPath(id): UrlPath<String>) -> Respon
     }
 }
 
+/// Why the pull server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("loading the node's TLS identity from {path}: {source}")]
+    Identity {
+        path: std::path::PathBuf,
+        #[source]
+        source: bangfu_client::tls::Error,
+    },
+    #[error("serving pulls: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
 /// Serves pulls on `listener` with the identity in `tls_dir` (its cert.pem must carry the host names
 /// the parent connects to: `bangfu-hub pki issue --host`). Refused handshakes are logged by the loop.
 pub async fn serve(
@@ -168,12 +181,14 @@ pub async fn serve(
     tls_dir: &std::path::Path,
     archive: Archive,
     org: OrgCode,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let config = bangfu_client::tls::server_config_from_dir(tls_dir)
-        .with_context(|| format!("loading the node's TLS identity from {}", tls_dir.display()))?;
+) -> Result<(), Error> {
+    let config =
+        bangfu_client::tls::server_config_from_dir(tls_dir).map_err(|source| Error::Identity {
+            path: tls_dir.to_path_buf(),
+            source,
+        })?;
     let on_refused: bangfu_client::server::OnRefused = Arc::new(|_, _| {});
     bangfu_client::server::serve(listener, Arc::new(config), router(archive, org), on_refused)
-        .await
-        .context("serving pulls")
+        .await?;
+    Ok(())
 }

@@ -119,14 +119,7 @@ pub async fn refresh(
     org: &OrgCode,
     now: DateTime<Utc>,
 ) -> Result<Vec<Stored>, String> {
-    let key = |r: &Stored| {
-        (
-            r.campaign.clone(),
-            r.version,
-            r.state.clone(),
-            r.reason.clone(),
-        )
-    };
+    let key = |r: &Stored| (r.campaign.clone(), r.version, r.state, r.reason.clone());
     let before: std::collections::BTreeSet<_> = list(archive)
         .await
         .map_err(|e| e.to_string())?

@@ -26,6 +26,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         pull_schedule,
         dashboard: http,
     };
+    // Listening for SIGTERM before saying where it listens: a stop sent at once is a clean stop.
+    let stop = bangfu_client::signal::stop_requested();
     let server = Server::build(hub, options)
         .await
         .context("starting the hub")?;
@@ -37,7 +39,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::io::stdout().flush().ok();
     server
         .run_until_stopped(async {
-            bangfu_client::signal::stop_requested().await;
+            stop.await;
             tracing::info!("stop requested (Ctrl-C or SIGTERM); stopping");
         })
         .await
