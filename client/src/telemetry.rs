@@ -109,15 +109,15 @@ impl Telemetry {
     /// Exports what is still buffered and stops the exporters. Blocking: call it outside the runtime
     /// (at the end of `main`) or from `spawn_blocking`.
     pub fn shutdown(self) {
-        if let Some(t) = self.tracer {
-            if let Err(e) = t.shutdown() {
-                eprintln!("flushing traces failed: {e}");
-            }
+        if let Some(t) = self.tracer
+            && let Err(e) = t.shutdown()
+        {
+            eprintln!("flushing traces failed: {e}");
         }
-        if let Some(m) = self.meter {
-            if let Err(e) = m.shutdown() {
-                eprintln!("flushing metrics failed: {e}");
-            }
+        if let Some(m) = self.meter
+            && let Err(e) = m.shutdown()
+        {
+            eprintln!("flushing metrics failed: {e}");
         }
     }
 }

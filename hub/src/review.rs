@@ -164,7 +164,7 @@ pub async fn decide(
     let at = now.to_rfc3339();
     // One statement, so the write lock is taken (waiting for it if need be) before the read: a
     // SELECT then INSERT in one SQLite transaction fails at once with "database is locked" when the
-    // serving hub commits in between (seen in tests/tests/review.rs).
+    // serving hub commits in between (seen in tests/tests/it/review.rs).
     sqlx::query(
         "INSERT INTO reviews (campaign, org, version, seq, state, reason, decided_at)
          SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, $5, $6 FROM reviews WHERE campaign = $1 AND org = $2 AND version = $3",

@@ -82,8 +82,7 @@ pub async fn load(
             lifted_on: date(row.text(base + 1)),
         });
     };
-    // SAFETY: the locked handle gives this task the connection alone while it is held.
-    unsafe { bulk::for_each_row(handle.as_raw_handle(), &household_sql(), read_household) }?;
+    bulk::for_each_row(&mut handle, &household_sql(), read_household)?;
     let read_aid = |row: &ResultRow| {
         let (Some(&household), Some(date)) =
             (index.get(row.text(0).unwrap_or("")), date(row.text(1)))
@@ -97,13 +96,10 @@ pub async fn load(
             amount_fen: row.int(3).unwrap_or(0),
         });
     };
-    // SAFETY: as above.
-    unsafe {
-        bulk::for_each_row(
-            handle.as_raw_handle(),
-            "SELECT staff_no, date, kind, amount FROM aid",
-            read_aid,
-        )
-    }?;
+    bulk::for_each_row(
+        &mut handle,
+        "SELECT staff_no, date, kind, amount FROM aid",
+        read_aid,
+    )?;
     Ok(ArchiveFacts { households, aid })
 }

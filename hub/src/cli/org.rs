@@ -88,10 +88,11 @@ pub async fn pull(args: PullArgs) -> anyhow::Result<()> {
     };
     println!("{pulled}");
     // As after a push: this hub's own report changes, and goes to its parent.
-    if hub.config.parent.is_some() && pulled.receipt.status == ReceiptStatus::Accepted {
-        if let Err(e) = crate::jobs::upstream::send_now(&hub, &campaign).await {
-            println!("上报上级未完成 / not yet sent to the parent (a serving hub retries): {e}");
-        }
+    if hub.config.parent.is_some()
+        && pulled.receipt.status == ReceiptStatus::Accepted
+        && let Err(e) = crate::jobs::upstream::send_now(&hub, &campaign).await
+    {
+        println!("上报上级未完成 / not yet sent to the parent (a serving hub retries): {e}");
     }
     hub.close().await;
     Ok(())

@@ -249,8 +249,7 @@ pub async fn upsert(
     }
     let sql = upsert_sql(kind, 1);
     let mut handle = tx.lock_handle().await?;
-    // SAFETY: the locked handle gives this task the connection alone until it is dropped.
-    let changed = unsafe { bulk::execute_rows(handle.as_raw_handle(), &sql, rows) }?;
+    let changed = bulk::execute_rows(&mut handle, &sql, rows)?;
     Ok(changed)
 }
 

@@ -1,8 +1,6 @@
 //! `bangfu-node check` (精准识别) against the rules worked out here, independently, from the file.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn yuan(s: &str) -> f64 {
     if s.is_empty() {

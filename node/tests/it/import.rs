@@ -1,11 +1,9 @@
 //! The county archive's import, as a county IT person runs it: real binary, real files from `files`.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Imports every generated file and checks that exactly the rows the generator broke were refused,
 /// each for the rule it broke, and that everything else was stored.

@@ -2,12 +2,10 @@
 //! own PKI (`bangfu_client::pki`, STYLE.md "Tests"). The parent here is a closed port: what a county sees
 //! when its hub is down. Delivery to a real hub is the end-to-end test, once the hub serves.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::*;
 use bangfu_shared::org::OrgCode;
-use common::*;
 
 /// A CA for HB and an identity for county H01 (with 127.0.0.1 as a host), in `dir/pki` and `dir/tls`.
 fn identity(dir: &Path) -> PathBuf {

@@ -1,12 +1,10 @@
 //! Statistic reports from a real archive, through the real binary: exact where published, withheld
 //! where small, and never a trace of a household.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// A county with a generated archive (households, members, aid) imported.
 fn county(dir: &Path, households: u64, seed: u64) -> (std::path::PathBuf, std::path::PathBuf) {

@@ -16,7 +16,7 @@
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 use super::component::{Answer, ComponentLp};
-use super::simplex::Op;
+use super::simplex::{Op, Row};
 use super::{Error, Range};
 use crate::template::{Relation, Template};
 
@@ -164,7 +164,7 @@ pub(crate) fn rows<V: Copy>(
     r: &Relation,
     known: &[Option<f64>],
     mut var: impl FnMut(usize) -> V,
-) -> Vec<(Vec<(V, f64)>, Op, f64)> {
+) -> Vec<Row<V>> {
     let mut constant = 0.0;
     let mut terms = Vec::with_capacity(r.terms.len());
     for &(c, a) in &r.terms {

@@ -21,6 +21,9 @@ pub(crate) enum Op {
     Ge,
 }
 
+/// One LP row: its terms (variable, coefficient), its comparison and its right-hand side.
+pub(crate) type Row<V> = (Vec<(V, f64)>, Op, f64);
+
 /// Whether a re-optimisation found an optimum.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Outcome {
@@ -55,7 +58,7 @@ pub(crate) struct Lp {
 impl Lp {
     /// Builds the tableau of `rows` (terms over variables `0..vars`, comparison, right-hand side)
     /// and runs phase one. `None` when the constraints have no solution the solver can find.
-    pub(crate) fn feasible(vars: usize, rows: &[(Vec<(usize, f64)>, Op, f64)]) -> Option<Lp> {
+    pub(crate) fn feasible(vars: usize, rows: &[Row<usize>]) -> Option<Lp> {
         let slacks = rows.iter().filter(|(_, op, _)| *op != Op::Eq).count();
         // A row gets an artificial variable unless its slack can start in the basis (coefficient
         // +1 once the right-hand side is made non-negative).
@@ -315,7 +318,7 @@ mod tests {
 
     fn solve(
         vars: usize,
-        rows: &[(Vec<(usize, f64)>, Op, f64)],
+        rows: &[Row<usize>],
         objective: &[(usize, f64)],
         maximise: bool,
     ) -> (Outcome, Vec<f64>) {

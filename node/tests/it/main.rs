@@ -1,0 +1,9 @@
+//! The node's integration tests, one binary (one link) with a module per area; they run the real
+//! `bangfu-node` binary as a user would (`common`).
+
+mod check;
+mod common;
+mod import;
+mod push;
+mod report;
+mod roundtrip;
