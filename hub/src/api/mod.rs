@@ -34,8 +34,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument as _;
 
 pub use admit::Revocations;
-pub use bangfu_client::server::Peer;
-pub use bangfu_client::tls::ReloadingCert;
+use bangfu_client::server::Peer;
 
 use crate::app::Hub;
 use crate::dashboard::Changes;
