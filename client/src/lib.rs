@@ -12,11 +12,13 @@ use bangfu_shared::protocol::{
 };
 use reqwest::{Certificate, Identity, StatusCode, header};
 
+pub mod crl;
 pub mod pki;
 pub mod reminders;
 pub mod review;
 pub mod server;
 pub mod signal;
+pub mod signature;
 pub mod telemetry;
 pub mod tls;
 
