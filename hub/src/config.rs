@@ -48,6 +48,57 @@ pub struct HubConfig {
     /// `[remind]`: when and how often children that have not reported are reminded.
     #[serde(default)]
     pub remind: RemindSettings,
+    /// `[smtp]`: the mail server reminders by e-mail go through; none: e-mail channels wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// `hub.toml` `[smtp]`: the server reminders by e-mail are sent through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Default: 587 for starttls, 465 for tls, 25 for none.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: SmtpSecurity,
+    /// Given with `password_file`, or neither.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the password alone (the password itself is never in hub.toml).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The sender: `ops@example.org` or `荆门市总工会 <ops@example.org>`.
+    pub from: String,
+    /// A PEM file of the CA that signed the server's certificate, for a server with a private CA;
+    /// none: the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl SmtpSettings {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        })
+    }
+}
+
+/// How SMTP is protected: STARTTLS required, TLS from the first byte, or none (a relay on the same
+/// host only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+fn default_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
 }
 
 /// The `[pull]` table of hub.toml.
@@ -101,6 +152,39 @@ pub struct RemindSettings {
     /// An overdue child is reminded once a day for this many days after its due date.
     #[serde(default = "default_overdue_days")]
     pub overdue_days: u32,
+    /// After this many overdue days a child's reminder also goes to this hub's own contact
+    /// channels (`org update --code` this hub's code), one digest per campaign and round.
+    #[serde(default = "default_escalate_after_days")]
+    pub escalate_after_days: u32,
+    /// The dashboard's address people open (https://tongji.example.org), for the link in each
+    /// reminder; none: no link.
+    #[serde(default)]
+    pub dashboard_url: Option<String>,
+    /// Tries per channel and round when a channel refuses; the next round tries again.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// The first pause after a refusal, doubled after each (milliseconds).
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    /// How long one send may take before it counts as unanswered (seconds).
+    #[serde(default = "default_send_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_escalate_after_days() -> u32 {
+    3
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+
+fn default_backoff_ms() -> u64 {
+    1000
+}
+
+fn default_send_timeout() -> u64 {
+    10
 }
 
 fn default_schedule() -> String {
@@ -121,6 +205,11 @@ impl Default for RemindSettings {
             schedule: default_schedule(),
             days_before: default_days_before(),
             overdue_days: default_overdue_days(),
+            escalate_after_days: default_escalate_after_days(),
+            dashboard_url: None,
+            attempts: default_attempts(),
+            backoff_ms: default_backoff_ms(),
+            timeout_secs: default_send_timeout(),
         }
     }
 }
@@ -139,6 +228,7 @@ impl std::fmt::Debug for HubConfig {
             .field("pull", &self.pull)
             .field("reconcile", &self.reconcile)
             .field("remind", &self.remind)
+            .field("smtp", &self.smtp)
             .finish()
     }
 }
@@ -255,6 +345,26 @@ mod tests {
     fn an_unknown_key_in_pull_is_refused() {
         let text = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n[pull]\nschedule = \"0 0 8 * * *\"\nevery = 1\n";
         assert!(toml::from_str::<HubConfig>(text).is_err());
+    }
+
+    #[test]
+    fn smtp_settings_load_with_defaults_and_refuse_a_typo() {
+        let base = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n";
+        let text =
+            format!("{base}[smtp]\nhost = \"mail.example.org\"\nfrom = \"ops@example.org\"\n");
+        let c: HubConfig = toml::from_str(&text).unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.security, smtp.port()), (SmtpSecurity::Starttls, 587));
+        let text = format!("{base}[smtp]\nhost = \"m\"\nfrom = \"o@e.org\"\nsecurity = \"ssl\"\n");
+        assert!(
+            toml::from_str::<HubConfig>(&text).is_err(),
+            "an unknown security"
+        );
+        let text = format!("{base}[smtp]\nhost = \"m\"\nfrom = \"o@e.org\"\npassword = \"p\"\n");
+        assert!(
+            toml::from_str::<HubConfig>(&text).is_err(),
+            "a password in hub.toml"
+        );
     }
 
     #[test]

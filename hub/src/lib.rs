@@ -27,6 +27,7 @@
 pub mod api;
 pub mod app;
 pub mod campaigns;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

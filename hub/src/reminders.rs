@@ -1,13 +1,15 @@
 //! Reminders (催报): a hub reminds each child that has not reported on a campaign, a few days before
-//! its due date and on each day it is overdue, through the webhook registered for it
-//! (`org add --webhook URL`), and keeps every reminder it made.
+//! its due date and on each day it is overdue, on every channel registered for it (a webhook of a
+//! kind and e-mail addresses, [`crate::channels`]), and keeps every reminder it made.
 //!
 //! A reminder is a row keyed by (campaign, org, kind), made once: `due_soon` the first round within
 //! `days_before` days of the child's due date, `overdue:DAY` once per overdue day for `overdue_days`
 //! days. So a restart, or two rounds on one day, neither loses a reminder nor makes one twice
-//! (DESIGN.md "Time"). Delivery is separate: a reminder whose webhook did not answer 2xx stays
-//! undelivered and is tried again at the next round while it is recent; one delivered is never sent
-//! again. Dates are days in Asia/Shanghai.
+//! (DESIGN.md "Time"). Delivery is kept per channel ([`crate::channels::store`]): a reminder a
+//! channel refused is tried again with backoff within the round and again at the next rounds while
+//! it is recent; one delivered is never sent again. After `escalate_after_days` overdue days the
+//! hub's own contact channels get one digest per campaign and day listing the overdue children.
+//! Dates are days in Asia/Shanghai.
 //!
 //! Rounds run at `[remind] schedule` in a serving hub, and once at its start
 //! ([`crate::jobs::remind`]); `bangfu-hub remind` runs one now.
@@ -20,7 +22,12 @@ pub use bangfu_shared::protocol::Reminder;
 use bangfu_shared::protocol::{CampaignId, ReminderKind};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use futures_util::StreamExt as _;
+
+use crate::app::Hub;
 use crate::campaigns::{self, Campaign};
+use crate::channels::store::Shown;
+use crate::channels::{Channel, Delivery, Notice, NoticeKind, OverdueChild, Sender};
 use crate::config::RemindSettings as Settings;
 use crate::registry::{self, Org};
 use crate::store::{self, Store};
@@ -30,8 +37,20 @@ use crate::store::{self, Store};
 pub enum Error {
     #[error("reminders: {0}")]
     Store(#[from] store::Error),
-    #[error("building the webhook client: {0}")]
+    #[error("{0}")]
     Client(String),
+    #[error(transparent)]
+    Smtp(#[from] crate::channels::email::Error),
+}
+
+/// One notice's outcome on one channel in a round.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub notice: Notice,
+    /// The channel as it may be shown (no URL path, no secret).
+    pub channel: String,
+    pub delivery: Delivery,
+    pub tries: u32,
 }
 
 /// What a round did.
@@ -39,12 +58,14 @@ pub enum Error {
 pub struct Round {
     /// Reminders made in this round.
     pub made: Vec<Reminder>,
-    /// Reminders (of this or an earlier round) a webhook took in this round.
-    pub delivered: Vec<Reminder>,
-    /// Reminders whose webhook failed this round, with why (tried again next round).
-    pub failed: Vec<(Reminder, String)>,
+    /// Escalation digests made in this round (to this hub's own contact channels).
+    pub escalated: Vec<Notice>,
+    /// Deliveries a channel took in this round.
+    pub delivered: Vec<Sent>,
+    /// Deliveries that failed this round, with the last answer (tried again next round, unless
+    /// the answer was a timeout after sending).
+    pub failed: Vec<Sent>,
 }
-
 /// The reminder `org` is due on `today` for `campaign`, if any (it may exist already).
 pub fn due_reminder(
     settings: &Settings,
@@ -98,21 +119,20 @@ pub fn due_reminder(
 }
 
 /// One round on `today`: makes the reminders due for children that have sent nothing on an open
-/// campaign, then posts every recent undelivered reminder to its child's webhook.
-pub async fn round(
-    store: &Store,
-    settings: &Settings,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<Round, Error> {
+/// campaign and the escalation digests due, then delivers every recent undelivered one on each
+/// of its channels.
+pub async fn round(hub: &Hub, today: NaiveDate, now: DateTime<Utc>) -> Result<Round, Error> {
+    let (store, settings) = (&hub.store, &hub.config.remind);
     let mut out = Round::default();
     let orgs = registry::list(store).await?;
+    let mut escalations = vec![];
     for campaign in campaigns::list(store).await? {
         let reported = reported(store, &campaign.id).await?;
-        for org in orgs
+        let late: Vec<&Org> = orgs
             .iter()
             .filter(|o| !reported.iter().any(|r| r == o.code.as_str()))
-        {
+            .collect();
+        for org in &late {
             let Some(r) = due_reminder(settings, &campaign, org, today) else {
                 continue;
             };
@@ -121,8 +141,273 @@ pub async fn round(
                 out.made.push(r);
             }
         }
+        if let Some(n) = escalation(hub, &campaign, &late, today).await? {
+            escalations.push(n);
+        }
     }
-    deliver(store, now, &mut out).await?;
+    let sender = sender(hub)?;
+    let mut work = vec![];
+    let channels = crate::channels::store::all(store).await?;
+    for (r, _) in recent(store, now).await? {
+        let notice = notice_of(hub, &r);
+        for c in channels.get(r.org.as_str()).into_iter().flatten() {
+            work.push((notice.clone(), c.clone()));
+        }
+    }
+    let own = channels
+        .get(hub.config.org.as_str())
+        .cloned()
+        .unwrap_or_default();
+    for n in escalations {
+        if own.is_empty() {
+            tracing::warn!(campaign = %n.campaign, "children are overdue past [remind] escalate_after_days, but this hub has no contact channel (org update --code {})", hub.config.org);
+            continue;
+        }
+        for c in &own {
+            work.push((n.clone(), c.clone()));
+        }
+        out.escalated.push(n);
+    }
+    for s in deliver_all(hub, &sender, work).await? {
+        if s.delivery == Delivery::Delivered {
+            out.delivered.push(s);
+        } else {
+            out.failed.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// The sender for this hub's settings (its mailer when `[smtp]` is set).
+pub fn sender(hub: &Hub) -> Result<Sender, Error> {
+    let timeout = Duration::from_secs(hub.config.remind.timeout_secs.max(1));
+    let mailer = hub
+        .config
+        .smtp
+        .as_ref()
+        .map(|s| crate::channels::Mailer::new(s, timeout))
+        .transpose()?;
+    Sender::new(mailer, timeout).map_err(Error::Client)
+}
+
+/// The campaign's page on the dashboard, when `[remind] dashboard_url` is set.
+fn link(settings: &Settings, campaign: &CampaignId) -> Option<String> {
+    settings
+        .dashboard_url
+        .as_ref()
+        .map(|u| format!("{}/campaigns/{campaign}", u.trim_end_matches('/')))
+}
+
+/// The notice a stored reminder is sent as.
+fn notice_of(hub: &Hub, r: &Reminder) -> Notice {
+    let (kind, days) = match r.kind {
+        ReminderKind::DueSoon => (NoticeKind::DueSoon, 0),
+        ReminderKind::Overdue(d) => (NoticeKind::Overdue(d), (d - r.due).num_days()),
+    };
+    Notice {
+        hub: hub.config.org.clone(),
+        campaign: r.campaign.clone(),
+        title: r.title.clone(),
+        org: r.org.clone(),
+        name: r.name.clone(),
+        kind,
+        due: Some(r.due),
+        days_overdue: days,
+        link: link(&hub.config.remind, &r.campaign),
+        overdue: vec![],
+    }
+}
+
+/// Today's digest for `campaign` when any of its `late` children is overdue by
+/// `escalate_after_days` or more (and still within the reminder window); made once a day.
+async fn escalation(
+    hub: &Hub,
+    campaign: &Campaign,
+    late: &[&Org],
+    today: NaiveDate,
+) -> Result<Option<Notice>, Error> {
+    let settings = &hub.config.remind;
+    let sent = crate::channels::store::on_campaign(&hub.store, campaign.id.as_str()).await?;
+    let mut overdue = vec![];
+    for org in late {
+        let Some(due) = campaign.due.for_level(org.code.level()) else {
+            continue;
+        };
+        let days = (today - due).num_days();
+        if days < i64::from(settings.escalate_after_days.max(1)) {
+            continue;
+        }
+        let made = made_count(&hub.store, &campaign.id, &org.code).await?;
+        let what = sent.get(org.code.as_str()).map_or_else(
+            || "无可用通道 no channel".to_string(),
+            |d| {
+                let ok = d.iter().filter(|s| s.state == "delivered").count();
+                format!("{made} 条催报，{ok}/{} 次送达", d.len())
+            },
+        );
+        overdue.push(OverdueChild {
+            org: org.code.clone(),
+            name: org.name.clone(),
+            days,
+            sent: what,
+        });
+    }
+    if overdue.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Notice {
+        hub: hub.config.org.clone(),
+        campaign: campaign.id.clone(),
+        title: campaign.title.clone(),
+        org: hub.config.org.clone(),
+        name: hub.config.name.clone(),
+        kind: NoticeKind::Escalation(today),
+        due: campaign.due.for_level(overdue[0].org.level()),
+        days_overdue: overdue.iter().map(|c| c.days).max().unwrap_or(0),
+        link: link(settings, &campaign.id),
+        overdue,
+    }))
+}
+
+async fn made_count(store: &Store, campaign: &CampaignId, org: &OrgCode) -> Result<i64, Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM reminders WHERE campaign = $1 AND org = $2")
+            .bind(campaign.to_string())
+            .bind(org.to_string())
+            .fetch_one(&store.pool)
+            .await
+            .map_err(store::Error::from)?;
+    Ok(n)
+}
+
+/// How many robots or mailboxes are sent to at once (each robot's own sends stay in order).
+const PARALLEL: usize = 16;
+
+/// Delivers every (notice, channel): grouped per channel target so that one robot's window is
+/// filled in order, the groups in parallel.
+pub async fn deliver_all(
+    hub: &Hub,
+    sender: &Sender,
+    work: Vec<(Notice, Channel)>,
+) -> Result<Vec<Sent>, Error> {
+    let mut groups: BTreeMap<String, Vec<(Notice, Channel)>> = BTreeMap::new();
+    for (n, c) in work {
+        let target = match &c {
+            Channel::Webhook { url, .. } => url.clone(),
+            Channel::Email { to } => format!("mailto:{to}"),
+        };
+        groups.entry(target).or_default().push((n, c));
+    }
+    let results: Vec<Result<Vec<Sent>, Error>> = futures_util::stream::iter(groups.into_values())
+        .map(|group| async move {
+            let mut out = vec![];
+            for (n, c) in group {
+                if let Some(s) = deliver_one(hub, sender, n, c).await? {
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        })
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    let mut out = vec![];
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Claims one delivery and tries it up to `[remind] attempts` times with doubling pauses; `None`
+/// when it was not ours to send (delivered already, or another hub process holds it).
+async fn deliver_one(
+    hub: &Hub,
+    sender: &Sender,
+    notice: Notice,
+    channel: Channel,
+) -> Result<Option<Sent>, Error> {
+    let settings = &hub.config.remind;
+    let key = crate::channels::store::Key {
+        campaign: notice.campaign.to_string(),
+        org: notice.org.to_string(),
+        kind: notice.kind.to_string(),
+        channel: channel.id(),
+    };
+    if crate::channels::store::claim(&hub.store, &key, hub.now())
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let mut pause = Duration::from_millis(settings.backoff_ms);
+    let mut tries = 0;
+    let delivery = loop {
+        tries += 1;
+        let d = sender.send(&channel, &notice).await;
+        let retry = match &d {
+            Delivery::Delivered => false,
+            Delivery::Unavailable {
+                maybe_delivered, ..
+            } => !maybe_delivered,
+            // A channel that asks for longer than our next pause is left for the next round.
+            Delivery::Refused { retry_after, .. } => retry_after.is_none_or(|r| r <= pause),
+        };
+        if !retry || tries >= settings.attempts.max(1) {
+            break d;
+        }
+        tracing::info!(campaign = %notice.campaign, org = %notice.org, kind = %notice.kind, channel = %channel, answer = %d, "refused; trying again");
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    };
+    crate::channels::store::record(&hub.store, &key, &delivery, tries, hub.now()).await?;
+    match &delivery {
+        Delivery::Delivered => {
+            tracing::info!(campaign = %notice.campaign, org = %notice.org, kind = %notice.kind, channel = %channel, "reminder delivered")
+        }
+        d => {
+            tracing::warn!(campaign = %notice.campaign, org = %notice.org, kind = %notice.kind, channel = %channel, answer = %d, "reminder not delivered")
+        }
+    }
+    Ok(Some(Sent {
+        notice,
+        channel: channel.to_string(),
+        delivery,
+        tries,
+    }))
+}
+
+/// `remind --test`: one test message on each channel of `org` (a child, or this hub's own code),
+/// not recorded as a delivery; each channel's answer.
+pub async fn test(hub: &Hub, org: &OrgCode) -> Result<Vec<(Channel, Delivery)>, Error> {
+    let channels = crate::channels::store::of(&hub.store, org.as_str()).await?;
+    let name = if *org == hub.config.org {
+        hub.config.name.clone()
+    } else {
+        registry::list(&hub.store)
+            .await?
+            .into_iter()
+            .find(|o| o.code == *org)
+            .map(|o| o.name)
+            .unwrap_or_else(|| org.to_string())
+    };
+    let sender = sender(hub)?;
+    let notice = Notice {
+        hub: hub.config.org.clone(),
+        campaign: CampaignId::parse("test").map_err(|e| Error::Client(e.to_string()))?,
+        title: "催报通道测试".into(),
+        org: org.clone(),
+        name,
+        kind: NoticeKind::Test,
+        due: None,
+        days_overdue: 0,
+        link: hub.config.remind.dashboard_url.clone(),
+        overdue: vec![],
+    };
+    let mut out = vec![];
+    for c in channels {
+        let d = sender.send(&c, &notice).await;
+        out.push((c, d));
+    }
     Ok(out)
 }
 
@@ -212,57 +497,19 @@ async fn stored(
         .collect()
 }
 
-/// Posts every undelivered reminder made in the last [`STALE_AFTER_DAYS`] days to its child's
-/// webhook, and marks those a webhook took (2xx).
-async fn deliver(store: &Store, now: DateTime<Utc>, out: &mut Round) -> Result<(), Error> {
+/// Reminders made in the last [`STALE_AFTER_DAYS`] days, oldest first: those still worth
+/// delivering where a channel has not taken them.
+async fn recent(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Reminder, Option<String>)>, store::Error> {
     let since = (now - chrono::Duration::days(STALE_AFTER_DAYS)).to_rfc3339();
-    let waiting = stored(
+    stored(
         store,
-        "WHERE r.webhook_at IS NULL AND r.created_at >= $1 ORDER BY r.created_at, r.org",
+        "WHERE r.created_at >= $1 ORDER BY r.created_at, r.org",
         since,
     )
-    .await?;
-    let waiting: Vec<(Reminder, String)> = waiting
-        .into_iter()
-        .filter_map(|(r, webhook)| Some((r, webhook?)))
-        .collect();
-    if waiting.is_empty() {
-        return Ok(());
-    }
-    // The same rustls provider as the hub's mTLS (a `remind` process has not installed it yet).
-    bangfu_client::tls::install_provider();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| Error::Client(e.to_string()))?;
-    for (r, url) in waiting {
-        match client.post(&url).json(&r).send().await {
-            Ok(res) if res.status().is_success() => {
-                sqlx::query("UPDATE reminders SET webhook_at = $1 WHERE campaign = $2 AND org = $3 AND kind = $4")
-                    .bind(now.to_rfc3339())
-                    .bind(r.campaign.to_string())
-                    .bind(r.org.to_string())
-                    .bind(r.kind.to_string())
-                    .execute(&store.pool)
-                    .await
-                    .map_err(store::Error::from)?;
-                tracing::info!(campaign = %r.campaign, org = %r.org, kind = %r.kind, "reminder delivered to the webhook");
-                out.delivered.push(r);
-            }
-            Ok(res) => {
-                let why = format!("the webhook answered {}", res.status());
-                tracing::warn!(campaign = %r.campaign, org = %r.org, kind = %r.kind, why, "reminder not delivered; tried again next round");
-                out.failed.push((r, why));
-            }
-            Err(e) => {
-                // Without the URL: it may carry a token.
-                let why = format!("the webhook could not be reached: {}", e.without_url());
-                tracing::warn!(campaign = %r.campaign, org = %r.org, kind = %r.kind, why, "reminder not delivered; tried again next round");
-                out.failed.push((r, why));
-            }
-        }
-    }
-    Ok(())
+    .await
 }
 
 /// Every reminder made for `org` (newest first): for its own view over the API.
@@ -293,6 +540,75 @@ pub async fn made_on(
         *e = (e.0 + 1, kind);
     }
     Ok(out)
+}
+
+/// For `status`: how the reminder `kind` of `org` went on each channel
+/// (`wecom delivered, email:a@b refused×3`).
+pub fn delivery_summary(
+    deliveries: &BTreeMap<String, Vec<Shown>>,
+    org: &str,
+    kind: &str,
+) -> String {
+    let shown: Vec<String> = deliveries
+        .get(org)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.kind == kind)
+        .map(|d| {
+            if d.attempts > 1 {
+                format!("{} {}×{}", d.channel, d.state, d.attempts)
+            } else {
+                format!("{} {}", d.channel, d.state)
+            }
+        })
+        .collect();
+    if shown.is_empty() {
+        "无通道 no channel".into()
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// For `status`: the children overdue today with how long and what they were sent, and the
+/// escalations this hub's own channels got. Empty when none is overdue.
+pub fn overdue_section(
+    hub: &Hub,
+    campaign: &Campaign,
+    orgs: &[Org],
+    reported: &[&str],
+    deliveries: &BTreeMap<String, Vec<Shown>>,
+) -> String {
+    let today = hub.clock.today();
+    let mut out = String::new();
+    for o in orgs.iter().filter(|o| !reported.contains(&o.code.as_str())) {
+        let Some(due) = campaign.due.for_level(o.code.level()) else {
+            continue;
+        };
+        let days = (today - due).num_days();
+        if days <= 0 {
+            continue;
+        }
+        let sent = deliveries.get(o.code.as_str()).map_or(0, Vec::len);
+        let ok = deliveries
+            .get(o.code.as_str())
+            .map_or(0, |d| d.iter().filter(|d| d.state == "delivered").count());
+        out.push_str(&format!(
+            "  {} {}  逾期 {days} 天 overdue {days} days; 已送达 delivered {ok} of {sent} sends\n",
+            o.code, o.name
+        ));
+    }
+    if out.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("\n逾期未报 / overdue children (as of {today}):\n{out}");
+    let own = hub.config.org.as_str();
+    for d in deliveries.get(own).into_iter().flatten() {
+        s.push_str(&format!(
+            "  上报本级 escalation {} {} {}\n",
+            d.kind, d.channel, d.state
+        ));
+    }
+    s
 }
 
 #[cfg(test)]

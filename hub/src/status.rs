@@ -36,6 +36,7 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
     let reviews = review::states(store, id).await?;
     let received = received(store, id.as_str()).await?;
     let reminded = crate::reminders::made_on(store, id.as_str()).await?;
+    let deliveries = crate::channels::store::on_campaign(store, id.as_str()).await?;
     let (own_level, child_level) = match config.level {
         HubLevel::Prefecture => (Level::Prefecture, Level::County),
         HubLevel::Province => (Level::Province, Level::Prefecture),
@@ -111,6 +112,7 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
         "审核 review",
         "问题 findings",
         "催报 reminded",
+        "送达 delivery",
         "原因 reason",
     ];
     let mut rows = vec![];
@@ -120,6 +122,11 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
         let reminders = reminded
             .get(o.code.as_str())
             .map_or_else(|| "-".to_string(), |(n, last)| format!("{n} {last}"));
+        // How the latest reminder went on each channel (`wecom delivered, email:a@b refused×3`).
+        let delivery = reminded
+            .get(o.code.as_str())
+            .map(|(_, last)| crate::reminders::delivery_summary(&deliveries, o.code.as_str(), last))
+            .unwrap_or_else(|| "-".into());
         let row = match received.get(o.code.as_str()) {
             None => vec![
                 o.code.to_string(),
@@ -130,6 +137,7 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
                 "-".into(),
                 "-".into(),
                 reminders,
+                delivery,
                 String::new(),
             ],
             Some(x) => {
@@ -148,6 +156,7 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
                     format!("{} {state}", state.label()),
                     findings.to_string(),
                     reminders,
+                    delivery,
                     rv.and_then(|r| r.reason.clone())
                         .filter(|_| state == ReviewState::Returned)
                         .unwrap_or_default(),
@@ -157,6 +166,14 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
         rows.push(row);
     }
     out.push_str(&table(&header, &rows));
+    let reported: Vec<&str> = received.keys().map(String::as_str).collect();
+    out.push_str(&crate::reminders::overdue_section(
+        hub,
+        &campaign,
+        &orgs,
+        &reported,
+        &deliveries,
+    ));
 
     let _ = writeln!(out);
     if r.issues.is_empty() {

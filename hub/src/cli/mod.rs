@@ -57,10 +57,14 @@ pub enum Command {
     /// Example: bangfu-hub pull --data /srv/bangfu/hub --campaign 2026-songnuan --org H01
     Pull(PullArgs),
     /// Remind the children that have not reported (催报), now: a reminder due in [remind] days_before
-    /// days of a child's due date, and one per overdue day, each made once and posted to the child's
-    /// webhook (`org add --webhook`). A serving hub does this by itself on [remind] schedule.
+    /// days of a child's due date, and one per overdue day, each made once and delivered once on
+    /// each of the child's channels (`org add --webhook … --email …`); past [remind]
+    /// escalate_after_days a digest also goes to this hub's own channels. A serving hub does this by
+    /// itself on [remind] schedule. `--test --org H01` sends a test message on each channel of H01
+    /// and prints each channel's answer.
     ///
     /// Example: bangfu-hub remind --data /srv/bangfu/hub
+    /// Example: bangfu-hub remind --data /srv/bangfu/hub --test --org H01
     Remind(RemindArgs),
     /// Print the rollup of a campaign as JSON (汇总), with its findings and the child versions it
     /// was made from; `--version N` prints stored rollup version N as it was made.
@@ -142,8 +146,14 @@ pub struct RemindArgs {
     #[command(flatten)]
     pub data: DataDir,
     /// The day to remind as of (default: today in Asia/Shanghai).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "test")]
     pub today: Option<chrono::NaiveDate>,
+    /// Send a test message on each channel of --org instead of a round (nothing is recorded).
+    #[arg(long, requires = "org")]
+    pub test: bool,
+    /// With --test: the child (or this hub's own code, for its contact channels).
+    #[arg(long, requires = "test")]
+    pub org: Option<OrgCode>,
 }
 
 #[derive(Args)]
@@ -284,6 +294,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         pull: None,
         reconcile: Default::default(),
         remind: Default::default(),
+        smtp: None,
     };
     config
         .create(&data)

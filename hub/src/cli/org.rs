@@ -5,7 +5,10 @@ use bangfu_shared::org::OrgCode;
 use bangfu_shared::protocol::ReceiptStatus;
 use clap::Subcommand;
 
+use std::path::PathBuf;
+
 use super::{DataDir, PullArgs, open};
+use crate::channels::{Channel, WebhookKind};
 use crate::registry::{self, Org};
 
 #[derive(Subcommand)]
@@ -13,6 +16,7 @@ pub enum OrgCmd {
     /// Register a child union, or update its name and contacts.
     ///
     /// Example: bangfu-hub org add --data /srv/bangfu/hub --code H01 --name 京山县总工会
+    /// Example: bangfu-hub org add --data /srv/bangfu/hub --code H01 --name 京山县总工会 --webhook 'https://oapi.dingtalk.com/robot/send?access_token=…' --webhook-kind dingtalk --webhook-secret-file /srv/bangfu/h01.secret --email jingshan@example.org
     Add {
         #[command(flatten)]
         data: DataDir,
@@ -20,14 +24,78 @@ pub enum OrgCmd {
         code: OrgCode,
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        webhook: Option<String>,
+        #[command(flatten)]
+        channels: ChannelArgs,
         /// Where the child serves its reports for pulls (https://HOST:PORT, `bangfu-node serve --listen`).
         #[arg(long, value_name = "URL")]
         address: Option<String>,
     },
+    /// Change a registered child's reminder channels (催报通道), or, with this hub's own code, the
+    /// hub's contact channels that escalations go to. What is not given stays as it was.
+    ///
+    /// Example: bangfu-hub org update --data /srv/bangfu/hub --code H01 --webhook 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…' --webhook-kind wecom
+    /// Example: bangfu-hub org update --data /srv/bangfu/hub --code H --email ops@example.org
+    Update {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        code: OrgCode,
+        /// A new name (a child only).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        channels: ChannelArgs,
+    },
+}
+
+/// Where reminders go: a webhook of a kind, and e-mail addresses.
+#[derive(clap::Args)]
+pub struct ChannelArgs {
+    /// The webhook reminders are posted to (replaces the one registered).
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
+    /// What the webhook is: our own JSON, or a 企业微信 / 钉钉 / 飞书 group robot.
+    #[arg(long, value_enum, default_value = "json", requires = "webhook")]
+    webhook_kind: WebhookKind,
+    /// A file holding the robot's signing secret (钉钉 加签 SEC…, 飞书 签名校验).
+    #[arg(long, value_name = "FILE", requires = "webhook")]
+    webhook_secret_file: Option<PathBuf>,
+    /// An address reminders are mailed to through [smtp]; repeat for several (replaces those
+    /// registered).
+    #[arg(long, value_name = "ADDR")]
+    email: Vec<String>,
+}
+
+impl ChannelArgs {
+    /// The channels given, checked; nothing is stored until all are good.
+    fn parse(&self) -> anyhow::Result<(Option<Channel>, Option<Vec<Channel>>)> {
+        let webhook = match &self.webhook {
+            None => None,
+            Some(url) => {
+                let secret = self
+                    .webhook_secret_file
+                    .as_ref()
+                    .map(|f| {
+                        std::fs::read_to_string(f).with_context(|| {
+                            format!("--webhook-secret-file {}: reading it", f.display())
+                        })
+                    })
+                    .transpose()?;
+                Some(Channel::webhook(self.webhook_kind, url, secret)?)
+            }
+        };
+        let emails = if self.email.is_empty() {
+            None
+        } else {
+            Some(
+                self.email
+                    .iter()
+                    .map(|e| Channel::email(e))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        Ok((webhook, emails))
+    }
 }
 
 pub async fn run(cmd: OrgCmd) -> anyhow::Result<()> {
@@ -36,38 +104,123 @@ pub async fn run(cmd: OrgCmd) -> anyhow::Result<()> {
             data: DataDir { data },
             code,
             name,
-            email,
-            webhook,
+            channels,
             address,
         } => {
-            let hub = open(&data).await?;
-            let store = &hub.store;
             if let Some(a) = &address {
                 anyhow::ensure!(
                     a.starts_with("https://"),
                     "--address {a}: a child is pulled over mutual TLS only, give https://HOST:PORT / 地址须为 https://"
                 );
             }
-            registry::add(
-                store,
-                &Org {
-                    code: code.clone(),
-                    name: name.clone(),
-                    email,
-                    webhook,
-                },
-            )
-            .await
-            .with_context(|| format!("registering {code}"))?;
-            if let Some(a) = &address {
-                crate::pull::set_address(store, &code, a)
+            let (webhook, emails) = channels.parse()?;
+            let hub = open(&data).await?;
+            let store = &hub.store;
+            let done = async {
+                registry::add(
+                    store,
+                    &Org {
+                        code: code.clone(),
+                        name: name.clone(),
+                        email: channels.email.first().cloned(),
+                        webhook: channels.webhook.clone(),
+                    },
+                )
+                .await
+                .with_context(|| format!("registering {code}"))?;
+                crate::channels::store::set(
+                    store,
+                    code.as_str(),
+                    webhook.as_ref(),
+                    emails.as_deref(),
+                )
+                .await
+                .with_context(|| format!("recording the reminder channels of {code}"))?;
+                if let Some(a) = &address {
+                    crate::pull::set_address(store, &code, a)
+                        .await
+                        .with_context(|| format!("recording the address of {code}"))?;
+                }
+                crate::channels::store::of(store, code.as_str())
                     .await
-                    .with_context(|| format!("recording the address of {code}"))?;
+                    .context("reading the channels back")
             }
+            .await;
             hub.close().await;
             println!("已登记 / registered: {code} {name}");
+            print_channels(&done?);
             Ok(())
         }
+        OrgCmd::Update {
+            data: DataDir { data },
+            code,
+            name,
+            channels,
+        } => {
+            let (webhook, emails) = channels.parse()?;
+            let hub = open(&data).await?;
+            let done = update(&hub, &code, name, webhook, emails).await;
+            hub.close().await;
+            print_channels(&done?);
+            Ok(())
+        }
+    }
+}
+
+async fn update(
+    hub: &crate::app::Hub,
+    code: &OrgCode,
+    name: Option<String>,
+    webhook: Option<Channel>,
+    emails: Option<Vec<Channel>>,
+) -> anyhow::Result<Vec<Channel>> {
+    let store = &hub.store;
+    let own = *code == hub.config.org;
+    if own {
+        anyhow::ensure!(
+            name.is_none(),
+            "--name: this hub's own name is in hub.toml, not the registry / 本级名称在 hub.toml 中设置"
+        );
+    } else {
+        let Some(mut org) = registry::list(store)
+            .await?
+            .into_iter()
+            .find(|o| o.code == *code)
+        else {
+            anyhow::bail!(
+                "--code {code}: not a registered child (org add first) / 未登记的下级单位"
+            );
+        };
+        if let Some(n) = name {
+            org.name = n;
+        }
+        if let Some(Channel::Webhook { url, .. }) = &webhook {
+            org.webhook = Some(url.clone());
+        }
+        if let Some(Channel::Email { to }) = emails.as_ref().and_then(|e| e.first()) {
+            org.email = Some(to.clone());
+        }
+        registry::add(store, &org)
+            .await
+            .with_context(|| format!("updating {code}"))?;
+    }
+    crate::channels::store::set(store, code.as_str(), webhook.as_ref(), emails.as_deref())
+        .await
+        .with_context(|| format!("recording the reminder channels of {code}"))?;
+    println!(
+        "已更新 / updated: {code}{}",
+        if own {
+            " (本级联系通道 this hub's contact)"
+        } else {
+            ""
+        }
+    );
+    Ok(crate::channels::store::of(store, code.as_str()).await?)
+}
+
+fn print_channels(channels: &[Channel]) {
+    for c in channels {
+        println!("  催报通道 channel {}: {c}", c.id());
     }
 }
 

@@ -91,16 +91,41 @@ pub async fn review(args: ReviewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `bangfu-hub remind`: one round now (or as of `--today`), and what it made and delivered.
+/// `bangfu-hub remind`: one round now (or as of `--today`), and what it made and delivered; with
+/// `--test --org`, each channel's answer to a test message.
 pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
     let RemindArgs {
         data: DataDir { data },
         today,
+        test,
+        org,
     } = args;
     let hub = open(&data).await?;
+    if let (true, Some(org)) = (test, org) {
+        let answers = crate::reminders::test(&hub, &org).await;
+        hub.close().await;
+        let answers = answers?;
+        anyhow::ensure!(
+            !answers.is_empty(),
+            "{org} has no reminder channel: add one with org update --code {org} --webhook URL or --email ADDR / 该单位未配置催报通道"
+        );
+        for (channel, answer) in &answers {
+            println!("{channel}: {answer}");
+        }
+        let failed = answers
+            .iter()
+            .filter(|(_, d)| *d != crate::channels::Delivery::Delivered)
+            .count();
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} of {} channels did not take the test message / 部分通道测试未通过",
+            answers.len()
+        );
+        return Ok(());
+    }
     let now = hub.now();
     let today = today.unwrap_or_else(|| hub.clock.today());
-    let round = crate::reminders::round(&hub.store, &hub.config.remind, today, now).await;
+    let round = crate::reminders::round(&hub, today, now).await;
     hub.close().await;
     let round = round?;
     for r in &round.made {
@@ -109,16 +134,30 @@ pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
             r.campaign, r.org, r.kind, r.message
         );
     }
-    for r in &round.delivered {
+    for n in &round.escalated {
         println!(
-            "已送达 delivered {} {} {} (webhook)",
-            r.campaign, r.org, r.kind
+            "上报本级 escalated {} {} overdue children: {}",
+            n.campaign,
+            n.overdue.len(),
+            n.overdue
+                .iter()
+                .map(|c| format!("{} ({} days)", c.org, c.days))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    for (r, why) in &round.failed {
+    for s in &round.delivered {
+        let n = &s.notice;
         println!(
-            "未送达 not delivered {} {} {}: {why} (tried again next round)",
-            r.campaign, r.org, r.kind
+            "已送达 delivered {} {} {} ({})",
+            n.campaign, n.org, n.kind, s.channel
+        );
+    }
+    for s in &round.failed {
+        let n = &s.notice;
+        println!(
+            "未送达 not delivered {} {} {} ({}): {} after {} tries",
+            n.campaign, n.org, n.kind, s.channel, s.delivery, s.tries
         );
     }
     println!(

@@ -30,9 +30,10 @@ pub async fn start(hub: Hub) -> Result<tokio_cron_scheduler::JobScheduler, cron:
 async fn log_round(hub: &Hub) {
     let now = hub.clock.now();
     let today = bangfu_shared::time::local_day(now);
-    match crate::reminders::round(&hub.store, &hub.config.remind, today, now).await {
+    match crate::reminders::round(hub, today, now).await {
         Ok(r) => tracing::info!(
             made = r.made.len(),
+            escalated = r.escalated.len(),
             delivered = r.delivered.len(),
             failed = r.failed.len(),
             "reminder round done"
