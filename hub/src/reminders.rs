@@ -215,6 +215,7 @@ fn notice_of(hub: &Hub, r: &Reminder) -> Notice {
         days_overdue: days,
         link: link(&hub.config.remind, &r.campaign),
         overdue: vec![],
+        summary: Some(r.message.clone()),
     }
 }
 
@@ -266,6 +267,7 @@ async fn escalation(
         days_overdue: overdue.iter().map(|c| c.days).max().unwrap_or(0),
         link: link(settings, &campaign.id),
         overdue,
+        summary: None,
     }))
 }
 
@@ -402,6 +404,7 @@ pub async fn test(hub: &Hub, org: &OrgCode) -> Result<Vec<(Channel, Delivery)>, 
         days_overdue: 0,
         link: hub.config.remind.dashboard_url.clone(),
         overdue: vec![],
+        summary: None,
     };
     let mut out = vec![];
     for c in channels {

@@ -15,7 +15,7 @@ pub fn subject(n: &Notice) -> String {
             n.title, n.name, n.days_overdue
         ),
         NoticeKind::Escalation(_) => format!(
-            "【逾期通报】{}：{} 个下级单位逾期未报送",
+            "【逾期通报】{}：{} 个下级单位逾期未报送（催报提醒）",
             n.title,
             n.overdue.len()
         ),
@@ -105,7 +105,7 @@ pub fn json(n: &Notice) -> serde_json::Value {
         "kind": n.kind.to_string(),
         "due": n.due,
         "days_overdue": n.days_overdue,
-        "message": text(n),
+        "message": n.summary.clone().unwrap_or_else(|| text(n)),
         "link": n.link,
         "overdue": n.overdue.iter().map(|c| serde_json::json!({
             "org": c.org, "name": c.name, "days": c.days, "sent": c.sent,
@@ -133,6 +133,7 @@ pub(crate) mod tests {
             days_overdue: 3,
             link: Some("https://dash.example/campaigns/2026-songnuan".into()),
             overdue: vec![],
+            summary: None,
         }
     }
 

@@ -228,6 +228,9 @@ pub struct Notice {
     pub link: Option<String>,
     /// An escalation's children.
     pub overdue: Vec<OverdueChild>,
+    /// The one-line message stored with a reminder (what a child reads over the API), which our
+    /// own JSON carries as `message`; none: the text made here.
+    pub summary: Option<String>,
 }
 
 impl Notice {
