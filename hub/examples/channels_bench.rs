@@ -148,6 +148,7 @@ async fn main() {
         .await
         .unwrap();
     let took = start.elapsed();
+    hub.close().await;
     let r = robots.lock().unwrap();
     let count = |k: &str| r.accepted.get(k).map_or(0, Vec::len);
     println!(
@@ -166,6 +167,4 @@ async fn main() {
         mailbox.lock().unwrap().mails.len(),
         r.limited
     );
-    drop(r);
-    hub.close().await;
 }

@@ -107,9 +107,11 @@ async fn page(
     let (campaign, template) = campaign(&s.hub.store, &id).await?;
     let r = s.hub.rollup(&id).await?;
     let names = names(&s.hub.store).await?;
+    // The overdue children and what they were sent (issue 15), below the tree.
+    let overdue = crate::reminders::overdue_html(&s.hub, &campaign).await?;
     Ok(Html(page_html(
         &campaign,
-        &tree_html(&r, &template, &names),
+        &format!("{}{overdue}", tree_html(&r, &template, &names)),
     )))
 }
 
@@ -117,9 +119,13 @@ async fn tree(
     State(s): State<DashboardState>,
     Path(id): Path<CampaignId>,
 ) -> Result<Html<String>, Error> {
-    let (_, template) = campaign(&s.hub.store, &id).await?;
+    let (c, template) = campaign(&s.hub.store, &id).await?;
     let r = s.hub.rollup(&id).await?;
-    Ok(Html(tree_html(&r, &template, &names(&s.hub.store).await?)))
+    let overdue = crate::reminders::overdue_html(&s.hub, &c).await?;
+    Ok(Html(format!(
+        "{}{overdue}",
+        tree_html(&r, &template, &names(&s.hub.store).await?)
+    )))
 }
 
 async fn rollup_json(

@@ -572,6 +572,39 @@ pub fn delivery_summary(
     }
 }
 
+/// A child overdue today on a campaign, as `status` and the dashboard list it.
+pub struct OverdueRow<'a> {
+    pub org: &'a Org,
+    pub days: i64,
+    /// Deliveries a channel took, of all the deliveries tried for it.
+    pub delivered: usize,
+    pub tried: usize,
+}
+
+/// The children of `orgs` that have not reported and are past their due date on `today`.
+pub fn overdue_rows<'a>(
+    today: NaiveDate,
+    campaign: &Campaign,
+    orgs: &'a [Org],
+    reported: &[&str],
+    deliveries: &BTreeMap<String, Vec<Shown>>,
+) -> Vec<OverdueRow<'a>> {
+    orgs.iter()
+        .filter(|o| !reported.contains(&o.code.as_str()))
+        .filter_map(|o| {
+            let due = campaign.due.for_level(o.code.level())?;
+            let days = (today - due).num_days();
+            let d = deliveries.get(o.code.as_str());
+            (days > 0).then(|| OverdueRow {
+                org: o,
+                days,
+                delivered: d.map_or(0, |d| d.iter().filter(|d| d.state == "delivered").count()),
+                tried: d.map_or(0, Vec::len),
+            })
+        })
+        .collect()
+}
+
 /// For `status`: the children overdue today with how long and what they were sent, and the
 /// escalations this hub's own channels got. Empty when none is overdue.
 pub fn overdue_section(
@@ -582,36 +615,66 @@ pub fn overdue_section(
     deliveries: &BTreeMap<String, Vec<Shown>>,
 ) -> String {
     let today = hub.clock.today();
-    let mut out = String::new();
-    for o in orgs.iter().filter(|o| !reported.contains(&o.code.as_str())) {
-        let Some(due) = campaign.due.for_level(o.code.level()) else {
-            continue;
-        };
-        let days = (today - due).num_days();
-        if days <= 0 {
-            continue;
-        }
-        let sent = deliveries.get(o.code.as_str()).map_or(0, Vec::len);
-        let ok = deliveries
-            .get(o.code.as_str())
-            .map_or(0, |d| d.iter().filter(|d| d.state == "delivered").count());
-        out.push_str(&format!(
-            "  {} {}  逾期 {days} 天 overdue {days} days; 已送达 delivered {ok} of {sent} sends\n",
-            o.code, o.name
-        ));
-    }
-    if out.is_empty() {
+    let rows = overdue_rows(today, campaign, orgs, reported, deliveries);
+    if rows.is_empty() {
         return String::new();
     }
-    let mut s = format!("\n逾期未报 / overdue children (as of {today}):\n{out}");
-    let own = hub.config.org.as_str();
-    for d in deliveries.get(own).into_iter().flatten() {
+    let mut s = format!("\n逾期未报 / overdue children (as of {today}):\n");
+    for r in rows {
+        s.push_str(&format!(
+            "  {} {}  逾期 {d} 天 overdue {d} days; 已送达 delivered {} of {} sends\n",
+            r.org.code,
+            r.org.name,
+            r.delivered,
+            r.tried,
+            d = r.days
+        ));
+    }
+    for d in deliveries
+        .get(hub.config.org.as_str())
+        .into_iter()
+        .flatten()
+    {
         s.push_str(&format!(
             "  上报本级 escalation {} {} {}\n",
             d.kind, d.channel, d.state
         ));
     }
     s
+}
+
+/// For the dashboard's campaign page: the overdue children, how long and what was sent, as an HTML
+/// section (`id="overdue"`); empty when none is overdue.
+pub async fn overdue_html(hub: &Hub, campaign: &Campaign) -> Result<String, store::Error> {
+    let orgs = registry::list(&hub.store).await?;
+    let reported = reported(&hub.store, &campaign.id).await?;
+    let reported: Vec<&str> = reported.iter().map(String::as_str).collect();
+    let deliveries = crate::channels::store::on_campaign(&hub.store, campaign.id.as_str()).await?;
+    let rows = overdue_rows(hub.clock.today(), campaign, &orgs, &reported, &deliveries);
+    if rows.is_empty() {
+        return Ok(String::new());
+    }
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut h = String::from(
+        "<section id=\"overdue\"><h3>逾期未报 overdue</h3><table><tr><th>单位 org</th><th>逾期 days overdue</th><th>催报送达 reminders delivered</th></tr>",
+    );
+    for r in rows {
+        h.push_str(&format!(
+            "<tr><td>{} {}</td><td class=\"n late\">{}</td><td class=\"n\">{} / {}</td></tr>",
+            esc(&r.org.name),
+            r.org.code,
+            r.days,
+            r.delivered,
+            r.tried
+        ));
+    }
+    h.push_str("</table></section>");
+    Ok(h)
 }
 
 #[cfg(test)]

@@ -362,6 +362,20 @@ async fn exactly_once_on(database_url: Option<String>) {
         "{status}"
     );
 
+    // The dashboard's campaign page lists them too (here: hundreds of days overdue by now).
+    let h = bangfu_hub::app::Hub::open(&data).await.unwrap();
+    let c = bangfu_hub::campaigns::get(&h.store, CAMPAIGN)
+        .await
+        .unwrap()
+        .unwrap();
+    let html = bangfu_hub::reminders::overdue_html(&h, &c).await.unwrap();
+    h.close().await;
+    assert!(
+        html.contains("id=\"overdue\"") && html.contains("<td>京山县总工会 H01</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td class=\"n\">2 / 2</td>"), "{html}");
+
     // remind --test: each channel's answer, nothing recorded.
     // (In a blocking task: the robots are served on this test's runtime.)
     let data2 = data.clone();
