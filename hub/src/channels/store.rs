@@ -202,3 +202,63 @@ pub async fn on_campaign(store: &Store, campaign: &str) -> Result<BTreeMap<Strin
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Of two senders, only one holds a delivery; a claim whose sender died is free again after the
+    /// lease; a delivered one is never claimed again; a timed-out one is not resent.
+    #[tokio::test]
+    async fn a_delivery_is_claimed_by_one_sender_and_never_again_once_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::config::sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        let key = |channel: &str| Key {
+            campaign: "c".into(),
+            org: "H01".into(),
+            kind: "due_soon".into(),
+            channel: channel.into(),
+        };
+        let now = Utc::now();
+        let k = key("wecom");
+        assert_eq!(claim(&store, &k, now).await.unwrap(), Some(0));
+        assert_eq!(claim(&store, &k, now).await.unwrap(), None, "held");
+        let later = now + LEASE + Duration::seconds(1);
+        assert!(
+            claim(&store, &k, later).await.unwrap().is_some(),
+            "the lease ran out: the sender died"
+        );
+        record(&store, &k, &Delivery::Delivered, 1, later)
+            .await
+            .unwrap();
+        let much_later = later + LEASE * 10;
+        assert_eq!(claim(&store, &k, much_later).await.unwrap(), None);
+
+        let refused = Delivery::Refused {
+            code: "-1".into(),
+            message: "busy".into(),
+            retry_after: None,
+        };
+        let m = key("email:a@b.org");
+        claim(&store, &m, now).await.unwrap();
+        record(&store, &m, &refused, 3, now).await.unwrap();
+        assert_eq!(
+            claim(&store, &m, now).await.unwrap(),
+            Some(3),
+            "a refusal is tried again"
+        );
+        let timed_out = Delivery::Unavailable {
+            detail: "timed out".into(),
+            maybe_delivered: true,
+        };
+        record(&store, &m, &timed_out, 1, now).await.unwrap();
+        assert_eq!(claim(&store, &m, much_later).await.unwrap(), None);
+        let shown = on_campaign(&store, "c").await.unwrap();
+        let states: Vec<&str> = shown["H01"].iter().map(|s| s.state.as_str()).collect();
+        assert_eq!(states.len(), 2);
+        assert!(states.contains(&"delivered") && states.contains(&"unknown"));
+        store.close().await;
+    }
+}
