@@ -39,8 +39,6 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error("{0}")]
     Client(String),
-    #[error(transparent)]
-    Smtp(#[from] crate::channels::email::Error),
 }
 
 /// One notice's outcome on one channel in a round.
@@ -168,7 +166,11 @@ pub async fn round(hub: &Hub, today: NaiveDate, now: DateTime<Utc>) -> Result<Ro
         }
         out.escalated.push(n);
     }
-    for s in deliver_all(hub, &sender, work).await? {
+    let sent = deliver_all(hub, &sender, work).await?;
+    // An escalation counts for this round only when some channel was tried with it now.
+    out.escalated
+        .retain(|n| sent.iter().any(|s| s.notice.key() == n.key()));
+    for s in sent {
         if s.delivery == Delivery::Delivered {
             out.delivered.push(s);
         } else {
@@ -178,15 +180,18 @@ pub async fn round(hub: &Hub, today: NaiveDate, now: DateTime<Utc>) -> Result<Ro
     Ok(out)
 }
 
-/// The sender for this hub's settings (its mailer when `[smtp]` is set).
+/// The sender for this hub's settings (its mailer when `[smtp]` is set). An `[smtp]` that cannot
+/// be used (a bad `from`, an unreadable password file) is logged and leaves the e-mail channels
+/// undelivered with that reason; the robots still get theirs.
 pub fn sender(hub: &Hub) -> Result<Sender, Error> {
     let timeout = Duration::from_secs(hub.config.remind.timeout_secs.max(1));
-    let mailer = hub
-        .config
-        .smtp
-        .as_ref()
-        .map(|s| crate::channels::Mailer::new(s, timeout))
-        .transpose()?;
+    let mailer = match &hub.config.smtp {
+        None => Err("no [smtp] in hub.toml / 未配置邮件服务器".to_string()),
+        Some(s) => crate::channels::Mailer::new(s, timeout).map_err(|e| {
+            tracing::error!(error = %e, "e-mail reminders cannot be sent");
+            e.to_string()
+        }),
+    };
     Sender::new(mailer, timeout).map_err(Error::Client)
 }
 

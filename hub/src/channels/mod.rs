@@ -333,13 +333,14 @@ impl fmt::Display for Delivery {
 /// rate-limit windows, shared by every send of this process.
 pub struct Sender {
     http: reqwest::Client,
-    mailer: Option<Mailer>,
+    /// The mailer, or why there is none (no `[smtp]`, or one that cannot be used).
+    mailer: Result<Mailer, String>,
     limits: limit::Limits,
 }
 
 impl Sender {
     /// `timeout`: how long one request may take before it counts as unanswered.
-    pub fn new(mailer: Option<Mailer>, timeout: Duration) -> Result<Sender, String> {
+    pub fn new(mailer: Result<Mailer, String>, timeout: Duration) -> Result<Sender, String> {
         // The same rustls provider as the hub's mTLS (a `remind` process has not installed it yet).
         bangfu_client::tls::install_provider();
         let http = reqwest::Client::builder()
@@ -364,9 +365,9 @@ impl Sender {
                 robots::post(&self.http, *kind, url, secret.as_deref(), notice).await
             }
             Channel::Email { to } => match &self.mailer {
-                Some(m) => m.send(to, notice).await,
-                None => Delivery::Unavailable {
-                    detail: "no [smtp] in hub.toml / 未配置邮件服务器".into(),
+                Ok(m) => m.send(to, notice).await,
+                Err(why) => Delivery::Unavailable {
+                    detail: why.clone(),
                     maybe_delivered: false,
                 },
             },

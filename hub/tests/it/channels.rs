@@ -421,7 +421,7 @@ fn notice(org: &str) -> Notice {
 async fn each_refusal_is_judged_by_the_answer_and_never_taken_as_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let (url, robots) = fakes::robots().await;
-    let sender = Sender::new(None, Duration::from_secs(1)).unwrap();
+    let sender = Sender::new(Err("no [smtp]".into()), Duration::from_secs(1)).unwrap();
     let n = notice("H01");
     let send = |kind, path: String, secret: Option<&str>| {
         let c =
@@ -636,4 +636,47 @@ async fn a_bad_channel_flag_is_refused_and_changes_nothing() {
         .unwrap();
     store.close().await;
     assert_eq!(channels, vec![Channel::email("a@h.example.org").unwrap()]);
+}
+
+/// An `[smtp]` that cannot be used leaves the e-mail reminders undelivered, saying why, and the
+/// robots still get theirs.
+#[tokio::test]
+async fn a_broken_smtp_setting_does_not_hold_back_the_robots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (robots_url, robots) = fakes::robots().await;
+    let smtp = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: Some(1),
+        security: SmtpSecurity::None,
+        username: None,
+        password_file: None,
+        from: "not a mailbox".into(),
+        ca_file: None,
+    };
+    let data = setup(dir.path(), None, Some(smtp)).await;
+    let d = s(&data);
+    let wecom = format!("{robots_url}/cgi-bin/webhook/send?key={WECOM_KEY}");
+    ok(&[
+        "org",
+        "add",
+        "--data",
+        d,
+        "--code",
+        "H01",
+        "--name",
+        "京山县总工会",
+        "--webhook",
+        &wecom,
+        "--webhook-kind",
+        "wecom",
+        "--email",
+        "h01@h.example.org",
+    ]);
+    let out = remind(&data, "2026-02-08").await;
+    assert!(
+        out.contains("1 made, 1 delivered, 1 not delivered"),
+        "{out}"
+    );
+    assert!(out.contains("[smtp] from = `not a mailbox`"), "{out}");
+    assert_eq!(robots.lock().unwrap().accepted["wecom"].len(), 1);
 }
