@@ -306,6 +306,8 @@ mod tests {
         assert_eq!(c.org.as_str(), "H");
         assert_eq!(c.level, HubLevel::Prefecture);
         assert!(c.database_url.is_none());
+        assert_eq!(c.smtp.as_ref().map(|s| s.port()), Some(587));
+        assert_eq!(c.remind.escalate_after_days, 3);
         assert!(
             c.database_url(Path::new("/d"))
                 .starts_with("sqlite:///d/hub.db")
