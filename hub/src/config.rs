@@ -48,6 +48,31 @@ pub struct HubConfig {
     /// `[remind]`: when and how often children that have not reported are reminded.
     #[serde(default)]
     pub remind: RemindSettings,
+    /// `[intake]`: bounds on what a child may send.
+    #[serde(default)]
+    pub intake: IntakeSettings,
+}
+
+/// `hub.toml` `[intake]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// A child's new version may be at most this far past its counted (latest stored) version, so
+    /// a stolen certificate cannot post version 4294967295 and leave the real child nothing above it.
+    #[serde(default = "default_max_version_jump")]
+    pub max_version_jump: u32,
+}
+
+fn default_max_version_jump() -> u32 {
+    1000
+}
+
+impl Default for IntakeSettings {
+    fn default() -> IntakeSettings {
+        IntakeSettings {
+            max_version_jump: default_max_version_jump(),
+        }
+    }
 }
 
 /// The `[pull]` table of hub.toml.
@@ -139,6 +164,7 @@ impl std::fmt::Debug for HubConfig {
             .field("pull", &self.pull)
             .field("reconcile", &self.reconcile)
             .field("remind", &self.remind)
+            .field("intake", &self.intake)
             .finish()
     }
 }

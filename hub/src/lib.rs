@@ -41,5 +41,7 @@ pub mod rollup;
 pub mod startup;
 pub mod status;
 pub mod store;
+pub mod strict;
+pub mod containment;
 #[cfg(feature = "testing")]
 pub mod testing;

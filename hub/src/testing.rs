@@ -54,6 +54,7 @@ impl TestHub {
             pull: None,
             reconcile: Default::default(),
             remind: Default::default(),
+            intake: Default::default(),
         }
         .create(&data)
         .expect("hub.toml");

@@ -284,6 +284,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         pull: None,
         reconcile: Default::default(),
         remind: Default::default(),
+        intake: Default::default(),
     };
     config
         .create(&data)

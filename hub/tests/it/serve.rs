@@ -1450,6 +1450,7 @@ async fn check_upstream_versions(url: &str) {
         pull: None,
         reconcile: Default::default(),
         remind: Default::default(),
+        intake: Default::default(),
     };
     let now = chrono::Utc::now();
     let hub = bangfu_hub::app::Hub {

@@ -37,7 +37,7 @@ pub const MAX_STRING: usize = 1024;
 /// The longest array in a county's report.
 pub const MAX_ARRAY: usize = 1000;
 /// The most county reports a hub's report embeds.
-pub const MAX_CHILDREN: usize = 2000;
+pub const MAX_CHILDREN: usize = 500;
 /// What each embedded report may add to a hub's report body: a county report on the largest
 /// built-in template is well under it (docs/decisions.md). A hub holds back a child over it, and
 /// its parent's body limit grows by it per embedded child.
