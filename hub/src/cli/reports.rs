@@ -2,6 +2,7 @@
 //! (a table), `review` (accept or return a child's report) and `remind` (a round of reminders now).
 
 use anyhow::Context as _;
+use bangfu_shared::printable::printable;
 
 use super::{DataDir, RemindArgs, ReviewArgs, RollupArgs, StatusArgs, open};
 use crate::review;
@@ -78,7 +79,7 @@ pub async fn review(args: ReviewArgs) -> anyhow::Result<()> {
     let why = r
         .reason
         .as_deref()
-        .map(|w| format!(": {w}"))
+        .map(|w| format!(": {}", printable(w)))
         .unwrap_or_default();
     println!(
         "{} / {}: {} version {} of {}{why}",
@@ -106,7 +107,10 @@ pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
     for r in &round.made {
         println!(
             "提醒 made      {} {} {}: {}",
-            r.campaign, r.org, r.kind, r.message
+            r.campaign,
+            r.org,
+            r.kind,
+            printable(&r.message)
         );
     }
     for r in &round.delivered {
@@ -117,8 +121,11 @@ pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
     }
     for (r, why) in &round.failed {
         println!(
-            "未送达 not delivered {} {} {}: {why} (tried again next round)",
-            r.campaign, r.org, r.kind
+            "未送达 not delivered {} {} {}: {} (tried again next round)",
+            r.campaign,
+            r.org,
+            r.kind,
+            printable(why)
         );
     }
     println!(
