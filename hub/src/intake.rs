@@ -17,10 +17,10 @@ use chrono::{DateTime, Utc};
 use crate::campaigns;
 use crate::config::IntakeSettings;
 use crate::error::Error;
-use crate::strict;
 use crate::registry;
 use crate::store::Store;
 use crate::store::ingest::{self, Stored};
+use crate::strict;
 
 /// Checks and stores a report posted by `peer`, received at `now`, with the default `[intake]`.
 pub async fn receive(
@@ -68,7 +68,9 @@ pub async fn receive_with(
         Some(c) => c
             .as_str()
             .and_then(|c| CampaignId::parse(c).ok())
-            .ok_or_else(|| Error::BadRequest("not a report: `campaign` is not a campaign id".into()))?,
+            .ok_or_else(|| {
+                Error::BadRequest("not a report: `campaign` is not a campaign id".into())
+            })?,
     };
     let campaign = campaigns::get(store, campaign_id.as_str())
         .await?

@@ -29,6 +29,7 @@ pub mod app;
 pub mod campaigns;
 pub mod cli;
 pub mod config;
+pub mod containment;
 pub mod dashboard;
 pub mod error;
 pub mod intake;
@@ -42,6 +43,5 @@ pub mod startup;
 pub mod status;
 pub mod store;
 pub mod strict;
-pub mod containment;
 #[cfg(feature = "testing")]
 pub mod testing;

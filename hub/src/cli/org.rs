@@ -86,7 +86,10 @@ pub async fn pull(args: PullArgs) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    println!("{}", bangfu_shared::printable::printable_lines(&pulled.to_string()));
+    println!(
+        "{}",
+        bangfu_shared::printable::printable_lines(&pulled.to_string())
+    );
     // As after a push: this hub's own report changes, and goes to its parent.
     if hub.config.parent.is_some()
         && pulled.receipt.status == ReceiptStatus::Accepted

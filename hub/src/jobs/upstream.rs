@@ -145,7 +145,12 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
     // rollup is not stored as a version for nothing.
     let (r, children, held_back) = loop {
         let mut children = latest_bodies(store, campaign.id.as_str()).await?;
-        let held_back = crate::containment::screen(&t, children.iter().filter_map(|c| Some((c["org"].as_str()?, c))));
+        let held_back = crate::containment::screen(
+            &t,
+            children
+                .iter()
+                .filter_map(|c| Some((c["org"].as_str()?, c))),
+        );
         children.retain(|c| !c["org"].as_str().is_some_and(|o| held_back.contains_key(o)));
         if children.is_empty() {
             return Ok(None);

@@ -270,9 +270,11 @@ async fn compute(
             continue;
         }
         let r = &l.report;
-        issues.extend(r.held_back.iter().filter_map(|(c, h)| {
-            Some(held_back(&OrgCode::parse(c).ok()?, h, Some(&o.code)))
-        }));
+        issues.extend(
+            r.held_back
+                .iter()
+                .filter_map(|(c, h)| Some(held_back(&OrgCode::parse(c).ok()?, h, Some(&o.code)))),
+        );
         sources.push(Source {
             org: o.code.clone(),
             version: r.version,
@@ -350,7 +352,10 @@ fn held_back(
     Issue {
         org: org.clone(),
         rule: crate::containment::RULE.into(),
-        detail: format!("held back, not counted / 暂缓上报，未计入: {}", h.describe()),
+        detail: format!(
+            "held back, not counted / 暂缓上报，未计入: {}",
+            h.describe()
+        ),
         cells: vec![],
         via: via.cloned(),
     }

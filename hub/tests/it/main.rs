@@ -6,4 +6,5 @@ mod ingest;
 mod pki;
 mod ranges;
 mod serve;
+mod strict;
 mod structure;

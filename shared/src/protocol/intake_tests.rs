@@ -94,6 +94,7 @@ fn the_largest_report_of_any_builtin_template_is_far_under_the_per_child_budget(
             r["cells"][&c.code] = json!({ "value": v });
         }
         let size = serde_json::to_vec(&r).unwrap().len();
+        eprintln!("{id}: {} cells, {size} bytes at most", t.cells.len());
         assert!(size * 4 < PER_CHILD_BYTES, "{id}: {size} bytes");
     }
 }
