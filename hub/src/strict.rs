@@ -33,7 +33,7 @@ pub fn check(
     value: &serde_json::Value,
     size: usize,
 ) -> Result<Report, Error> {
-    let report = intake::check_value(t, Kind::of(peer.level()), value)
+    let report = intake::check_read(t, Kind::of(peer.level()), value, size)
         .map_err(|refusal| Error::Unprocessable(refusal.to_string()))?;
     if size > body_limit(report.children.len()) {
         return Err(Error::TooLarge);

@@ -208,12 +208,17 @@ pub fn check_body(t: &Template, kind: Kind, body: &[u8]) -> Result<Report, Refus
             format!("not JSON (line {}, column {})", e.line(), e.column()),
         )
     })?;
-    check_value(t, kind, &v)
+    check_read(t, kind, &v, body.len())
 }
 
 /// Checks a report's JSON of `kind` against template `t`, returning the report it is.
 pub fn check_value(t: &Template, kind: Kind, v: &Value) -> Result<Report, Refusal> {
-    check_at(t, kind, v, "")
+    check_at(t, kind, v, "", None)
+}
+
+/// [`check_value`] on JSON read from a body of `size` bytes (its size is not measured again).
+pub fn check_read(t: &Template, kind: Kind, v: &Value, size: usize) -> Result<Report, Refusal> {
+    check_at(t, kind, v, "", Some(size))
 }
 
 /// The fields of every report, and the ones only a hub's has.
@@ -230,7 +235,13 @@ const FIELDS: [&str; 9] = [
 ];
 const HUB_FIELDS: [&str; 3] = ["children", "reviews", "held_back"];
 
-fn check_at(t: &Template, kind: Kind, v: &Value, path: &str) -> Result<Report, Refusal> {
+fn check_at(
+    t: &Template,
+    kind: Kind,
+    v: &Value,
+    path: &str,
+    size: Option<usize>,
+) -> Result<Report, Refusal> {
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "a report is a JSON object"))?;
@@ -252,7 +263,7 @@ fn check_at(t: &Template, kind: Kind, v: &Value, path: &str) -> Result<Report, R
             ));
         }
     }
-    bounded(v, path, 1, kind)?;
+    bounded(v, 1, kind).map_err(|e| under(path, e))?;
     let field = |name: &str| {
         o.get(name)
             .ok_or_else(|| refuse(&join(path, name), Fault::Missing, format!("no `{name}`")))
@@ -345,7 +356,7 @@ fn check_at(t: &Template, kind: Kind, v: &Value, path: &str) -> Result<Report, R
         let mut orgs = BTreeSet::new();
         for (i, child) in children.iter().enumerate() {
             let p = at(&join(path, "children"), i);
-            let r = check_at(t, Kind::County, child, &p)?;
+            let r = check_at(t, Kind::County, child, &p, None)?;
             if r.campaign.as_ref().map(CampaignId::as_str) != Some(campaign) {
                 return Err(refuse(
                     &join(&p, "campaign"),
@@ -368,7 +379,7 @@ fn check_at(t: &Template, kind: Kind, v: &Value, path: &str) -> Result<Report, R
     // A county's report is forwarded inside its hub's, where each has this budget: refused here
     // too, or a prefecture would accept what its province refuses.
     if kind == Kind::County {
-        let size = serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
+        let size = size.unwrap_or_else(|| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()));
         if size > PER_CHILD_BYTES {
             return Err(refuse(
                 path,
@@ -380,7 +391,7 @@ fn check_at(t: &Template, kind: Kind, v: &Value, path: &str) -> Result<Report, R
 
     // Every field is checked above; the typed read cannot fail on what passed, but is the
     // report's one definition of its shape, so a drift between the two is refused, not ignored.
-    serde_json::from_value::<Report>(v.clone()).map_err(|e| {
+    Report::deserialize(v).map_err(|e| {
         refuse(
             path,
             Fault::Malformed,
@@ -393,46 +404,57 @@ fn check_at(t: &Template, kind: Kind, v: &Value, path: &str) -> Result<Report, R
     })
 }
 
+/// `e`, found under `seg` (a field name, or `[i]`): its path with `seg` in front.
+fn under(seg: &str, mut e: Refusal) -> Refusal {
+    e.path = match e.path.as_str() {
+        "$" | "" => seg.to_string(),
+        p if p.starts_with('[') => format!("{seg}{p}"),
+        p if seg.is_empty() => p.to_string(),
+        p => format!("{seg}.{p}"),
+    };
+    e
+}
+
 /// Strings, arrays and nesting bounded, everywhere but in a hub's embedded reports (checked each
-/// as a county's report of its own).
-fn bounded(v: &Value, path: &str, depth: usize, kind: Kind) -> Result<(), Refusal> {
+/// as a county's report of its own). Paths are built only on the way out of a refusal: this runs
+/// over every value of every report.
+fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
     match v {
         Value::String(s) if s.len() > MAX_STRING => Err(refuse(
-            path,
+            "",
             Fault::TooLong,
             format!("{} bytes, over {MAX_STRING}", s.len()),
         )),
         Value::Array(_) | Value::Object(_) if depth > MAX_DEPTH => Err(refuse(
-            path,
+            "",
             Fault::TooDeep,
             format!("nested deeper than {MAX_DEPTH}"),
         )),
         Value::Array(a) => {
             if a.len() > MAX_ARRAY {
                 return Err(refuse(
-                    path,
+                    "",
                     Fault::TooMany,
                     format!("{} entries, over {MAX_ARRAY}", a.len()),
                 ));
             }
             for (i, x) in a.iter().enumerate() {
-                bounded(x, &at(path, i), depth + 1, kind)?;
+                bounded(x, depth + 1, kind).map_err(|e| under(&format!("[{i}]"), e))?;
             }
             Ok(())
         }
         Value::Object(o) => {
             if o.len() > MAX_ARRAY {
                 return Err(refuse(
-                    path,
+                    "",
                     Fault::TooMany,
                     format!("{} fields, over {MAX_ARRAY}", o.len()),
                 ));
             }
             for (k, x) in o {
-                let p = join(path, &shown_name(k));
                 if k.len() > MAX_STRING {
                     return Err(refuse(
-                        &p,
+                        &shown_name(k),
                         Fault::TooLong,
                         format!("a field name of {} bytes, over {MAX_STRING}", k.len()),
                     ));
@@ -441,14 +463,14 @@ fn bounded(v: &Value, path: &str, depth: usize, kind: Kind) -> Result<(), Refusa
                     let n = x.as_array().map_or(0, Vec::len);
                     if n > MAX_CHILDREN {
                         return Err(refuse(
-                            &p,
+                            k,
                             Fault::TooMany,
                             format!("{n} embedded reports, over {MAX_CHILDREN}"),
                         ));
                     }
                     continue;
                 }
-                bounded(x, &p, depth + 1, kind)?;
+                bounded(x, depth + 1, kind).map_err(|e| under(&shown_name(k), e))?;
             }
             Ok(())
         }
@@ -492,32 +514,42 @@ fn cells(
                 format!("template `{}` has no cell {}", t.id, shown_name(code)),
             ));
         };
-        let p = join(path, code);
+        // Built only for a refusal: this runs for every cell of every report.
+        let p = |field: &str| {
+            let cell = join(path, code);
+            if field.is_empty() {
+                cell
+            } else {
+                join(&cell, field)
+            }
+        };
         let c = c
             .as_object()
-            .ok_or_else(|| refuse(&p, Fault::WrongType, "a cell is an object"))?;
-        let keys: Vec<&str> = c.keys().map(String::as_str).collect();
-        let value = match keys.as_slice() {
-            ["value"] => Some(figure(t, cell, &c["value"], &join(&p, "value"), reports)?),
-            ["suppressed"] if c["suppressed"] == Value::Bool(true) => None,
-            ["suppressed"] => {
+            .ok_or_else(|| refuse(&p(""), Fault::WrongType, "a cell is an object"))?;
+        let mut keys = c.keys().map(String::as_str);
+        let value = match (keys.next(), keys.next(), keys.next()) {
+            (Some("value"), None, None) => {
+                Some(figure(t, cell, &c["value"], &|| p("value"), reports)?)
+            }
+            (Some("suppressed"), None, None) if c["suppressed"] == Value::Bool(true) => None,
+            (Some("suppressed"), None, None) => {
                 return Err(refuse(
-                    &join(&p, "suppressed"),
+                    &p("suppressed"),
                     Fault::WrongType,
                     "`suppressed` is only ever true",
                 ));
             }
-            ["lower", "upper"] if kind == Kind::Hub => {
-                let lo = figure(t, cell, &c["lower"], &join(&p, "lower"), reports)?;
-                let hi = figure(t, cell, &c["upper"], &join(&p, "upper"), reports)?;
+            (Some("lower"), Some("upper"), None) if kind == Kind::Hub => {
+                let lo = figure(t, cell, &c["lower"], &|| p("lower"), reports)?;
+                let hi = figure(t, cell, &c["upper"], &|| p("upper"), reports)?;
                 if lo > hi {
-                    return Err(refuse(&p, Fault::Contradicts, "lower above upper"));
+                    return Err(refuse(&p(""), Fault::Contradicts, "lower above upper"));
                 }
                 None
             }
             _ => {
                 return Err(refuse(
-                    &p,
+                    &p(""),
                     Fault::UnknownField,
                     "a cell is {\"value\": N} or {\"suppressed\": true}",
                 ));
@@ -534,12 +566,12 @@ fn figure(
     t: &Template,
     cell: &Cell,
     v: &Value,
-    path: &str,
+    path: &dyn Fn() -> String,
     reports: i64,
 ) -> Result<Decimal, Refusal> {
     let Value::Number(n) = v else {
         return Err(refuse(
-            path,
+            &path(),
             Fault::WrongType,
             "a figure is a JSON number, not a string or anything else",
         ));
@@ -550,19 +582,19 @@ fn figure(
         Decimal::integer(i)
     } else if n.is_u64() {
         return Err(refuse(
-            path,
+            &path(),
             Fault::OverBound,
             "far over the template's bound",
         ));
     } else {
         return Err(refuse(
-            path,
+            &path(),
             Fault::NotACount,
             format!("cell `{}` counts {}: a whole number", cell.code, cell.unit),
         ));
     };
     if d.units() < 0 {
-        return Err(refuse(path, Fault::Negative, "a figure is 0 or more"));
+        return Err(refuse(&path(), Fault::Negative, "a figure is 0 or more"));
     }
     let bound = if cell.is_money() {
         let m = t.limits.money_max;
@@ -572,7 +604,7 @@ fn figure(
     };
     if d >= bound {
         return Err(refuse(
-            path,
+            &path(),
             Fault::OverBound,
             format!("must be below {bound} (the template's [limits])"),
         ));
@@ -580,23 +612,23 @@ fn figure(
     Ok(d)
 }
 
-fn money(n: &Number, path: &str, scale: u8) -> Result<Decimal, Refusal> {
+fn money(n: &Number, path: &dyn Fn() -> String, scale: u8) -> Result<Decimal, Refusal> {
     if let Some(i) = n.as_i64() {
         return Ok(Decimal::integer(i));
     }
     if n.is_u64() {
         return Err(refuse(
-            path,
+            &path(),
             Fault::OverBound,
             "far over the template's bound",
         ));
     }
     let f = n.as_f64().unwrap_or(f64::INFINITY);
     let d = Decimal::parse(&format!("{f}"))
-        .map_err(|_| refuse(path, Fault::OverBound, "not a decimal bangfu can carry"))?;
+        .map_err(|_| refuse(&path(), Fault::OverBound, "not a decimal bangfu can carry"))?;
     if d.scale() > scale {
         return Err(refuse(
-            path,
+            &path(),
             Fault::TooManyPlaces,
             format!("at most {scale} decimal places"),
         ));
@@ -718,7 +750,7 @@ fn failed_rules(
                 Value::Null => None,
                 Value::Number(_) => {
                     let cell = t.cell(code).expect("a rule's cell");
-                    Some(figure(t, cell, &c["value"], &join(&q, "value"), 1)?)
+                    Some(figure(t, cell, &c["value"], &|| join(&q, "value"), 1)?)
                 }
                 _ => {
                     return Err(refuse(
