@@ -131,7 +131,9 @@ async fn province(campaigns: &[Campaign]) -> TestHub {
 
 /// Each hostile value or field of issue 12, as a change to an honest county report, and the field
 /// path the refusal must name.
-fn hostile() -> Vec<(&'static str, &'static str, Box<dyn Fn(&mut Value)>)> {
+type Case = (&'static str, &'static str, Box<dyn Fn(&mut Value)>);
+
+fn hostile() -> Vec<Case> {
     vec![
         (
             "children",

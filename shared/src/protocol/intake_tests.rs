@@ -1,8 +1,6 @@
 //! The strict intake on node-made reports of every built-in template, and on each hostile value and
 //! field of issue 12, as a county's report and embedded in a hub's.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use super::*;
@@ -132,7 +130,9 @@ fn a_genuine_failed_rule_with_withheld_cells_passes_and_free_text_in_it_does_not
 }
 
 /// Each hostile value or field of issue 12, as a change to an honest county report.
-fn hostile() -> Vec<(&'static str, Fault, &'static str, Box<dyn Fn(&mut Value)>)> {
+type Case = (&'static str, Fault, &'static str, Box<dyn Fn(&mut Value)>);
+
+fn hostile() -> Vec<Case> {
     vec![
         (
             "children with ID-like free text",
@@ -309,5 +309,4 @@ fn a_hubs_held_back_entries_are_fault_codes_and_paths_only() {
         check_value(&t, Kind::Hub, &h).unwrap_err().fault,
         Fault::Duplicate
     );
-    let _ = BTreeMap::<(), ()>::new();
 }
