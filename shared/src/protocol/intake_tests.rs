@@ -310,3 +310,30 @@ fn a_hubs_held_back_entries_are_fault_codes_and_paths_only() {
         Fault::Duplicate
     );
 }
+
+#[test]
+fn a_templates_limits_set_the_bound() {
+    let text = "id = \"t\"\ntitle = \"t\"\n[limits]\ncount_max = 100\nmoney_max = 5.5\n\
+                [[cell]]\ncode = \"A\"\nlabel = \"a\"\nunit = \"个\"\n\
+                [[cell]]\ncode = \"M\"\nlabel = \"m\"\nunit = \"万元\"\n";
+    let t = Template::parse(text, &Vocabulary::builtin()).unwrap();
+    let report = |a: Value, m: Value| {
+        json!({
+            "org": "H01", "template": "t", "campaign": "2026-x", "as_of": "2026-01-31",
+            "version": 1, "threshold": 3, "failed_rules": [],
+            "cells": { "A": { "value": a }, "M": { "value": m } }
+        })
+    };
+    check_value(&t, Kind::County, &report(json!(99), json!(5.49))).unwrap();
+    let e = check_value(&t, Kind::County, &report(json!(100), json!(1))).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::OverBound, "cells.A.value")
+    );
+    let e = check_value(&t, Kind::County, &report(json!(1), json!(5.5))).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::OverBound, "cells.M.value")
+    );
+    assert!(Template::parse(&text.replace("100", "0"), &Vocabulary::builtin()).is_err());
+}
