@@ -55,6 +55,7 @@ async fn main() {
             from: "荆门市总工会 <cuibao@h.example.org>".into(),
             ca_file: Some(ca),
         }),
+        intake: Default::default(),
     }
     .create(&data)
     .unwrap();

@@ -51,6 +51,9 @@ pub struct HubConfig {
     /// `[smtp]`: the mail server reminders by e-mail go through; none: e-mail channels wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpSettings>,
+    /// `[intake]`: bounds on what a child may send.
+    #[serde(default)]
+    pub intake: IntakeSettings,
 }
 
 /// `hub.toml` `[smtp]`: the server reminders by e-mail are sent through.
@@ -99,6 +102,28 @@ pub enum SmtpSecurity {
 
 fn default_security() -> SmtpSecurity {
     SmtpSecurity::Starttls
+}
+
+/// `hub.toml` `[intake]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// A child's new version may be at most this far past its counted (latest stored) version, so
+    /// a stolen certificate cannot post version 4294967295 and leave the real child nothing above it.
+    #[serde(default = "default_max_version_jump")]
+    pub max_version_jump: u32,
+}
+
+fn default_max_version_jump() -> u32 {
+    1000
+}
+
+impl Default for IntakeSettings {
+    fn default() -> IntakeSettings {
+        IntakeSettings {
+            max_version_jump: default_max_version_jump(),
+        }
+    }
 }
 
 /// The `[pull]` table of hub.toml.
@@ -229,6 +254,7 @@ impl std::fmt::Debug for HubConfig {
             .field("reconcile", &self.reconcile)
             .field("remind", &self.remind)
             .field("smtp", &self.smtp)
+            .field("intake", &self.intake)
             .finish()
     }
 }

@@ -70,7 +70,61 @@ pub fn router(state: DashboardState) -> Router {
         .route("/campaigns/{id}/tree", get(tree))
         .route("/campaigns/{id}/rollup.json", get(rollup_json))
         .route("/campaigns/{id}/events", get(events))
+        .route(LIVE_JS, get(live_js))
+        .route(STYLE_CSS, get(style_css))
+        .layer(axum::middleware::map_response(secure_headers))
         .with_state(state)
+}
+
+/// The page's script and style are served, not inline, so the Content-Security-Policy can forbid
+/// inline script: text from a child that slipped past escaping could not run.
+const LIVE_JS: &str = "/static/live.js";
+const STYLE_CSS: &str = "/static/style.css";
+
+/// Scripts, styles and connections from this origin only; no inline script, no framing, no forms.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+async fn secure_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+/// Keeps a campaign's page live: on every `rollup` event the tree fragment again (the campaign's id
+/// is read from the page, `data-campaign`); the browser's EventSource reconnects by itself.
+const LIVE: &str = "const tree=document.getElementById('tree');\
+const id=encodeURIComponent(tree.dataset.campaign);\
+const live=document.getElementById('live');\
+const es=new EventSource('/campaigns/'+id+'/events');\
+es.addEventListener('rollup',async()=>{const r=await fetch('/campaigns/'+id+'/tree');\
+if(r.ok){tree.innerHTML=await r.text();}});\
+es.onerror=()=>{live.textContent='连接中断，重连中 reconnecting';};\
+es.onopen=()=>{live.textContent='实时 live';};";
+
+async fn live_js() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        LIVE,
+    )
+        .into_response()
+}
+
+async fn style_css() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLE,
+    )
+        .into_response()
 }
 
 async fn index(State(s): State<DashboardState>) -> Result<Html<String>, Error> {
@@ -194,10 +248,10 @@ async fn names(store: &Store) -> Result<Vec<(OrgCode, String)>, Error> {
         .collect())
 }
 
-/// Text for HTML.
+/// Text for HTML, its control characters shown as escapes (as on the command line).
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
+    for ch in bangfu_shared::printable::printable(s).chars() {
         match ch {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -231,7 +285,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.late{color:#a40}.missin
 
 fn shell(title: &str, body: &str, script: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}{script}</body></html>",
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title><link rel=\"stylesheet\" href=\"{STYLE_CSS}\"></head><body>{body}{script}</body></html>",
         esc(title)
     )
 }
@@ -269,7 +323,7 @@ pub fn page_html(c: &Campaign, tree: &str) -> String {
     let id = esc(c.id.as_str());
     let body = format!(
         "<p><a href=\"/\">← 统计任务 campaigns</a></p><h1>{} <small>({id})</small></h1>\
-         <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">连接中 connecting</span></p><div id=\"tree\">{tree}</div>",
+         <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">连接中 connecting</span></p><div id=\"tree\" data-campaign=\"{id}\">{tree}</div>",
         esc(&c.title),
         c.start,
         c.end,
@@ -280,14 +334,7 @@ pub fn page_html(c: &Campaign, tree: &str) -> String {
             .map(|d| format!(" · 省级 {d}"))
             .unwrap_or_default(),
     );
-    // On every event, the fragment again; the browser's EventSource reconnects by itself.
-    let script = format!(
-        "<script>const es=new EventSource('/campaigns/{id}/events');\
-         es.addEventListener('rollup',async()=>{{const r=await fetch('/campaigns/{id}/tree');\
-         if(r.ok){{document.getElementById('tree').innerHTML=await r.text();}}}});\
-         es.onerror=()=>{{document.getElementById('live').textContent='连接中断，重连中 reconnecting';}};\
-         es.onopen=()=>{{document.getElementById('live').textContent='实时 live';}};</script>"
-    );
+    let script = format!("<script src=\"{LIVE_JS}\"></script>");
     shell(&c.title, &body, &script)
 }
 

@@ -6,7 +6,8 @@
 
 use bangfu_shared::disclose;
 use bangfu_shared::org::{Level, OrgCode};
-use bangfu_shared::protocol::{ContentHash, Receipt, ReceiptStatus, Version};
+use bangfu_shared::protocol::intake;
+use bangfu_shared::protocol::{CampaignId, ContentHash, Receipt, ReceiptStatus, Version};
 use bangfu_shared::report::Report;
 use bangfu_shared::rules;
 use bangfu_shared::template::{Importance, Template};
@@ -14,24 +15,45 @@ use bangfu_shared::time::local_day;
 use chrono::{DateTime, Utc};
 
 use crate::campaigns;
+use crate::config::IntakeSettings;
 use crate::error::Error;
 use crate::registry;
 use crate::store::Store;
 use crate::store::ingest::{self, Stored};
+use crate::strict;
 
-/// Checks and stores a report posted by `peer`, received at `now`.
+/// Checks and stores a report posted by `peer`, received at `now`, with the default `[intake]`.
 pub async fn receive(
     store: &Store,
     peer: &OrgCode,
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Receipt, Error> {
-    let report: Report = serde_json::from_slice(body)
-        .map_err(|e| Error::BadRequest(format!("not a report: {e}")))?;
-    if &report.org != peer {
+    receive_with(store, peer, body, now, &IntakeSettings::default()).await
+}
+
+/// Checks and stores a report posted by `peer`, received at `now`, with this hub's `[intake]`.
+pub async fn receive_with(
+    store: &Store,
+    peer: &OrgCode,
+    body: &[u8],
+    now: DateTime<Utc>,
+    settings: &IntakeSettings,
+) -> Result<Receipt, Error> {
+    // Read loosely only as far as who sent it and for which campaign; the strict intake below
+    // reads the rest. serde_json's own message may quote the body, so only the position is kept.
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Error::BadRequest(format!(
+            "not a report: not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let claimed = value.get("org").and_then(|o| o.as_str()).unwrap_or("");
+    if claimed != peer.as_str() {
         return Err(Error::Forbidden(format!(
             "the certificate is {peer}'s, the report is {}'s",
-            report.org
+            intake::shown_name(claimed)
         )));
     }
     if !registry::is_registered(store, peer).await? {
@@ -39,13 +61,24 @@ pub async fn receive(
             "{peer} is not a registered child of this hub"
         )));
     }
-    let campaign_id = report
-        .campaign
-        .clone()
-        .ok_or_else(|| Error::NotFound("the report names no campaign".into()))?;
+    let campaign_id = match value.get("campaign") {
+        None | Some(serde_json::Value::Null) => {
+            return Err(Error::NotFound("the report names no campaign".into()));
+        }
+        Some(c) => c
+            .as_str()
+            .and_then(|c| CampaignId::parse(c).ok())
+            .ok_or_else(|| {
+                Error::BadRequest("not a report: `campaign` is not a campaign id".into())
+            })?,
+    };
     let campaign = campaigns::get(store, campaign_id.as_str())
         .await?
         .ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
+    // The template is parsed once per process, not per report (campaigns::template_of).
+    let template = campaigns::template_of(&campaign)
+        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let report = strict::check(&template, peer, &value, body.len())?;
     let hash = ContentHash::of(body);
 
     let version = report.version;
@@ -70,9 +103,7 @@ pub async fn receive(
         };
     }
 
-    // The template is parsed once per process, not per report (campaigns::template_of).
-    let template = campaigns::template_of(&campaign)
-        .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    strict::version_jump(store, peer, campaign_id.as_str(), version, settings).await?;
     if peer.level() == Level::Prefecture {
         check_hub(&campaign, &template, peer, &report)?;
     } else {

@@ -30,6 +30,7 @@ pub mod campaigns;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod containment;
 pub mod dashboard;
 pub mod error;
 pub mod intake;
@@ -42,5 +43,6 @@ pub mod rollup;
 pub mod startup;
 pub mod status;
 pub mod store;
+pub mod strict;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -175,7 +175,7 @@ pub async fn pull(hub: &Hub, org: &OrgCode, campaign: &CampaignId) -> Result<Pul
             });
         }
     }
-    let receipt = intake::receive(store, org, &fetched.body, hub.now())
+    let receipt = intake::receive_with(store, org, &fetched.body, hub.now(), &hub.config.intake)
         .await
         .map_err(|source| Error::Refused {
             org: org.clone(),

@@ -3,6 +3,7 @@
 //! on time or not, its review, its findings) and the findings themselves. Columns are aligned by
 //! display width, so Chinese names (two columns each in a terminal) line up.
 
+use bangfu_shared::printable::printable;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -48,7 +49,9 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
     let _ = writeln!(
         out,
         "填报任务 / campaign: {}  {}  (template {})",
-        campaign.id, campaign.title, campaign.template
+        campaign.id,
+        printable(&campaign.title),
+        printable(&campaign.template)
     );
     let _ = writeln!(out, "期间 / period: {} – {}", campaign.start, campaign.end);
     let _ = writeln!(
@@ -66,7 +69,7 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
         let missing: Vec<String> = c
             .missing
             .iter()
-            .map(|m| format!("{m} {}", names.get(m.as_str()).unwrap_or(&"")))
+            .map(|m| format!("{m} {}", printable(names.get(m.as_str()).unwrap_or(&""))))
             .collect();
         let _ = writeln!(
             out,
@@ -86,7 +89,9 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
     if config.parent.is_some() {
         match review::own(store, id).await? {
             Some((v, state, reason, _)) => {
-                let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                let why = reason
+                    .map(|r| format!(": {}", printable(&r)))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "上级审核 / review of this hub's report: version {v} {} {state}{why}",
@@ -181,7 +186,13 @@ pub async fn render(hub: &Hub, id: &CampaignId) -> Result<String, Error> {
     } else {
         let _ = writeln!(out, "问题 / findings ({}):", r.issues.len());
         for i in &r.issues {
-            let _ = writeln!(out, "  {}  {}: {}", i.org, i.rule, i.detail);
+            let _ = writeln!(
+                out,
+                "  {}  {}: {}",
+                i.org,
+                printable(&i.rule),
+                printable(&i.detail)
+            );
         }
     }
     Ok(out)
@@ -227,8 +238,14 @@ fn local_time(rfc3339: &str) -> String {
 }
 
 /// Left-aligned columns two spaces apart, padded by display width (a CJK character is two columns
-/// wide). The last column is not padded, so lines carry no trailing blanks.
+/// wide). The last column is not padded, so lines carry no trailing blanks. Every cell is made
+/// printable: a name or reason someone sent cannot move the cursor or start a new line.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -55,6 +55,7 @@ impl TestHub {
             reconcile: Default::default(),
             remind: Default::default(),
             smtp: None,
+            intake: Default::default(),
         }
         .create(&data)
         .expect("hub.toml");

@@ -9,6 +9,7 @@ pub mod decimal;
 pub mod disclose;
 pub mod facts;
 pub mod org;
+pub mod printable;
 pub mod protocol;
 pub mod report;
 pub mod rules;

@@ -127,6 +127,11 @@ pub struct Report {
     /// (by org), so the parent sees what was accepted below it. Absent in a node's report.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reviews: BTreeMap<String, ReviewMark>,
+    /// In a hub's report to its own parent: the children whose reports it left out because they
+    /// could not be forwarded (`protocol::intake`), by org, with why, so the parent shows them as
+    /// held back. Absent in a node's report.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held_back: BTreeMap<String, crate::protocol::intake::HeldBack>,
 }
 
 impl Report {
@@ -163,6 +168,7 @@ impl Report {
             pending_rules: rules.pending,
             children: vec![],
             reviews: BTreeMap::new(),
+            held_back: BTreeMap::new(),
         }
     }
 
@@ -192,15 +198,20 @@ fn redact(mut f: FailedRule, withheld: &BTreeSet<String>) -> FailedRule {
                 c.value = None;
             }
         }
-        f.detail = f
-            .cells
-            .iter()
-            .map(|c| match c.value {
-                Some(v) => format!("{} = {v}", c.code),
-                None => format!("{} = (withheld / 已隐藏)", c.code),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        f.detail = redacted_detail(&f.cells);
     }
     f
+}
+
+/// The detail of a failed rule some of whose cells are withheld: the cells with the values that
+/// may travel (the strict intake expects exactly this text, so no free text rides in it).
+pub(crate) fn redacted_detail(cells: &[crate::rules::RuleCell]) -> String {
+    cells
+        .iter()
+        .map(|c| match c.value {
+            Some(v) => format!("{} = {v}", c.code),
+            None => format!("{} = (withheld / 已隐藏)", c.code),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

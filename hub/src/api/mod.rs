@@ -9,6 +9,7 @@
 //! refusal is logged and counted ([`observe`]).
 
 pub mod admit;
+pub mod budget;
 pub mod campaigns;
 pub mod extract;
 pub mod reminders;
@@ -41,8 +42,8 @@ use crate::dashboard::Changes;
 use crate::error::{Interrupted, Refusal};
 use crate::jobs::upstream;
 
-/// The largest request body accepted.
-pub const BODY_LIMIT: usize = 1 << 20;
+/// The largest request body accepted (a hub's report: more, by its children, `budget`).
+pub const BODY_LIMIT: usize = crate::strict::BODY_LIMIT;
 
 /// What every handler shares: the hub, and the serving process's own parts.
 #[derive(Clone)]
@@ -58,7 +59,12 @@ pub struct ApiState {
 /// The API under `/api/v1`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route(routes::REPORTS, post(reports::post))
+        .route(
+            routes::REPORTS,
+            post(reports::post)
+                .layer::<_, std::convert::Infallible>(middleware::from_fn(budget::limit))
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::disable()),
+        )
         .route(routes::CAMPAIGNS, get(campaigns::get))
         .route(routes::ROLLUP, get(rollup::get))
         .route(routes::REVIEW, get(reviews::get))

@@ -25,7 +25,14 @@ pub async fn post(
         BytesRejection::FailedToBufferBody(_) => Error::BodyLost(e.body_text()),
         _ => Error::BadRequest(e.body_text()),
     })?;
-    let receipt = intake::receive(&state.hub.store, &org, &body, state.hub.now()).await?;
+    let receipt = intake::receive_with(
+        &state.hub.store,
+        &org,
+        &body,
+        state.hub.now(),
+        &state.hub.config.intake,
+    )
+    .await?;
     let status = if receipt.status == ReceiptStatus::Accepted {
         StatusCode::CREATED
     } else {

@@ -168,7 +168,7 @@ pub async fn run(cmd: CampaignCmd) -> anyhow::Result<()> {
                     province,
                     l.origin,
                     l.revision,
-                    c.title
+                    bangfu_shared::printable::printable(&c.title)
                 );
             }
             Ok(())

@@ -220,7 +220,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "错误 / error: {}",
-                bangfu_client::one_line(e.chain().map(|c| c.to_string()))
+                bangfu_shared::printable::printable(&bangfu_client::one_line(
+                    e.chain().map(|c| c.to_string())
+                ))
             );
             ExitCode::FAILURE
         }
@@ -295,6 +297,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         reconcile: Default::default(),
         remind: Default::default(),
         smtp: None,
+        intake: Default::default(),
     };
     config
         .create(&data)

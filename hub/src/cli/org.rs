@@ -239,13 +239,19 @@ pub async fn pull(args: PullArgs) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    println!("{pulled}");
+    println!(
+        "{}",
+        bangfu_shared::printable::printable_lines(&pulled.to_string())
+    );
     // As after a push: this hub's own report changes, and goes to its parent.
     if hub.config.parent.is_some()
         && pulled.receipt.status == ReceiptStatus::Accepted
         && let Err(e) = crate::jobs::upstream::send_now(&hub, &campaign).await
     {
-        println!("上报上级未完成 / not yet sent to the parent (a serving hub retries): {e}");
+        println!(
+            "上报上级未完成 / not yet sent to the parent (a serving hub retries): {}",
+            bangfu_shared::printable::printable(&e.to_string())
+        );
     }
     hub.close().await;
     Ok(())

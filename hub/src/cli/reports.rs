@@ -2,6 +2,7 @@
 //! (a table), `review` (accept or return a child's report) and `remind` (a round of reminders now).
 
 use anyhow::Context as _;
+use bangfu_shared::printable::printable;
 
 use super::{DataDir, RemindArgs, ReviewArgs, RollupArgs, StatusArgs, open};
 use crate::review;
@@ -78,7 +79,7 @@ pub async fn review(args: ReviewArgs) -> anyhow::Result<()> {
     let why = r
         .reason
         .as_deref()
-        .map(|w| format!(": {w}"))
+        .map(|w| format!(": {}", printable(w)))
         .unwrap_or_default();
     println!(
         "{} / {}: {} version {} of {}{why}",
@@ -131,7 +132,10 @@ pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
     for r in &round.made {
         println!(
             "提醒 made      {} {} {}: {}",
-            r.campaign, r.org, r.kind, r.message
+            r.campaign,
+            r.org,
+            r.kind,
+            printable(&r.message)
         );
     }
     for n in &round.escalated {
@@ -157,7 +161,7 @@ pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
         let n = &s.notice;
         println!(
             "未送达 not delivered {} {} {} ({}): {} after {} tries",
-            n.campaign, n.org, n.kind, s.channel, s.delivery, s.tries
+            n.campaign, n.org, n.kind, s.channel, printable(&s.delivery.to_string()), s.tries
         );
     }
     println!(

@@ -143,14 +143,21 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
     // would make cells that are not the sum of the embedded reports, which the parent flags. Read
     // both again until they agree on every child's version. The children first, so that an empty
     // rollup is not stored as a version for nothing.
-    let (r, children) = loop {
-        let children = latest_bodies(store, campaign.id.as_str()).await?;
+    let (r, children, held_back) = loop {
+        let mut children = latest_bodies(store, campaign.id.as_str()).await?;
+        let held_back = crate::containment::screen(
+            &t,
+            children
+                .iter()
+                .filter_map(|c| Some((c["org"].as_str()?, c))),
+        );
+        children.retain(|c| !c["org"].as_str().is_some_and(|o| held_back.contains_key(o)));
         if children.is_empty() {
             return Ok(None);
         }
         let r = hub.rollup(&campaign.id).await?;
         if same_versions(&r, &children) {
-            break (r, children);
+            break (r, children, held_back);
         }
         tracing::debug!(campaign = %campaign.id, "a child's report arrived while this hub's report was built; building it again");
     };
@@ -191,6 +198,7 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
         pending_rules: vec![],
         children,
         reviews,
+        held_back,
     }))
 }
 

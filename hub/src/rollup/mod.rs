@@ -239,6 +239,7 @@ async fn compute(
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let orgs = registry::list(store).await?;
     let latest = load(store, id.as_str()).await?;
+    let held = crate::containment::held_back(store, &t, id.as_str()).await?;
     let previous = previous_reports(store, &campaign).await?;
 
     let mut completeness = Completeness {
@@ -264,7 +265,16 @@ async fn compute(
         } else {
             completeness.late += 1
         }
+        if let Some(h) = held.get(o.code.as_str()) {
+            issues.push(held_back(&o.code, h, None));
+            continue;
+        }
         let r = &l.report;
+        issues.extend(
+            r.held_back
+                .iter()
+                .filter_map(|(c, h)| Some(held_back(&OrgCode::parse(c).ok()?, h, Some(&o.code)))),
+        );
         sources.push(Source {
             org: o.code.clone(),
             version: r.version,
@@ -330,6 +340,25 @@ async fn compute(
         children,
         review: None,
     })
+}
+
+/// A child left out of the sums (and of this hub's report up) because its report cannot be
+/// forwarded ([`crate::containment`]), or one its hub `via` left out for that reason.
+fn held_back(
+    org: &OrgCode,
+    h: &bangfu_shared::protocol::intake::HeldBack,
+    via: Option<&OrgCode>,
+) -> Issue {
+    Issue {
+        org: org.clone(),
+        rule: crate::containment::RULE.into(),
+        detail: format!(
+            "held back, not counted / 暂缓上报，未计入: {}",
+            h.describe()
+        ),
+        cells: vec![],
+        via: via.cloned(),
+    }
 }
 
 /// The findings about one report on its own: its failed rules, the rules re-run, and its change

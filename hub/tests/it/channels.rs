@@ -70,6 +70,7 @@ async fn setup(dir: &Path, database_url: Option<String>, smtp: Option<SmtpSettin
         reconcile: Default::default(),
         remind: settings(),
         smtp,
+        intake: Default::default(),
     };
     config.create(&data).unwrap();
     let store = bangfu_hub::store::Store::open(&config.database_url(&data))

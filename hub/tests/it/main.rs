@@ -8,4 +8,5 @@ mod ingest;
 mod pki;
 mod ranges;
 mod serve;
+mod strict;
 mod structure;

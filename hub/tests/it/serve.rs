@@ -558,9 +558,12 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
         .await
         .unwrap();
     assert!(
-        page.contains("EventSource") && page.contains("data-org=\"H01\""),
+        page.contains("<script src=\"/static/live.js\"></script>")
+            && page.contains("data-org=\"H01\""),
         "{page}"
     );
+    let live = get("/static/live.js".into()).await.text().await.unwrap();
+    assert!(live.contains("EventSource"), "{live}");
     let index = get("/".into()).await.text().await.unwrap();
     assert!(
         index.contains("1 / 2") && index.contains("0 / 2"),
@@ -1451,6 +1454,7 @@ async fn check_upstream_versions(url: &str) {
         reconcile: Default::default(),
         remind: Default::default(),
         smtp: None,
+        intake: Default::default(),
     };
     let now = chrono::Utc::now();
     let hub = bangfu_hub::app::Hub {

@@ -1,6 +1,7 @@
 //! The node and its parent from the command line: `connect`, `push` (now), `status` (what was sent
 //! and what the parent said), and `serve` (the [`crate::daemon`] until Ctrl-C or SIGTERM).
 
+use bangfu_shared::printable::printable;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -47,7 +48,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     let parent = parent(&settings)?;
     if let Some(p) = &parent {
         match daemon::sync_campaigns(p, &archive, &settings).await {
-            Ok(Some(line)) | Err(line) => println!("{line}"),
+            Ok(Some(line)) | Err(line) => println!("{}", printable(&line)),
             Ok(None) => {}
         }
     }
@@ -70,7 +71,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     let deliveries = outbox::drain(&parent, &archive, chrono::Utc::now(), true).await?;
     archive.close().await;
     for d in &deliveries {
-        println!("{d}");
+        println!("{}", printable(&d.to_string()));
     }
     let refused = deliveries
         .iter()
@@ -110,10 +111,16 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     );
     if let (Some(p), false) = (parent(&settings)?, offline) {
         if let Err(line) = reviews::fetch(&p, &archive, &settings.org, chrono::Utc::now()).await {
-            println!("{line}; showing the reviews as last fetched / 显示上次获取的审核结果");
+            println!(
+                "{}; showing the reviews as last fetched / 显示上次获取的审核结果",
+                printable(&line)
+            );
         }
         if let Err(line) = reminders::refresh(&p, &archive, chrono::Utc::now()).await {
-            println!("{line}; showing the reminders as last fetched / 显示上次获取的催报提醒");
+            println!(
+                "{}; showing the reminders as last fetched / 显示上次获取的催报提醒",
+                printable(&line)
+            );
         }
     }
     let reviews = reviews::list(&archive).await?;
@@ -124,7 +131,12 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         let due = c.due.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
         println!(
             "campaign {}  {}  {}  {} – {}  due {}",
-            c.id, c.template, c.title, c.start, c.end, due
+            c.id,
+            printable(&c.template),
+            printable(&c.title),
+            c.start,
+            c.end,
+            due
         );
         let mine: Vec<_> = entries
             .iter()
@@ -154,13 +166,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 let status = e.last_status.map(|s| format!("{s} ")).unwrap_or_default();
                 line.push_str(&format!("  last error: {status}{err}"));
             }
-            println!("{line}");
+            println!("{}", printable(&line));
         }
         for r in reviews.iter().filter(|r| r.campaign == c.id) {
-            println!("  审核 / review: {}", reviews::describe(r));
+            println!("  审核 / review: {}", printable(&reviews::describe(r)));
         }
         for r in reminders.iter().filter(|r| r.campaign == c.id) {
-            println!("  提醒 / reminder: {}", r.message);
+            println!("  提醒 / reminder: {}", printable(&r.message));
         }
     }
     // Reminders about campaigns this node has not synced yet.
@@ -170,7 +182,8 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     {
         println!(
             "提醒 / reminder (campaign {} not synced yet): {}",
-            r.campaign, r.message
+            r.campaign,
+            printable(&r.message)
         );
     }
     archive.close().await;
@@ -189,7 +202,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         interval: std::time::Duration::from_secs(interval.max(1)),
         listen,
         no_push,
-        say: Arc::new(|line| println!("{line}")),
+        say: Arc::new(|line| println!("{}", printable(line))),
     };
     // Listening for SIGTERM before saying where it listens: a stop sent at once is a clean stop.
     let stop = bangfu_client::signal::stop_requested();

@@ -321,7 +321,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "错误 / error: {}",
-                bangfu_client::one_line(e.chain().map(|c| c.to_string()))
+                bangfu_shared::printable::printable(&bangfu_client::one_line(
+                    e.chain().map(|c| c.to_string())
+                ))
             );
             ExitCode::FAILURE
         }

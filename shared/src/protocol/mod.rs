@@ -19,6 +19,7 @@
 
 pub mod campaign;
 pub mod ids;
+pub mod intake;
 pub mod outbox;
 pub mod problem;
 pub mod receipt;

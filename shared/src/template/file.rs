@@ -7,8 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    Cell, Counted, Disclosure, Error, Filter, Importance, MAX_CAUSES, Relation, Rule, RuleKind,
-    Source, Summed, Template, UNFILLED, ValueSet, money_fen,
+    Cell, Counted, Disclosure, Error, Filter, Importance, Limits, MAX_CAUSES, Relation, Rule,
+    RuleKind, Source, Summed, Template, UNFILLED, ValueSet, money_fen,
 };
 use crate::decimal::Decimal;
 use crate::facts::{Amount, Dim, UNKNOWN};
@@ -25,6 +25,8 @@ struct TemplateFile {
     #[serde(default)]
     disclosure: Option<DisclosureFile>,
     #[serde(default)]
+    limits: Option<LimitsFile>,
+    #[serde(default)]
     generate: Option<Spanned<GenerateFile>>,
     #[serde(default)]
     cell: Vec<Spanned<CellFile>>,
@@ -37,6 +39,14 @@ struct TemplateFile {
 struct DisclosureFile {
     threshold: Option<u32>,
     money_range: Option<f64>,
+}
+
+/// `[limits]`: the largest figure a report may carry (issue 12, strict intake).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    count_max: Option<i64>,
+    money_max: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +191,23 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
         if let Some(r) = d.money_range {
             disclosure.money_range = Decimal::parse(&format!("{r}"))
                 .map_err(|e| invalid(text.find("money_range").unwrap_or(0), e.to_string()))?;
+        }
+    }
+
+    let mut limits = Limits::default();
+    if let Some(l) = &file.limits {
+        let at = text.find("[limits]").unwrap_or(0);
+        if let Some(n) = l.count_max {
+            if n < 1 {
+                return Err(invalid(at, "count_max must be at least 1".into()));
+            }
+            limits.count_max = n;
+        }
+        if let Some(m) = l.money_max {
+            limits.money_max = Decimal::parse(&format!("{m}"))
+                .ok()
+                .filter(|d| d.units() > 0)
+                .ok_or_else(|| invalid(at, format!("money_max {m} is not a positive decimal")))?;
         }
     }
 
@@ -590,6 +617,7 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
         id: file.id,
         title: file.title,
         disclosure,
+        limits,
         cells,
         rules,
         relations,

@@ -69,6 +69,8 @@ pub struct Template {
     /// The table's title, as printed on the seed's form.
     pub title: String,
     pub disclosure: Disclosure,
+    /// The largest figures a report may carry (`[limits]`), checked at every hub's intake.
+    pub limits: Limits,
     /// The cells, in the order of the form.
     pub cells: Vec<Cell>,
     /// The checks a report must pass (from the form's 其中 lines).
@@ -114,6 +116,27 @@ impl Default for Disclosure {
         Disclosure {
             threshold: DEFAULT_THRESHOLD,
             money_range: Decimal::new(1, 1),
+        }
+    }
+}
+
+/// `[limits]` of a template: a count is a whole number from 0 below `count_max`, money a decimal
+/// from 0 below `money_max` (in the cell's unit). A hub's rollup cell may reach the bound times the
+/// number of reports it sums.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub count_max: i64,
+    pub money_max: Decimal,
+}
+
+/// The default bound of a count and of a money cell (in its unit): ten million.
+pub const DEFAULT_LIMIT: i64 = 10_000_000;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            count_max: DEFAULT_LIMIT,
+            money_max: Decimal::integer(DEFAULT_LIMIT),
         }
     }
 }

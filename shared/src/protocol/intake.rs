@@ -1,0 +1,913 @@
+//! Strict intake (issue 12): what a report from a child must be before any hub stores, sums or
+//! forwards it, the same check at every level. A pure function of the report's JSON and the
+//! campaign's template, so a prefecture and its province refuse exactly the same county reports:
+//! whatever a hub accepts from a county, its parent accepts inside the hub's report.
+//!
+//! - The shape is closed: every object has known fields only, a county's report has no `children`
+//!   (nor `reviews`, `held_back`); strings, arrays and nesting are bounded, so no field can carry
+//!   padding or a stranger's free text up the tree.
+//! - Cell codes are the template's; a count is a JSON integer from 0 below the template's
+//!   `[limits] count_max`; money a JSON number with at most the cell's decimal places, from 0 below
+//!   `money_max`. A string (`"  7 "`), a fraction of a household (`1.5`), a negative or a huge
+//!   number is refused, not read leniently.
+//! - Failed and pending rules are the template's rules, named by the template's own text; a failed
+//!   rule's cells and detail must be exactly what the rule gives on the report's published values,
+//!   so nothing a child types rides along in them.
+//!
+//! A refusal names the field's path and what was wrong ([`Refusal`]); a field name the child made up
+//! is shown only when it is a short ASCII identifier (never an ID number or a name someone typed),
+//! and no value of the report is echoed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+
+use super::{CampaignId, ReviewMark, Version};
+use crate::decimal::Decimal;
+use crate::org::{Level, OrgCode};
+use crate::report::Report;
+use crate::rules::{self, RuleCell};
+use crate::template::{Cell, Template};
+
+/// The deepest nesting of objects and arrays in a report (a failed rule's cell is at 5).
+pub const MAX_DEPTH: usize = 5;
+/// The longest string (or field name) in a report, in bytes: a rule's text and its detail fit.
+pub const MAX_STRING: usize = 1024;
+/// The longest array in a county's report.
+pub const MAX_ARRAY: usize = 1000;
+/// The most county reports a hub's report embeds.
+pub const MAX_CHILDREN: usize = 500;
+/// What each embedded report may add to a hub's report body: a county report on the largest
+/// built-in template is well under it (docs/decisions.md). A hub holds back a child over it, and
+/// its parent's body limit grows by it per embedded child.
+pub const PER_CHILD_BYTES: usize = 64 * 1024;
+/// The highest disclosure threshold a report may claim.
+pub const MAX_THRESHOLD: u64 = 1000;
+/// The longest path a `held_back` entry may name.
+pub const MAX_PATH: usize = 200;
+
+/// Which kind of report: a node's (a county's), or a hub's with its counties' reports embedded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    County,
+    Hub,
+}
+
+impl Kind {
+    /// The kind of report an org of `level` sends: prefectures send hub reports.
+    pub fn of(level: Level) -> Kind {
+        match level {
+            Level::Prefecture => Kind::Hub,
+            _ => Kind::County,
+        }
+    }
+}
+
+/// What was wrong, as a stable code: it travels up in a hub's `held_back` instead of free text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Not JSON, or not of the report's shape.
+    Malformed,
+    UnknownField,
+    Missing,
+    WrongType,
+    /// A count that is not a whole number.
+    NotACount,
+    TooManyPlaces,
+    Negative,
+    OverBound,
+    TooLong,
+    TooMany,
+    TooDeep,
+    UnknownCell,
+    UnknownRule,
+    /// A field of a hub's report in a county's (`children`), or an org of the wrong level.
+    WrongLevel,
+    WrongTemplate,
+    WrongCampaign,
+    Duplicate,
+    /// A failed rule's cells or detail differ from what the rule gives on the report's values.
+    Contradicts,
+    /// The report is over the per-child budget.
+    TooLarge,
+}
+
+impl Fault {
+    /// The fault for a person, in English and Chinese.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::Malformed => "not of the report's shape / 格式错误",
+            Fault::UnknownField => "an unknown field / 未知字段",
+            Fault::Missing => "a required field is missing / 缺少字段",
+            Fault::WrongType => "a value of the wrong type / 类型错误",
+            Fault::NotACount => "a count that is not a whole number / 计数须为整数",
+            Fault::TooManyPlaces => "more decimal places than the cell carries / 小数位过多",
+            Fault::Negative => "a negative figure / 数值为负",
+            Fault::OverBound => "a figure over the template's bound / 数值超出上限",
+            Fault::TooLong => "a string over the length bound / 字符串过长",
+            Fault::TooMany => "an array over the length bound / 数组过长",
+            Fault::TooDeep => "nesting deeper than a report has / 嵌套过深",
+            Fault::UnknownCell => "a cell code the template does not have / 未知单元格",
+            Fault::UnknownRule => "a rule the template does not have / 未知规则",
+            Fault::WrongLevel => "a field or org of another level / 层级错误",
+            Fault::WrongTemplate => "another template / 报表模板不符",
+            Fault::WrongCampaign => "another campaign / 填报任务不符",
+            Fault::Duplicate => "the same entry twice / 重复",
+            Fault::Contradicts => {
+                "a failed rule that differs from the report's values / 校验结果与数据不符"
+            }
+            Fault::TooLarge => "a report over the per-child size budget / 报表过大",
+        }
+    }
+}
+
+/// Why a report is refused: where (`cells.3A.value`, `children[4].failed_rules[0].detail`) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("strict intake refuses the report at `{path}`: {} ({detail})", .fault.describe())]
+pub struct Refusal {
+    pub path: String,
+    pub fault: Fault,
+    /// Made here, from the template's names and the report's shape, never from its values.
+    pub detail: String,
+}
+
+/// A child a hub left out of its report to its parent, with why: a fault code and the path where
+/// it was found, so the parent shows the county as held back without free text from below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldBack {
+    pub fault: Fault,
+    pub path: String,
+}
+
+impl HeldBack {
+    pub fn describe(&self) -> String {
+        format!("{} at `{}`", self.fault.describe(), self.path)
+    }
+}
+
+impl From<&Refusal> for HeldBack {
+    fn from(r: &Refusal) -> HeldBack {
+        HeldBack {
+            fault: r.fault,
+            path: r.path.chars().take(MAX_PATH).collect(),
+        }
+    }
+}
+
+fn refuse(path: &str, fault: Fault, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        path: if path.is_empty() {
+            "$".into()
+        } else {
+            path.into()
+        },
+        fault,
+        detail: detail.into(),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn at(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// A name the child made up, as it may be shown: a short ASCII identifier with few digits as is,
+/// anything else by its length only (it may be an ID number, a phone number or a person's name).
+pub fn shown_name(name: &str) -> String {
+    let ident = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        // An ID number has 17 digits, a phone number 11; a field or cell code has few.
+        && name.bytes().filter(u8::is_ascii_digit).count() <= 5;
+    if ident {
+        name.to_string()
+    } else {
+        format!("?({} characters)", name.chars().count())
+    }
+}
+
+/// Checks a report body of `kind` against template `t`, returning the report it is.
+pub fn check_body(t: &Template, kind: Kind, body: &[u8]) -> Result<Report, Refusal> {
+    // serde_json's own message may quote the body; only the position is kept.
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        refuse(
+            "$",
+            Fault::Malformed,
+            format!("not JSON (line {}, column {})", e.line(), e.column()),
+        )
+    })?;
+    check_read(t, kind, &v, body.len())
+}
+
+/// Checks a report's JSON of `kind` against template `t`, returning the report it is.
+pub fn check_value(t: &Template, kind: Kind, v: &Value) -> Result<Report, Refusal> {
+    check_at(t, kind, v, "", None)
+}
+
+/// [`check_value`] on JSON read from a body of `size` bytes (its size is not measured again).
+pub fn check_read(t: &Template, kind: Kind, v: &Value, size: usize) -> Result<Report, Refusal> {
+    check_at(t, kind, v, "", Some(size))
+}
+
+/// The fields of every report, and the ones only a hub's has.
+const FIELDS: [&str; 9] = [
+    "org",
+    "template",
+    "campaign",
+    "as_of",
+    "version",
+    "threshold",
+    "cells",
+    "failed_rules",
+    "pending_rules",
+];
+const HUB_FIELDS: [&str; 3] = ["children", "reviews", "held_back"];
+
+fn check_at(
+    t: &Template,
+    kind: Kind,
+    v: &Value,
+    path: &str,
+    size: Option<usize>,
+) -> Result<Report, Refusal> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "a report is a JSON object"))?;
+    for key in o.keys() {
+        let known = FIELDS.contains(&key.as_str());
+        let hub_only = HUB_FIELDS.contains(&key.as_str());
+        if hub_only && kind == Kind::County {
+            return Err(refuse(
+                &join(path, key),
+                Fault::WrongLevel,
+                format!("a county's report has no `{key}`"),
+            ));
+        }
+        if !known && !hub_only {
+            return Err(refuse(
+                &join(path, &shown_name(key)),
+                Fault::UnknownField,
+                format!("unknown field {}", shown_name(key)),
+            ));
+        }
+    }
+    bounded(v, 1, kind).map_err(|e| under(path, e))?;
+    let field = |name: &str| {
+        o.get(name)
+            .ok_or_else(|| refuse(&join(path, name), Fault::Missing, format!("no `{name}`")))
+    };
+    let string = |name: &str| {
+        field(name)?.as_str().ok_or_else(|| {
+            refuse(
+                &join(path, name),
+                Fault::WrongType,
+                format!("`{name}` is a string"),
+            )
+        })
+    };
+
+    let org = OrgCode::parse(string("org")?)
+        .map_err(|_| refuse(&join(path, "org"), Fault::WrongType, "not an org code"))?;
+    let want = match kind {
+        Kind::County => Level::County,
+        Kind::Hub => Level::Prefecture,
+    };
+    if org.level() != want {
+        return Err(refuse(
+            &join(path, "org"),
+            Fault::WrongLevel,
+            format!("{org} is not a {want:?} org"),
+        ));
+    }
+    if string("template")? != t.id {
+        return Err(refuse(
+            &join(path, "template"),
+            Fault::WrongTemplate,
+            format!("the campaign collects template `{}`", t.id),
+        ));
+    }
+    CampaignId::parse(string("campaign")?).map_err(|_| {
+        refuse(
+            &join(path, "campaign"),
+            Fault::WrongType,
+            "not a campaign id",
+        )
+    })?;
+    chrono::NaiveDate::parse_from_str(string("as_of")?, "%Y-%m-%d").map_err(|_| {
+        refuse(
+            &join(path, "as_of"),
+            Fault::WrongType,
+            "not a date (YYYY-MM-DD)",
+        )
+    })?;
+    whole(
+        field("version")?,
+        &join(path, "version"),
+        1,
+        u64::from(u32::MAX),
+    )?;
+    whole(
+        field("threshold")?,
+        &join(path, "threshold"),
+        u64::from(t.disclosure.threshold),
+        MAX_THRESHOLD,
+    )?;
+
+    let children = match (kind, o.get("children")) {
+        (Kind::Hub, Some(c)) => c.as_array().ok_or_else(|| {
+            refuse(
+                &join(path, "children"),
+                Fault::WrongType,
+                "`children` is an array",
+            )
+        })?,
+        _ => &vec![],
+    };
+    // A hub's rollup cell sums its children's, each below the bound.
+    let reports = children.len() as i64 + 1;
+    let cells = cells(t, kind, field("cells")?, &join(path, "cells"), reports)?;
+    failed_rules(
+        t,
+        o.get("failed_rules"),
+        &join(path, "failed_rules"),
+        &cells,
+    )?;
+    pending_rules(
+        t,
+        o.get("pending_rules"),
+        &join(path, "pending_rules"),
+        &cells,
+    )?;
+
+    if kind == Kind::Hub {
+        let campaign = string("campaign")?;
+        let mut orgs = BTreeSet::new();
+        for (i, child) in children.iter().enumerate() {
+            let p = at(&join(path, "children"), i);
+            let r = check_at(t, Kind::County, child, &p, None)?;
+            if r.campaign.as_ref().map(CampaignId::as_str) != Some(campaign) {
+                return Err(refuse(
+                    &join(&p, "campaign"),
+                    Fault::WrongCampaign,
+                    "an embedded report names another campaign",
+                ));
+            }
+            if !orgs.insert(r.org.clone()) {
+                return Err(refuse(
+                    &join(&p, "org"),
+                    Fault::Duplicate,
+                    format!("{} is embedded twice", r.org),
+                ));
+            }
+        }
+        reviews(o.get("reviews"), &join(path, "reviews"), &orgs)?;
+        held_back(o.get("held_back"), &join(path, "held_back"), &orgs)?;
+    }
+
+    // A county's report is forwarded inside its hub's, where each has this budget: refused here
+    // too, or a prefecture would accept what its province refuses.
+    if kind == Kind::County {
+        let size = size.unwrap_or_else(|| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()));
+        if size > PER_CHILD_BYTES {
+            return Err(refuse(
+                path,
+                Fault::TooLarge,
+                format!("{size} bytes, over the budget of {PER_CHILD_BYTES} per county report"),
+            ));
+        }
+    }
+
+    // Every field is checked above; the typed read cannot fail on what passed, but is the
+    // report's one definition of its shape, so a drift between the two is refused, not ignored.
+    Report::deserialize(v).map_err(|e| {
+        refuse(
+            path,
+            Fault::Malformed,
+            format!(
+                "not of the report's shape (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// `e`, found under `seg` (a field name, or `[i]`): its path with `seg` in front.
+fn under(seg: &str, mut e: Refusal) -> Refusal {
+    e.path = match e.path.as_str() {
+        "$" | "" => seg.to_string(),
+        p if p.starts_with('[') => format!("{seg}{p}"),
+        p if seg.is_empty() => p.to_string(),
+        p => format!("{seg}.{p}"),
+    };
+    e
+}
+
+/// Strings, arrays and nesting bounded, everywhere but in a hub's embedded reports (checked each
+/// as a county's report of its own). Paths are built only on the way out of a refusal: this runs
+/// over every value of every report.
+fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
+    match v {
+        Value::String(s) if s.len() > MAX_STRING => Err(refuse(
+            "",
+            Fault::TooLong,
+            format!("{} bytes, over {MAX_STRING}", s.len()),
+        )),
+        Value::Array(_) | Value::Object(_) if depth > MAX_DEPTH => Err(refuse(
+            "",
+            Fault::TooDeep,
+            format!("nested deeper than {MAX_DEPTH}"),
+        )),
+        Value::Array(a) => {
+            if a.len() > MAX_ARRAY {
+                return Err(refuse(
+                    "",
+                    Fault::TooMany,
+                    format!("{} entries, over {MAX_ARRAY}", a.len()),
+                ));
+            }
+            for (i, x) in a.iter().enumerate() {
+                bounded(x, depth + 1, kind).map_err(|e| under(&format!("[{i}]"), e))?;
+            }
+            Ok(())
+        }
+        Value::Object(o) => {
+            if o.len() > MAX_ARRAY {
+                return Err(refuse(
+                    "",
+                    Fault::TooMany,
+                    format!("{} fields, over {MAX_ARRAY}", o.len()),
+                ));
+            }
+            for (k, x) in o {
+                if k.len() > MAX_STRING {
+                    return Err(refuse(
+                        &shown_name(k),
+                        Fault::TooLong,
+                        format!("a field name of {} bytes, over {MAX_STRING}", k.len()),
+                    ));
+                }
+                if depth == 1 && kind == Kind::Hub && k == "children" {
+                    let n = x.as_array().map_or(0, Vec::len);
+                    if n > MAX_CHILDREN {
+                        return Err(refuse(
+                            k,
+                            Fault::TooMany,
+                            format!("{n} embedded reports, over {MAX_CHILDREN}"),
+                        ));
+                    }
+                    continue;
+                }
+                bounded(x, depth + 1, kind).map_err(|e| under(&shown_name(k), e))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A JSON integer in `lo..=hi`.
+fn whole(v: &Value, path: &str, lo: u64, hi: u64) -> Result<u64, Refusal> {
+    let n = v
+        .as_u64()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "a whole number"))?;
+    if n < lo || n > hi {
+        return Err(refuse(
+            path,
+            Fault::OverBound,
+            format!("must be from {lo} to {hi}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// The published cells, checked: codes of the template, each a value, withheld, or (in a hub's
+/// report) a range. Returns each cell's published value (None: withheld or a range).
+fn cells(
+    t: &Template,
+    kind: Kind,
+    v: &Value,
+    path: &str,
+    reports: i64,
+) -> Result<BTreeMap<String, Option<Decimal>>, Refusal> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "`cells` is an object"))?;
+    let mut out = BTreeMap::new();
+    for (code, c) in o {
+        let Some(cell) = t.cell(code) else {
+            return Err(refuse(
+                path,
+                Fault::UnknownCell,
+                format!("template `{}` has no cell {}", t.id, shown_name(code)),
+            ));
+        };
+        // Built only for a refusal: this runs for every cell of every report.
+        let p = |field: &str| {
+            let cell = join(path, code);
+            if field.is_empty() {
+                cell
+            } else {
+                join(&cell, field)
+            }
+        };
+        let c = c
+            .as_object()
+            .ok_or_else(|| refuse(&p(""), Fault::WrongType, "a cell is an object"))?;
+        let mut keys = c.keys().map(String::as_str);
+        let value = match (keys.next(), keys.next(), keys.next()) {
+            (Some("value"), None, None) => {
+                Some(figure(t, cell, &c["value"], &|| p("value"), reports)?)
+            }
+            (Some("suppressed"), None, None) if c["suppressed"] == Value::Bool(true) => None,
+            (Some("suppressed"), None, None) => {
+                return Err(refuse(
+                    &p("suppressed"),
+                    Fault::WrongType,
+                    "`suppressed` is only ever true",
+                ));
+            }
+            (Some("lower"), Some("upper"), None) if kind == Kind::Hub => {
+                let lo = figure(t, cell, &c["lower"], &|| p("lower"), reports)?;
+                let hi = figure(t, cell, &c["upper"], &|| p("upper"), reports)?;
+                if lo > hi {
+                    return Err(refuse(&p(""), Fault::Contradicts, "lower above upper"));
+                }
+                None
+            }
+            _ => {
+                return Err(refuse(
+                    &p(""),
+                    Fault::UnknownField,
+                    "a cell is {\"value\": N} or {\"suppressed\": true}",
+                ));
+            }
+        };
+        out.insert(code.clone(), value);
+    }
+    Ok(out)
+}
+
+/// One figure of `cell`: a count is a JSON integer from 0 below the bound, money a JSON number with
+/// at most the cell's places from 0 below the bound (times `reports` in a hub's rollup).
+fn figure(
+    t: &Template,
+    cell: &Cell,
+    v: &Value,
+    path: &dyn Fn() -> String,
+    reports: i64,
+) -> Result<Decimal, Refusal> {
+    let Value::Number(n) = v else {
+        return Err(refuse(
+            &path(),
+            Fault::WrongType,
+            "a figure is a JSON number, not a string or anything else",
+        ));
+    };
+    let d = if cell.is_money() {
+        money(n, path, cell.scale)?
+    } else if let Some(i) = n.as_i64() {
+        Decimal::integer(i)
+    } else if n.is_u64() {
+        return Err(refuse(
+            &path(),
+            Fault::OverBound,
+            "far over the template's bound",
+        ));
+    } else {
+        return Err(refuse(
+            &path(),
+            Fault::NotACount,
+            format!("cell `{}` counts {}: a whole number", cell.code, cell.unit),
+        ));
+    };
+    if d.units() < 0 {
+        return Err(refuse(&path(), Fault::Negative, "a figure is 0 or more"));
+    }
+    let bound = if cell.is_money() {
+        let m = t.limits.money_max;
+        Decimal::new(m.units().saturating_mul(reports), m.scale())
+    } else {
+        Decimal::integer(t.limits.count_max.saturating_mul(reports))
+    };
+    if d >= bound {
+        return Err(refuse(
+            &path(),
+            Fault::OverBound,
+            format!("must be below {bound} (the template's [limits])"),
+        ));
+    }
+    Ok(d)
+}
+
+fn money(n: &Number, path: &dyn Fn() -> String, scale: u8) -> Result<Decimal, Refusal> {
+    if let Some(i) = n.as_i64() {
+        return Ok(Decimal::integer(i));
+    }
+    if n.is_u64() {
+        return Err(refuse(
+            &path(),
+            Fault::OverBound,
+            "far over the template's bound",
+        ));
+    }
+    let f = n.as_f64().unwrap_or(f64::INFINITY);
+    let d = Decimal::parse(&format!("{f}"))
+        .map_err(|_| refuse(&path(), Fault::OverBound, "not a decimal bangfu can carry"))?;
+    if d.scale() > scale {
+        return Err(refuse(
+            &path(),
+            Fault::TooManyPlaces,
+            format!("at most {scale} decimal places"),
+        ));
+    }
+    Ok(d)
+}
+
+fn entries<'a>(v: Option<&'a Value>, path: &str, max: usize) -> Result<&'a [Value], Refusal> {
+    let Some(v) = v else { return Ok(&[]) };
+    let a = v
+        .as_array()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "an array"))?;
+    if a.len() > max {
+        return Err(refuse(
+            path,
+            Fault::TooMany,
+            format!("{} entries; the template has {max} rules", a.len()),
+        ));
+    }
+    Ok(a)
+}
+
+fn object_with<'a>(
+    v: &'a Value,
+    path: &str,
+    keys: &[&str],
+) -> Result<&'a Map<String, Value>, Refusal> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "an object"))?;
+    if let Some(k) = o.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(refuse(
+            &join(path, &shown_name(k)),
+            Fault::UnknownField,
+            format!("unknown field {}", shown_name(k)),
+        ));
+    }
+    if let Some(k) = keys.iter().find(|k| !o.contains_key(**k)) {
+        return Err(refuse(&join(path, k), Fault::Missing, format!("no `{k}`")));
+    }
+    Ok(o)
+}
+
+/// The index of the template's rule with this text.
+fn rule_named(t: &Template, v: &Value, path: &str) -> Result<usize, Refusal> {
+    let text = v
+        .as_str()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "a rule's text"))?;
+    t.rules
+        .iter()
+        .position(|r| r.message == text)
+        .ok_or_else(|| {
+            refuse(
+                path,
+                Fault::UnknownRule,
+                format!("not the text of a rule of template `{}`", t.id),
+            )
+        })
+}
+
+/// Each failed rule is one of the template's, failing on the report's published values, with the
+/// cells and detail the rule itself gives: no text of the child's own.
+fn failed_rules(
+    t: &Template,
+    v: Option<&Value>,
+    path: &str,
+    published: &BTreeMap<String, Option<Decimal>>,
+) -> Result<(), Refusal> {
+    let Some(v) = v else {
+        return Err(refuse(path, Fault::Missing, "no `failed_rules`"));
+    };
+    let mut seen = BTreeSet::new();
+    for (i, f) in entries(Some(v), path, t.rules.len())?.iter().enumerate() {
+        let p = at(path, i);
+        let o = object_with(f, &p, &["rule", "importance", "cells", "detail"])?;
+        let r = rule_named(t, &o["rule"], &join(&p, "rule"))?;
+        if !seen.insert(r) {
+            return Err(refuse(
+                &join(&p, "rule"),
+                Fault::Duplicate,
+                "a rule listed twice",
+            ));
+        }
+        let rule = &t.rules[r];
+        let importance: crate::template::Importance =
+            serde_json::from_value(o["importance"].clone())
+                .map_err(|_| refuse(&join(&p, "importance"), Fault::WrongType, "high or low"))?;
+        if importance != rule.importance {
+            return Err(refuse(
+                &join(&p, "importance"),
+                Fault::Contradicts,
+                "not the rule's importance",
+            ));
+        }
+        let codes: Vec<&str> = rule
+            .cells()
+            .iter()
+            .map(|&c| t.cells[c].code.as_str())
+            .collect();
+        let cp = join(&p, "cells");
+        let listed = o["cells"]
+            .as_array()
+            .ok_or_else(|| refuse(&cp, Fault::WrongType, "an array"))?;
+        if listed.len() != codes.len() {
+            return Err(refuse(&cp, Fault::Contradicts, "not the rule's cells"));
+        }
+        let mut cells = Vec::with_capacity(codes.len());
+        for (j, (c, code)) in listed.iter().zip(&codes).enumerate() {
+            let q = at(&cp, j);
+            let c = object_with(c, &q, &["code", "value"])?;
+            if c["code"].as_str() != Some(code) {
+                return Err(refuse(
+                    &join(&q, "code"),
+                    Fault::Contradicts,
+                    "not the rule's cell",
+                ));
+            }
+            let value = match &c["value"] {
+                Value::Null => None,
+                Value::Number(_) => {
+                    let cell = t.cell(code).expect("a rule's cell");
+                    Some(figure(t, cell, &c["value"], &|| join(&q, "value"), 1)?)
+                }
+                _ => {
+                    return Err(refuse(
+                        &join(&q, "value"),
+                        Fault::WrongType,
+                        "a number or null",
+                    ));
+                }
+            };
+            // A value travels only where the report publishes the same one; a withheld cell's not.
+            let shown = published.get(*code).copied().flatten();
+            if value.is_some() && value != shown || value.is_none() && shown.is_some() {
+                return Err(refuse(
+                    &join(&q, "value"),
+                    Fault::Contradicts,
+                    "not the report's published value",
+                ));
+            }
+            cells.push(RuleCell {
+                code: code.to_string(),
+                value,
+            });
+        }
+        let expected = if cells.iter().any(|c| c.value.is_none()) {
+            Some(crate::report::redacted_detail(&cells))
+        } else {
+            let values: BTreeMap<&str, Decimal> = cells
+                .iter()
+                .filter_map(|c| Some((c.code.as_str(), c.value?)))
+                .collect();
+            rules::evaluate(t, |k| values.get(t.cells[k].code.as_str()).copied())
+                .failed
+                .into_iter()
+                .find(|f| f.rule == rule.message)
+                .map(|f| f.detail)
+        };
+        match expected {
+            Some(d) if o["detail"].as_str() == Some(d.as_str()) => {}
+            Some(_) => {
+                return Err(refuse(
+                    &join(&p, "detail"),
+                    Fault::Contradicts,
+                    "not the detail the rule gives on these values",
+                ));
+            }
+            None => {
+                return Err(refuse(
+                    &p,
+                    Fault::Contradicts,
+                    "the rule holds for the report's values",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each pending rule is one of the template's, naming cells of it the report does not publish.
+fn pending_rules(
+    t: &Template,
+    v: Option<&Value>,
+    path: &str,
+    published: &BTreeMap<String, Option<Decimal>>,
+) -> Result<(), Refusal> {
+    let mut seen = BTreeSet::new();
+    for (i, f) in entries(v, path, t.rules.len())?.iter().enumerate() {
+        let p = at(path, i);
+        let o = object_with(f, &p, &["rule", "missing"])?;
+        let r = rule_named(t, &o["rule"], &join(&p, "rule"))?;
+        if !seen.insert(r) {
+            return Err(refuse(
+                &join(&p, "rule"),
+                Fault::Duplicate,
+                "a rule listed twice",
+            ));
+        }
+        let codes: Vec<&str> = t.rules[r]
+            .cells()
+            .iter()
+            .map(|&c| t.cells[c].code.as_str())
+            .collect();
+        let mp = join(&p, "missing");
+        let missing = o["missing"]
+            .as_array()
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| refuse(&mp, Fault::WrongType, "a non-empty array of cell codes"))?;
+        for (j, m) in missing.iter().enumerate() {
+            let ok = m
+                .as_str()
+                .is_some_and(|c| codes.contains(&c) && !published.contains_key(c));
+            if !ok {
+                return Err(refuse(
+                    &at(&mp, j),
+                    Fault::Contradicts,
+                    "not a cell of the rule that the report leaves out",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A hub's reviews: one mark per embedded county, of the shape the protocol defines.
+fn reviews(v: Option<&Value>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(), Refusal> {
+    let Some(v) = v else { return Ok(()) };
+    let o = v
+        .as_object()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "an object"))?;
+    for (org, mark) in o {
+        let p = join(path, &shown_name(org));
+        if !OrgCode::parse(org).is_ok_and(|c| orgs.contains(&c)) {
+            return Err(refuse(&p, Fault::UnknownField, "not an embedded county"));
+        }
+        object_with(mark, &p, &["version", "state"])?;
+        serde_json::from_value::<ReviewMark>(mark.clone())
+            .map_err(|_| refuse(&p, Fault::WrongType, "not a review mark"))?;
+    }
+    Ok(())
+}
+
+/// A hub's held-back children: counties not embedded, each with a fault code and a path.
+fn held_back(v: Option<&Value>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(), Refusal> {
+    let Some(v) = v else { return Ok(()) };
+    let o = v
+        .as_object()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "an object"))?;
+    for (org, why) in o {
+        let p = join(path, &shown_name(org));
+        let code = OrgCode::parse(org)
+            .ok()
+            .filter(|c| c.level() == Level::County)
+            .ok_or_else(|| refuse(&p, Fault::WrongType, "not a county's org code"))?;
+        if orgs.contains(&code) {
+            return Err(refuse(&p, Fault::Duplicate, "both embedded and held back"));
+        }
+        object_with(why, &p, &["fault", "path"])?;
+        let h: HeldBack = serde_json::from_value(why.clone())
+            .map_err(|_| refuse(&join(&p, "fault"), Fault::WrongType, "not a fault code"))?;
+        if h.path.len() > MAX_PATH || h.path.chars().any(char::is_control) {
+            return Err(refuse(
+                &join(&p, "path"),
+                Fault::TooLong,
+                format!("a path of at most {MAX_PATH} bytes without control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The version a report names, without a full check (for a refusal before the strict intake).
+pub fn version_of(v: &Value) -> Option<Version> {
+    v.get("version")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Version::new)
+}
+
+#[cfg(test)]
+#[path = "intake_tests.rs"]
+mod tests;
