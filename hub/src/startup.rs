@@ -122,7 +122,7 @@ impl Server {
         let parent = config
             .parent
             .as_deref()
-            .map(|url| Parent::new(url, &config.tls))
+            .map(|url| Parent::pinned(url, &config.tls, config.parent_org().as_ref()))
             .transpose()
             .map_err(Error::Parent)?;
         let listener = bind(&options.listen, "").await?;

@@ -1,6 +1,7 @@
 //! The hub's integration tests, one binary (one link) with a module per area: the intake's group
 //! commit, the PKI commands, range rollups, serving over mutual TLS, and the module structure.
 
+mod identity;
 mod in_process;
 mod ingest;
 mod pki;

@@ -41,6 +41,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
         name,
         parent,
         tls,
+        parent_org: None,
         eligibility: Eligibility {
             dibao_line,
             edge_ratio,
