@@ -354,6 +354,11 @@ pub fn classify(status: StatusCode, body: &str) -> Outcome {
                 Problem::detail_of(body)
             ),
         },
+        // The parent's rate limit: the version is fine, it is sent again later.
+        429 => Outcome::Unavailable {
+            status: Some(429),
+            detail: Problem::detail_of(body),
+        },
         s @ 400..=499 => Outcome::Refused {
             status: s,
             detail: Problem::detail_of(body),

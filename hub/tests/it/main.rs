@@ -4,6 +4,7 @@
 mod identity;
 mod in_process;
 mod ingest;
+mod perimeter;
 mod pki;
 mod ranges;
 mod serve;
