@@ -14,6 +14,7 @@ use reqwest::{StatusCode, header};
 
 pub mod crl;
 pub mod direct;
+pub mod expiry;
 pub mod pki;
 pub mod reminders;
 pub mod review;

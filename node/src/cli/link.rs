@@ -123,6 +123,20 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("(not connected / 未连接)")
     );
+    if let Some(tls) = &settings.tls {
+        // A county whose certificate ends stops reporting: said a month ahead.
+        let path = tls.join(bangfu_client::pki::CERT);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => {
+                let what = format!("{}'s certificate", settings.org);
+                if let Some(line) = bangfu_client::expiry::warning(&what, &pem, chrono::Utc::now())
+                {
+                    println!("警告 / warning: {line}");
+                }
+            }
+            Err(e) => println!("警告 / warning: reading {}: {e}", path.display()),
+        }
+    }
     if let (Some(p), false) = (parent(&settings)?, offline) {
         if let Err(line) = reviews::fetch(&p, &archive, &settings.org, chrono::Utc::now()).await {
             println!("{line}; showing the reviews as last fetched / 显示上次获取的审核结果");
