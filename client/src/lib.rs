@@ -10,9 +10,11 @@ use std::time::Duration;
 use bangfu_shared::protocol::{
     CampaignId, CampaignList, ContentHash, Problem, Receipt, ReceiptStatus, media, paths,
 };
-use reqwest::{Certificate, Identity, StatusCode, header};
+use reqwest::{StatusCode, header};
 
 pub mod crl;
+pub mod direct;
+pub mod expiry;
 pub mod pki;
 pub mod reminders;
 pub mod review;
@@ -128,9 +130,21 @@ fn read(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), Error> {
 }
 
 impl Parent {
-    /// A client for the hub at `url` with the identity in `tls_dir`. Checks the three files are there
-    /// and parse as PEM, so `connect` fails at once on a wrong folder rather than at the first push.
+    /// A client for the hub at `url` with the identity in `tls_dir`, accepting any server
+    /// certificate the CA issued directly. Checks the three files are there and parse as PEM, so
+    /// `connect` fails at once on a wrong folder rather than at the first push.
     pub fn new(url: &str, tls_dir: &Path) -> Result<Parent, Error> {
+        Parent::pinned(url, tls_dir, None)
+    }
+
+    /// A client like [`Parent::new`] that, given `expected`, refuses any server certificate not
+    /// naming that org during the TLS handshake, before a byte of a request is sent: a sibling's
+    /// certificate served at the parent's URL gets nothing.
+    pub fn pinned(
+        url: &str,
+        tls_dir: &Path,
+        expected: Option<&bangfu_shared::org::OrgCode>,
+    ) -> Result<Parent, Error> {
         let base = url.trim_end_matches('/').to_string();
         if !base.starts_with("https://") {
             return Err(Error::NotHttps(url.to_string()));
@@ -153,21 +167,29 @@ impl Parent {
         pem(&ca_path, &ca, "CERTIFICATE")?;
         pem(&cert_path, &cert, "CERTIFICATE")?;
         pem(&key_path, &key, "PRIVATE KEY")?;
-        let ca = Certificate::from_pem(&ca).map_err(|e| Error::Pem {
-            path: ca_path,
-            detail: e.to_string(),
-        })?;
-        let mut both = cert;
-        both.push(b'\n');
-        both.extend_from_slice(&key);
-        let identity = Identity::from_pem(&both).map_err(|e| Error::Pem {
-            path: cert_path,
-            detail: format!("certificate with key {}: {e}", key_path.display()),
-        })?;
+        let text = |path: &PathBuf, bytes: Vec<u8>| {
+            String::from_utf8(bytes).map_err(|e| Error::Pem {
+                path: path.clone(),
+                detail: e.to_string(),
+            })
+        };
+        let (ca, cert, key) = (
+            text(&ca_path, ca)?,
+            text(&cert_path, cert)?,
+            text(&key_path, key)?,
+        );
+        let config =
+            tls::client_config_pinned(&ca, &cert, &key, expected).map_err(|e| Error::Pem {
+                path: cert_path.clone(),
+                detail: format!(
+                    "certificate with key {} and CA {}: {e}",
+                    key_path.display(),
+                    ca_path.display()
+                ),
+            })?;
         let http = reqwest::Client::builder()
             .https_only(true)
-            .tls_certs_only([ca])
-            .identity(identity)
+            .tls_backend_preconfigured(config)
             .tls_info(true)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -332,6 +354,11 @@ pub fn classify(status: StatusCode, body: &str) -> Outcome {
                 "the parent holds this version with a different content hash; versions never change once stored, so this is a bug, not retried / 版本冲突: {}",
                 Problem::detail_of(body)
             ),
+        },
+        // The parent's rate limit: the version is fine, it is sent again later.
+        429 => Outcome::Unavailable {
+            status: Some(429),
+            detail: Problem::detail_of(body),
         },
         s @ 400..=499 => Outcome::Refused {
             status: s,

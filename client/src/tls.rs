@@ -18,6 +18,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier as _;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier as _;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -84,6 +85,7 @@ fn demanding_client_certs(
     let provider = provider();
     let roots = Arc::new(roots(ca_pem)?);
     let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
+    let verifier = Arc::new(crate::direct::DirectClientVerifier::new(verifier));
     Ok(ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| Error::Rustls {
@@ -101,13 +103,25 @@ fn with_alpn(mut config: ServerConfig) -> ServerConfig {
 
 /// A client that presents the identity in `cert_pem`/`key_pem` and trusts only the CA in `ca_pem`.
 pub fn client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<ClientConfig> {
+    client_config_pinned(ca_pem, cert_pem, key_pem, None)
+}
+
+/// A client like [`client_config`] that, given `expected`, accepts only a server certificate naming
+/// that org: the handshake fails, before anything is sent, at any other certificate.
+pub fn client_config_pinned(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+    expected: Option<&OrgCode>,
+) -> Result<ClientConfig> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|source| Error::Rustls {
             what: "choosing protocol versions",
             source,
         })?
-        .with_root_certificates(roots(ca_pem)?)
+        .dangerous()
+        .with_custom_certificate_verifier(server_verifier(ca_pem, expected.cloned())?)
         .with_client_auth_cert(certs(cert_pem)?, key(key_pem)?)
         .map_err(|source| Error::Rustls {
             what: "loading the client certificate and key",
@@ -121,8 +135,9 @@ pub fn client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Clie
 /// hub's TLS server makes; useful before handing an identity folder to a county.
 pub fn verify_client_cert(ca_pem: &str, cert_pem: &str) -> Result<()> {
     let provider = provider();
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider).build()?;
+    let verifier = crate::direct::DirectClientVerifier::new(
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider).build()?,
+    );
     let chain = certs(cert_pem)?;
     let (end_entity, intermediates) = chain.split_first().ok_or(Error::Pem {
         what: "the certificate",
@@ -139,13 +154,7 @@ pub fn verify_client_cert(ca_pem: &str, cert_pem: &str) -> Result<()> {
 
 /// Whether a server verifier accepts the certificate for `host`; shows a hub's certificate names it.
 pub fn verify_server_cert(ca_pem: &str, cert_pem: &str, host: &str) -> Result<()> {
-    let verifier =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
-            .build()
-            .map_err(|e| Error::Pem {
-                what: "building the server-certificate verifier",
-                reason: e.to_string(),
-            })?;
+    let verifier = server_verifier(ca_pem, None)?;
     let chain = certs(cert_pem)?;
     let (end_entity, intermediates) = chain.split_first().ok_or(Error::Pem {
         what: "the certificate",
@@ -163,6 +172,22 @@ pub fn verify_server_cert(ca_pem: &str, cert_pem: &str, host: &str) -> Result<()
             source,
         })?;
     Ok(())
+}
+
+/// The server verifier every client uses: only leaves the CA issued directly, pinned to `expected`.
+fn server_verifier(
+    ca_pem: &str,
+    expected: Option<OrgCode>,
+) -> Result<Arc<crate::direct::DirectServerVerifier>> {
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+        .build()
+        .map_err(|e| Error::Pem {
+            what: "building the server-certificate verifier",
+            reason: e.to_string(),
+        })?;
+    Ok(Arc::new(crate::direct::DirectServerVerifier::new(
+        inner, expected,
+    )))
 }
 
 fn roots(ca_pem: &str) -> Result<RootCertStore> {

@@ -35,6 +35,11 @@ pub struct HubConfig {
     /// The parent hub's URL, for a prefecture hub.
     #[serde(default)]
     pub parent: Option<String>,
+    /// The parent hub's org (HB): the only certificate accepted at `parent`, and, with this hub
+    /// itself, the only reader of its rollup. Unset with a parent: the org of the CA certificate in
+    /// `tls` (the province runs the CA that issued this hub's certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_org: Option<OrgCode>,
     /// A PostgreSQL URL; none: SQLite in `hub.db` beside this file. (It may hold a password; it is
     /// never printed.)
     #[serde(default)]
@@ -249,6 +254,7 @@ impl std::fmt::Debug for HubConfig {
             .field("tls", &self.tls)
             .field("pki", &self.pki)
             .field("parent", &self.parent)
+            .field("parent_org", &self.parent_org)
             .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
             .field("pull", &self.pull)
             .field("reconcile", &self.reconcile)
@@ -305,6 +311,18 @@ impl HubConfig {
         })?;
         let text = toml::to_string_pretty(self).expect("the config serialises");
         std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
+    }
+
+    /// The parent's org: `parent_org` when set; with a parent URL but no `parent_org`, the org of
+    /// the CA certificate in the TLS folder; None for a hub without a parent (nobody above it).
+    pub fn parent_org(&self) -> Option<OrgCode> {
+        if let Some(org) = &self.parent_org {
+            return Some(org.clone());
+        }
+        self.parent.as_ref()?;
+        let pem = std::fs::read_to_string(self.tls.join("ca.pem")).ok()?;
+        let der = bangfu_client::pki::cert_der_from_pem(&pem).ok()?;
+        bangfu_client::tls::org_of(&der).ok()
     }
 
     /// The database URL: the configured PostgreSQL one, else SQLite in the data folder.

@@ -29,6 +29,9 @@ pub enum Error {
     /// left to read the answer, and the child resends the same version).
     #[error("the connection ended before the whole body arrived: {0}")]
     BodyLost(String),
+    /// The child is over its request rate (429; the node retries later).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The body is over the limit (413).
     #[error("the body is over the limit of 1 MiB")]
     TooLarge,
@@ -55,6 +58,7 @@ impl Error {
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) | Error::BodyLost(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

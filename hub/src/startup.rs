@@ -103,6 +103,15 @@ impl Server {
         if pki.is_none() {
             tracing::warn!("no --pki: revocations are not checked");
         }
+        for file in [pki::CERT, pki::CA_CERT] {
+            if let Ok(pem) = std::fs::read_to_string(config.tls.join(file)) {
+                let what = format!("{} ({file})", config.tls.display());
+                if let Some(line) = bangfu_client::expiry::warning(&what, &pem, chrono::Utc::now())
+                {
+                    tracing::warn!("{line}");
+                }
+            }
+        }
         let ca_path = config.tls.join(pki::CA_CERT);
         let ca = std::fs::read_to_string(&ca_path).map_err(|source| Error::ReadCa {
             path: ca_path,
@@ -122,7 +131,7 @@ impl Server {
         let parent = config
             .parent
             .as_deref()
-            .map(|url| Parent::new(url, &config.tls))
+            .map(|url| Parent::pinned(url, &config.tls, config.parent_org().as_ref()))
             .transpose()
             .map_err(Error::Parent)?;
         let listener = bind(&options.listen, "").await?;

@@ -50,6 +50,7 @@ impl TestHub {
             tls,
             pki: Some(pki.clone()),
             parent: None,
+            parent_org: None,
             database_url: None,
             pull: None,
             reconcile: Default::default(),

@@ -353,10 +353,6 @@ pub async fn sync(
         .await
         .map_err(|e| during("reading the campaigns ETag")(e.into()))?;
     let answer = parent.campaigns(etag.as_deref()).await?;
-    // The parent's certificate names the one org allowed to pull from this node (pull_server.rs).
-    crate::pull_server::remember_parent(archive, parent)
-        .await
-        .map_err(|e| during("saving the parent's org")(e.into()))?;
     let Some((specs, tag)) = answer else {
         return Ok(None);
     };

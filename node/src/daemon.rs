@@ -102,10 +102,13 @@ impl VersionError {
     }
 }
 
-/// The parent client, if this node is connected.
+/// The parent client, if this node is connected: pinned to the parent's org, so a certificate of
+/// any other org at the parent's URL fails the handshake before anything is sent.
 pub fn parent_of(settings: &Settings) -> Result<Option<Parent>, bangfu_client::Error> {
     match (&settings.parent, &settings.tls) {
-        (Some(url), Some(tls)) => Parent::new(url, tls).map(Some),
+        (Some(url), Some(tls)) => {
+            Parent::pinned(url, tls, settings.parent_org().as_ref()).map(Some)
+        }
         _ => Ok(None),
     }
 }
@@ -253,9 +256,11 @@ impl Daemon {
         } = self;
         let mut pull_server = tokio::task::JoinSet::new();
         if let Some((listener, _, tls)) = pull {
-            let (archive, org) = (archive.clone(), settings.org.clone());
-            pull_server
-                .spawn(async move { pull_server::serve(listener, &tls, archive, org).await });
+            let (archive, org, parent) =
+                (archive.clone(), settings.org.clone(), settings.parent_org());
+            pull_server.spawn(async move {
+                pull_server::serve(listener, &tls, archive, org, parent).await
+            });
         }
         let mut rounds = Rounds {
             data: &data,

@@ -1,7 +1,6 @@
 //! Writing the archive back out in the import format (`.csv` or `.xlsx`), so an office can edit it in
 //! Excel and import it again unchanged.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -65,7 +64,8 @@ async fn export_csv(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Error
             detail,
         };
         let tmp = path.with_extension("csv.partial");
-        let mut file = BufWriter::new(File::create(&tmp).map_err(|e| failed(e.to_string()))?);
+        let mut file =
+            BufWriter::new(crate::private::create(&tmp).map_err(|e| failed(e.to_string()))?);
         file.write_all(b"\xEF\xBB\xBF")
             .map_err(|e| failed(e.to_string()))?;
         let mut w = csv::Writer::from_writer(file);
@@ -122,6 +122,8 @@ async fn export_xlsx(archive: &Archive, out: &Path) -> Result<Vec<PathBuf>, Erro
         }
     }
     let tmp = out.with_extension("xlsx.partial");
+    // Created 0600 first: the writer truncates and keeps the mode, so the data is never readable by others.
+    crate::private::create(&tmp).map_err(|e| failed(e.to_string()))?;
     book.save(&tmp).map_err(|e| failed(e.to_string()))?;
     std::fs::rename(&tmp, out).map_err(|e| failed(e.to_string()))?;
     Ok(vec![out.to_path_buf()])

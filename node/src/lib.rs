@@ -12,6 +12,7 @@ pub mod facts;
 pub mod import;
 pub mod outbox;
 pub mod parent;
+pub mod private;
 pub mod pull_server;
 pub mod reminders;
 pub mod reporting;

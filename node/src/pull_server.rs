@@ -4,9 +4,9 @@
 //! same body with the same hash, and the hub's intake treats them alike.
 //!
 //! Only the parent may pull: the client certificate must be from the federation's CA (the TLS
-//! handshake checks that) and must name the parent's org. The node learns that org from the parent's
-//! own server certificate whenever it syncs campaigns or pushes ([`remember_parent`]), so nothing
-//! has to be configured twice. Anyone else gets 403 and a log line naming the org, never a cell.
+//! handshake checks that) and must name the parent's org, which the node knows from its own code
+//! (H01 → H) or `connect --parent-org` (`Settings::parent_org`), never from whatever certificate
+//! answered at the parent's URL. Anyone else gets 403 and a log line naming the org, never a cell.
 
 use std::sync::Arc;
 
@@ -21,32 +21,6 @@ use bangfu_shared::org::OrgCode;
 use bangfu_shared::protocol::{Problem, media, routes};
 
 use crate::archive::Archive;
-use crate::parent::Parent;
-
-/// The `sync_state` key under which the parent's org is kept.
-const PARENT_ORG: &str = "parent_org";
-
-/// Stores the org the parent's server certificate named at its last answer, if it named one.
-pub async fn remember_parent(archive: &Archive, parent: &Parent) -> Result<(), sqlx::Error> {
-    let Some(org) = parent.server_org() else {
-        return Ok(());
-    };
-    sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(PARENT_ORG)
-        .bind(org.as_str())
-        .execute(archive.pool())
-        .await?;
-    Ok(())
-}
-
-/// The parent's org as last learned from its certificate; None before the first sync or push.
-pub async fn parent_org(archive: &Archive) -> Result<Option<OrgCode>, sqlx::Error> {
-    let raw: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?")
-        .bind(PARENT_ORG)
-        .fetch_optional(archive.pool())
-        .await?;
-    Ok(raw.and_then(|r| OrgCode::parse(&r).ok()))
-}
 
 /// The latest stored version of the report on `campaign`, exactly as it would be pushed.
 pub async fn latest_body(
@@ -64,11 +38,17 @@ pub async fn latest_body(
 struct Served {
     archive: Archive,
     org: OrgCode,
+    /// The only org that may pull; None refuses everyone.
+    parent: Option<OrgCode>,
 }
 
 /// The pull API: one route, behind the parent-only check.
-pub fn router(archive: Archive, org: OrgCode) -> Router {
-    let state = Served { archive, org };
+pub fn router(archive: Archive, org: OrgCode, parent: Option<OrgCode>) -> Router {
+    let state = Served {
+        archive,
+        org,
+        parent,
+    };
     Router::new()
         .route(routes::PULL, get(report))
         .layer(middleware::from_fn_with_state(
@@ -104,24 +84,15 @@ async fn only_the_parent(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    let parent = match parent_org(&s.archive).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "reading the parent's org failed");
-            return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the node could not read its settings".into(),
-            );
-        }
-    };
+    let parent = &s.parent;
     let who = peer
         .org
         .as_ref()
         .map_or_else(|| "?".to_string(), ToString::to_string);
-    let refusal = match (&peer.org, &parent) {
+    let refusal = match (&peer.org, parent) {
         (Some(p), Some(expected)) if p == expected => return next.run(req).await,
         (_, None) => format!(
-            "{} does not know its parent's org yet: it learns it at its first campaign sync or push / 尚未与上级同步，暂不接受拉取",
+            "{} does not know its parent's org: its code is no county's, so `connect --parent-org` must name it / 未设置上级单位，暂不接受拉取",
             s.org
         ),
         (_, Some(expected)) => format!(
@@ -181,6 +152,7 @@ pub async fn serve(
     tls_dir: &std::path::Path,
     archive: Archive,
     org: OrgCode,
+    parent: Option<OrgCode>,
 ) -> Result<(), Error> {
     let config =
         bangfu_client::tls::server_config_from_dir(tls_dir).map_err(|source| Error::Identity {
@@ -188,7 +160,12 @@ pub async fn serve(
             source,
         })?;
     let on_refused: bangfu_client::server::OnRefused = Arc::new(|_, _| {});
-    bangfu_client::server::serve(listener, Arc::new(config), router(archive, org), on_refused)
-        .await?;
+    bangfu_client::server::serve(
+        listener,
+        Arc::new(config),
+        router(archive, org, parent),
+        on_refused,
+    )
+    .await?;
     Ok(())
 }

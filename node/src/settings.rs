@@ -46,6 +46,10 @@ pub struct Settings {
     /// The folder holding this node's `ca.pem`, `cert.pem`, `key.pem`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<PathBuf>,
+    /// The parent's org when it is not the one the node's own code implies (`connect
+    /// --parent-org`); see [`Settings::parent_org`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_org: Option<OrgCode>,
     #[serde(default)]
     pub eligibility: Eligibility,
 }
@@ -86,6 +90,20 @@ impl Default for Eligibility {
 }
 
 impl Settings {
+    /// The one org this node's parent is: `connect --parent-org` when given, else the prefecture of
+    /// the node's own code (H01 and 市直 H08 belong to H). The node accepts no other certificate at
+    /// the parent's URL and answers pulls from no other org. None for a code of no county shape
+    /// without `--parent-org`: such a node talks to no parent.
+    pub fn parent_org(&self) -> Option<OrgCode> {
+        if let Some(org) = &self.parent_org {
+            return Some(org.clone());
+        }
+        match self.org.level() {
+            bangfu_shared::org::Level::County => OrgCode::parse(&self.org.as_str()[..1]).ok(),
+            _ => None,
+        }
+    }
+
     pub fn load(data: &Path) -> Result<Settings, Error> {
         let path = data.join(FILE_NAME);
         let text = match std::fs::read_to_string(&path) {
@@ -152,6 +170,7 @@ mod tests {
             name: "京山县总工会".into(),
             parent: None,
             tls: None,
+            parent_org: None,
             eligibility: Eligibility {
                 dibao_line: 520.0,
                 edge_ratio: 1.3,

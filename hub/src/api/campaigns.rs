@@ -1,5 +1,6 @@
-//! `GET /api/v1/campaigns`: the campaigns this hub holds, for its children to take down; with an
-//! ETag, so an unchanged list costs a 304.
+//! `GET /api/v1/campaigns`: the campaigns this hub holds, for its registered children to take down
+//! (and the hub's own tools); with an ETag, so an unchanged list costs a 304. Any other certificate
+//! of the CA (another prefecture's county, an unregistered code) is refused.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,9 +9,22 @@ use bangfu_shared::protocol::{CampaignList, media};
 use sha2::{Digest as _, Sha256};
 
 use super::ApiState;
+use super::extract::PeerOrg;
 use crate::error::Error;
+use crate::registry;
 
-pub async fn get(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, Error> {
+pub async fn get(
+    State(state): State<ApiState>,
+    PeerOrg(reader): PeerOrg,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    if reader != state.hub.config.org && !registry::is_registered(&state.hub.store, &reader).await?
+    {
+        return Err(Error::Forbidden(format!(
+            "{reader} is not a registered child of {}: only its children read its campaigns / 非本单位下级,无权查看任务",
+            state.hub.config.org
+        )));
+    }
     let campaigns = crate::campaigns::list(&state.hub.store).await?;
     let body = serde_json::to_string(&CampaignList { campaigns }).expect("campaigns serialise");
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));

@@ -16,6 +16,7 @@ pub mod reminders;
 pub mod reports;
 pub mod reviews;
 pub mod rollup;
+pub mod throttle;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -69,6 +70,10 @@ pub fn router(state: ApiState) -> Router {
         .route(routes::ROLLUP, get(rollup::get))
         .route(routes::REVIEW, get(reviews::get))
         .route(routes::REMINDERS, get(reminders::get))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(throttle::Throttle::default()),
+            throttle::limit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), admit::admit))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -103,6 +103,10 @@ pub struct InitArgs {
     /// The parent hub's URL.
     #[arg(long, value_name = "URL")]
     pub parent: Option<String>,
+    /// The parent hub's org (HB), the only certificate accepted at --parent and the only reader
+    /// of this hub's rollup besides itself (default: the org of the CA certificate in --tls).
+    #[arg(long, value_name = "ORG", requires = "parent")]
+    pub parent_org: Option<OrgCode>,
     /// postgres://… to keep the store in PostgreSQL instead of SQLite.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
@@ -272,6 +276,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         tls,
         pki,
         parent,
+        parent_org,
         database_url,
     } = args;
     let abs =
@@ -292,6 +297,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         tls,
         pki,
         parent,
+        parent_org,
         database_url,
         pull: None,
         reconcile: Default::default(),

@@ -366,7 +366,8 @@ pub async fn send_now(hub: &Hub, campaign: &CampaignId) -> Result<(), Error> {
         .await?
         .ok_or_else(|| Error::NoCampaign(campaign.clone()))?;
     record(hub, &c).await?;
-    let parent = Parent::new(url, &hub.config.tls).map_err(Error::Client)?;
+    let parent = Parent::pinned(url, &hub.config.tls, hub.config.parent_org().as_ref())
+        .map_err(Error::Client)?;
     if let Some(at) = drain(&hub.store, &parent, hub.now()).await? {
         return Err(Error::NotYet(at));
     }

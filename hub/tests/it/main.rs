@@ -3,8 +3,10 @@
 
 mod channels;
 mod fakes;
+mod identity;
 mod in_process;
 mod ingest;
+mod perimeter;
 mod pki;
 mod ranges;
 mod serve;

@@ -1449,6 +1449,7 @@ async fn check_upstream_versions(url: &str) {
         tls: PathBuf::from("/nonexistent"),
         pki: None,
         parent: Some("https://127.0.0.1:1".into()),
+        parent_org: None,
         database_url: None,
         pull: None,
         reconcile: Default::default(),

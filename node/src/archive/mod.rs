@@ -39,6 +39,9 @@ pub enum Error {
     /// not panicked on, so the rest of the node keeps working.
     #[error("a stored row is unreadable: {0} / 数据库记录损坏")]
     Corrupt(String),
+    /// The archive file could not be created owner-only.
+    #[error("creating {path}: {detail} / 无法创建档案库文件")]
+    Create { path: String, detail: String },
 }
 
 /// Counts of what the archive holds.
@@ -77,6 +80,14 @@ impl Archive {
         let path = data.join(FILE_NAME);
         if !create && !path.exists() {
             return Err(Error::NotInitialised(data.display().to_string()));
+        }
+        if create && !path.exists() {
+            // Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the mode of
+            // the database file, so the whole archive stays its owner's.
+            crate::private::create(&path).map_err(|e| Error::Create {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)

@@ -28,7 +28,16 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
             "--dibao-line must be positive and --edge-ratio between 1.0 and 2.0 / 低保线或边缘比例不合理"
         );
     }
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    if data.exists() && crate::private::writable_by_others(&data)? {
+        bail!(
+            "{} can be written by other accounts (group or other write permission); the archive holds ID numbers and health data: use a folder only you can write (chmod 700) / 数据目录对其他用户可写,拒绝初始化",
+            data.display()
+        );
+    }
+    crate::private::create_dir(&data).with_context(|| format!("creating {}", data.display()))?;
+    // The folder is narrowed too when it existed: nobody else lists or opens what is inside.
+    crate::private::restrict(&data, true)
+        .with_context(|| format!("restricting {} to its owner", data.display()))?;
     if let Some(v) = vocabulary {
         let text =
             std::fs::read_to_string(&v).with_context(|| format!("reading {}", v.display()))?;
@@ -41,6 +50,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
         name,
         parent,
         tls,
+        parent_org: None,
         eligibility: Eligibility {
             dibao_line,
             edge_ratio,

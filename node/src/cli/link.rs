@@ -21,17 +21,32 @@ fn parent(settings: &Settings) -> anyhow::Result<Option<Parent>> {
 
 /// `connect`: the parent's URL and the identity folder, checked and saved.
 pub fn connect(args: ConnectArgs) -> anyhow::Result<()> {
-    let ConnectArgs { data, parent, tls } = args;
+    let ConnectArgs {
+        data,
+        parent,
+        tls,
+        parent_org,
+    } = args;
     let mut settings = Settings::load(&data)?;
     let tls = std::path::absolute(&tls).with_context(|| format!("resolving {}", tls.display()))?;
-    let client =
-        Parent::new(&parent, &tls).context("checking the parent URL and identity folder")?;
+    if parent_org.is_some() {
+        settings.parent_org = parent_org;
+    }
+    let expected = settings.parent_org().with_context(|| {
+        format!(
+            "{} is not a county code, so its parent's org cannot be told from it: give --parent-org / 请用 --parent-org 指定上级单位",
+            settings.org
+        )
+    })?;
+    let client = Parent::pinned(&parent, &tls, Some(&expected))
+        .context("checking the parent URL and identity folder")?;
     settings.parent = Some(client.url().to_string());
     settings.tls = Some(tls.clone());
     settings.save(&data)?;
     println!(
-        "已连接 / connected: {} → {} (identity {})",
+        "已连接 / connected: {} → {} {} (identity {})",
         settings.org,
+        expected,
         client.url(),
         tls.display()
     );
@@ -109,6 +124,20 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("(not connected / 未连接)")
     );
+    if let Some(tls) = &settings.tls {
+        // A county whose certificate ends stops reporting: said a month ahead.
+        let path = tls.join(bangfu_client::pki::CERT);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => {
+                let what = format!("{}'s certificate", settings.org);
+                if let Some(line) = bangfu_client::expiry::warning(&what, &pem, chrono::Utc::now())
+                {
+                    println!("警告 / warning: {line}");
+                }
+            }
+            Err(e) => println!("警告 / warning: reading {}: {e}", path.display()),
+        }
+    }
     if let (Some(p), false) = (parent(&settings)?, offline) {
         if let Err(line) = reviews::fetch(&p, &archive, &settings.org, chrono::Utc::now()).await {
             println!(

@@ -187,6 +187,10 @@ pub struct ConnectArgs {
     /// The folder with ca.pem, cert.pem and key.pem from `bangfu-hub pki issue`.
     #[arg(long, value_name = "DIR")]
     pub tls: PathBuf,
+    /// The parent's org, when it is not the prefecture the node's code implies (H01 → H): the
+    /// only certificate accepted at --parent and the only org allowed to pull.
+    #[arg(long, value_name = "ORG")]
+    pub parent_org: Option<bangfu_shared::org::OrgCode>,
 }
 
 #[derive(Args)]

@@ -30,7 +30,7 @@ impl RejectsWriter {
     pub fn create(input: &Path, header: &[String]) -> std::io::Result<RejectsWriter> {
         let dest = path_for(input);
         let tmp = dest.with_extension("csv.partial");
-        let mut file = BufWriter::new(File::create(&tmp)?);
+        let mut file = BufWriter::new(crate::private::create(&tmp)?);
         file.write_all(b"\xEF\xBB\xBF")?;
         let mut out = csv::WriterBuilder::new().flexible(true).from_writer(file);
         let mut first = vec!["行号".to_string(), "字段".to_string(), "原因".to_string()];

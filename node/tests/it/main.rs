@@ -3,6 +3,7 @@
 
 mod check;
 mod common;
+mod files;
 mod import;
 mod push;
 mod report;
