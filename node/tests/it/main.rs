@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod import;
+mod ledger;
 mod push;
 mod report;
 mod roundtrip;
