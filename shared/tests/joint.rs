@@ -61,6 +61,9 @@ fn what_it_counts(t: &Template, i: usize, p: &Period) -> Option<(String, bool, b
     Some((key, households, whole))
 }
 
+/// `lower ≤ Σ a·x ≤ upper` over the attacker's unknowns.
+type Row = (Vec<(usize, f64)>, f64, f64);
+
 /// Every withheld cell of every publication whose range the stacked LP narrows below what it needs.
 fn attack(ledger: &joint::Ledger) -> Vec<Narrowed> {
     // Unknowns: one per (snapshot, what it counts); typed cells one per (report, code).
@@ -68,7 +71,7 @@ fn attack(ledger: &joint::Ledger) -> Vec<Narrowed> {
     let mut value: Vec<Option<f64>> = Vec::new();
     let mut hidden: Vec<Option<(String, f64)>> = Vec::new();
     let mut counts: Vec<Option<(String, String, bool, bool)>> = Vec::new();
-    let mut rows: Vec<(Vec<(usize, f64)>, f64, f64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for (n, p) in ledger.publications.iter().enumerate() {
         let t = &p.template;
         let ids: Vec<usize> = (0..t.cells.len())
