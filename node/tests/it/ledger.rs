@@ -98,6 +98,15 @@ async fn three_templates_a_correction_and_a_second_campaign_narrow_no_withheld_c
         version(&data, id).await;
     }
     assert_eq!(narrowed(&data).await, vec![]);
+    // `report` names the cells the change policy withholds: the two categories moved by one.
+    let out = run(&["report", "--data", s(&data), "--campaign", "da"]);
+    assert!(out.status.success());
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("withheld because they changed by fewer than 3 households")
+            && note.contains("category."),
+        "{note}"
+    );
 
     // A second campaign a month later.
     campaign(&data, "da2", "dangan", "2025-07-01", "2025-07-31");

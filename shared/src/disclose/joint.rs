@@ -416,21 +416,21 @@ pub fn protect(
         let (Some(v), var) = (exact[i], vars[i]) else {
             continue;
         };
+        let small_change = policy == ChangePolicy::WithholdSmallChanges
+            && space.drift[var] == Drift::Bounded
+            && last_published(&space, &ledger_known, var).is_some_and(|last| {
+                let d = (v - last).abs();
+                d > 0.0 && d < k
+            });
         if var < ledger_vars && (ledger_known[var].is_some() || ledger_withheld[var]) {
             // Counted before on this very snapshot: published already (the same number), or withheld
             // before and so withheld again (publishing it would reopen the earlier report).
             withheld[i] = ledger_withheld[var] && ledger_known[var].is_none();
-            continue;
+        } else if small_change {
+            withheld[i] = true;
         }
-        if policy == ChangePolicy::WithholdSmallChanges
-            && space.drift[var] == Drift::Bounded
-            && let Some(last) = last_published(&space, &ledger_known, var)
-        {
-            let d = (v - last).abs();
-            if d > 0.0 && d < k {
-                withheld[i] = true;
-                changed.insert(t.cells[i].code.clone());
-            }
+        if withheld[i] && small_change {
+            changed.insert(t.cells[i].code.clone());
         }
     }
     let new_vars: HashSet<usize> = vars.iter().copied().filter(|&v| v >= ledger_vars).collect();
