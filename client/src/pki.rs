@@ -8,20 +8,23 @@
 //! - `ca.pem`, `ca-key.pem` (mode 0600): the CA certificate and its key;
 //! - `issued.csv`: every certificate issued (serial, org, name, not_after, issued_at), the only record
 //!   of what is out there, so that `revoke --org` can find an org's certificates;
-//! - `revoked.txt`: revoked serials, one a line, read by the hub at start-up.
+//! - `crl.pem`: the CA's revocation list, an X.509 CRL signed with the CA key (`bangfu_client::crl`),
+//!   empty from `init` on and re-signed by every `revoke`; hubs read it and pass it down the tree.
 //!
 //! Serials are written everywhere in one canonical form (see [`canonical_serial`]): lowercase hex of
 //! the integer's bytes, without separators and without leading zero bytes.
 
-use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use bangfu_shared::org::{OrgCode, OrgCodeError};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rand::Rng as _;
+
+use crate::crl::{self, CrlError, Reason, RevocationList, Revoked};
+use crate::signature::Trust;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType, SerialNumber,
@@ -33,8 +36,12 @@ pub const CA_CERT: &str = "ca.pem";
 pub const CA_KEY: &str = "ca-key.pem";
 /// The issue log.
 pub const ISSUED_LOG: &str = "issued.csv";
-/// Revoked serials, one a line.
-pub const REVOKED: &str = "revoked.txt";
+/// The CA's revocation list (PEM `X509 CRL`), in the CA folder and, as received, in a hub's or a
+/// node's TLS folder.
+pub const CRL: &str = "crl.pem";
+/// How long a list says it is current (its next update). Receivers keep using an older list rather
+/// than none (docs/decisions.md), so this only tells a reader how fresh the list claims to be.
+pub const CRL_DAYS: i64 = 30;
 /// An identity's certificate in an issued folder.
 pub const CERT: &str = "cert.pem";
 /// An identity's private key in an issued folder (mode 0600).
@@ -107,6 +114,13 @@ pub enum Error {
     /// `revoke --org` for an org with no certificate in the issue log.
     #[error("the CA in {dir} has issued no certificate to {org} / 该单位没有签发过证书")]
     UnknownOrg { org: OrgCode, dir: PathBuf },
+    /// The CA's revocation list cannot be read, made or checked against the CA.
+    #[error("the revocation list {path}: {source}")]
+    Crl {
+        path: PathBuf,
+        #[source]
+        source: CrlError,
+    },
     /// A line of the issue log that cannot be read back.
     #[error("{path} line {line}: {reason} / 签发记录损坏")]
     BadLog {
@@ -213,9 +227,9 @@ pub fn init(dir: &Path, org: &OrgCode, name: &str, valid_days: u32) -> Result<Ca
     if !log.exists() {
         fs::write(&log, format!("{}\n", ISSUED_HEADER.join(","))).map_err(io("writing", &log))?;
     }
-    let revoked = dir.join(REVOKED);
-    if !revoked.exists() {
-        fs::write(&revoked, "").map_err(io("writing", &revoked))?;
+    let ca_pem = cert.pem();
+    if !dir.join(CRL).exists() {
+        write_crl(dir, &ca_pem, &key.serialize_pem(), &[], 1)?;
     }
     Ok(CaInfo {
         cert_path,
@@ -318,9 +332,20 @@ pub fn issue(
     })
 }
 
-/// Revokes by serial, or every unexpired certificate of an org, appending to `revoked.txt`. Returns
-/// the serials this call added; revoking again adds nothing and returns an empty list.
-pub fn revoke(dir: &Path, target: &RevokeTarget) -> Result<Vec<String>> {
+/// How a revocation is recorded in the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RevokeOptions {
+    /// Why (the CRL entry's reason code); None writes none.
+    pub reason: Option<Reason>,
+    /// Since when the key is known to be compromised (the entry's invalidity date): reports received
+    /// before it keep counting, reports received since stop. None: since now.
+    pub compromised_since: Option<DateTime<Utc>>,
+}
+
+/// Revokes by serial, or every unexpired certificate of an org, re-signing `crl.pem` with the new
+/// entries under the next CRL number. Returns the serials this call added; revoking again adds
+/// nothing, leaves the list as it was and returns an empty list.
+pub fn revoke(dir: &Path, target: &RevokeTarget, options: &RevokeOptions) -> Result<Vec<String>> {
     let entries = list(dir)?;
     let wanted: Vec<&IssuedEntry> = match target {
         RevokeTarget::Serial(raw) => {
@@ -354,18 +379,95 @@ pub fn revoke(dir: &Path, target: &RevokeTarget) -> Result<Vec<String>> {
             added.push(e.serial.clone());
         }
     }
-    if !added.is_empty() {
-        let path = dir.join(REVOKED);
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io("opening", &path))?;
-        let lines: String = added.iter().map(|s| format!("{s}\n")).collect();
-        f.write_all(lines.as_bytes())
-            .map_err(io("writing", &path))?;
+    if added.is_empty() {
+        return Ok(added);
     }
+    let (ca_pem, ca_key_pem) = read_ca(dir)?;
+    let current = load_crl(dir)?;
+    let now = truncate(Utc::now());
+    let since = truncate(options.compromised_since.unwrap_or(now));
+    let mut all: Vec<(String, Revoked)> = current
+        .entries()
+        .map(|(serial, r)| (serial.to_string(), r.clone()))
+        .collect();
+    all.extend(added.iter().map(|serial| {
+        (
+            serial.clone(),
+            Revoked {
+                at: now,
+                reason: options.reason,
+                compromised_since: Some(since),
+            },
+        )
+    }));
+    write_crl(dir, &ca_pem, &ca_key_pem, &all, current.number() + 1)?;
     Ok(added)
+}
+
+/// The CA's own revocation list, `crl.pem` in the CA folder, checked against `ca.pem`.
+pub fn load_crl(dir: &Path) -> Result<RevocationList> {
+    let ca_path = dir.join(CA_CERT);
+    let trust = Trust::from_file(&ca_path).map_err(|e| Error::BadPem {
+        path: ca_path.display().to_string(),
+        what: e.to_string(),
+    })?;
+    read_crl(&dir.join(CRL), &trust)
+}
+
+/// A revocation list file, checked against `trust`. A missing or unreadable file is an error: a
+/// hub that cannot read its revocations must not start trusting everyone.
+pub fn read_crl(path: &Path, trust: &Trust) -> Result<RevocationList> {
+    let pem = fs::read(path).map_err(io("reading", path))?;
+    RevocationList::from_pem(&pem, trust).map_err(|source| Error::Crl {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_ca(dir: &Path) -> Result<(String, String)> {
+    let (ca_path, key_path) = (dir.join(CA_CERT), dir.join(CA_KEY));
+    if !ca_path.exists() || !key_path.exists() {
+        return Err(Error::NoCa(dir.to_path_buf()));
+    }
+    Ok((
+        fs::read_to_string(&ca_path).map_err(io("reading", &ca_path))?,
+        fs::read_to_string(&key_path).map_err(io("reading", &key_path))?,
+    ))
+}
+
+/// Signs the list and replaces `crl.pem` whole (written beside it, then renamed), so a hub
+/// re-reading it never sees half a list.
+fn write_crl(
+    dir: &Path,
+    ca_pem: &str,
+    ca_key_pem: &str,
+    entries: &[(String, Revoked)],
+    number: u64,
+) -> Result<()> {
+    let path = dir.join(CRL);
+    let now = truncate(Utc::now());
+    let pem = crl::make_crl(
+        ca_pem,
+        ca_key_pem,
+        entries,
+        number,
+        now,
+        now + Duration::days(CRL_DAYS),
+    )
+    .map_err(|source| Error::Crl {
+        path: path.clone(),
+        source,
+    })?;
+    write_replacing(&path, pem.as_bytes())
+}
+
+/// Writes `path` whole: a temporary file beside it, synced, then renamed over it.
+pub fn write_replacing(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("pem.tmp");
+    let mut f = fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    f.write_all(contents).map_err(io("writing", &tmp))?;
+    f.sync_all().map_err(io("writing", &tmp))?;
+    fs::rename(&tmp, path).map_err(io("replacing", path))
 }
 
 /// Every certificate the CA in `dir` has issued, oldest first, with whether it is revoked.
@@ -373,7 +475,7 @@ pub fn list(dir: &Path) -> Result<Vec<IssuedEntry>> {
     if !dir.join(CA_CERT).exists() {
         return Err(Error::NoCa(dir.to_path_buf()));
     }
-    let revoked = RevocationList::load(dir)?;
+    let revoked = load_crl(dir)?;
     let path = dir.join(ISSUED_LOG);
     let mut reader = csv::Reader::from_path(&path).map_err(|e| csv_err(&path, 0, e))?;
     let mut entries = Vec::new();
@@ -399,7 +501,7 @@ pub fn list(dir: &Path) -> Result<Vec<IssuedEntry>> {
         };
         let serial = record[0].to_string();
         entries.push(IssuedEntry {
-            revoked: revoked.contains(&serial),
+            revoked: revoked.revoked(&serial).is_some(),
             org: OrgCode::parse(&record[1]).map_err(|e| bad(e.to_string()))?,
             name: record[2].to_string(),
             not_after: date(&record[3])?,
@@ -415,7 +517,7 @@ pub fn org_of(cert_der: &[u8]) -> Result<OrgCode> {
     crate::tls::org_of(cert_der).map_err(from_tls)
 }
 
-/// A certificate's serial in the canonical form used in `issued.csv`, `revoked.txt` and `pki list`.
+/// A certificate's serial in the canonical form used in `issued.csv`, `crl.pem` and `pki list`.
 pub fn serial_of(cert_der: &[u8]) -> Result<String> {
     crate::tls::serial_of(cert_der).map_err(from_tls)
 }
@@ -462,53 +564,6 @@ pub fn cert_der_from_pem(pem: &str) -> Result<Vec<u8>> {
         }
     })?;
     Ok(cert.to_vec())
-}
-
-/// Revoked serials, as the hub checks a peer certificate against them.
-#[derive(Debug, Clone, Default)]
-pub struct RevocationList {
-    serials: BTreeSet<String>,
-}
-
-impl RevocationList {
-    /// Loads `revoked.txt` from a CA folder, or the file itself. A missing file is an error: a hub
-    /// that cannot read its revocations must not start trusting everyone.
-    pub fn load(path: &Path) -> Result<RevocationList> {
-        let file = if path.is_dir() {
-            path.join(REVOKED)
-        } else {
-            path.to_path_buf()
-        };
-        let f = File::open(&file).map_err(io("reading", &file))?;
-        let mut serials = BTreeSet::new();
-        for (n, line) in BufReader::new(f).lines().enumerate() {
-            let line = line.map_err(io("reading", &file))?;
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let serial = canonical_serial(line).map_err(|e| Error::BadLog {
-                path: file.clone(),
-                line: n as u64 + 1,
-                reason: e.to_string(),
-            })?;
-            serials.insert(serial);
-        }
-        Ok(RevocationList { serials })
-    }
-
-    /// Whether the serial (in any form `canonical_serial` accepts) is revoked.
-    pub fn contains(&self, serial: &str) -> bool {
-        canonical_serial(serial).is_ok_and(|s| self.serials.contains(&s))
-    }
-
-    pub fn len(&self) -> usize {
-        self.serials.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.serials.is_empty()
-    }
 }
 
 /// Subject and org SAN shared by the CA and issued certificates.

@@ -282,7 +282,7 @@ pub fn org_of(cert_der: &[u8]) -> Result<OrgCode> {
 }
 
 /// A certificate's serial in canonical form: lowercase hex, no leading zero bytes (as `pki list`
-/// and `revoked.txt` write it).
+/// and `crl.pem` write it).
 pub fn serial_of(cert_der: &[u8]) -> Result<String> {
     let (_, cert) =
         x509_parser::parse_x509_certificate(cert_der).map_err(|e| Error::Parse(e.to_string()))?;

@@ -29,7 +29,7 @@ pub struct HubConfig {
     pub level: HubLevel,
     /// Folder with this hub's ca.pem, cert.pem, key.pem.
     pub tls: PathBuf,
-    /// The CA folder whose revoked.txt is checked; none: no revocations are checked.
+    /// The CA folder whose crl.pem (revocation list) is checked; none: the list the parent passes down.
     #[serde(default)]
     pub pki: Option<PathBuf>,
     /// The parent hub's URL, for a prefecture hub.

@@ -27,7 +27,7 @@ use crate::jobs::{self, upstream};
 pub struct ServeOptions {
     /// Where children connect (mutual TLS); port 0 picks a free port.
     pub listen: String,
-    /// The CA folder whose revoked.txt is checked; None: hub.toml's `pki`.
+    /// The CA folder whose crl.pem is checked; None: hub.toml's `pki`.
     pub pki: Option<PathBuf>,
     /// With a parent: how often campaigns are synced from it.
     pub sync_interval: Duration,
@@ -99,9 +99,10 @@ impl Server {
         tls::install_provider();
         let config = &hub.config;
         let pki = options.pki.or(config.pki.clone());
-        let revocations = Revocations::new(pki.as_deref()).map_err(Error::Revocations)?;
+        let revocations =
+            Revocations::new(pki.as_deref(), &config.tls).map_err(Error::Revocations)?;
         if pki.is_none() {
-            tracing::warn!("no --pki: revocations are not checked");
+            tracing::info!("no --pki: revocations come from the parent with the campaigns");
         }
         for file in [pki::CERT, pki::CA_CERT] {
             if let Ok(pem) = std::fs::read_to_string(config.tls.join(file)) {

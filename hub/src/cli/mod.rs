@@ -37,8 +37,9 @@ pub enum Command {
     /// Set up this hub's data folder: hub.toml and the database (初始化).
     ///
     /// --tls names the folder with this hub's own ca.pem, cert.pem and key.pem (from `pki issue` with
-    /// --host). --pki names the CA folder whose revoked.txt is checked on every request; without it
-    /// no revocations are checked. Without --database-url the store is SQLite in DIR/hub.db.
+    /// --host). --pki names the CA folder whose crl.pem (revocation list) is checked on every request
+    /// and passed down to the children; without it, the hub uses the list its parent passes down
+    /// (kept in --tls as crl.pem). Without --database-url the store is SQLite in DIR/hub.db.
     ///
     /// Example: bangfu-hub init --data /srv/bangfu/hub --org H --name 荆门市总工会 --level prefecture --tls /srv/bangfu/tls --pki /srv/bangfu/pki
     Init(InitArgs),
@@ -97,7 +98,7 @@ pub struct InitArgs {
     /// Folder with this hub's ca.pem, cert.pem and key.pem.
     #[arg(long, value_name = "DIR")]
     pub tls: PathBuf,
-    /// The CA folder whose revoked.txt is checked (default: none, no revocations are checked).
+    /// The CA folder whose crl.pem (revocation list) is checked (default: none, the parent's list).
     #[arg(long, value_name = "DIR")]
     pub pki: Option<PathBuf>,
     /// The parent hub's URL.

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use bangfu_client::pki::{self, IssueOptions, RevokeTarget};
+use bangfu_client::crl::Reason;
+use bangfu_client::pki::{self, IssueOptions, RevokeOptions, RevokeTarget};
 use bangfu_shared::org::OrgCode;
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -13,8 +14,8 @@ pub enum Pki {
     /// Create the certificate authority (CA) of this hub in --dir (新建根证书).
     ///
     /// Run once, on the hub's machine. --dir then holds ca.pem, ca-key.pem (keep it secret and backed
-    /// up: whoever has it can issue certificates), issued.csv and revoked.txt. An existing CA is
-    /// never overwritten.
+    /// up: whoever has it can issue certificates), issued.csv and crl.pem (the CA's revocation list, empty
+    /// at first). An existing CA is never overwritten.
     ///
     /// Example: bangfu-hub pki init --dir /srv/bangfu/pki --org HB --name 湖北省总工会
     Init {
@@ -59,9 +60,12 @@ pub enum Pki {
     /// Revoke a union's certificates, or one certificate by serial (吊销证书).
     ///
     /// With --org, every unexpired certificate issued to that org; with --serial, one certificate as
-    /// `pki list` shows it. A running hub reads revoked.txt when it starts.
+    /// `pki list` shows it. The CA's crl.pem is re-signed with the new entries; a hub serving with
+    /// this --pki folder reads it at once and passes it down to its children with the campaigns.
+    /// Reports received before --compromised-since keep counting; reports received since stop.
     ///
-    /// Example: bangfu-hub pki revoke --dir /srv/bangfu/pki --org H01
+    /// Example: bangfu-hub pki revoke --dir /srv/bangfu/pki --org H01 --reason key-compromise
+    /// --compromised-since 2026-11-30T08:00:00+08:00
     #[command(group(ArgGroup::new("target").required(true).args(["org", "serial"])))]
     Revoke {
         #[command(flatten)]
@@ -72,6 +76,14 @@ pub enum Pki {
         /// Revoke the certificate with this serial (hex).
         #[arg(long)]
         serial: Option<String>,
+        /// Why: key-compromise, affiliation-changed, superseded, cessation-of-operation,
+        /// privilege-withdrawn, … (RFC 5280 reason codes; default: none given).
+        #[arg(long)]
+        reason: Option<Reason>,
+        /// Since when the key is known to be stolen or misused (RFC 3339, e.g.
+        /// 2026-11-30T08:00:00+08:00; default: now). Reports received from then on stop counting.
+        #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+        compromised_since: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// List the certificates issued by the CA, with their expiry and whether they are revoked (证书列表).
     List {
@@ -82,7 +94,7 @@ pub enum Pki {
 
 #[derive(Args)]
 pub struct CaDir {
-    /// The folder that holds the CA (ca.pem, ca-key.pem, issued.csv, revoked.txt).
+    /// The folder that holds the CA (ca.pem, ca-key.pem, issued.csv, crl.pem).
     #[arg(long, value_name = "PKI")]
     pub dir: PathBuf,
 }
@@ -142,19 +154,43 @@ pub fn run(p: Pki) -> anyhow::Result<()> {
             dir: CaDir { dir },
             org,
             serial,
+            reason,
+            compromised_since,
         } => {
+            if let Some(since) = compromised_since
+                && since > chrono::Utc::now()
+            {
+                anyhow::bail!(
+                    "--compromised-since {since} is in the future / 泄露时间不能晚于现在"
+                );
+            }
             let target = match (org, serial) {
                 (Some(org), _) => RevokeTarget::Org(org),
                 (None, Some(serial)) => RevokeTarget::Serial(serial),
                 (None, None) => anyhow::bail!("give --org or --serial / 请指定 --org 或 --serial"),
             };
-            let revoked = pki::revoke(&dir, &target)
+            let options = RevokeOptions {
+                reason,
+                compromised_since,
+            };
+            let revoked = pki::revoke(&dir, &target, &options)
                 .with_context(|| format!("revoking in the CA in {}", dir.display()))?;
             if revoked.is_empty() {
                 println!("无需吊销 / nothing to revoke: already revoked or expired");
             }
-            for serial in revoked {
-                println!("已吊销 / revoked: {serial}");
+            for serial in &revoked {
+                match reason {
+                    Some(reason) => println!("已吊销 / revoked: {serial} ({reason})"),
+                    None => println!("已吊销 / revoked: {serial}"),
+                }
+            }
+            if !revoked.is_empty() {
+                let list = pki::load_crl(&dir)?;
+                println!(
+                    "吊销列表已更新 / revocation list {} re-signed, number {}",
+                    dir.join(pki::CRL).display(),
+                    list.number()
+                );
             }
             Ok(())
         }
@@ -188,4 +224,11 @@ pub fn run(p: Pki) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// An RFC 3339 time as typed on the command line (any offset), in UTC.
+fn parse_rfc3339(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time like 2026-11-30T08:00:00+08:00: {e}"))
 }

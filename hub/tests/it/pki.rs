@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use bangfu_client::pki::{self, IssueOptions, RevocationList};
+use bangfu_client::crl::{Reason, RevocationList};
+use bangfu_client::pki::{self, IssueOptions};
 use bangfu_client::tls;
 use bangfu_shared::org::OrgCode;
 use chrono::{Duration, Utc};
@@ -188,14 +189,12 @@ fn revoking_an_org_revokes_all_its_certificates_and_only_once() {
     let again = ok(&["pki", "revoke", "--dir", s(&ca), "--org", "H01"]);
     assert!(!again.contains(&sa), "{again}");
 
-    let list = RevocationList::load(&ca).unwrap();
-    assert!(list.contains(&sa) && list.contains(&sb) && !list.contains(&so));
-    assert_eq!(
-        list.len(),
-        2,
-        "no serial twice in revoked.txt:\n{}",
-        read(&ca.join("revoked.txt"))
-    );
+    let list = pki::load_crl(&ca).unwrap();
+    assert!(list.revoked(&sa).is_some() && list.revoked(&sb).is_some());
+    assert!(list.revoked(&so).is_none());
+    assert_eq!(list.entries().count(), 2, "no serial twice in crl.pem");
+    // init wrote number 1; the first revoke 2; the second, which added nothing, left it.
+    assert_eq!(list.number(), 2);
     let listing = ok(&["pki", "list", "--dir", s(&ca)]);
     let line_of = |serial: &str| {
         listing
@@ -228,8 +227,8 @@ fn revoking_by_serial_accepts_the_forms_a_person_types() {
         .join(":");
     ok(&["pki", "revoke", "--dir", s(&ca), "--serial", &colons]);
 
-    let list = RevocationList::load(&ca.join("revoked.txt")).unwrap();
-    assert!(list.contains(&sa) && !list.contains(&sb));
+    let list = pki::load_crl(&ca).unwrap();
+    assert!(list.revoked(&sa).is_some() && list.revoked(&sb).is_none());
     let listing = ok(&["pki", "list", "--dir", s(&ca)]);
     assert!(
         listing
@@ -242,6 +241,88 @@ fn revoking_by_serial_accepts_the_forms_a_person_types() {
             .lines()
             .any(|l| l.starts_with(&sb) && l.contains("valid")),
         "{listing}"
+    );
+}
+
+#[test]
+fn init_writes_an_empty_list_signed_by_the_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = init_ca(tmp.path());
+    let trust = bangfu_client::signature::Trust::from_file(&ca.join("ca.pem")).unwrap();
+    let list = RevocationList::from_pem(read(&ca.join("crl.pem")).as_bytes(), &trust).unwrap();
+    assert_eq!((list.number(), list.entries().count()), (1, 0));
+    assert_eq!(list.ca(), trust.cas()[0].id());
+    assert!(!ca.join("revoked.txt").exists());
+}
+
+#[test]
+fn revoke_records_the_reason_and_since_when_the_key_was_compromised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = init_ca(tmp.path());
+    let a = issue(&ca, tmp.path(), "H01", &[]);
+    let b = issue(&ca, tmp.path(), "H02", &[]);
+    let (sa, sb) = (
+        pki::serial_of(&cert_der(&a)).unwrap(),
+        pki::serial_of(&cert_der(&b)).unwrap(),
+    );
+    let before = Utc::now();
+    ok(&[
+        "pki",
+        "revoke",
+        "--dir",
+        s(&ca),
+        "--org",
+        "H01",
+        "--reason",
+        "key-compromise",
+        "--compromised-since",
+        "2026-11-30T08:00:00+08:00",
+    ]);
+    ok(&["pki", "revoke", "--dir", s(&ca), "--serial", &sb]);
+    let list = pki::load_crl(&ca).unwrap();
+    assert_eq!(list.number(), 3);
+    let ra = list.revoked(&sa).expect("H01 revoked");
+    assert_eq!(ra.reason, Some(Reason::KeyCompromise));
+    assert_eq!(
+        ra.compromised_since.unwrap().to_rfc3339(),
+        "2026-11-30T00:00:00+00:00"
+    );
+    // The first entry survives the second revocation, re-signed; the second is compromised since now.
+    let rb = list.revoked(&sb).expect("H02 revoked");
+    assert_eq!(rb.reason, None);
+    let since = rb.compromised_since.unwrap();
+    assert!(
+        since >= before - Duration::seconds(1) && since <= Utc::now(),
+        "{since}"
+    );
+
+    let bad = hub(&[
+        "pki",
+        "revoke",
+        "--dir",
+        s(&ca),
+        "--serial",
+        &sb,
+        "--compromised-since",
+        "yesterday",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("yesterday"));
+    let bad = hub(&[
+        "pki",
+        "revoke",
+        "--dir",
+        s(&ca),
+        "--org",
+        "H01",
+        "--reason",
+        "lost",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("key-compromise"));
+    assert_eq!(
+        pki::load_crl(&ca).unwrap().number(),
+        3,
+        "refusals leave the list"
     );
 }
 
@@ -259,7 +340,7 @@ fn revoking_an_unknown_serial_or_org_fails_and_says_which() {
     );
     let out = hub(&["pki", "revoke", "--dir", s(&ca), "--org", "H09"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("H09"));
-    assert!(RevocationList::load(&ca).unwrap().is_empty());
+    assert_eq!(pki::load_crl(&ca).unwrap().entries().count(), 0);
 }
 
 #[test]
