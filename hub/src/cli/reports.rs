@@ -161,7 +161,12 @@ pub async fn remind(args: RemindArgs) -> anyhow::Result<()> {
         let n = &s.notice;
         println!(
             "未送达 not delivered {} {} {} ({}): {} after {} tries",
-            n.campaign, n.org, n.kind, s.channel, printable(&s.delivery.to_string()), s.tries
+            n.campaign,
+            n.org,
+            n.kind,
+            s.channel,
+            printable(&s.delivery.to_string()),
+            s.tries
         );
     }
     println!(
