@@ -56,7 +56,6 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
             edge_ratio,
             ..Eligibility::default()
         },
-        change_policy: Default::default(),
     };
     Archive::open(&data, true)
         .await

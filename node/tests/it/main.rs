@@ -5,7 +5,6 @@ mod check;
 mod common;
 mod files;
 mod import;
-mod ledger;
 mod push;
 mod report;
 mod roundtrip;
