@@ -141,10 +141,14 @@ impl Drop for Running {
     }
 }
 
-fn client(dir: &Path, hub_ca: &[u8]) -> reqwest::Client {
+/// Org `i`'s client, connecting from its own loopback address (127.0.1.x): a real county has an
+/// address of its own, and the hub caps connections per address in the TLS handshake (32).
+fn client(dir: &Path, hub_ca: &[u8], i: usize) -> reqwest::Client {
     let mut pem = std::fs::read(dir.join("cert.pem")).unwrap();
     pem.extend(std::fs::read(dir.join("key.pem")).unwrap());
+    let from = std::net::Ipv4Addr::new(127, 0, 1 + (i / 250) as u8, 1 + (i % 250) as u8);
     reqwest::Client::builder()
+        .local_address(std::net::IpAddr::V4(from))
         .tls_certs_only([reqwest::Certificate::from_pem(hub_ca).unwrap()])
         .identity(reqwest::Identity::from_pem(&pem).unwrap())
         .pool_max_idle_per_host(1)
@@ -286,7 +290,8 @@ async fn main() {
     let ca = std::fs::read(tls.join("ca.pem")).unwrap();
     let clients: Vec<reqwest::Client> = orgs
         .iter()
-        .map(|o| client(&root.path().join(format!("tls-{o}")), &ca))
+        .enumerate()
+        .map(|(i, o)| client(&root.path().join(format!("tls-{o}")), &ca, i))
         .collect();
     eprintln!(
         "setup: {} orgs, {} households each, report body {} bytes, hub pid {hub_pid} ({}), {:.1} s",
