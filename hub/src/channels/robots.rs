@@ -107,11 +107,29 @@ pub async fn post(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let text = match res.text().await {
+    let text = match read_answer(res).await {
         Ok(t) => t,
         Err(e) => return unanswered(&e.without_url()),
     };
     judge(kind, status.as_u16(), retry_after, &text)
+}
+
+/// The most of a robot's answer read: its verdict (`errcode`, `code`, a short message) is in the
+/// first hundred bytes; a server that streams more (a misconfigured URL answering a page, or one
+/// that never ends) must not fill the hub's memory or hold the round.
+pub const ANSWER_LIMIT: usize = 64 * 1024;
+
+/// The answer's body, cut at [`ANSWER_LIMIT`] bytes (the rest is not read), as text.
+async fn read_answer(mut res: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        let room = ANSWER_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == ANSWER_LIMIT {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn unanswered(e: &reqwest::Error) -> Delivery {

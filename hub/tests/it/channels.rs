@@ -682,3 +682,45 @@ async fn a_broken_smtp_setting_does_not_hold_back_the_robots() {
     assert!(out.contains("[smtp] from = `not a mailbox`"), "{out}");
     assert_eq!(robots.lock().unwrap().accepted["wecom"].len(), 1);
 }
+
+/// A robot URL that answers with a body without end (a misconfigured URL serving a stream, or a
+/// hostile server): the hub reads at most `ANSWER_LIMIT` bytes of it, judges what it read, and goes on.
+#[tokio::test]
+async fn an_endless_answer_is_cut_and_judged() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 8192];
+        let _ = sock.read(&mut request).await.unwrap();
+        sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        let chunk = format!("{:x}\r\n{}\r\n", 4096, "x".repeat(4096));
+        let mut sent = 0usize;
+        // Until the hub hangs up; bounded so a broken hub cannot keep the test alive for ever.
+        while sent < 64 * 1024 * 1024 {
+            if sock.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            sent += 4096;
+        }
+        sent
+    });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/cgi-bin/webhook/send?key={WECOM_KEY}");
+    let d = tokio::time::timeout(
+        Duration::from_secs(20),
+        bangfu_hub::channels::robots::post(&http, WebhookKind::Wecom, &url, None, &notice("H01")),
+    )
+    .await
+    .expect("the hub stops reading an endless answer");
+    assert_ne!(d, Delivery::Delivered, "{d:?}");
+    let sent = server.await.unwrap();
+    assert!(
+        sent < 16 * 1024 * 1024,
+        "the hub read {sent} bytes of an answer it needs 100 of"
+    );
+}
