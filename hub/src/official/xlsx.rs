@@ -86,6 +86,10 @@ fn write_sheet(
     }
     ws.set_paper_size(9); // A4
     ws.set_print_fit_to_pages(1, 0);
+    ws.set_footer(format!(
+        "&C{} 第 &P 页，共 &N 页",
+        sheet.name.replace('&', "&&")
+    ));
 
     let last = (COLUMNS.len() - 1) as u16;
     let mut r: u32 = 0;
@@ -100,8 +104,9 @@ fn write_sheet(
     for (c, h) in COLUMNS.iter().enumerate() {
         ws.write_string_with_format(r, c as u16, *h, &f.column)?;
     }
-    // The column headings repeat on every printed page.
+    // The column headings repeat on every printed page and stay in view on the screen.
     ws.set_repeat_rows(r, r)?;
+    ws.set_freeze_panes(r + 1, 0)?;
     r += 1;
 
     for row in &sheet.rows {
