@@ -284,3 +284,29 @@ async fn rollup_writes_the_official_table_as_xlsx_csv_and_text() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--out"));
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_renders_the_table_through_the_same_call() {
+    use bangfu_hub::official::{self, Format};
+    let (hub, _) = hub_with_two_reports().await;
+    let id: bangfu_shared::protocol::CampaignId = CAMPAIGN.parse().unwrap();
+    for format in Format::ALL {
+        let out = official::render(&hub.hub, &id, format).await.unwrap();
+        assert_eq!(
+            out.file_name,
+            format!("2026-songnuan-HB.{}", format.extension())
+        );
+        assert_eq!(out.content_type, format.content_type());
+        assert!(!out.bytes.is_empty());
+    }
+    let xlsx = official::render(&hub.hub, &id, Format::Xlsx).await.unwrap();
+    let book = Xlsx::new(Cursor::new(xlsx.bytes)).unwrap();
+    assert_eq!(book.sheet_names().len(), 3);
+    let unknown: bangfu_shared::protocol::CampaignId = "2099-none".parse().unwrap();
+    let err = official::render(&hub.hub, &unknown, Format::Csv)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(err.to_string().contains("2099-none"), "{err}");
+    hub.stop().await;
+}
