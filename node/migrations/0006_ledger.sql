@@ -31,6 +31,9 @@ CREATE TABLE publications (
     as_of         TEXT NOT NULL,           -- YYYY-MM-DD
     period_start  TEXT,                    -- YYYY-MM-DD
     period_end    TEXT,                    -- YYYY-MM-DD
+    basis         TEXT NOT NULL,           -- hex SHA-256 of what the report was made from: node, snapshot,
+                                           -- table text, typed figures, period, change policy (the daemon
+                                           -- does not make a report again from the same basis)
     PRIMARY KEY (campaign, version),
     FOREIGN KEY (campaign, version) REFERENCES report_versions (campaign, version)
 );

@@ -143,7 +143,7 @@ pub async fn version_campaign(
     now: DateTime<Utc>,
 ) -> Result<outbox::Versioned, VersionError> {
     let vocabulary = Settings::vocabulary(data)?;
-    let prepared = reporting::prepare(
+    let prepared = reporting::prepare_unless_sent(
         archive,
         data,
         &settings.org,
@@ -151,12 +151,17 @@ pub async fn version_campaign(
         id,
         Version::default(),
         settings.change_policy,
+        true,
     )
     .await
     .map_err(|source| VersionError::Report {
         id: id.to_string(),
         source,
     })?;
+    let prepared = match prepared {
+        reporting::Made::New(p) => p,
+        reporting::Made::AsSent { version } => return Ok(outbox::Versioned::Unchanged { version }),
+    };
     outbox::version_published(archive, id, prepared.report, Some(&prepared.entry), now)
         .await
         .map_err(|source| VersionError::Outbox {

@@ -8,12 +8,14 @@
 //! one of each), computed from sorted fingerprints of the households in the archive on the day: the
 //! recipient is assumed to know these numbers, so the audit must too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use bangfu_shared::aggregate::Period;
+use bangfu_shared::decimal::Decimal;
 use bangfu_shared::disclose::joint;
 use bangfu_shared::facts::{AidFacts, HouseholdFacts};
+use bangfu_shared::org::OrgCode;
 use bangfu_shared::report::Report;
 use bangfu_shared::template::{self, Template};
 use bangfu_shared::vocabulary::Vocabulary;
@@ -165,6 +167,49 @@ pub struct Entry {
     pub period: Period,
     /// Changes from every stored snapshot to this one (empty when it is stored already).
     pub changes: Vec<joint::Change>,
+    /// What the report was made from ([`basis`]).
+    pub basis: String,
+}
+
+/// A hash of everything a campaign's report is made from besides the ledger: the node, the archive
+/// snapshot, the table's text, the typed-in figures, the period and the change policy. Two reports
+/// on one basis say the same, so the daemon does not make the second ([`crate::reporting::Made`]).
+pub fn basis(
+    org: &OrgCode,
+    snapshot: &Snapshot,
+    template_text: &str,
+    typed: &BTreeMap<String, Decimal>,
+    period: &Period,
+    policy: joint::ChangePolicy,
+) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(org.as_str().as_bytes());
+    field(snapshot.id.as_bytes());
+    field(template_text.as_bytes());
+    for (code, value) in typed {
+        field(code.as_bytes());
+        field(value.to_string().as_bytes());
+    }
+    field(format!("{period:?}|{policy:?}").as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The latest version of `campaign` with a ledger entry, and the basis it was made from.
+pub async fn latest_basis(
+    archive: &Archive,
+    campaign: &str,
+) -> Result<Option<(u32, String)>, Error> {
+    let row = sqlx::query(
+        "SELECT version, basis FROM publications WHERE campaign = ? ORDER BY version DESC LIMIT 1",
+    )
+    .bind(campaign)
+    .fetch_optional(archive.pool())
+    .await?;
+    Ok(row.map(|r| (r.get::<i64, _>(0) as u32, r.get(1))))
 }
 
 /// The text of a campaign's table, as the node reads it ([`Campaign::template`]'s order).
@@ -215,7 +260,7 @@ pub async fn record(
                 .await?;
         }
     }
-    sqlx::query("INSERT INTO publications (campaign, version, template_id, template_text, snapshot, as_of, period_start, period_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO publications (campaign, version, template_id, template_text, snapshot, as_of, period_start, period_end, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(campaign)
         .bind(version as i64)
         .bind(&entry.template_id)
@@ -224,6 +269,7 @@ pub async fn record(
         .bind(entry.period.as_of.to_string())
         .bind(entry.period.start.map(|d| d.to_string()))
         .bind(entry.period.end.map(|d| d.to_string()))
+        .bind(&entry.basis)
         .execute(&mut *tx)
         .await?;
     Ok(())

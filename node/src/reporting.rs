@@ -78,6 +78,38 @@ pub async fn prepare(
     version: Version,
     policy: ChangePolicy,
 ) -> Result<Prepared, Error> {
+    let made = prepare_unless_sent(archive, data, org, vocabulary, id, version, policy, false);
+    match made.await? {
+        Made::New(p) => Ok(*p),
+        Made::AsSent { .. } => unreachable!("made unless asked to skip"),
+    }
+}
+
+/// What [`prepare_unless_sent`] did.
+pub enum Made {
+    New(Box<Prepared>),
+    /// Not made: version `version` was made from the very same basis.
+    AsSent {
+        version: u32,
+    },
+}
+
+/// [`prepare`], or [`Made::AsSent`] when `skip_sent` and the campaign's latest version was made from the very
+/// same basis (archive snapshot, table, typed figures, period, policy: [`ledger::basis`]). The daemon
+/// asks this every round: the joint audit is far dearer than the single-report one was, and a
+/// report whose inputs did not change has nothing new to say (what the ledger gained since from other
+/// campaigns was audited with this campaign's report in view), so it is not made again.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare_unless_sent(
+    archive: &Archive,
+    data: &Path,
+    org: &OrgCode,
+    vocabulary: &Vocabulary,
+    id: &str,
+    version: Version,
+    policy: ChangePolicy,
+    skip_sent: bool,
+) -> Result<Made, Error> {
     let c = campaigns::get(archive, id).await?;
     let table = c.template(data, vocabulary)?;
     let template_text = ledger::template_text(&c, data)?;
@@ -85,6 +117,13 @@ pub async fn prepare(
     let archive_facts = facts::load(archive, vocabulary).await?;
     let period = Period::campaign(c.start, c.end);
     let snapshot = ledger::snapshot(&archive_facts, period.as_of);
+    let basis = ledger::basis(org, &snapshot, &template_text, &typed, &period, policy);
+    if skip_sent
+        && let Some((version, latest)) = ledger::latest_basis(archive, id).await?
+        && latest == basis
+    {
+        return Ok(Made::AsSent { version });
+    }
     let sent = ledger::load(archive, vocabulary, Some(&snapshot)).await?;
     let changes: Vec<_> = sent
         .changes
@@ -118,7 +157,7 @@ pub async fn prepare(
         protected,
         outcome,
     );
-    Ok(Prepared {
+    Ok(Made::New(Box::new(Prepared {
         report,
         entry: ledger::Entry {
             template_id: table.id.clone(),
@@ -126,10 +165,11 @@ pub async fn prepare(
             snapshot,
             period,
             changes,
+            basis,
         },
         template: table,
         changed,
-    })
+    })))
 }
 
 /// What a report is made for.
