@@ -89,7 +89,8 @@ impl Protected {
         self.primary
     }
 
-    /// The audited range of every withheld cell.
+    /// The audited range of every withheld cell (empty from [`joint::protect`] when a quicker proof
+    /// showed every range wide enough).
     pub fn ranges(&self) -> &[Range] {
         &self.ranges
     }
