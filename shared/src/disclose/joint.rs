@@ -623,14 +623,14 @@ fn joint_loop(
                     .filter_map(|&c| candidate(c, known))
                     .min_by(|a, b| a.partial_cmp(b).expect("finite values"))
             };
-            let mut best = pick(&siblings(e), &known);
+            let mut best = pick(&siblings(e), known);
             if best.is_none() {
                 let ring: Vec<usize> = siblings(e)
                     .into_iter()
                     .filter(|&w| known[w].is_none())
                     .flat_map(siblings)
                     .collect();
-                best = pick(&ring, &known);
+                best = pick(&ring, known);
             }
             match best {
                 Some((_, _, v)) => {
@@ -641,7 +641,7 @@ fn joint_loop(
                     added.push(v);
                 }
                 None if added.is_empty() => {
-                    let ranges = ranges(&space, &known, &[e])?;
+                    let ranges = ranges(space, known, &[e])?;
                     return Err(Error::Exposed { ranges });
                 }
                 None => {}
