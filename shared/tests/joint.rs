@@ -403,10 +403,10 @@ fn the_issue_identifies_songnuan_3c_dajiancha_4a_and_dangan_category() {
     );
 }
 
-/// The fault tests' county: an archive imported in five parts, a `dangan` version after each. The
-/// joint loop once withheld `total` there because the ledger (the earlier total and the numbers of
-/// households added) already pins it, so jointly it needed no width; alone, beside its published
-/// categories, it was exact, and the parent refused the version. Every version must pass both.
+/// An archive imported in five parts (the shape of the fault tests' counties), a `dangan` version
+/// after each: every version passes the joint audit and, alone, the parent's single-report audit.
+/// The node test of the same name (`node/tests/it/ledger.rs`) is the one that reproduced the refusal
+/// found at merge (a withheld `total` the ledger pins, exact beside its published categories).
 #[test]
 fn every_version_of_a_growing_archive_passes_the_parents_single_report_audit() {
     let v = Vocabulary::builtin();
