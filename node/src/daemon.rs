@@ -143,20 +143,26 @@ pub async fn version_campaign(
     now: DateTime<Utc>,
 ) -> Result<outbox::Versioned, VersionError> {
     let vocabulary = Settings::vocabulary(data)?;
-    let (report, _) = reporting::for_campaign(
+    let prepared = reporting::prepare_unless_sent(
         archive,
         data,
         &settings.org,
         &vocabulary,
         id,
         Version::default(),
+        settings.change_policy,
+        true,
     )
     .await
     .map_err(|source| VersionError::Report {
         id: id.to_string(),
         source,
     })?;
-    outbox::version_report(archive, id, report, now)
+    let prepared = match prepared {
+        reporting::Made::New(p) => p,
+        reporting::Made::AsSent { version } => return Ok(outbox::Versioned::Unchanged { version }),
+    };
+    outbox::version_published(archive, id, prepared.report, Some(&prepared.entry), now)
         .await
         .map_err(|source| VersionError::Outbox {
             id: id.to_string(),

@@ -10,6 +10,7 @@ pub mod eligibility;
 pub mod export;
 pub mod facts;
 pub mod import;
+pub mod ledger;
 pub mod outbox;
 pub mod parent;
 pub mod private;

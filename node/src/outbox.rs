@@ -86,7 +86,19 @@ pub fn hash(body: &[u8]) -> String {
 pub async fn version_report(
     archive: &Archive,
     campaign: &str,
+    report: Report,
+    now: DateTime<Utc>,
+) -> Result<Versioned, Error> {
+    version_published(archive, campaign, report, None, now).await
+}
+
+/// [`version_report`], recording the new version's ledger entry (its table, snapshot and period,
+/// [`crate::ledger`]) in the same transaction, so nothing is queued that the joint audit cannot see.
+pub async fn version_published(
+    archive: &Archive,
+    campaign: &str,
     mut report: Report,
+    entry: Option<&crate::ledger::Entry>,
     now: DateTime<Utc>,
 ) -> Result<Versioned, Error> {
     report.ensure_sendable()?;
@@ -128,6 +140,9 @@ pub async fn version_report(
         .bind(now.timestamp_millis())
         .execute(&mut *tx)
         .await?;
+    if let Some(entry) = entry {
+        crate::ledger::record(&mut tx, campaign, next, entry, now).await?;
+    }
     tx.commit().await?;
     tracing::info!(campaign, version = next, "report versioned");
     Ok(Versioned::New {

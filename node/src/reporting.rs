@@ -2,11 +2,12 @@
 //! table's rules, then disclosure control. What comes out is exactly what would leave the building.
 
 use bangfu_shared::protocol::{CampaignId, Version};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::decimal::Decimal;
+use bangfu_shared::disclose::joint::{self, ChangePolicy};
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::report::Report;
 use bangfu_shared::template::Template;
@@ -15,8 +16,8 @@ use bangfu_shared::{disclose, rules};
 use bangfu_shared::vocabulary::Vocabulary;
 
 use crate::archive::{self, Archive};
-use crate::campaigns;
 use crate::facts::{self, ArchiveFacts};
+use crate::{campaigns, ledger};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +31,8 @@ pub enum Error {
     Campaign(#[from] campaigns::Error),
     #[error("reading the archive for the report: {0}")]
     Archive(#[from] archive::Error),
+    #[error("reading the publication ledger: {0}")]
+    Ledger(#[from] ledger::Error),
 }
 
 /// The report of campaign `id` as it would leave the node, and its table. One path for `report`,
@@ -42,19 +45,131 @@ pub async fn for_campaign(
     id: &str,
     version: Version,
 ) -> Result<(Report, Template), Error> {
+    let p = prepare(
+        archive,
+        data,
+        org,
+        vocabulary,
+        id,
+        version,
+        ChangePolicy::default(),
+    )
+    .await?;
+    Ok((p.report, p.template))
+}
+
+/// A campaign's report made with the ledger in view, and what the ledger is to keep of it.
+pub struct Prepared {
+    pub report: Report,
+    pub template: Template,
+    /// The ledger entry recorded with the version ([`crate::outbox::version_published`]).
+    pub entry: ledger::Entry,
+    /// Cells withheld because they changed by fewer than k households since last published.
+    pub changed: BTreeSet<String>,
+}
+
+/// The report of campaign `id`, protected jointly with every report in the ledger (issue 11).
+pub async fn prepare(
+    archive: &Archive,
+    data: &Path,
+    org: &OrgCode,
+    vocabulary: &Vocabulary,
+    id: &str,
+    version: Version,
+    policy: ChangePolicy,
+) -> Result<Prepared, Error> {
+    let made = prepare_unless_sent(archive, data, org, vocabulary, id, version, policy, false);
+    match made.await? {
+        Made::New(p) => Ok(*p),
+        Made::AsSent { .. } => unreachable!("made unless asked to skip"),
+    }
+}
+
+/// What [`prepare_unless_sent`] did.
+pub enum Made {
+    New(Box<Prepared>),
+    /// Not made: version `version` was made from the very same basis.
+    AsSent {
+        version: u32,
+    },
+}
+
+/// [`prepare`], or [`Made::AsSent`] when `skip_sent` and the campaign's latest version was made from the very
+/// same basis (archive snapshot, table, typed figures, period, policy: [`ledger::basis`]). The daemon
+/// asks this every round: the joint audit is far dearer than the single-report one was, and a
+/// report whose inputs did not change has nothing new to say (what the ledger gained since from other
+/// campaigns was audited with this campaign's report in view), so it is not made again.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare_unless_sent(
+    archive: &Archive,
+    data: &Path,
+    org: &OrgCode,
+    vocabulary: &Vocabulary,
+    id: &str,
+    version: Version,
+    policy: ChangePolicy,
+    skip_sent: bool,
+) -> Result<Made, Error> {
     let c = campaigns::get(archive, id).await?;
     let table = c.template(data, vocabulary)?;
+    let template_text = ledger::template_text(&c, data)?;
     let typed = campaigns::typed(archive, id).await?;
     let archive_facts = facts::load(archive, vocabulary).await?;
-    let request = Request {
-        org: org.clone(),
+    let period = Period::campaign(c.start, c.end);
+    let snapshot = ledger::snapshot(&archive_facts, period.as_of);
+    let basis = ledger::basis(org, &snapshot, &template_text, &typed, &period, policy);
+    if skip_sent
+        && let Some((version, latest)) = ledger::latest_basis(archive, id).await?
+        && latest == basis
+    {
+        return Ok(Made::AsSent { version });
+    }
+    let sent = ledger::load(archive, vocabulary, Some(&snapshot)).await?;
+    let changes: Vec<_> = sent
+        .changes
+        .iter()
+        .filter(|ch| ch.to == snapshot.id)
+        .cloned()
+        .collect();
+    let mut values = aggregate(
+        &table,
+        &archive_facts.households,
+        &archive_facts.aid,
+        &period,
+    );
+    values.enter(&table, &typed)?;
+    let outcome = rules::evaluate(&table, |i| values.value(i));
+    let draft = joint::Draft {
+        label: format!("{id} (new)"),
         template: &table,
-        campaign: Some(c.id.clone()),
-        period: Period::campaign(c.start, c.end),
-        version,
+        values: &values,
+        snapshot: snapshot.id.clone(),
+        period,
     };
-    let report = build(request, &archive_facts, &typed)?;
-    Ok((report, table))
+    let protected = joint::protect(&draft, &sent, policy)?;
+    let changed = protected.changed().clone();
+    let report = Report::new(
+        org.clone(),
+        &table,
+        Some(c.id.clone()),
+        period.as_of,
+        version,
+        protected,
+        outcome,
+    );
+    Ok(Made::New(Box::new(Prepared {
+        report,
+        entry: ledger::Entry {
+            template_id: table.id.clone(),
+            template_text,
+            snapshot,
+            period,
+            changes,
+            basis,
+        },
+        template: table,
+        changed,
+    })))
 }
 
 /// What a report is made for.

@@ -52,6 +52,10 @@ pub struct Settings {
     pub parent_org: Option<OrgCode>,
     #[serde(default)]
     pub eligibility: Eligibility,
+    /// What a report does with a cell that changed by fewer than k households since it was last
+    /// published (issue 11): `withhold_small_changes` (the default) or `publish`.
+    #[serde(default)]
+    pub change_policy: bangfu_shared::disclose::joint::ChangePolicy,
 }
 
 /// The local rules of who counts as a hardship household.
@@ -176,6 +180,7 @@ mod tests {
                 edge_ratio: 1.3,
                 hardship_share: 0.5,
             },
+            change_policy: Default::default(),
         };
         s.save(dir.path()).unwrap();
         let back = Settings::load(dir.path()).unwrap();

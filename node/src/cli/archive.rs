@@ -56,6 +56,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
             edge_ratio,
             ..Eligibility::default()
         },
+        change_policy: Default::default(),
     };
     Archive::open(&data, true)
         .await

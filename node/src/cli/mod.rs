@@ -45,6 +45,11 @@ pub enum Command {
     /// With --campaign, for a campaign's table and period; with --template and --as-of, for any table
     /// (a built-in id: songnuan, bangfu_center, dajiancha, dangan; or a table file FILE.toml).
     Report(ReportArgs),
+    /// Print exactly what this node has sent (or queued to send) to its parent, byte for byte (发布台账).
+    ///
+    /// One header line per report version (`# campaign … version … template … as-of … state … sha256 …
+    /// bytes …`), then its body exactly as sent: what a recipient holding all of them holds.
+    Sent(SentArgs),
     /// Record figures typed in by the union for a campaign, e.g. 4A=12 5B=3.5 (填报数据).
     Enter(EnterArgs),
     /// Campaigns this node reports for (活动).
@@ -159,6 +164,19 @@ pub struct ReportArgs {
     /// Where to write --format xlsx.
     #[arg(long, value_name = "FILE", required_if_eq("format", "xlsx"))]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SentArgs {
+    /// The node's state folder (made by `init`): archive, settings, outbox.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Only this campaign's versions.
+    #[arg(long)]
+    pub campaign: Option<CampaignId>,
+    /// Only this version (with or without --campaign).
+    #[arg(long)]
+    pub version: Option<u32>,
 }
 
 #[derive(Args)]
@@ -344,6 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Summary(a) => archive::summary(a).await,
         Command::Gen(a) => archive::generate(a),
         Command::Report(a) => reports::report(a).await,
+        Command::Sent(a) => reports::sent(a).await,
         Command::Enter(a) => reports::enter(a).await,
         Command::Campaign { action } => reports::campaign(action).await,
         Command::Connect(a) => link::connect(a),

@@ -4,10 +4,10 @@
 use anyhow::{Context as _, bail};
 use bangfu_shared::protocol::Version;
 
-use super::{CampaignAction, EnterArgs, ReportArgs, ReportFormat};
+use super::{CampaignAction, EnterArgs, ReportArgs, ReportFormat, SentArgs};
 use crate::archive::Archive;
 use crate::settings::Settings;
-use crate::{campaigns, facts, reporting};
+use crate::{campaigns, facts, ledger, reporting};
 
 /// `report`: the report of a campaign, or of a template on a day, as JSON, a table or a spreadsheet.
 pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
@@ -22,17 +22,21 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&data)?;
     let vocabulary = Settings::vocabulary(&data)?;
     let archive = Archive::open(&data, false).await?;
+    let mut changed = Default::default();
     let (report, table) = match (campaign, template, as_of) {
         (Some(id), _, _) => {
-            reporting::for_campaign(
+            let p = reporting::prepare(
                 &archive,
                 &data,
                 &settings.org,
                 &vocabulary,
                 id.as_str(),
                 Version::FIRST,
+                settings.change_policy,
             )
-            .await?
+            .await?;
+            changed = p.changed;
+            (p.report, p.template)
         }
         (None, Some(t), Some(day)) => {
             let table = if t.ends_with(".toml") {
@@ -66,8 +70,48 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
             println!("已写入 / written: {}", out.display());
         }
     }
+    if !changed.is_empty() {
+        eprintln!(
+            "因变动不足 {k} 户而暂不公布 / withheld because they changed by fewer than {k} households since last sent: {}",
+            changed.iter().cloned().collect::<Vec<_>>().join(", "),
+            k = report.threshold
+        );
+    }
     if let Err(blocked) = report.ensure_sendable() {
         eprintln!("注意 / note: {blocked}");
+    }
+    Ok(())
+}
+
+/// `sent`: every report version queued for the parent, each body byte for byte after its header.
+pub async fn sent(args: SentArgs) -> anyhow::Result<()> {
+    let archive = Archive::open(&args.data, false).await?;
+    let sent = ledger::sent(
+        &archive,
+        args.campaign.as_ref().map(|c| c.as_str()),
+        args.version,
+    )
+    .await?;
+    archive.close().await;
+    if sent.is_empty() {
+        eprintln!("尚未发送任何报表 / nothing sent yet");
+    }
+    let mut out = std::io::stdout().lock();
+    for s in &sent {
+        use std::io::Write as _;
+        writeln!(
+            out,
+            "# campaign {} version {} template {} as-of {} state {} sha256 {} bytes {}",
+            s.campaign,
+            s.version,
+            s.template.as_deref().unwrap_or("-"),
+            s.as_of.as_deref().unwrap_or("-"),
+            s.state,
+            s.hash,
+            s.body.len()
+        )?;
+        out.write_all(s.body.as_bytes())?;
+        out.write_all(b"\n")?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod files;
 mod import;
+mod ledger;
 mod push;
 mod report;
 mod roundtrip;

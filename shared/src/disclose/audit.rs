@@ -30,6 +30,24 @@ pub(crate) fn ranges(
     known: &[Option<f64>],
     targets: &[usize],
 ) -> Result<Vec<Range>, Error> {
+    ranges_of(
+        |c| t.cells[c].code.clone(),
+        |c| required_width(t, c),
+        relations,
+        known,
+        targets,
+    )
+}
+
+/// [`ranges`] over any set of unknowns: `code` names a variable, `required` is the width it needs.
+/// The joint audit ([`super::joint`]) uses it over the variables of every report in the ledger.
+pub(crate) fn ranges_of(
+    code: impl Fn(usize) -> String,
+    required: impl Fn(usize) -> f64,
+    relations: &[Relation],
+    known: &[Option<f64>],
+    targets: &[usize],
+) -> Result<Vec<Range>, Error> {
     let components = Components::new(relations, known);
     // One warm LP per component, made on its first target (None: the component goes to microlp).
     let mut lps: Vec<(usize, Option<ComponentLp>)> = Vec::new();
@@ -54,10 +72,10 @@ pub(crate) fn ranges(
             )
         };
         out.push(Range {
-            code: t.cells[target].code.clone(),
+            code: code(target),
             lower,
             upper,
-            required: required_width(t, target),
+            required: required(target),
         });
     }
     Ok(out)

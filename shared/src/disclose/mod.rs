@@ -9,6 +9,7 @@
 
 mod audit;
 mod component;
+pub mod joint;
 mod primary;
 mod secondary;
 mod simplex;
@@ -63,6 +64,9 @@ pub struct Protected {
     withheld: BTreeSet<String>,
     primary: usize,
     ranges: Vec<Range>,
+    /// Withheld because the value changed by fewer than k households since it was last published
+    /// (the joint audit's change policy, [`joint::ChangePolicy`]).
+    changed: BTreeSet<String>,
 }
 
 impl Protected {
@@ -85,9 +89,16 @@ impl Protected {
         self.primary
     }
 
-    /// The audited range of every withheld cell.
+    /// The audited range of every withheld cell (empty from [`joint::protect`] when a quicker proof
+    /// showed every range wide enough).
     pub fn ranges(&self) -> &[Range] {
         &self.ranges
+    }
+
+    /// Codes withheld because of a change since the last published value (a subset of
+    /// [`Protected::withheld`]).
+    pub fn changed(&self) -> &BTreeSet<String> {
+        &self.changed
     }
 
     pub(crate) fn into_cells(self) -> BTreeMap<String, Cell> {
@@ -149,6 +160,7 @@ pub fn protect(t: &Template, values: &Aggregates) -> Result<Protected, Error> {
         withheld: codes,
         primary,
         ranges,
+        changed: BTreeSet::new(),
     })
 }
 

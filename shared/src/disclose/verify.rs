@@ -36,6 +36,17 @@ pub(crate) fn wide_enough(
     known: &[Option<f64>],
     targets: &[usize],
 ) -> bool {
+    wide_enough_by(|c| required_width(t, c), relations, known, targets)
+}
+
+/// [`wide_enough`] over any set of unknowns, `required` giving each the width it needs (the joint
+/// audit's variables, [`super::joint`]).
+pub(crate) fn wide_enough_by(
+    required: impl Fn(usize) -> f64,
+    relations: &[Relation],
+    known: &[Option<f64>],
+    targets: &[usize],
+) -> bool {
     let components = Components::new(relations, known);
     // Targets grouped by component, each component checked on its own (small) LP.
     let mut roots: Vec<usize> = targets.iter().map(|&c| components.root(c)).collect();
@@ -50,16 +61,17 @@ pub(crate) fn wide_enough(
         let rels = components.relations(root);
         // No relation: nothing bounds these cells, [0, ∞) as in the exact audit.
         rels.is_empty()
-            || ComponentLp::new(rels, known).is_some_and(|mut lp| proves(&mut lp, t, &members))
+            || ComponentLp::new(rels, known)
+                .is_some_and(|mut lp| proves(&mut lp, &required, &members))
     })
 }
 
 /// Whether every cell of `members` (withheld cells of `lp`'s component) is proven wide enough.
-fn proves(lp: &mut ComponentLp, t: &Template, members: &[usize]) -> bool {
+fn proves(lp: &mut ComponentLp, required: &impl Fn(usize) -> f64, members: &[usize]) -> bool {
     // Per member: lowest and highest value seen in a feasible point, and whether it is done.
     let mut low = vec![f64::INFINITY; members.len()];
     let mut high = vec![f64::NEG_INFINITY; members.len()];
-    let required: Vec<f64> = members.iter().map(|&c| required_width(t, c)).collect();
+    let required: Vec<f64> = members.iter().map(|&c| required(c)).collect();
     let wide = |low: &[f64], high: &[f64], i: usize| high[i] - low[i] >= required[i] - EPS;
     let member_vars: Vec<usize> = members.iter().map(|&c| lp.var(c)).collect();
     let record = |p: &[f64], low: &mut [f64], high: &mut [f64]| {
