@@ -305,6 +305,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         remind: Default::default(),
         smtp: None,
         intake: Default::default(),
+        dashboard: Default::default(),
     };
     config
         .create(&data)

@@ -1456,6 +1456,7 @@ async fn check_upstream_versions(url: &str) {
         remind: Default::default(),
         smtp: None,
         intake: Default::default(),
+        dashboard: Default::default(),
     };
     let now = chrono::Utc::now();
     let hub = bangfu_hub::app::Hub {
