@@ -10,7 +10,8 @@ pub const STYLE_CSS: &str = "/static/style.css";
 /// Keeps a campaign's page live: on every `rollup` event the fragment again, for the view the
 /// address bar names (its query string), swapped in whole (charts included). The campaign's id is
 /// read from the page (`data-campaign`); the browser's EventSource reconnects by itself.
-/// `data-version` on `#tree` says which rollup is drawn (the browser test waits on it).
+/// `data-version` on `#tree` says which rollup is drawn, `data-heard` and `data-drawn` when (ms since
+/// the epoch) its event arrived and the new fragment was in place (the browser test measures them).
 const LIVE: &str = r#"(function(){
 const tree=document.getElementById('tree');
 if(!tree){return;}
@@ -25,11 +26,11 @@ async function redraw(){
   const r=await fetch('/campaigns/'+id+'/tree'+location.search,{credentials:'same-origin'});
   if(r.status===401){live.textContent='登录已过期，请重新登录 session expired';es.close();return;}
   if(r.ok){tree.innerHTML=await r.text();const v=tree.querySelector('[data-version]');
-   if(v){tree.dataset.version=v.dataset.version;}}
+   if(v){tree.dataset.version=v.dataset.version;}tree.dataset.drawn=String(Date.now());}
  }finally{busy=false;if(again){again=false;redraw();}}
 }
 es.addEventListener('rollup',e=>{const d=JSON.parse(e.data);
- if(String(d.version)!==tree.dataset.version){redraw();}});
+ if(String(d.version)!==tree.dataset.version){tree.dataset.heard=String(Date.now());redraw();}});
 es.onerror=()=>{live.textContent='连接中断，重连中 reconnecting';};
 es.onopen=()=>{live.textContent='实时 live';};
 })();
