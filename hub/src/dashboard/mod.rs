@@ -45,6 +45,14 @@ pub struct DashboardState {
     pub hosts: Arc<guard::Hosts>,
     /// Which counties each stored prefecture version carried, for the timeline.
     pub arrivals: Arc<timeline::Cache>,
+    /// Users, sessions and the audit log (`bangfu_web`).
+    pub accounts: bangfu_web::Accounts,
+}
+
+impl axum::extract::FromRef<DashboardState> for bangfu_web::Accounts {
+    fn from_ref(s: &DashboardState) -> bangfu_web::Accounts {
+        s.accounts.clone()
+    }
 }
 
 impl DashboardState {
@@ -53,19 +61,30 @@ impl DashboardState {
     pub fn new(hub: Hub, changes: Arc<Changes>, bound: std::net::SocketAddr) -> DashboardState {
         let hosts = Arc::new(guard::Hosts::new(&hub.config.dashboard.hosts, bound));
         let live = Live::start(hub.clone(), changes);
+        let accounts = access::accounts(&hub);
         DashboardState {
             hub,
             live,
             hosts,
             arrivals: Arc::default(),
+            accounts,
         }
     }
 }
 
-/// Every route of [`routes::table`], behind the host allowlist and the security headers.
+/// Every route of [`routes::table`] (each but the public ones behind the login) and the accounts'
+/// `/login` and `/logout`, behind the host allowlist and the security headers.
 pub fn router(state: DashboardState) -> Router {
-    let mut r = Router::new();
+    let mut r = Router::new().merge(bangfu_web::http::router());
     for (route, handler) in routes::table() {
+        let handler = match route.access {
+            routes::Access::Public => handler,
+            routes::Access::Page | routes::Access::Data | routes::Access::Review => handler
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.accounts.clone(),
+                    bangfu_web::require_login,
+                )),
+        };
         r = r.route(route.path, handler);
     }
     r.layer(axum::middleware::from_fn_with_state(

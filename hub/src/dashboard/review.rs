@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use bangfu_shared::org::OrgCode;
 use bangfu_shared::protocol::{CampaignId, Version};
 use bangfu_shared::report::Report;
@@ -65,6 +67,7 @@ pub struct DecisionForm {
 pub async fn decide(
     who: Session,
     State(s): State<DashboardState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     Path((id, org)): Path<(CampaignId, String)>,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, Response> {
@@ -75,7 +78,8 @@ pub async fn decide(
         )
             .into_response());
     }
-    who.check_csrf(&form.csrf)?;
+    who.check_csrf(&form.csrf)
+        .map_err(IntoResponse::into_response)?;
     let org = parse_org(&org).map_err(IntoResponse::into_response)?;
     let decision = match form.decision.as_str() {
         "accept" => Decision::Accept,
@@ -100,10 +104,10 @@ pub async fn decide(
     .await
     {
         Ok(r) => {
-            access::audit(
+            access::audit_decision(
                 &s,
                 &who,
-                "review",
+                client.map(|Extension(c)| c),
                 &format!(
                     "{} {org} v{} on {id}{}",
                     r.state,

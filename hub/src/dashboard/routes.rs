@@ -1,6 +1,7 @@
 //! Every route of the dashboard, in one list: the router is built from it ([`super::router`]) and
 //! the tests walk it (`hub/tests/it/dashboard.rs` asks each route without a session), so a route
-//! cannot be added without saying who may use it.
+//! cannot be added without saying who may use it. Besides these, only the accounts' `/login` and
+//! `/logout` (`bangfu_web::http::router`) are served: they show no campaign data.
 
 use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
@@ -40,8 +41,9 @@ const fn route(path: &'static str, example: &'static str, method: Method, access
     }
 }
 
-/// The routes and their handlers. Each handler takes the session it needs (`access::Viewer` or
-/// `access::Reviewer`) as an extractor, so the check is in the handler's signature as well.
+/// The routes and their handlers. Every route but a `Public` one is put behind `require_login`
+/// by the router; its handler takes the [`super::access::Session`] as well (a reviewer's handler
+/// checks the role).
 pub fn table() -> Vec<(Route, MethodRouter<DashboardState>)> {
     use Access::*;
     vec![

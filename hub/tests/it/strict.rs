@@ -482,14 +482,18 @@ async fn dashboard_pages_send_a_csp_without_inline_script_and_escape_text() {
     assert_eq!(post(&pref.client("H01"), &bytes(&h01)).await.0, 201);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let at = listener.local_addr().unwrap();
-    let app = bangfu_hub::dashboard::router(bangfu_hub::dashboard::DashboardState::new(
-        pref.hub.clone(),
-        Default::default(),
-        at,
-    ));
+    let state =
+        bangfu_hub::dashboard::DashboardState::new(pref.hub.clone(), Default::default(), at);
+    let cookie = crate::dashboard::session(&state, "viewer").await;
+    let app = bangfu_hub::dashboard::router(state);
     tokio::spawn(async move { axum::serve(listener, app).await });
     for path in ["/", &format!("/campaigns/{SONGNUAN}"), "/static/live.js"] {
-        let res = reqwest::get(format!("http://{at}{path}")).await.unwrap();
+        let res = reqwest::Client::new()
+            .get(format!("http://{at}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "{path}");
         let csp = res.headers()["content-security-policy"]
             .to_str()
