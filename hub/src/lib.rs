@@ -20,6 +20,7 @@
 //! | [`jobs`] | upstream (campaigns down, own reports up), scheduled pull, reminder rounds; one cron helper |
 //! | [`registry`], [`campaigns`], [`intake`], [`review`], [`reminders`], [`pull`], [`status`] | the domain |
 //! | [`rollup`] | the sum, its findings (`reconcile`) and its stored versions (`versions`) |
+//! | [`official`] | the rollup as the seed form's table: text, CSV, xlsx (`rollup --format`, the download) |
 //! | [`store`] | the database (SQLite or PostgreSQL) and the intake's group commit (`ingest`) |
 //! | [`error`] | the API's one error type and its problem document |
 //! | [`testing`] | (feature `testing`) a real hub in-process on port 0, for tests of every crate |
@@ -35,6 +36,7 @@ pub mod dashboard;
 pub mod error;
 pub mod intake;
 pub mod jobs;
+pub mod official;
 pub mod pull;
 pub mod registry;
 pub mod reminders;

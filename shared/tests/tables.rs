@@ -626,3 +626,44 @@ fn a_money_sum_from_fewer_than_k_households_is_withheld() {
     );
     disclose::check(&audit(&t, p.cells()).unwrap()).unwrap();
 }
+
+#[test]
+fn the_builtin_templates_carry_the_seed_forms_layout() {
+    let v = Vocabulary::builtin();
+    let s = template::builtin("songnuan", &v).unwrap();
+    assert_eq!(
+        s.notes,
+        ["本表中职工均包括农民工，困难职工包括困难农民工。"]
+    );
+    assert_eq!(s.cell("1A").unwrap().section.as_deref(), Some("1. 职工"));
+    assert_eq!(s.cell("1B").unwrap().section, None);
+    // 其中 lines are indented by their label, the seed's unlabelled ones by `indent`.
+    assert_eq!(
+        ["1A", "1B", "10A", "10C"].map(|c| s.cell(c).unwrap().indent),
+        [0, 1, 0, 1]
+    );
+    let sections = s.cells.iter().filter(|c| c.section.is_some()).count();
+    assert_eq!(sections, 11);
+    // 9(U) closes item 9 of seed 001 附件2, before item 10.
+    let b = template::builtin("bangfu_center", &v).unwrap();
+    assert_eq!(
+        b.cell_index("9U").unwrap() + 1,
+        b.cell_index("10A").unwrap()
+    );
+    // Generated cells: one section per dimension, values indented under the total.
+    let d = template::builtin("dangan", &v).unwrap();
+    assert_eq!(d.cell("total").unwrap().indent, 0);
+    assert_eq!(
+        d.cell("category.低保户").unwrap().section.as_deref(),
+        Some("困难类别")
+    );
+    assert!(d.notes.iter().any(|n| n.contains("最多 3 项")));
+}
+
+#[test]
+fn a_bad_layout_key_is_refused_with_its_line() {
+    let err = refusal(&HAND_WRITTEN.replace("code = \"D\"", "code = \"D\"\nindent = 9"));
+    assert!(err.contains("line 29") && err.contains("indent"), "{err}");
+    let err = refusal(&HAND_WRITTEN.replace("code = \"D\"", "code = \"D\"\nsection = \" \""));
+    assert!(err.contains("line 29") && err.contains("section"), "{err}");
+}

@@ -71,7 +71,11 @@ pub enum Command {
     /// Print the rollup of a campaign as JSON (汇总), with its findings and the child versions it
     /// was made from; `--version N` prints stored rollup version N as it was made.
     ///
+    /// `--format table|csv|xlsx` writes the official table instead (汇总表): the seed form's rows,
+    /// labels, units and 说明, the hub's name, period and date, a sheet per child; ranges as L–U.
+    ///
     /// Example: bangfu-hub rollup --data /srv/bangfu/hub --campaign songnuan-2026 --version 3
+    /// Example: bangfu-hub rollup --data /srv/bangfu/hub --campaign songnuan-2026 --format xlsx --out 汇总表.xlsx
     Rollup(RollupArgs),
     /// Print a campaign's completeness, each child's latest report with its review, and the findings (进度).
     ///
@@ -174,6 +178,12 @@ pub struct RollupArgs {
     /// A stored rollup version (default: the current rollup, stored as a new version if it changed).
     #[arg(long, value_name = "N")]
     pub version: Option<Version>,
+    /// json (the rollup, CONTRACT.md) or the official table as table (text), csv or xlsx.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: reports::RollupFormat,
+    /// Write to FILE instead of printing (required for xlsx).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

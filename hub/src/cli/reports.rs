@@ -6,38 +6,124 @@ use bangfu_shared::printable::printable;
 
 use super::{DataDir, RemindArgs, ReviewArgs, RollupArgs, StatusArgs, open};
 use crate::review;
+use crate::{campaigns, official};
+use bangfu_shared::protocol::{CampaignId, Version};
 
-/// `bangfu-hub rollup`: the current rollup (stored as a version if it changed), or a stored version.
+/// What `rollup --format` writes: the rollup JSON (the default, CONTRACT.md) or the official table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RollupFormat {
+    Json,
+    Table,
+    Csv,
+    Xlsx,
+}
+
+impl RollupFormat {
+    fn official(self) -> Option<official::Format> {
+        match self {
+            RollupFormat::Json => None,
+            RollupFormat::Table => Some(official::Format::Table),
+            RollupFormat::Csv => Some(official::Format::Csv),
+            RollupFormat::Xlsx => Some(official::Format::Xlsx),
+        }
+    }
+}
+
+/// `bangfu-hub rollup`: the current rollup (stored as a version if it changed), or a stored version,
+/// as JSON or as the official table (`--format table|csv|xlsx`).
 pub async fn rollup(args: RollupArgs) -> anyhow::Result<()> {
     let RollupArgs {
         data: DataDir { data },
         campaign,
         version,
+        format,
+        out,
     } = args;
+    if format == RollupFormat::Xlsx && out.is_none() {
+        anyhow::bail!(
+            "--format xlsx writes a workbook: give --out FILE.xlsx / 请用 --out 指定文件"
+        );
+    }
     let hub = open(&data).await?;
-    let text = match version {
-        Some(n) => {
-            let body = crate::rollup::versions::get(&hub.store, &campaign, n)
-                .await
-                .with_context(|| format!("reading rollup {n} of {campaign}"));
-            hub.close().await;
-            body?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "没有汇总版本 / no stored rollup version {n} of campaign `{campaign}`"
-                )
-            })?
+    let made = official_or_json(&hub, &campaign, version, format).await;
+    hub.close().await;
+    let bytes = made?;
+    match out {
+        Some(path) => {
+            write_file(&path, &bytes)?;
+            println!("汇总表 / written: {}", path.display());
         }
         None => {
-            let r = hub
-                .rollup(&campaign)
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(&bytes)
+                .context("writing to standard output")?;
+        }
+    }
+    Ok(())
+}
+
+/// The bytes `rollup` writes: the JSON as before (a line), or the official table.
+async fn official_or_json(
+    hub: &crate::app::Hub,
+    campaign: &CampaignId,
+    version: Option<Version>,
+    format: RollupFormat,
+) -> anyhow::Result<Vec<u8>> {
+    let stored = match version {
+        Some(n) => Some(
+            crate::rollup::versions::get(&hub.store, campaign, n)
                 .await
-                .with_context(|| format!("rolling up {campaign}"));
-            hub.close().await;
-            serde_json::to_string_pretty(&r?).context("writing JSON")?
+                .with_context(|| format!("reading rollup {n} of {campaign}"))?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "没有汇总版本 / no stored rollup version {n} of campaign `{campaign}`"
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let Some(official) = format.official() else {
+        let text = match stored {
+            Some(body) => body,
+            None => {
+                let r = hub
+                    .rollup(campaign)
+                    .await
+                    .with_context(|| format!("rolling up {campaign}"))?;
+                serde_json::to_string_pretty(&r).context("writing JSON")?
+            }
+        };
+        return Ok(format!("{text}\n").into_bytes());
+    };
+    let rendered = match stored {
+        None => official::render(hub, campaign, official).await,
+        Some(body) => {
+            let c = campaigns::get(&hub.store, campaign.as_str())
+                .await
+                .with_context(|| format!("reading campaign {campaign}"))?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no campaign `{campaign}` on this hub / 没有此填报任务")
+                })?;
+            let json = serde_json::from_str(&body).with_context(|| {
+                format!("reading rollup {} of {campaign}", version.expect("stored"))
+            })?;
+            official::render_rollup(json, &c, hub.clock.today(), official)
         }
     };
-    println!("{text}");
-    Ok(())
+    Ok(rendered
+        .with_context(|| format!("the official table of {campaign}"))?
+        .bytes)
+}
+
+/// Writes `bytes` to `path` whole or not at all: a half-written workbook is never left under the
+/// name asked for.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `bangfu-hub status`: the campaign's completeness, children and findings as a table.

@@ -7,6 +7,7 @@ mod fakes;
 mod identity;
 mod in_process;
 mod ingest;
+mod official;
 mod perimeter;
 mod pki;
 mod ranges;

@@ -22,6 +22,9 @@ struct TemplateFile {
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    /// The form's 说明 / 填表说明 (docs/templates.md, "Layout").
+    #[serde(default)]
+    notes: Vec<String>,
     #[serde(default)]
     disclosure: Option<DisclosureFile>,
     #[serde(default)]
@@ -94,6 +97,10 @@ struct CellFile {
     sensitive: Option<bool>,
     #[allow(dead_code)]
     note: Option<String>,
+    /// Opens a section of the official table with this heading.
+    section: Option<String>,
+    /// 其中 depth; default 1 when the label starts with 其中, else 0.
+    indent: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +256,8 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                     filter: universe.clone(),
                 },
                 sensitive: true,
+                section: None,
+                indent: 0,
             },
             at,
             &mut cells,
@@ -265,6 +274,7 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
             })?;
             let mut list = Vec::new();
             let count = field.values().len();
+            let heading = field.label.to_string();
             for i in 0..=count {
                 let (value, filter) = dim_value_filter(key, i, field, &universe);
                 if i == count && !g.unfilled {
@@ -281,6 +291,9 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                             filter,
                         },
                         sensitive: true,
+                        // Each dimension is a section of the official table, its values 其中 lines.
+                        section: (i == 0).then(|| heading.clone()),
+                        indent: 1,
                     },
                     d.span().start,
                     &mut cells,
@@ -354,6 +367,7 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                 .get(Dim::from_key(b).map_or("cause", |d| d.vocabulary_field()))
                 .expect("checked");
             let mut grid = vec![vec![0usize; lb.len()]; la.len()];
+            let heading = format!("{} × {}", fa.label, fb.label);
             for (i, (va, ca)) in la.iter().enumerate() {
                 for (j, (vb, cb)) in lb.iter().enumerate() {
                     let (_, fa_filter) = dim_value_filter(a, value_pos(va, fa), fa, &universe);
@@ -370,6 +384,8 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                                 filter: both,
                             },
                             sensitive: true,
+                            section: (i == 0 && j == 0).then(|| heading.clone()),
+                            indent: 1,
                         },
                         at,
                         &mut cells,
@@ -531,6 +547,22 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
                 ),
             ));
         }
+        let indent = match c.indent {
+            Some(n) if n > 3 => {
+                return Err(invalid(
+                    at,
+                    format!("cell `{}`: indent must be 0 to 3", c.code),
+                ));
+            }
+            Some(n) => n,
+            None => u8::from(c.label.starts_with("其中")),
+        };
+        if c.section.as_deref().is_some_and(|h| h.trim().is_empty()) {
+            return Err(invalid(
+                at,
+                format!("cell `{}`: section must not be empty", c.code),
+            ));
+        }
         let cell = Cell {
             code: c.code.clone(),
             label: c.label.clone(),
@@ -538,6 +570,8 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
             scale,
             sensitive: c.sensitive.unwrap_or(!typed),
             source,
+            section: c.section.clone(),
+            indent,
         };
         add(cell, at, &mut cells)?;
     }
@@ -616,6 +650,7 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
     Ok(Template {
         id: file.id,
         title: file.title,
+        notes: file.notes,
         disclosure,
         limits,
         cells,

@@ -68,6 +68,8 @@ pub struct Template {
     pub id: String,
     /// The table's title, as printed on the seed's form.
     pub title: String,
+    /// The form's 说明 / 填表说明, one entry a line, printed with the official table.
+    pub notes: Vec<String>,
     pub disclosure: Disclosure,
     /// The largest figures a report may carry (`[limits]`), checked at every hub's intake.
     pub limits: Limits,
@@ -155,6 +157,10 @@ pub struct Cell {
     pub source: Source,
     /// Whether small values of this cell identify people (archive- and aid-derived cells).
     pub sensitive: bool,
+    /// The heading of the form's section this cell opens (`4. 走访慰问`), if it opens one.
+    pub section: Option<String>,
+    /// How far the official table indents the line: 1 for a 其中 ("of which") line, 0 otherwise.
+    pub indent: u8,
 }
 
 impl Cell {
