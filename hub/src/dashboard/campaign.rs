@@ -83,7 +83,7 @@ pub async fn page(
     let cid = esc(c.id.as_str());
     let body = format!(
         "{}<main><p><a href=\"/\">← 统计任务 campaigns</a></p><h1>{} <small>({cid})</small></h1>\
-         <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">连接中 connecting</span></p>\
+         <p>统计期 {} – {}；截止 县级 {} · 市级 {}{} · <span id=\"live\">连接中 connecting</span></p>{}\
          <div id=\"tree\" data-campaign=\"{cid}\" data-version=\"{}\">{}</div></main>",
         top(&s.hub.config.name, &who),
         esc(&c.title),
@@ -95,6 +95,7 @@ pub async fn page(
             .province
             .map(|d| format!(" · 省级 {d}"))
             .unwrap_or_default(),
+        super::export::links(&c.id),
         tree.0,
         tree.1,
     );

@@ -12,13 +12,14 @@
 //! Modules: [`routes`] (the list), [`guard`] (host allowlist, security headers), [`serve`] (the
 //! listener: connection cap, optional TLS), [`live`] (one rollup per change, shared by every open
 //! page), [`index`], [`campaign`] (the campaign page and its live fragment), [`review`] (the review
-//! page and decision), [`charts`] (SVG), [`timeline`] (completeness over time), [`html`] (escaping,
+//! page and decision), [`export`] (the official table as a download), [`charts`] (SVG), [`timeline`] (completeness over time), [`html`] (escaping,
 //! the page shell), [`assets`] (style and script).
 
 pub mod access;
 pub mod assets;
 pub mod campaign;
 pub mod charts;
+pub mod export;
 pub mod guard;
 pub mod html;
 pub mod index;

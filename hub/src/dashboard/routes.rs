@@ -6,7 +6,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
 
-use super::{DashboardState, assets, campaign, index, live, review};
+use super::{DashboardState, assets, campaign, export, index, live, review};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,15 @@ pub fn table() -> Vec<(Route, MethodRouter<DashboardState>)> {
                 Data,
             ),
             get(live::events),
+        ),
+        (
+            route(
+                "/campaigns/{id}/official/{format}",
+                "/campaigns/c1/official/xlsx",
+                Method::GET,
+                Data,
+            ),
+            get(export::download),
         ),
         (
             route(

@@ -501,3 +501,50 @@ async fn only_a_reviewer_decides_with_the_forms_token_and_the_decision_is_audite
     assert!(res.text().await.unwrap().contains("退回须写明原因"));
     d.hub.stop().await;
 }
+
+/// The campaign page's download: the official table of the rollup on screen, as a workbook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logged_in_user_downloads_the_official_table() {
+    let d = dash(64, &[]).await;
+    let cookie = session(&d.state, "viewer").await;
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("http://{}/campaigns/{CAMPAIGN}", d.at))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("href=\"/campaigns/{CAMPAIGN}/official/xlsx\"")),
+        "{page}"
+    );
+    let res = client
+        .get(format!(
+            "http://{}/campaigns/{CAMPAIGN}/official/xlsx",
+            d.at
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".xlsx")
+    );
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"PK"), "a zip (xlsx)");
+    let res = client
+        .get(format!("http://{}/campaigns/{CAMPAIGN}/official/pdf", d.at))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    d.hub.stop().await;
+}
