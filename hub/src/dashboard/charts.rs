@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 
 use super::html::{cell_text, esc};
 use crate::rollup::RollupCell;
@@ -192,6 +192,12 @@ pub fn timeline(
     .max()
     .expect("three");
     let total = (end - day0).num_seconds().max(86_400) as f64;
+    // Month and day read at a glance; the year too when the chart spans more than one.
+    let date_format = if end.date_naive().year() == start.year() {
+        "%m-%d"
+    } else {
+        "%Y-%m-%d"
+    };
     let x = |t: DateTime<Utc>| {
         left + (WIDTH - left - right) * ((t - day0).num_seconds() as f64 / total).clamp(0.0, 1.0)
     };
@@ -217,10 +223,10 @@ pub fn timeline(
         s,
         "<text x=\"{left}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
         h - bottom + 14.0,
-        start.format("%m-%d"),
+        start.format(date_format),
         WIDTH - right,
         h - bottom + 14.0,
-        end.date_naive().format("%m-%d")
+        end.date_naive().format(date_format)
     );
     for d in dues {
         let at = x(d.date.and_hms_opt(23, 59, 59).expect("a time").and_utc());
@@ -233,7 +239,7 @@ pub fn timeline(
             h - 4.0,
             d.colour,
             esc(&d.label),
-            d.date.format("%m-%d")
+            d.date.format(date_format)
         );
     }
     let nx = x(now);
