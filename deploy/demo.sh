@@ -234,7 +234,7 @@ for i in "${!PIDS[@]}"; do
 done
 echo "  CA: $DIR/pki   synthetic archives: $DIR/gen-*"
 DASHBOARD=http://$HOST:$((PORT + 3))/campaigns/$CAMPAIGN
-# The dashboard shows nothing before login: one demo account (a viewer) with a fresh password.
+# The dashboard shows nothing before login: one demo account (a reviewer) with a fresh password.
 DEMO_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
 if ! "$HUB" user list --data "$DIR/hub-HB" 2>/dev/null | grep -q '^demo\b'; then
   printf '%s\n' "$DEMO_PASSWORD" | "$HUB" user add --data "$DIR/hub-HB" --username demo --role reviewer --password-stdin >/dev/null

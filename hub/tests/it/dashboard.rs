@@ -548,3 +548,47 @@ async fn a_logged_in_user_downloads_the_official_table() {
     assert_eq!(res.status(), 404);
     d.hub.stop().await;
 }
+
+/// `[dashboard] tls`: HTTPS with the hub's own certificate, and the login's cookies marked Secure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_dashboard_uses_the_hubs_certificate_and_secure_cookies() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut hub = TestHub::start("H", HubLevel::Prefecture, &[("H01", COUNTY)]).await;
+    hub.hub.config.dashboard.tls = true;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let tls = dashboard::serve::tls_config(&hub.hub.config.tls).unwrap();
+    let state = DashboardState::new(hub.hub.clone(), Default::default(), at);
+    tokio::spawn(dashboard::serve::serve(
+        listener,
+        Some(tls),
+        16,
+        dashboard::router(state),
+    ));
+    let ca = std::fs::read(hub.hub.config.tls.join("ca.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("https://{at}/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let res = client
+        .get(format!("https://{at}/campaigns/{CAMPAIGN}/tree"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Plain HTTP on the TLS port is not served.
+    assert!(reqwest::get(format!("http://{at}/login")).await.is_err());
+    hub.stop().await;
+}
