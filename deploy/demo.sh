@@ -234,9 +234,19 @@ for i in "${!PIDS[@]}"; do
 done
 echo "  CA: $DIR/pki   synthetic archives: $DIR/gen-*"
 DASHBOARD=http://$HOST:$((PORT + 3))/campaigns/$CAMPAIGN
+# The dashboard shows nothing before login: one demo account (a reviewer) with a fresh password.
+DEMO_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
+if ! "$HUB" user list --data "$DIR/hub-HB" 2>/dev/null | grep -q '^demo\b'; then
+  printf '%s\n' "$DEMO_PASSWORD" | "$HUB" user add --data "$DIR/hub-HB" --username demo --role reviewer --password-stdin >/dev/null
+else
+  printf '%s\n' "$DEMO_PASSWORD" | "$HUB" user passwd --data "$DIR/hub-HB" --username demo --password-stdin >/dev/null
+fi
 echo "  dashboard / 看板 (the province's live rollup, open in a browser): $DASHBOARD"
+echo "    log in as demo / 登录：用户名 demo，密码 $DEMO_PASSWORD"
 if command -v curl >/dev/null; then
-  curl -fsS "http://$HOST:$((PORT + 3))/campaigns/$CAMPAIGN/tree" | grep -q "已报 received" ||
+  # Without a session a data path answers 401 and the style is public: the dashboard is up.
+  [[ $(curl -sS -o /dev/null -w '%{http_code}' "http://$HOST:$((PORT + 3))/campaigns/$CAMPAIGN/tree") == 401 ]] &&
+    curl -fsS -o /dev/null "http://$HOST:$((PORT + 3))/static/style.css" ||
     die "the province's dashboard does not answer at $DASHBOARD; see $DIR/logs/hub-HB.log / 看板无响应"
 fi
 

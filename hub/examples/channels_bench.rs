@@ -56,6 +56,7 @@ async fn main() {
             ca_file: Some(ca),
         }),
         intake: Default::default(),
+        dashboard: Default::default(),
         parent_org: None,
     }
     .create(&data)

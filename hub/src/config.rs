@@ -59,6 +59,43 @@ pub struct HubConfig {
     /// `[intake]`: bounds on what a child may send.
     #[serde(default)]
     pub intake: IntakeSettings,
+    /// `[dashboard]`: the host names it answers, its connection cap, TLS.
+    #[serde(default)]
+    pub dashboard: DashboardSettings,
+}
+
+/// `hub.toml` `[dashboard]`: how the people's web pages (`serve --http ADDR`) are served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// The host names (as in the browser's address bar: `tongji.example.org`, optionally with
+    /// `:port`) the dashboard answers; any other `Host` is refused, so a page on another site whose
+    /// name was re-pointed at this address (DNS rebinding) cannot read it. Empty: the address it
+    /// listens on, `localhost`, `127.0.0.1` and `[::1]`.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Open connections (live pages' event streams included) served at once; beyond it a
+    /// connection is answered 503. Counted apart from the children's mTLS port.
+    #[serde(default = "default_dashboard_connections")]
+    pub max_connections: usize,
+    /// Serve the dashboard over TLS with the hub's own certificate (`tls`/cert.pem); the session
+    /// cookie is then marked Secure.
+    #[serde(default)]
+    pub tls: bool,
+}
+
+fn default_dashboard_connections() -> usize {
+    1024
+}
+
+impl Default for DashboardSettings {
+    fn default() -> DashboardSettings {
+        DashboardSettings {
+            hosts: vec![],
+            max_connections: default_dashboard_connections(),
+            tls: false,
+        }
+    }
 }
 
 /// `hub.toml` `[smtp]`: the server reminders by e-mail are sent through.
@@ -261,6 +298,7 @@ impl std::fmt::Debug for HubConfig {
             .field("remind", &self.remind)
             .field("smtp", &self.smtp)
             .field("intake", &self.intake)
+            .field("dashboard", &self.dashboard)
             .finish()
     }
 }
@@ -410,6 +448,25 @@ mod tests {
         assert!(
             toml::from_str::<HubConfig>(&text).is_err(),
             "a password in hub.toml"
+        );
+    }
+
+    #[test]
+    fn dashboard_settings_default_and_refuse_a_typo() {
+        let base = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n";
+        let c: HubConfig = toml::from_str(base).unwrap();
+        assert_eq!(c.dashboard, DashboardSettings::default());
+        assert_eq!(c.dashboard.max_connections, 1024);
+        let text = format!(
+            "{base}[dashboard]\nhosts = [\"tongji.example.org\"]\nmax_connections = 50\ntls = true\n"
+        );
+        let c: HubConfig = toml::from_str(&text).unwrap();
+        assert_eq!(c.dashboard.hosts, ["tongji.example.org"]);
+        assert_eq!((c.dashboard.max_connections, c.dashboard.tls), (50, true));
+        let text = format!("{base}[dashboard]\nhost = [\"x\"]\n");
+        assert!(
+            toml::from_str::<HubConfig>(&text).is_err(),
+            "a typo in [dashboard] is refused"
         );
     }
 

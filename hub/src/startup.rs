@@ -80,6 +80,13 @@ pub enum Error {
     Serve(#[source] std::io::Error),
 }
 
+/// The dashboard's bound listener and, with `[dashboard] tls`, its TLS configuration.
+struct Dashboard {
+    listener: TcpListener,
+    at: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// A hub bound to its listeners, ready to serve.
 pub struct Server {
     hub: Hub,
@@ -87,7 +94,7 @@ pub struct Server {
     address: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
     revocations: Arc<Revocations>,
-    dashboard: Option<(TcpListener, SocketAddr)>,
+    dashboard: Option<Dashboard>,
     parent: Option<Parent>,
     sync_interval: Duration,
     pull: Option<Schedule>,
@@ -146,7 +153,16 @@ impl Server {
                 let at = l
                     .local_addr()
                     .map_err(|source| bind_error(addr, WHAT, source))?;
-                Some((l, at))
+                let tls = if config.dashboard.tls {
+                    Some(dashboard::serve::tls_config(&config.tls).map_err(Error::Certificate)?)
+                } else {
+                    None
+                };
+                Some(Dashboard {
+                    listener: l,
+                    at,
+                    tls,
+                })
             }
             None => None,
         };
@@ -170,7 +186,15 @@ impl Server {
 
     /// Where the dashboard is served, if it is.
     pub fn dashboard_address(&self) -> Option<SocketAddr> {
-        self.dashboard.as_ref().map(|(_, at)| *at)
+        self.dashboard.as_ref().map(|d| d.at)
+    }
+
+    /// The dashboard's URL (`http://…`, or `https://…` with `[dashboard] tls`), if it is served.
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.dashboard.as_ref().map(|d| {
+            let scheme = if d.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}", d.at)
+        })
     }
 
     pub fn hub(&self) -> &Hub {
@@ -210,13 +234,11 @@ impl Server {
             schedulers.push(jobs::pull::start(hub.clone(), schedule, upstream.clone()).await?);
         }
         let changes = Arc::new(Changes::default());
-        if let Some((listener, _)) = dashboard {
-            let router = dashboard::router(DashboardState {
-                hub: hub.clone(),
-                changes: changes.clone(),
-            });
+        if let Some(d) = dashboard {
+            let max = hub.config.dashboard.max_connections;
+            let router = dashboard::router(DashboardState::new(hub.clone(), changes.clone(), d.at));
             tasks.spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
+                if let Err(e) = dashboard::serve::serve(d.listener, d.tls, max, router).await {
                     tracing::error!(error = %e, "the dashboard stopped serving");
                 }
             });

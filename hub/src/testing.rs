@@ -57,6 +57,7 @@ impl TestHub {
             remind: Default::default(),
             smtp: None,
             intake: Default::default(),
+            dashboard: Default::default(),
         }
         .create(&data)
         .expect("hub.toml");

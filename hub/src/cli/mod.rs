@@ -7,6 +7,7 @@ pub mod org;
 pub mod pki;
 pub mod reports;
 pub mod serve;
+pub mod user;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,6 +88,9 @@ pub enum Command {
     ///
     /// Example: bangfu-hub review --data /srv/bangfu/hub --campaign 2026-songnuan --org H01 --return "3B 与档案不符，请核实"
     Review(ReviewArgs),
+    /// Accounts of the dashboard's users: viewer, reviewer, admin (用户管理).
+    #[command(subcommand)]
+    User(bangfu_web::cli::UserCmd),
 }
 
 #[derive(Args)]
@@ -267,6 +271,7 @@ async fn run_async(command: Command) -> anyhow::Result<()> {
         Command::Rollup(args) => reports::rollup(args).await,
         Command::Status(args) => reports::status(args).await,
         Command::Review(args) => reports::review(args).await,
+        Command::User(cmd) => user::run(cmd).await,
     }
 }
 
@@ -315,6 +320,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         remind: Default::default(),
         smtp: None,
         intake: Default::default(),
+        dashboard: Default::default(),
     };
     config
         .create(&data)

@@ -33,8 +33,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the hub")?;
     // Scripts and tests read these two lines to learn the addresses (port 0 picks a free one).
     println!("listening on https://{}", server.address());
-    if let Some(at) = server.dashboard_address() {
-        println!("dashboard on http://{at}");
+    if let Some(url) = server.dashboard_url() {
+        println!("dashboard on {url}");
     }
     std::io::stdout().flush().ok();
     server

@@ -495,10 +495,12 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
     let hub = spawn_hub(None);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
+    let cookie = dashboard_login(&hub, "viewer").await;
     let get = |path: String| {
         let http = http.clone();
         let url = format!("{}{path}", hub.dashboard);
-        async move { http.get(url).send().await.unwrap() }
+        let cookie = cookie.clone();
+        async move { http.get(url).header("cookie", cookie).send().await.unwrap() }
     };
     let index = get("/".into()).await;
     assert_eq!(index.status(), StatusCode::OK);
@@ -579,6 +581,74 @@ async fn the_dashboard_lists_campaigns_shows_the_tree_and_streams_changes() {
         get("/campaigns/nope".into()).await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// A user of `role` added with `bangfu-hub user add` and logged in through the dashboard's form
+/// (`/login`, its CSRF cookie and field): the session's cookie header.
+async fn dashboard_login(hub: &Hub, role: &str) -> String {
+    use std::io::Write as _;
+    let password = "一个足够长的测试密码-2026";
+    let mut add = Command::new(env!("CARGO_BIN_EXE_bangfu-hub"))
+        .args([
+            "user",
+            "add",
+            "--data",
+            s(&hub.data),
+            "--username",
+            role,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(add.wait().unwrap().success());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http
+        .get(format!("{}/login", hub.dashboard))
+        .send()
+        .await
+        .unwrap();
+    let cookie = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| {
+                v.split(';')
+                    .next()
+                    .filter(|kv| kv.starts_with(&format!("{name}=")))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("no {name} cookie: {:?}", res.headers()))
+    };
+    let login_cookie = cookie(&form, "bangfu_login");
+    let html = form.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the login form's token")
+        .to_string();
+    let res = http
+        .post(format!("{}/login", hub.dashboard))
+        .header("cookie", login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username={role}&password={}&csrf={csrf}",
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "logged in");
+    cookie(&res, "bangfu_session")
 }
 
 /// A webhook receiver on loopback: `/hook` keeps what it is sent, `/fail` answers 500.
@@ -1456,6 +1526,7 @@ async fn check_upstream_versions(url: &str) {
         remind: Default::default(),
         smtp: None,
         intake: Default::default(),
+        dashboard: Default::default(),
     };
     let now = chrono::Utc::now();
     let hub = bangfu_hub::app::Hub {

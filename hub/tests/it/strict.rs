@@ -480,15 +480,20 @@ async fn dashboard_pages_send_a_csp_without_inline_script_and_escape_text() {
     let pref = prefecture(&[("H01", "京山县")], std::slice::from_ref(&c)).await;
     let h01 = county(&t, SONGNUAN, "H01", 41, 1);
     assert_eq!(post(&pref.client("H01"), &bytes(&h01)).await.0, 201);
-    let app = bangfu_hub::dashboard::router(bangfu_hub::dashboard::DashboardState {
-        hub: pref.hub.clone(),
-        changes: Default::default(),
-    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let at = listener.local_addr().unwrap();
+    let state =
+        bangfu_hub::dashboard::DashboardState::new(pref.hub.clone(), Default::default(), at);
+    let cookie = crate::dashboard::session(&state, "viewer").await;
+    let app = bangfu_hub::dashboard::router(state);
     tokio::spawn(async move { axum::serve(listener, app).await });
     for path in ["/", &format!("/campaigns/{SONGNUAN}"), "/static/live.js"] {
-        let res = reqwest::get(format!("http://{at}{path}")).await.unwrap();
+        let res = reqwest::Client::new()
+            .get(format!("http://{at}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "{path}");
         let csp = res.headers()["content-security-policy"]
             .to_str()
