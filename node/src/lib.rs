@@ -20,3 +20,4 @@ pub mod reviews;
 pub mod rules;
 pub mod settings;
 pub mod synth;
+pub mod ui;
