@@ -518,11 +518,7 @@ async fn figures_are_saved_as_enter_saves_them_and_wrong_ones_are_refused_naming
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let report = ok(&["report", "--data", s(&o.data), "--campaign", "sn2026"]);
     let json: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert_eq!(
-        json["cells"]["4A"]["value"], 12,
-        "{}",
-        json["cells"]["4A"]
-    );
+    assert_eq!(json["cells"]["4A"]["value"], 12, "{}", json["cells"]["4A"]);
 
     // A computed cell, a word, a second decimal on a count: refused, nothing saved.
     for (code, value) in [("3A", "5"), ("4A", "十二"), ("4C", "1.5")] {
