@@ -662,3 +662,48 @@ async fn user_commands_name_what_is_wrong() {
     ]);
     assert!(ok(&["user", "list", "--data", s(&o.data)]).contains("disabled"));
 }
+
+#[tokio::test]
+async fn a_returned_report_shows_its_reason_first_and_marks_the_cell_in_the_form() {
+    let o = office();
+    // The parent's verdict as `reviews::fetch` stores it (the end-to-end test brings it from a hub).
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", o.data.join("archive.db").display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO reviews (campaign, version, state, reason, decided_at, fetched_at) \
+         VALUES ('sn2026', 1, 'returned', '4A 走访企业数与上年差距过大，请核实', '2026-02-20T10:00:00+08:00', '2026-02-20T10:01:00+08:00')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let b = o.login().await;
+    let home = b.get("/").await.text().await.unwrap();
+    let returned = home
+        .find("已退回")
+        .expect("the verdict is on the first page");
+    assert!(
+        home[returned..].contains("走访企业数与上年差距过大"),
+        "{home}"
+    );
+    assert!(
+        returned < home.find("填报任务").unwrap(),
+        "the parent's answer comes before the campaigns"
+    );
+    let form = b.get("/campaigns/sn2026").await.text().await.unwrap();
+    assert!(form.contains("id=\"returned\""), "{form}");
+    let row = form
+        .split("<tr")
+        .find(|r| r.contains("name=\"4A\""))
+        .unwrap();
+    assert!(
+        row.contains("flagged"),
+        "the cell the reason names is marked: {row}"
+    );
+    let other = form
+        .split("<tr")
+        .find(|r| r.contains("name=\"4B\""))
+        .unwrap();
+    assert!(!other.contains("flagged"));
+}
