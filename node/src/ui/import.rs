@@ -248,6 +248,14 @@ async fn upload(State(ui): State<Ui>, session: Session, mut multipart: Multipart
         done: tokio::sync::Notify::new(),
         dir,
     });
+    // Recorded before the import takes the archive's write lock (the log is in the same file).
+    if let Err(e) = ui
+        .accounts
+        .audit(&session.user, &session.client, "import", &job.file_name)
+        .await
+    {
+        tracing::error!(error = %e, "writing the audit log");
+    }
     ui.jobs
         .jobs
         .lock()
@@ -257,13 +265,6 @@ async fn upload(State(ui): State<Ui>, session: Session, mut multipart: Multipart
     tokio::spawn(run(ui.clone(), job.clone(), path));
     // A small file is done at once: answer with its result rather than a progress page.
     let _ = tokio::time::timeout(WAIT_FOR_SMALL, notified).await;
-    if let Err(e) = ui
-        .accounts
-        .audit(&session.user, &session.client, "import", &job.file_name)
-        .await
-    {
-        tracing::error!(error = %e, "writing the audit log");
-    }
     Redirect::to(&format!("/import/jobs/{id}")).into_response()
 }
 
