@@ -40,6 +40,8 @@ pub struct Options {
     pub listen: Option<String>,
     /// Keep reports in the outbox instead of pushing them (the parent pulls).
     pub no_push: bool,
+    /// Serve the office UI (crate::ui) on this address, plain HTTP (127.0.0.1:PORT).
+    pub ui: Option<String>,
     pub say: Say,
 }
 
@@ -66,6 +68,8 @@ pub enum Error {
     PullServer(#[from] pull_server::Error),
     #[error("the pull server stopped: {0}")]
     PullServerGone(String),
+    #[error("the office UI: {0}")]
+    Ui(String),
     #[error(transparent)]
     Campaigns(#[from] campaigns::Error),
     #[error(transparent)]
@@ -188,6 +192,7 @@ pub struct Daemon {
     archive: Archive,
     parent: Option<Parent>,
     pull: Option<(TcpListener, SocketAddr, PathBuf)>,
+    ui: Option<(TcpListener, SocketAddr)>,
     options: Options,
     clock: Arc<dyn Clock>,
 }
@@ -211,12 +216,25 @@ impl Daemon {
             }
             None => None,
         };
+        let ui = match &options.ui {
+            Some(addr) => {
+                let bind = |source| Error::Bind {
+                    addr: addr.clone(),
+                    source,
+                };
+                let listener = TcpListener::bind(addr).await.map_err(bind)?;
+                let at = listener.local_addr().map_err(bind)?;
+                Some((listener, at))
+            }
+            None => None,
+        };
         Ok(Daemon {
             data: data.to_path_buf(),
             settings,
             archive,
             parent,
             pull,
+            ui,
             options,
             clock: Arc::new(SystemClock),
         })
@@ -230,6 +248,11 @@ impl Daemon {
     /// Where the parent's pulls are served, if they are.
     pub fn pull_address(&self) -> Option<SocketAddr> {
         self.pull.as_ref().map(|(_, at, _)| *at)
+    }
+
+    /// Where the office UI is served, if it is.
+    pub fn ui_address(&self) -> Option<SocketAddr> {
+        self.ui.as_ref().map(|(_, at)| *at)
     }
 
     /// One line for the operator: who serves, how often, to which parent.
@@ -257,15 +280,35 @@ impl Daemon {
             archive,
             parent,
             pull,
+            ui,
             options,
             clock,
         } = self;
         let mut pull_server = tokio::task::JoinSet::new();
+        if let Some((listener, _)) = ui {
+            // The office UI shares the daemon's archive pool and clock; it ending is an error.
+            let ui = crate::ui::Ui::new(
+                &data,
+                settings.clone(),
+                archive.clone(),
+                parent.clone(),
+                clock.clone(),
+            )
+            .await
+            .map_err(|e| Error::Ui(format!("{e:#}")))?;
+            pull_server.spawn(async move {
+                crate::ui::serve(listener, ui)
+                    .await
+                    .map_err(|e| Error::Ui(e.to_string()))
+            });
+        }
         if let Some((listener, _, tls)) = pull {
             let (archive, org, parent) =
                 (archive.clone(), settings.org.clone(), settings.parent_org());
             pull_server.spawn(async move {
-                pull_server::serve(listener, &tls, archive, org, parent).await
+                pull_server::serve(listener, &tls, archive, org, parent)
+                    .await
+                    .map_err(Error::from)
             });
         }
         let mut rounds = Rounds {
@@ -284,7 +327,7 @@ impl Daemon {
                 () = &mut shutdown => break Ok(()),
                 Some(ended) = pull_server.join_next() => break Err(match ended {
                     Ok(Ok(())) => Error::PullServerGone("it returned".into()),
-                    Ok(Err(e)) => e.into(),
+                    Ok(Err(e)) => e,
                     Err(e) => Error::PullServerGone(e.to_string()),
                 }),
                 r = rounds.round() => if let Err(e) = r { break Err(e) },

@@ -21,3 +21,4 @@ pub mod reviews;
 pub mod rules;
 pub mod settings;
 pub mod synth;
+pub mod ui;

@@ -402,12 +402,16 @@ impl Accounts {
             return Ok(None);
         }
         // Written at most once a minute: a page's event stream should not make a write per request.
-        if now - last_seen >= 60 {
-            sqlx::query("UPDATE web_sessions SET last_seen = $1 WHERE id_hash = $2")
+        // A failed touch (the node's archive locked by a long import) does not end the session:
+        // the worst it does is shorten the idle time by a minute.
+        if now - last_seen >= 60
+            && let Err(e) = sqlx::query("UPDATE web_sessions SET last_seen = $1 WHERE id_hash = $2")
                 .bind(now)
                 .bind(&hash)
                 .execute(&self.pool)
-                .await?;
+                .await
+        {
+            tracing::warn!(error = %e, "recording a session's last use");
         }
         Ok(Some(LiveSession {
             username: row.get(0),

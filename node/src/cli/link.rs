@@ -226,11 +226,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         interval,
         listen,
         no_push,
+        ui,
     } = args;
     let options = Options {
         interval: std::time::Duration::from_secs(interval.max(1)),
         listen,
         no_push,
+        ui,
         say: Arc::new(|line| println!("{}", printable(line))),
     };
     // Listening for SIGTERM before saying where it listens: a stop sent at once is a clean stop.
@@ -239,6 +241,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Scripts and tests read this line to learn the address (port 0 picks a free one).
     if let Some(at) = daemon.pull_address() {
         println!("listening on https://{at}");
+    }
+    if let Some(at) = daemon.ui_address() {
+        println!("office UI on http://{at} / 办公页面");
     }
     println!("{}", daemon.describe());
     daemon.run_until_stopped(stop).await?;

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod link;
 pub mod reports;
+pub mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +78,9 @@ pub enum Command {
     ///
     /// Never use real people's data for testing. The same --seed gives the same files.
     Gen(GenArgs),
+    /// Accounts of the office UI's users: clerk, admin (用户管理).
+    #[command(subcommand)]
+    User(bangfu_web::cli::UserCmd),
 }
 
 #[derive(Args)]
@@ -245,6 +249,11 @@ pub struct ServeArgs {
     /// Keep reports in the outbox instead of pushing them: the parent pulls (campaigns still sync).
     #[arg(long)]
     pub no_push: bool,
+    /// Also serve the office UI (办公页面: import, 填报, what leaves, the archive) over plain HTTP
+    /// here, e.g. 127.0.0.1:8080; log in with an account from `bangfu-node user add`. Port 0: any
+    /// free port. Works without a parent too.
+    #[arg(long, value_name = "ADDR")]
+    pub ui: Option<String>,
 }
 
 #[derive(Args)]
@@ -369,5 +378,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(a) => link::push(a).await,
         Command::Status(a) => link::status(a).await,
         Command::Serve(a) => link::serve(a).await,
+        Command::User(cmd) => user::run(cmd).await,
     }
 }

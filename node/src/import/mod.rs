@@ -99,6 +99,17 @@ pub async fn import_file(
     ctx: &Context<'_>,
     path: &Path,
 ) -> Result<Outcome, Error> {
+    import_file_watched(archive, ctx, path, progress_bar(ctx.progress)).await
+}
+
+/// [`import_file`] advancing `bar` (rows read) as it goes: the office UI passes a hidden bar and
+/// reads its position for the page's progress view; the command line passes the terminal's.
+pub async fn import_file_watched(
+    archive: &Archive,
+    ctx: &Context<'_>,
+    path: &Path,
+    bar: indicatif::ProgressBar,
+) -> Result<Outcome, Error> {
     let known = archive.known().await?;
     let mut tx = archive.begin().await?;
     let (send, mut recv) = mpsc::channel::<Msg>(4);
@@ -107,23 +118,9 @@ pub async fn import_file(
     let (spent, spent_recv) = std::sync::mpsc::channel::<Vec<ValidRow>>();
     let reading = {
         let path = path.to_path_buf();
-        let (org, vocabulary, today, progress) = (
-            ctx.org.clone(),
-            ctx.vocabulary.clone(),
-            ctx.today,
-            ctx.progress,
-        );
+        let (org, vocabulary, today) = (ctx.org.clone(), ctx.vocabulary.clone(), ctx.today);
         tokio::task::spawn_blocking(move || {
-            read_file(
-                &path,
-                &vocabulary,
-                org,
-                today,
-                known,
-                progress,
-                send,
-                spent_recv,
-            )
+            read_file(&path, &vocabulary, org, today, known, bar, send, spent_recv)
         })
     };
 
@@ -228,7 +225,7 @@ fn read_file(
     org: OrgCode,
     today: NaiveDate,
     known: Known,
-    progress: bool,
+    bar: indicatif::ProgressBar,
     send: mpsc::Sender<Msg>,
     spent: std::sync::mpsc::Receiver<Vec<ValidRow>>,
 ) -> Result<(FileFacts, Option<&'static str>, RejectsWriter), Error> {
@@ -237,7 +234,6 @@ fn read_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bar = progress_bar(progress);
     let mut rejects: Option<RejectsWriter> = None;
     let result = (|| {
         let opened = source::open(path)?;
