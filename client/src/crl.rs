@@ -517,6 +517,80 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Keeps each list in `pem` (one or more `X509 CRL` blocks, as a parent passes them down with the
+/// campaigns) in `dir/crl.pem` when it is signed by a CA of `dir/ca.pem` and newer than the list
+/// kept there: a list never goes back, and one the CA did not sign is refused. Returns what became
+/// of each list.
+pub fn keep_in(dir: &std::path::Path, pem: &str) -> Result<Vec<Offered>, crate::pki::Error> {
+    let ca = dir.join(crate::pki::CA_CERT);
+    let trust = Trust::from_file(&ca).map_err(|e| crate::pki::Error::BadPem {
+        path: ca.display().to_string(),
+        what: e.to_string(),
+    })?;
+    let path = dir.join(crate::pki::CRL);
+    let mut kept = RevocationLists::new();
+    if path.exists() {
+        kept.offer(crate::pki::read_crl(&path, &trust)?);
+    }
+    let mut out = vec![];
+    let mut changed = false;
+    for block in pem.split_inclusive("-----END X509 CRL-----") {
+        if !block.contains("-----BEGIN X509 CRL-----") {
+            continue;
+        }
+        let list =
+            RevocationList::from_pem(block.trim_start().as_bytes(), &trust).map_err(|source| {
+                crate::pki::Error::Crl {
+                    path: std::path::PathBuf::from("the list from the parent"),
+                    source,
+                }
+            })?;
+        let offered = kept.offer(list);
+        changed |= !matches!(offered, Offered::NotNewer { .. });
+        out.push(offered);
+    }
+    if changed {
+        let all: String = kept.iter().map(RevocationList::to_pem).collect();
+        crate::pki::write_replacing(&path, all.as_bytes())?;
+    }
+    Ok(out)
+}
+
+/// Whether certificate `serial` is revoked by a list kept in `dir/crl.pem` (checked against
+/// `dir/ca.pem`); Err when a list is there but cannot be read (the caller refuses: fails closed).
+pub fn revoked_in(dir: &std::path::Path, serial: &str) -> Result<bool, crate::pki::Error> {
+    let path = dir.join(crate::pki::CRL);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let ca = dir.join(crate::pki::CA_CERT);
+    let trust = Trust::from_file(&ca).map_err(|e| crate::pki::Error::BadPem {
+        path: ca.display().to_string(),
+        what: e.to_string(),
+    })?;
+    let pem = std::fs::read(&path).map_err(|e| crate::pki::Error::BadPem {
+        path: path.display().to_string(),
+        what: e.to_string(),
+    })?;
+    let lists = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| crate::pki::Error::BadPem {
+            path: path.display().to_string(),
+            what: e.to_string(),
+        })?;
+    for der in lists {
+        let list =
+            RevocationList::from_der(&der, &trust).map_err(|source| crate::pki::Error::Crl {
+                path: path.clone(),
+                source,
+            })?;
+        if list.revoked(serial).is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A server's check of client certificates: issued by a CA of `trust` and not revoked by its list.
 /// A client whose CA has no list in `lists` is refused (rustls's default), as
 /// [`crate::signature::verify`] refuses its signatures.

@@ -311,25 +311,40 @@ fn an_embedded_report_is_exact_text_beside_a_signature_and_nothing_else() {
     // A report as an object (re-serialisable by whoever forwards it) is not an embedded report.
     h["children"][0]["report"] = r.clone();
     let e = check_value(&t, Kind::Hub, &h).unwrap_err();
-    assert_eq!((e.fault, e.path.as_str()), (Fault::WrongType, "children[0].report"));
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::WrongType, "children[0].report")
+    );
     h["children"] = json!([r.clone()]);
     let e = check_value(&t, Kind::Hub, &h).unwrap_err();
     assert_eq!(e.fault, Fault::UnknownField, "{e}");
     h["children"] = json!([{ "report": r.to_string() }]);
     let e = check_value(&t, Kind::Hub, &h).unwrap_err();
-    assert_eq!((e.fault, e.path.as_str()), (Fault::Missing, "children[0].jws"));
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::Missing, "children[0].jws")
+    );
     h["children"] = json!([{ "report": r.to_string(), "jws": "a\u{1b}[2J..b" }]);
     let e = check_value(&t, Kind::Hub, &h).unwrap_err();
-    assert_eq!((e.fault, e.path.as_str()), (Fault::TooLong, "children[0].jws"));
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::TooLong, "children[0].jws")
+    );
     h["children"] = json!([{ "report": "{\"org\": ", "jws": "a..b" }]);
     let e = check_value(&t, Kind::Hub, &h).unwrap_err();
-    assert_eq!((e.fault, e.path.as_str()), (Fault::Malformed, "children[0].report"));
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::Malformed, "children[0].report")
+    );
     // The text is bounded by the per-child budget, not by the 1,024-byte string bound.
     assert!(r.to_string().len() > MAX_STRING);
     let padded = format!("{}{}", r, " ".repeat(PER_CHILD_BYTES));
     h["children"] = json!([{ "report": padded, "jws": "a..b" }]);
     let e = check_value(&t, Kind::Hub, &h).unwrap_err();
-    assert_eq!((e.fault, e.path.as_str()), (Fault::TooLarge, "children[0].report"));
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::TooLarge, "children[0].report")
+    );
 }
 
 #[test]
