@@ -1412,6 +1412,19 @@ async fn check_upstream_versions(url: &str) {
     use bangfu_hub::config::{HubConfig, HubLevel};
     let store = bangfu_hub::store::Store::open(url).await.unwrap();
     let h01 = OrgCode::parse("H01").unwrap();
+    // The federation's CA (its folder doubles as the hub's TLS folder: ca.pem and crl.pem) and H01's key.
+    let ca = tempfile::tempdir().unwrap();
+    bangfu_client::pki::init(ca.path(), &OrgCode::parse("HB").unwrap(), "测试根证书", 30).unwrap();
+    let id = ca.path().join("id-H01");
+    bangfu_client::pki::issue(
+        ca.path(),
+        &h01,
+        "京山县",
+        &bangfu_client::pki::IssueOptions::for_days(vec![], 30),
+        &id,
+    )
+    .unwrap();
+    let signer = bangfu_client::signature::Signer::from_dir(&id).unwrap();
     bangfu_hub::registry::add(
         &store,
         &bangfu_hub::registry::Org {
@@ -1446,7 +1459,7 @@ async fn check_upstream_versions(url: &str) {
         org: OrgCode::parse("H").unwrap(),
         name: "荆门市总工会".into(),
         level: HubLevel::Prefecture,
-        tls: PathBuf::from("/nonexistent"),
+        tls: ca.path().to_path_buf(),
         pki: None,
         parent: Some("https://127.0.0.1:1".into()),
         parent_org: None,
@@ -1463,36 +1476,50 @@ async fn check_upstream_versions(url: &str) {
         store: store.clone(),
         clock: std::sync::Arc::new(bangfu_shared::time::TestClock::at(now)),
     };
+    let verifier = hub.verifier();
+    let receive = |body: Vec<u8>| {
+        let jws = signer.sign(&body, now).unwrap();
+        let (store, h01, verifier) = (&store, &h01, &verifier);
+        async move {
+            let report = bangfu_hub::intake::Signed {
+                body: &body,
+                jws: Some(jws.as_str()),
+            };
+            bangfu_hub::intake::receive(store, h01, report, now, verifier).await
+        }
+    };
     let record = || bangfu_hub::jobs::upstream::record(&hub, &campaign);
     assert_eq!(
         record().await.unwrap(),
         None,
         "nothing to send before a child reports"
     );
-    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now)
-        .await
-        .unwrap();
+    receive(json(&report("H01", 1, 1))).await.unwrap();
     assert_eq!(record().await.unwrap(), Some(Version::new(1)));
     assert_eq!(
         record().await.unwrap(),
         None,
         "unchanged content is not a new version"
     );
-    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now)
-        .await
-        .unwrap();
+    receive(json(&report("H01", 2, 2))).await.unwrap();
     assert_eq!(record().await.unwrap(), Some(Version::new(2)));
     let sent = bangfu_hub::jobs::upstream::own_report(&hub, &campaign)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(sent.children.len(), 1);
-    // As received, as JSON (serde_json orders an object's keys, so not byte for byte).
-    let received: Value = serde_json::from_slice(&json(&report("H01", 2, 2))).unwrap();
+    // Byte for byte as received, with the county's signature.
+    let received = String::from_utf8(json(&report("H01", 2, 2))).unwrap();
     assert_eq!(
-        sent.children[0], received,
+        sent.children[0].report, received,
         "the child's report is embedded as received"
     );
+    let jws = bangfu_client::signature::DetachedJws::parse(&sent.children[0].jws).unwrap();
+    let trust = bangfu_client::signature::Trust::from_file(&ca.path().join("ca.pem")).unwrap();
+    let mut lists = bangfu_client::crl::RevocationLists::new();
+    lists.offer(bangfu_client::pki::load_crl(ca.path()).unwrap());
+    let by = bangfu_client::signature::verify(received.as_bytes(), &jws, &trust, &lists, now).unwrap();
+    assert_eq!(by.org, h01);
     store.close().await;
 }
 
