@@ -10,5 +10,6 @@ mod perimeter;
 mod pki;
 mod ranges;
 mod serve;
+mod signed;
 mod strict;
 mod structure;

@@ -267,11 +267,15 @@ impl Hub {
         client_with(&self.identity("HB"), Some(&self.identity(org)))
     }
 
-    async fn post(&self, org: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    /// Posts `body` as `org`'s node does: signed with `org`'s key (`bangfu-signature`).
+    async fn post(&self, org: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+        let body = body.into();
+        let jws = self.sign(org, &body);
         let res = self
             .client(org)
             .post(format!("{}/api/v1/reports", self.url))
             .header("content-type", "application/json")
+            .header(bangfu_shared::protocol::SIGNATURE_HEADER, jws)
             .body(body)
             .send()
             .await
@@ -282,6 +286,24 @@ impl Hub {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// `org`'s detached JWS over `body`, made with its key.
+    fn sign(&self, org: &str, body: &[u8]) -> String {
+        bangfu_client::signature::Signer::from_dir(&self.identity(org))
+            .unwrap()
+            .sign(body, chrono::Utc::now())
+            .unwrap()
+            .as_str()
+            .to_string()
+    }
+
+    /// `org`'s report `body` as a hub forwards it: the exact text beside `org`'s signature.
+    fn envelope(&self, org: &str, body: &[u8]) -> Value {
+        serde_json::json!({
+            "report": String::from_utf8(body.to_vec()).unwrap(),
+            "jws": self.sign(org, body),
+        })
     }
 
     async fn rollup(&self) -> Value {
@@ -844,7 +866,18 @@ async fn a_revoked_certificate_is_refused_without_a_restart() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("revoked"));
     hub.log_eventually("is revoked").await;
-    assert_eq!(hub.stored().await, (1, 1));
+    // Revoked without `--compromised-since`: every signature of the certificate stops counting,
+    // the version it sent before included (it stays stored); the rollup says why.
+    assert_eq!(hub.stored().await, (0, 0));
+    let issues = hub.rollup().await["issues"].clone();
+    assert!(
+        issues
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["rule"] == "bad_signature" && i["org"] == "H02"),
+        "{issues}"
+    );
 }
 
 #[tokio::test]
@@ -1297,8 +1330,9 @@ fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
     );
 }
 
-/// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent.
-fn hub_report(children: &[Report], version: u32) -> Value {
+/// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent
+/// with each county's signature.
+fn hub_report(hub: &Hub, children: &[Report], version: u32) -> Value {
     let t = dangan();
     let mut cells = serde_json::Map::new();
     for cell in &t.cells {
@@ -1327,7 +1361,7 @@ fn hub_report(children: &[Report], version: u32) -> Value {
     serde_json::json!({
         "org": "H", "template": "dangan", "campaign": CAMPAIGN, "as_of": "2026-06-30", "version": version,
         "threshold": t.disclosure.threshold, "cells": cells, "failed_rules": [],
-        "children": children.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
+        "children": children.iter().map(|c| hub.envelope(c.org.as_str(), &json(c))).collect::<Vec<_>>(),
     })
 }
 
@@ -1345,11 +1379,14 @@ async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stor
         "--name",
         "荆门市总工会",
     ]);
-    let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 2);
+    let honest = hub_report(&hub, &[report("H01", 1, 1), report("H02", 2, 1)], 2);
 
     // An embedded report of another campaign is still refused: nothing is stored.
     let mut elsewhere = honest.clone();
-    elsewhere["children"][0]["campaign"] = Value::String("another".parse().unwrap());
+    let mut moved: Value =
+        serde_json::from_str(elsewhere["children"][0]["report"].as_str().unwrap()).unwrap();
+    moved["campaign"] = Value::String("another".parse().unwrap());
+    elsewhere["children"][0] = hub.envelope("H01", moved.to_string().as_bytes());
     let (status, problem) = hub.post("H", serde_json::to_vec(&elsewhere).unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(hub.stored().await, (0, 0));
@@ -1518,7 +1555,8 @@ async fn check_upstream_versions(url: &str) {
     let trust = bangfu_client::signature::Trust::from_file(&ca.path().join("ca.pem")).unwrap();
     let mut lists = bangfu_client::crl::RevocationLists::new();
     lists.offer(bangfu_client::pki::load_crl(ca.path()).unwrap());
-    let by = bangfu_client::signature::verify(received.as_bytes(), &jws, &trust, &lists, now).unwrap();
+    let by =
+        bangfu_client::signature::verify(received.as_bytes(), &jws, &trust, &lists, now).unwrap();
     assert_eq!(by.org, h01);
     store.close().await;
 }
@@ -1555,7 +1593,7 @@ async fn a_county_forwarded_by_another_prefecture_is_stored_and_flagged() {
         "--name",
         "黄冈市总工会",
     ]);
-    let mut foreign = hub_report(&[report("H01", 1, 1)], 1);
+    let mut foreign = hub_report(&hub, &[report("H01", 1, 1)], 1);
     foreign["org"] = Value::String("J".into());
     let (status, receipt) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
