@@ -306,7 +306,7 @@ fn embedded_path(path: &str) -> String {
 fn an_embedded_report_is_exact_text_beside_a_signature_and_nothing_else() {
     let t = template("songnuan");
     let r = value(&county(&t, "H01", 3, &[]));
-    let mut h = hub_of(&[r.clone()]);
+    let mut h = hub_of(std::slice::from_ref(&r));
     check_value(&t, Kind::Hub, &h).unwrap();
     // A report as an object (re-serialisable by whoever forwards it) is not an embedded report.
     h["children"][0]["report"] = r.clone();
