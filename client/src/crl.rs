@@ -1035,4 +1035,50 @@ mod tests {
             "{server:?}"
         );
     }
+
+    /// A list passed down with the campaigns is kept beside the identity only when the CA signed it
+    /// and it is newer; the node's pull server then finds the revoked serial (issue 13 item 3).
+    #[test]
+    fn a_list_from_the_parent_is_kept_only_when_newer_and_signed_by_the_ca() {
+        use crate::pki::{self, IssueOptions, RevokeOptions, RevokeTarget};
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, other) = (dir.path().join("ca"), dir.path().join("other"));
+        let org = bangfu_shared::org::OrgCode::parse("HB").unwrap();
+        pki::init(&ca, &org, "测试根证书", 30).unwrap();
+        pki::init(&other, &org, "冒充根证书", 30).unwrap();
+        let h01 = bangfu_shared::org::OrgCode::parse("H01").unwrap();
+        let id = dir.path().join("h01");
+        let issued = pki::issue(
+            &ca,
+            &h01,
+            "京山县",
+            &IssueOptions::for_days(vec![], 30),
+            &id,
+        )
+        .unwrap();
+        let first = std::fs::read_to_string(ca.join(pki::CRL)).unwrap();
+        assert_eq!(keep_in(&id, &first).unwrap(), [Offered::Added]);
+        assert!(!revoked_in(&id, &issued.serial).unwrap());
+        pki::revoke(
+            &ca,
+            &RevokeTarget::Serial(issued.serial.clone()),
+            &RevokeOptions::default(),
+        )
+        .unwrap();
+        let second = std::fs::read_to_string(ca.join(pki::CRL)).unwrap();
+        assert!(matches!(
+            keep_in(&id, &second).unwrap()[..],
+            [Offered::Replaced { .. }]
+        ));
+        assert!(revoked_in(&id, &issued.serial).unwrap());
+        // An older list does not roll it back; one another CA signed is refused.
+        assert!(matches!(
+            keep_in(&id, &first).unwrap()[..],
+            [Offered::NotNewer { .. }]
+        ));
+        assert!(revoked_in(&id, &issued.serial).unwrap());
+        let forged = std::fs::read_to_string(other.join(pki::CRL)).unwrap();
+        assert!(keep_in(&id, &forged).is_err());
+        assert!(revoked_in(&id, &issued.serial).unwrap());
+    }
 }
