@@ -517,6 +517,80 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Keeps each list in `pem` (one or more `X509 CRL` blocks, as a parent passes them down with the
+/// campaigns) in `dir/crl.pem` when it is signed by a CA of `dir/ca.pem` and newer than the list
+/// kept there: a list never goes back, and one the CA did not sign is refused. Returns what became
+/// of each list.
+pub fn keep_in(dir: &std::path::Path, pem: &str) -> Result<Vec<Offered>, crate::pki::Error> {
+    let ca = dir.join(crate::pki::CA_CERT);
+    let trust = Trust::from_file(&ca).map_err(|e| crate::pki::Error::BadPem {
+        path: ca.display().to_string(),
+        what: e.to_string(),
+    })?;
+    let path = dir.join(crate::pki::CRL);
+    let mut kept = RevocationLists::new();
+    if path.exists() {
+        kept.offer(crate::pki::read_crl(&path, &trust)?);
+    }
+    let mut out = vec![];
+    let mut changed = false;
+    for block in pem.split_inclusive("-----END X509 CRL-----") {
+        if !block.contains("-----BEGIN X509 CRL-----") {
+            continue;
+        }
+        let list =
+            RevocationList::from_pem(block.trim_start().as_bytes(), &trust).map_err(|source| {
+                crate::pki::Error::Crl {
+                    path: std::path::PathBuf::from("the list from the parent"),
+                    source,
+                }
+            })?;
+        let offered = kept.offer(list);
+        changed |= !matches!(offered, Offered::NotNewer { .. });
+        out.push(offered);
+    }
+    if changed {
+        let all: String = kept.iter().map(RevocationList::to_pem).collect();
+        crate::pki::write_replacing(&path, all.as_bytes())?;
+    }
+    Ok(out)
+}
+
+/// Whether certificate `serial` is revoked by a list kept in `dir/crl.pem` (checked against
+/// `dir/ca.pem`); Err when a list is there but cannot be read (the caller refuses: fails closed).
+pub fn revoked_in(dir: &std::path::Path, serial: &str) -> Result<bool, crate::pki::Error> {
+    let path = dir.join(crate::pki::CRL);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let ca = dir.join(crate::pki::CA_CERT);
+    let trust = Trust::from_file(&ca).map_err(|e| crate::pki::Error::BadPem {
+        path: ca.display().to_string(),
+        what: e.to_string(),
+    })?;
+    let pem = std::fs::read(&path).map_err(|e| crate::pki::Error::BadPem {
+        path: path.display().to_string(),
+        what: e.to_string(),
+    })?;
+    let lists = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| crate::pki::Error::BadPem {
+            path: path.display().to_string(),
+            what: e.to_string(),
+        })?;
+    for der in lists {
+        let list =
+            RevocationList::from_der(&der, &trust).map_err(|source| crate::pki::Error::Crl {
+                path: path.clone(),
+                source,
+            })?;
+        if list.revoked(serial).is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A server's check of client certificates: issued by a CA of `trust` and not revoked by its list.
 /// A client whose CA has no list in `lists` is refused (rustls's default), as
 /// [`crate::signature::verify`] refuses its signatures.
@@ -960,5 +1034,51 @@ mod tests {
             ),
             "{server:?}"
         );
+    }
+
+    /// A list passed down with the campaigns is kept beside the identity only when the CA signed it
+    /// and it is newer; the node's pull server then finds the revoked serial (issue 13 item 3).
+    #[test]
+    fn a_list_from_the_parent_is_kept_only_when_newer_and_signed_by_the_ca() {
+        use crate::pki::{self, IssueOptions, RevokeOptions, RevokeTarget};
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, other) = (dir.path().join("ca"), dir.path().join("other"));
+        let org = bangfu_shared::org::OrgCode::parse("HB").unwrap();
+        pki::init(&ca, &org, "测试根证书", 30).unwrap();
+        pki::init(&other, &org, "冒充根证书", 30).unwrap();
+        let h01 = bangfu_shared::org::OrgCode::parse("H01").unwrap();
+        let id = dir.path().join("h01");
+        let issued = pki::issue(
+            &ca,
+            &h01,
+            "京山县",
+            &IssueOptions::for_days(vec![], 30),
+            &id,
+        )
+        .unwrap();
+        let first = std::fs::read_to_string(ca.join(pki::CRL)).unwrap();
+        assert_eq!(keep_in(&id, &first).unwrap(), [Offered::Added]);
+        assert!(!revoked_in(&id, &issued.serial).unwrap());
+        pki::revoke(
+            &ca,
+            &RevokeTarget::Serial(issued.serial.clone()),
+            &RevokeOptions::default(),
+        )
+        .unwrap();
+        let second = std::fs::read_to_string(ca.join(pki::CRL)).unwrap();
+        assert!(matches!(
+            keep_in(&id, &second).unwrap()[..],
+            [Offered::Replaced { .. }]
+        ));
+        assert!(revoked_in(&id, &issued.serial).unwrap());
+        // An older list does not roll it back; one another CA signed is refused.
+        assert!(matches!(
+            keep_in(&id, &first).unwrap()[..],
+            [Offered::NotNewer { .. }]
+        ));
+        assert!(revoked_in(&id, &issued.serial).unwrap());
+        let forged = std::fs::read_to_string(other.join(pki::CRL)).unwrap();
+        assert!(keep_in(&id, &forged).is_err());
+        assert!(revoked_in(&id, &issued.serial).unwrap());
     }
 }

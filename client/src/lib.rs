@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bangfu_shared::protocol::{
-    CampaignId, CampaignList, ContentHash, Problem, Receipt, ReceiptStatus, media, paths,
+    CampaignId, CampaignList, ContentHash, Problem, Receipt, ReceiptStatus, SIGNATURE_HEADER,
+    media, paths,
 };
 use reqwest::{StatusCode, header};
 
@@ -83,6 +84,8 @@ pub enum Error {
 pub struct Fetched {
     /// The body exactly as served: the same bytes, and so the same hash, as the child's push.
     pub body: Vec<u8>,
+    /// The child's detached JWS over `body` (the `bangfu-signature` header), if it sent one.
+    pub signature: Option<String>,
     /// The org of the server certificate; None when it names none.
     pub server_org: Option<bangfu_shared::org::OrgCode>,
 }
@@ -107,6 +110,10 @@ pub enum Outcome {
 pub struct Parent {
     http: reqwest::Client,
     base: String,
+    /// The key of this identity's certificate: every report posted is signed with it.
+    signer: std::sync::Arc<signature::Signer>,
+    /// The identity folder (ca.pem, cert.pem, key.pem; crl.pem as the parent passes it down).
+    tls_dir: PathBuf,
     /// The org the parent's server certificate named at the last answer: a node learns from it which
     /// org may pull from it (`bangfu-node serve --listen`).
     server_org: std::sync::Arc<std::sync::Mutex<Option<bangfu_shared::org::OrgCode>>>,
@@ -178,6 +185,10 @@ impl Parent {
             text(&cert_path, cert)?,
             text(&key_path, key)?,
         );
+        let signer = signature::Signer::from_pem(&cert, &key).map_err(|e| Error::Pem {
+            path: cert_path.clone(),
+            detail: format!("cannot sign reports with it: {e}"),
+        })?;
         let config =
             tls::client_config_pinned(&ca, &cert, &key, expected).map_err(|e| Error::Pem {
                 path: cert_path.clone(),
@@ -199,6 +210,8 @@ impl Parent {
         Ok(Parent {
             http,
             base,
+            signer: std::sync::Arc::new(signer),
+            tls_dir: tls_dir.to_path_buf(),
             server_org: Default::default(),
         })
     }
@@ -238,6 +251,11 @@ impl Parent {
         })?;
         let server_org = self.note_server(&response);
         let status = response.status();
+        let signature = response
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response.bytes().await.map_err(|e| Error::Unreachable {
             url: url.clone(),
             detail: chain(&e),
@@ -251,17 +269,45 @@ impl Parent {
         }
         Ok(Fetched {
             body: body.to_vec(),
+            signature,
             server_org,
         })
     }
 
-    /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these bytes).
+    /// The identity folder this client was made from.
+    pub fn tls_dir(&self) -> &Path {
+        &self.tls_dir
+    }
+
+    /// The org whose reports this client signs (its certificate's).
+    pub fn signer(&self) -> &signature::Signer {
+        &self.signer
+    }
+
+    /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these
+    /// bytes), signed now with this identity's key (a detached JWS in the `bangfu-signature`
+    /// header): the parent, and every level above it, verifies those exact bytes.
     pub async fn post_report(&self, body: &[u8]) -> Outcome {
+        let jws = match self.signer.sign(body, chrono::Utc::now()) {
+            Ok(jws) => jws,
+            Err(e) => {
+                return Outcome::Refused {
+                    status: 0,
+                    detail: format!("signing the report: {e}"),
+                };
+            }
+        };
+        self.post_signed(body, jws.as_str()).await
+    }
+
+    /// `POST /api/v1/reports` with `body` and the detached JWS `jws` made over it elsewhere.
+    pub async fn post_signed(&self, body: &[u8], jws: &str) -> Outcome {
         let url = format!("{}{}", self.base, paths::reports());
         let mut request = self
             .http
             .post(&url)
-            .header(header::CONTENT_TYPE, media::JSON);
+            .header(header::CONTENT_TYPE, media::JSON)
+            .header(SIGNATURE_HEADER, jws);
         // The report's trace continues at the parent (one trace from a county to the province).
         if let Some(tp) = telemetry::traceparent() {
             request = request.header(telemetry::TRACEPARENT, tp);
@@ -295,6 +341,18 @@ impl Parent {
         &self,
         etag: Option<&str>,
     ) -> Result<Option<(Vec<bangfu_shared::protocol::Campaign>, Option<String>)>, Error> {
+        Ok(self
+            .campaign_list(etag)
+            .await?
+            .map(|(list, tag)| (list.campaigns, tag)))
+    }
+
+    /// `GET /api/v1/campaigns` as the parent sent it, the CA's revocation list included;
+    /// conditional on `etag`: `None` when unchanged (304).
+    pub async fn campaign_list(
+        &self,
+        etag: Option<&str>,
+    ) -> Result<Option<(CampaignList, Option<String>)>, Error> {
         let url = format!("{}{}", self.base, paths::campaigns());
         let mut request = self.http.get(&url);
         if let Some(tag) = etag {
@@ -328,7 +386,7 @@ impl Parent {
             status: status.as_u16(),
             detail: format!("unreadable campaign list: {e}"),
         })?;
-        Ok(Some((list.campaigns, tag)))
+        Ok(Some((list, tag)))
     }
 }
 

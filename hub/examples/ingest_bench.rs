@@ -11,6 +11,8 @@
 //! (`--database-url postgres://…/fresh_db` for PostgreSQL; the database must exist and be empty).
 //! Run it through `bench/hub_ingest.sh`.
 
+use bangfu_client::signature::Signer;
+use bangfu_shared::protocol::SIGNATURE_HEADER;
 use bangfu_shared::synthetic::households;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -293,6 +295,14 @@ async fn main() {
         .enumerate()
         .map(|(i, o)| client(&root.path().join(format!("tls-{o}")), &ca, i))
         .collect();
+    // Each post is signed as a node signs it (a detached JWS over the exact body, in the
+    // `bangfu-signature` header): the hub verifies every one.
+    let signers: Vec<std::sync::Arc<Signer>> = orgs
+        .iter()
+        .map(|o| {
+            std::sync::Arc::new(Signer::from_dir(&root.path().join(format!("tls-{o}"))).unwrap())
+        })
+        .collect();
     eprintln!(
         "setup: {} orgs, {} households each, report body {} bytes, hub pid {hub_pid} ({}), {:.1} s",
         orgs.len(),
@@ -304,15 +314,17 @@ async fn main() {
 
     // Warm-up: one post per client (handshake and connection set up), version 1, not counted.
     let mut warm = tokio::task::JoinSet::new();
-    for (c, (pre, post)) in clients.iter().zip(&parts) {
+    for ((c, (pre, post)), signer) in clients.iter().zip(&parts).zip(&signers) {
         let (c, body, url) = (
             c.clone(),
             [pre.as_slice(), b"1", post.as_slice()].concat(),
             url.clone(),
         );
+        let jws = signer.sign(&body, chrono::Utc::now()).unwrap();
         warm.spawn(async move {
             c.post(url)
                 .header("content-type", "application/json")
+                .header(SIGNATURE_HEADER, jws.as_str())
                 .body(body)
                 .send()
                 .await
@@ -327,7 +339,7 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for (c, (pre, post)) in clients.into_iter().zip(parts) {
+    for ((c, (pre, post)), signer) in clients.into_iter().zip(parts).zip(signers) {
         let url = url.clone();
         tasks.spawn(async move {
             let mut lat = Vec::with_capacity(4096);
@@ -339,9 +351,11 @@ async fn main() {
                 body.extend_from_slice(version.to_string().as_bytes());
                 body.extend_from_slice(&post);
                 let t = Instant::now();
+                let jws = signer.sign(&body, chrono::Utc::now()).unwrap();
                 let res = c
                     .post(&url)
                     .header("content-type", "application/json")
+                    .header(SIGNATURE_HEADER, jws.as_str())
                     .body(body)
                     .send()
                     .await;

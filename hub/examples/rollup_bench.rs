@@ -72,6 +72,28 @@ async fn main() {
         province: None,
     };
     let orgs = counties(children);
+    // Signed as counties sign (a CA of the bench's own, one identity per county).
+    let pki = dir.path().join("pki");
+    bangfu_client::pki::init(&pki, &OrgCode::parse("HB").unwrap(), "测试根证书", 30).unwrap();
+    let revocations =
+        std::sync::Arc::new(bangfu_hub::api::admit::Revocations::new(Some(&pki), &pki).unwrap());
+    let verifier = || bangfu_hub::signed::Verifier::new(revocations.clone());
+    let mut signers = std::collections::BTreeMap::new();
+    for o in &orgs {
+        let out = dir.path().join(format!("id-{o}"));
+        bangfu_client::pki::issue(
+            &pki,
+            o,
+            "县",
+            &bangfu_client::pki::IssueOptions::for_days(vec![], 30),
+            &out,
+        )
+        .unwrap();
+        signers.insert(
+            o.clone(),
+            bangfu_client::signature::Signer::from_dir(&out).unwrap(),
+        );
+    }
     for o in &orgs {
         registry::add(
             &store,
@@ -121,11 +143,17 @@ async fn main() {
                 protected,
                 evaluate(&t, |i| values.value(i)),
             );
+            let body = serde_json::to_vec(&report).unwrap();
+            let jws = signers[o].sign(&body, chrono::Utc::now()).unwrap();
             intake::receive(
                 &store,
                 o,
-                &serde_json::to_vec(&report).unwrap(),
+                intake::Signed {
+                    body: &body,
+                    jws: Some(jws.as_str()),
+                },
                 chrono::Utc::now(),
+                &verifier(),
             )
             .await
             .unwrap();
@@ -145,6 +173,7 @@ async fn main() {
         "湖北省总工会",
         &CampaignId::parse("dangan-bench").unwrap(),
         &Default::default(),
+        &verifier(),
     )
     .await
     .unwrap();
@@ -158,6 +187,7 @@ async fn main() {
             "湖北省总工会",
             &CampaignId::parse("dangan-bench").unwrap(),
             &Default::default(),
+            &verifier(),
         )
         .await
         .unwrap();

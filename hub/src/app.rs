@@ -61,8 +61,18 @@ impl Hub {
             &self.config.name,
             id,
             &self.config.reconcile,
+            &self.verifier(),
         )
         .await
+    }
+
+    /// The signature checks with this hub's CA and revocation lists as they are now (refusing every
+    /// signature when they do not load).
+    pub fn verifier(&self) -> crate::signed::Verifier {
+        match crate::signed::revocations(&self.config) {
+            Ok(r) => crate::signed::Verifier::new(r),
+            Err(e) => crate::signed::Verifier::unavailable(e.to_string()),
+        }
     }
 
     pub async fn close(&self) {

@@ -18,28 +18,49 @@ use crate::campaigns;
 use crate::config::IntakeSettings;
 use crate::error::Error;
 use crate::registry;
+use crate::signed::Verifier;
 use crate::store::Store;
 use crate::store::ingest::{self, Stored};
 use crate::strict;
+
+/// A report as it arrives: its bytes and the sender's detached JWS over them.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub body: &'a [u8],
+    pub jws: Option<&'a str>,
+}
 
 /// Checks and stores a report posted by `peer`, received at `now`, with the default `[intake]`.
 pub async fn receive(
     store: &Store,
     peer: &OrgCode,
-    body: &[u8],
+    report: Signed<'_>,
     now: DateTime<Utc>,
+    verifier: &Verifier,
 ) -> Result<Receipt, Error> {
-    receive_with(store, peer, body, now, &IntakeSettings::default()).await
+    receive_with(
+        store,
+        peer,
+        report,
+        now,
+        &IntakeSettings::default(),
+        verifier,
+    )
+    .await
 }
 
-/// Checks and stores a report posted by `peer`, received at `now`, with this hub's `[intake]`.
+/// Checks and stores a report posted by `peer`, received at `now`, with this hub's `[intake]`: its
+/// signature must verify over exactly its bytes with a certificate of the CA naming `peer`, not
+/// revoked (`crate::signed`).
 pub async fn receive_with(
     store: &Store,
     peer: &OrgCode,
-    body: &[u8],
+    report: Signed<'_>,
     now: DateTime<Utc>,
     settings: &IntakeSettings,
+    verifier: &Verifier,
 ) -> Result<Receipt, Error> {
+    let body = report.body;
     // Read loosely only as far as who sent it and for which campaign; the strict intake below
     // reads the rest. serde_json's own message may quote the body, so only the position is kept.
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
@@ -78,7 +99,11 @@ pub async fn receive_with(
     // The template is parsed once per process, not per report (campaigns::template_of).
     let template = campaigns::template_of(&campaign)
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
+    let jws = report.jws;
     let report = strict::check(&template, peer, &value, body.len())?;
+    // The sender's own signature over these bytes; embedded county reports are verified where they
+    // are counted (the rollup), so one bad county does not refuse its siblings.
+    let signed = verifier.verify(body, jws, peer, now)?;
     let hash = ContentHash::of(body);
 
     let version = report.version;
@@ -91,7 +116,7 @@ pub async fn receive_with(
         on_time,
     };
     if let Some((stored, on_time)) =
-        stored_hash(store, peer, campaign_id.as_str(), report.version).await?
+        stored_hash(store, peer, campaign_id.as_str(), report.version, verifier).await?
     {
         return if stored == hash.as_str() {
             Ok(receipt(ReceiptStatus::Duplicate, on_time))
@@ -125,6 +150,8 @@ pub async fn receive_with(
         body: text.to_string(),
         received_at: now.to_rfc3339(),
         on_time,
+        jws: jws.map(str::to_string),
+        signer: Some(signed.serial),
     };
     match ingest::store(store, row).await? {
         Stored::Inserted => {
@@ -140,14 +167,19 @@ pub async fn receive_with(
     }
 }
 
+/// The hash of `org`'s stored `version`, if one is stored that still counts. A version received
+/// under a certificate revoked since (a thief's, with the key compromised by then) does not block
+/// the real child: it is deleted here, so the re-issued child's version of that number is stored
+/// without a conflict.
 async fn stored_hash(
     store: &Store,
     org: &OrgCode,
     campaign: &str,
     version: Version,
+    verifier: &Verifier,
 ) -> Result<Option<(String, bool)>, Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT hash, on_time FROM reports WHERE org = $1 AND campaign = $2 AND version = $3",
+    let row: Option<(String, i64, Option<String>, String)> = sqlx::query_as(
+        "SELECT hash, on_time, signer, received_at FROM reports WHERE org = $1 AND campaign = $2 AND version = $3",
     )
     .bind(org.as_str().to_string())
     .bind(campaign.to_string())
@@ -155,7 +187,24 @@ async fn stored_hash(
     .fetch_optional(&store.pool)
     .await
     .map_err(crate::store::Error::from)?;
-    Ok(row.map(|(h, t)| (h, t != 0)))
+    let Some((hash, on_time, signer, received_at)) = row else {
+        return Ok(None);
+    };
+    let received = DateTime::parse_from_rfc3339(&received_at)
+        .map_err(|e| crate::store::Error::Corrupt(format!("received_at `{received_at}`: {e}")))?
+        .with_timezone(&Utc);
+    if signer.is_some() && !verifier.counts(signer.as_deref(), received) {
+        tracing::warn!(%org, campaign, %version, "a stored version signed by a revoked certificate is replaced");
+        sqlx::query("DELETE FROM reports WHERE org = $1 AND campaign = $2 AND version = $3")
+            .bind(org.as_str().to_string())
+            .bind(campaign.to_string())
+            .bind(version.to_db())
+            .execute(&store.pool)
+            .await
+            .map_err(crate::store::Error::from)?;
+        return Ok(None);
+    }
+    Ok(Some((hash, on_time != 0)))
 }
 
 /// What every report must be, from a node or a hub: of the campaign's template, with its cells and at
@@ -234,8 +283,8 @@ fn check_hub(
 ) -> Result<(), Error> {
     check_shape_and_rules(campaign, t, report)?;
     let mut seen = std::collections::BTreeSet::new();
-    for (i, raw) in report.children.iter().enumerate() {
-        let child: Report = serde_json::from_value(raw.clone()).map_err(|e| {
+    for (i, envelope) in report.children.iter().enumerate() {
+        let child: Report = envelope.read().map_err(|e| {
             Error::Unprocessable(format!("embedded report {} is not a report: {e}", i + 1))
         })?;
         if child.campaign.as_ref() != Some(&campaign.id) {

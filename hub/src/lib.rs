@@ -42,6 +42,7 @@ pub mod registry;
 pub mod reminders;
 pub mod review;
 pub mod rollup;
+pub mod signed;
 pub mod startup;
 pub mod status;
 pub mod store;

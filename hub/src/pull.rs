@@ -175,12 +175,24 @@ pub async fn pull(hub: &Hub, org: &OrgCode, campaign: &CampaignId) -> Result<Pul
             });
         }
     }
-    let receipt = intake::receive_with(store, org, &fetched.body, hub.now(), &hub.config.intake)
-        .await
+    // A pulled report is signed by the child as a pushed one is (the pull answer's header).
+    let verifier = crate::signed::revocations(&hub.config)
+        .map(crate::signed::Verifier::new)
         .map_err(|source| Error::Refused {
             org: org.clone(),
             source,
         })?;
+    let report = intake::Signed {
+        body: &fetched.body,
+        jws: fetched.signature.as_deref(),
+    };
+    let receipt =
+        intake::receive_with(store, org, report, hub.now(), &hub.config.intake, &verifier)
+            .await
+            .map_err(|source| Error::Refused {
+                org: org.clone(),
+                source,
+            })?;
     tracing::info!(org = %org, campaign = %campaign, version = %receipt.version, status = %receipt.status, "report pulled");
     Ok(Pulled { receipt })
 }

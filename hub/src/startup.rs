@@ -166,12 +166,15 @@ impl Server {
             }
             None => None,
         };
+        let revocations = Arc::new(revocations);
+        // The rollup and the report upward verify with the same lists and chain cache.
+        crate::signed::register(config.tls.clone(), revocations.clone());
         Ok(Server {
             hub,
             listener,
             address,
             tls: Arc::new(tls),
-            revocations: Arc::new(revocations),
+            revocations,
             dashboard,
             parent,
             sync_interval: options.sync_interval,

@@ -353,6 +353,7 @@ mod tests {
             &config.name,
             &CampaignId::parse("sn").unwrap(),
             &config.reconcile,
+            &hub.verifier(),
         )
         .await
         .unwrap();

@@ -37,10 +37,39 @@ pub struct TestHub {
 impl TestHub {
     /// A hub `org` at `level` with `children` (code, name) registered, serving on a free port.
     pub async fn start(org: &str, level: HubLevel, children: &[(&str, &str)]) -> TestHub {
+        TestHub::start_in(None, true, org, level, children).await
+    }
+
+    /// A hub of the same federation as `parent` (its CA), as a prefecture under a province is:
+    /// with the CA's folder as `--pki` when `holds_ca`, else with no revocation list until its
+    /// parent passes one down with the campaigns.
+    pub async fn start_under(
+        parent: &TestHub,
+        holds_ca: bool,
+        org: &str,
+        level: HubLevel,
+        children: &[(&str, &str)],
+    ) -> TestHub {
+        TestHub::start_in(Some(&parent.pki), holds_ca, org, level, children).await
+    }
+
+    async fn start_in(
+        ca: Option<&Path>,
+        holds_ca: bool,
+        org: &str,
+        level: HubLevel,
+        children: &[(&str, &str)],
+    ) -> TestHub {
         let dir = tempfile::tempdir().expect("a temp dir");
         let org = OrgCode::parse(org).expect("an org code");
-        let pki = dir.path().join("pki");
-        pki::init(&pki, &org, "测试根证书", 30).expect("a CA");
+        let pki = match ca {
+            Some(ca) => ca.to_path_buf(),
+            None => {
+                let pki = dir.path().join("pki");
+                pki::init(&pki, &org, "测试根证书", 30).expect("a CA");
+                pki
+            }
+        };
         let tls = issue(&pki, &org, &["127.0.0.1"], &dir.path().join("tls"));
         let data = dir.path().join("hub");
         HubConfig {
@@ -48,7 +77,7 @@ impl TestHub {
             name: "测试总工会".into(),
             level,
             tls,
-            pki: Some(pki.clone()),
+            pki: holds_ca.then(|| pki.clone()),
             parent: None,
             parent_org: None,
             database_url: None,

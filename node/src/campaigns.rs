@@ -352,10 +352,18 @@ pub async fn sync(
         .fetch_optional(archive.pool())
         .await
         .map_err(|e| during("reading the campaigns ETag")(e.into()))?;
-    let answer = parent.campaigns(etag.as_deref()).await?;
-    let Some((specs, tag)) = answer else {
+    let answer = parent.campaign_list(etag.as_deref()).await?;
+    let Some((list, tag)) = answer else {
         return Ok(None);
     };
+    // The CA's revocation list comes down with the campaigns; kept beside the identity (only under
+    // the CA's signature, only when newer), so the pull server refuses revoked certificates.
+    if let Some(pem) = &list.crl
+        && let Err(e) = bangfu_client::crl::keep_in(parent.tls_dir(), pem)
+    {
+        tracing::warn!(error = %e, "the parent's revocation list is refused");
+    }
+    let specs = list.campaigns;
     let synced = upsert_from_parent(archive, org, &specs)
         .await
         .map_err(during("storing the parent's campaigns"))?;

@@ -37,15 +37,24 @@ pub async fn latest_body(
 #[derive(Clone)]
 struct Served {
     archive: Archive,
+    /// The identity folder: its crl.pem (the CA's list, passed down with the campaigns) is checked
+    /// on every request, so a certificate revoked after its connection opened is refused too.
+    tls_dir: std::path::PathBuf,
     org: OrgCode,
     /// The only org that may pull; None refuses everyone.
     parent: Option<OrgCode>,
 }
 
 /// The pull API: one route, behind the parent-only check.
-pub fn router(archive: Archive, org: OrgCode, parent: Option<OrgCode>) -> Router {
+pub fn router(
+    archive: Archive,
+    tls_dir: std::path::PathBuf,
+    org: OrgCode,
+    parent: Option<OrgCode>,
+) -> Router {
     let state = Served {
         archive,
+        tls_dir,
         org,
         parent,
     };
@@ -89,7 +98,17 @@ async fn only_the_parent(
         .org
         .as_ref()
         .map_or_else(|| "?".to_string(), ToString::to_string);
+    let revoked = bangfu_client::crl::revoked_in(&s.tls_dir, &peer.serial);
     let refusal = match (&peer.org, parent) {
+        _ if !matches!(revoked, Ok(false)) => match revoked {
+            Err(e) => format!(
+                "the revocation list cannot be read, so no pull is answered: {e} / 吊销列表无法读取"
+            ),
+            _ => format!(
+                "certificate {} of {who} is revoked / 证书已吊销",
+                peer.serial
+            ),
+        },
         (Some(p), Some(expected)) if p == expected => return next.run(req).await,
         (_, None) => format!(
             "{} does not know its parent's org: its code is no county's, so `connect --parent-org` must name it / 未设置上级单位，暂不接受拉取",
@@ -107,10 +126,30 @@ async fn only_the_parent(
 async fn report(State(s): State<Served>, UrlPath(id): UrlPath<String>) -> Response {
     match latest_body(&s.archive, &id).await {
         Ok(Some((version, body))) => {
+            // Signed now, as a push is: the parent verifies these exact bytes.
+            let signed = bangfu_client::signature::Signer::from_dir(&s.tls_dir)
+                .and_then(|signer| signer.sign(body.as_bytes(), chrono::Utc::now()));
+            let jws = match signed {
+                Ok(jws) => jws,
+                Err(e) => {
+                    tracing::error!(error = %e, "signing the pulled report failed");
+                    return problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the node could not sign its report".into(),
+                    );
+                }
+            };
             tracing::info!(campaign = %id, version, "report pulled by the parent");
+            let jws = HeaderValue::from_str(jws.as_str()).expect("a JWS is ASCII");
             (
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, HeaderValue::from_static(media::JSON))],
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(media::JSON)),
+                    (
+                        header::HeaderName::from_static(bangfu_shared::protocol::SIGNATURE_HEADER),
+                        jws,
+                    ),
+                ],
                 body,
             )
                 .into_response()
@@ -163,7 +202,7 @@ pub async fn serve(
     bangfu_client::server::serve(
         listener,
         Arc::new(config),
-        router(archive, org, parent),
+        router(archive, tls_dir.to_path_buf(), org, parent),
         on_refused,
     )
     .await?;

@@ -118,11 +118,11 @@ pub struct Report {
     /// Rules not checked yet because some of their cells are not filled in.
     #[serde(default)]
     pub pending_rules: Vec<PendingRule>,
-    /// In a hub's report to its own parent: the reports it holds from its children, each as
-    /// received (the same JSON content), so the parent can re-check them and drill down. Absent (and so unchanged on the
-    /// wire) in a node's report.
+    /// In a hub's report to its own parent: the county reports it holds from its children, each
+    /// the exact bytes the county signed with its signature, so the parent can verify and re-check
+    /// them and drill down. Absent (and so unchanged on the wire) in a node's report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub children: Vec<serde_json::Value>,
+    pub children: Vec<crate::protocol::Envelope>,
     /// In a hub's report to its own parent: the review this hub gave each embedded child's report
     /// (by org), so the parent sees what was accepted below it. Absent in a node's report.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -1,5 +1,5 @@
 //! `GET /api/v1/campaigns`: the campaigns this hub holds, for its registered children to take down
-//! (and the hub's own tools); with an ETag, so an unchanged list costs a 304. Any other certificate
+//! (and the hub's own tools), with the CA's revocation list; with an ETag, so an unchanged list costs a 304. Any other certificate
 //! of the CA (another prefecture's county, an unregistered code) is refused.
 
 use axum::extract::State;
@@ -26,7 +26,14 @@ pub async fn get(
         )));
     }
     let campaigns = crate::campaigns::list(&state.hub.store).await?;
-    let body = serde_json::to_string(&CampaignList { campaigns }).expect("campaigns serialise");
+    // The CA's revocation list travels down with the campaigns, signed by the CA (a hub in the
+    // middle can withhold it, not forge it). A list that cannot be read is not sent.
+    let crl = state.revocations.current().ok().and_then(|lists| {
+        let pem: String = lists.iter().map(|l| l.to_pem()).collect();
+        (!pem.is_empty()).then_some(pem)
+    });
+    let body =
+        serde_json::to_string(&CampaignList { campaigns, crl }).expect("campaigns serialise");
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
     let etag_value = HeaderValue::from_str(&etag).expect("hex is a header value");
     if headers

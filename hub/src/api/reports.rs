@@ -1,22 +1,26 @@
 //! `POST /api/v1/reports`: a child's report, checked and stored by the intake; 201 with a receipt
-//! for a new version, 200 for one already held (a resend), a problem document otherwise.
+//! for a new version, 200 for one already held (a resend), a problem document otherwise. The
+//! sender's detached JWS over the body comes in the `bangfu-signature` header.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bangfu_shared::protocol::ReceiptStatus;
+use bangfu_shared::protocol::{ReceiptStatus, SIGNATURE_HEADER};
 
 use super::ApiState;
 use super::extract::PeerOrg;
 use crate::error::Error;
 use crate::intake;
+use crate::signed::Verifier;
 
 pub async fn post(
     State(state): State<ApiState>,
     PeerOrg(org): PeerOrg,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
     let body = body.map_err(|e| match e {
@@ -25,12 +29,20 @@ pub async fn post(
         BytesRejection::FailedToBufferBody(_) => Error::BodyLost(e.body_text()),
         _ => Error::BadRequest(e.body_text()),
     })?;
+    let jws = headers
+        .get(SIGNATURE_HEADER)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::BadRequest("the signature header is not ASCII".into()))
+        })
+        .transpose()?;
     let receipt = intake::receive_with(
         &state.hub.store,
         &org,
-        &body,
+        intake::Signed { body: &body, jws },
         state.hub.now(),
         &state.hub.config.intake,
+        &Verifier::new(state.revocations.clone()),
     )
     .await?;
     let status = if receipt.status == ReceiptStatus::Accepted {

@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bangfu_client::{Outcome, Parent, telemetry};
-use bangfu_shared::protocol::{CampaignId, ContentHash, OutboxState, Version};
+use std::collections::BTreeMap;
+
+use bangfu_shared::org::OrgCode;
+use bangfu_shared::protocol::intake::{Fault, HeldBack};
+use bangfu_shared::protocol::{CampaignId, ContentHash, Envelope, OutboxState, Version};
 use bangfu_shared::report::{Cell, Report};
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
@@ -97,19 +101,25 @@ pub const ORIGIN: &str = "parent";
 /// and applies changes to those already held (a moved due or end date flows down). Returns the new
 /// ETag, or the old one when unchanged, and how many campaigns were new or changed.
 pub async fn sync_campaigns(
-    store: &Store,
+    hub: &Hub,
     parent: &Parent,
     etag: Option<String>,
 ) -> Result<(Option<String>, usize), Error> {
+    let store = &hub.store;
     let Some((list, tag)) = parent
-        .campaigns(etag.as_deref())
+        .campaign_list(etag.as_deref())
         .await
         .map_err(Error::Campaigns)?
     else {
         return Ok((etag, 0));
     };
+    // The CA's revocation list first, so a revoked child is refused from this sync on. It is
+    // kept only under the CA's signature and only when newer than the one held.
+    if let Some(pem) = &list.crl {
+        keep_crl(hub, pem);
+    }
     let mut added = 0;
-    for campaign in list {
+    for campaign in list.campaigns {
         match changes::store_from_parent(store, &campaign, ORIGIN)
             .await
             .map_err(|source| Error::StoreCampaign {
@@ -130,6 +140,29 @@ pub async fn sync_campaigns(
     Ok((tag, added))
 }
 
+/// Keeps each list in `pem` (the parent's `crl`) that is signed by this hub's CA and newer than its
+/// own; a list that is not is logged and ignored (a parent may withhold a list, not forge one).
+fn keep_crl(hub: &Hub, pem: &str) {
+    let revocations = match crate::signed::revocations(&hub.config) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot keep the parent's revocation list");
+            return;
+        }
+    };
+    for block in pem.split_inclusive("-----END X509 CRL-----") {
+        if !block.contains("-----BEGIN") {
+            continue;
+        }
+        match revocations.offer(block.trim_start()) {
+            Ok(offered) => tracing::debug!(?offered, "revocation list from the parent"),
+            Err(e) => {
+                tracing::warn!(error = %e, "a revocation list from the parent is refused")
+            }
+        }
+    }
+}
+
 /// This hub's report on `campaign`: its rollup's cells, with its children's latest reports embedded
 /// exactly as received, numbered with the stored rollup version it was made from (so the parent's
 /// `sources` name the same version this hub's `bangfu-hub rollup --version` prints). None while no
@@ -143,15 +176,9 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
     // would make cells that are not the sum of the embedded reports, which the parent flags. Read
     // both again until they agree on every child's version. The children first, so that an empty
     // rollup is not stored as a version for nothing.
+    let verifier = hub.verifier();
     let (r, children, held_back) = loop {
-        let mut children = latest_bodies(store, campaign.id.as_str()).await?;
-        let held_back = crate::containment::screen(
-            &t,
-            children
-                .iter()
-                .filter_map(|c| Some((c["org"].as_str()?, c))),
-        );
-        children.retain(|c| !c["org"].as_str().is_some_and(|o| held_back.contains_key(o)));
+        let (children, held_back) = forwardable(store, &t, campaign, &verifier).await?;
         if children.is_empty() {
             return Ok(None);
         }
@@ -166,11 +193,8 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
     let mut reviews = crate::review::marks(store, &campaign.id)
         .await
         .map_err(crate::error::Error::from)?;
-    reviews.retain(|org, _| {
-        children
-            .iter()
-            .any(|c| c["org"].as_str() == Some(org.as_str()))
-    });
+    reviews.retain(|org, _| children.iter().any(|c| c.org.as_str() == org.as_str()));
+    let children = children.into_iter().map(|c| c.envelope).collect();
     let mut cells = std::collections::BTreeMap::new();
     for (code, cell) in r.cells {
         let c = match cell {
@@ -202,44 +226,75 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
     }))
 }
 
-/// Whether a rollup was made of exactly the child reports `embedded` (each child at the same version).
-fn same_versions(r: &rollup::Rollup, embedded: &[serde_json::Value]) -> bool {
-    let mut rolled: Vec<(String, Option<Version>)> = r
-        .children
-        .iter()
-        .map(|c| (c.org.as_str().to_string(), Some(c.version)))
-        .collect();
-    let mut bodies: Vec<(String, Option<Version>)> = embedded
+/// A county report this hub forwards: its exact bytes and signature, as received.
+struct Forwarded {
+    org: OrgCode,
+    version: Version,
+    envelope: Envelope,
+}
+
+/// Each registered child's counted report on `campaign` that can be forwarded, byte for byte with
+/// its signature, and the children held back with why: a report the strict intake above would
+/// refuse, or one without a signature (stored before signatures).
+async fn forwardable(
+    store: &Store,
+    t: &bangfu_shared::template::Template,
+    campaign: &Campaign,
+    verifier: &crate::signed::Verifier,
+) -> Result<(Vec<Forwarded>, BTreeMap<String, HeldBack>), Error> {
+    let counted = rollup::counted(store, campaign.id.as_str(), verifier).await?;
+    let values: Vec<(String, serde_json::Value)> = counted
         .iter()
         .map(|c| {
             (
-                c["org"].as_str().unwrap_or_default().to_string(),
-                serde_json::from_value(c["version"].clone()).ok(),
+                c.org.as_str().to_string(),
+                serde_json::from_str(&c.body).unwrap_or(serde_json::Value::Null),
             )
         })
+        .collect();
+    let mut held_back = crate::containment::screen(t, values.iter().map(|(o, v)| (o.as_str(), v)));
+    let mut out = vec![];
+    for c in counted {
+        if held_back.contains_key(c.org.as_str()) {
+            continue;
+        }
+        let Some(jws) = c.jws else {
+            tracing::warn!(org = %c.org, "a child's report stored before signatures cannot be forwarded; held back");
+            held_back.insert(
+                c.org.as_str().to_string(),
+                HeldBack {
+                    fault: Fault::BadSignature,
+                    path: "$".into(),
+                },
+            );
+            continue;
+        };
+        out.push(Forwarded {
+            org: c.org,
+            version: c.version,
+            envelope: Envelope {
+                report: c.body,
+                jws,
+            },
+        });
+    }
+    Ok((out, held_back))
+}
+
+/// Whether a rollup was made of exactly the child reports `embedded` (each child at the same version).
+fn same_versions(r: &rollup::Rollup, embedded: &[Forwarded]) -> bool {
+    let mut rolled: Vec<(&str, Version)> = r
+        .children
+        .iter()
+        .map(|c| (c.org.as_str(), c.version))
+        .collect();
+    let mut bodies: Vec<(&str, Version)> = embedded
+        .iter()
+        .map(|c| (c.org.as_str(), c.version))
         .collect();
     rolled.sort();
     bodies.sort();
     rolled == bodies
-}
-
-/// The latest stored report of each registered child on `campaign`, as the JSON it was received as.
-async fn latest_bodies(store: &Store, campaign: &str) -> Result<Vec<serde_json::Value>, Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT r.org, r.body FROM reports r JOIN orgs o ON o.code = r.org
-         WHERE r.campaign = $1 AND r.version = (SELECT MAX(x.version) FROM reports x WHERE x.org = r.org AND x.campaign = r.campaign)
-         ORDER BY r.org",
-    )
-    .bind(campaign.to_string())
-    .fetch_all(&store.pool)
-    .await
-    .map_err(store::Error::from)?;
-    rows.into_iter()
-        .map(|(org, body)| {
-            serde_json::from_str(&body)
-                .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")).into())
-        })
-        .collect()
 }
 
 /// The report without its version, for "did the content change?".
@@ -436,7 +491,7 @@ async fn pass(
     dirty: &mut bool,
 ) -> Duration {
     if tokio::time::Instant::now() >= *next_sync {
-        match sync_campaigns(&hub.store, parent, etag.clone()).await {
+        match sync_campaigns(hub, parent, etag.clone()).await {
             Ok((tag, added)) => {
                 *etag = tag;
                 *dirty |= added > 0;
@@ -495,10 +550,17 @@ mod tests {
 
     #[test]
     fn a_rollup_made_before_a_childs_newer_version_arrived_is_not_sent_with_it() {
-        let embedded = |children: &[(&str, u32)]| -> Vec<serde_json::Value> {
+        let embedded = |children: &[(&str, u32)]| -> Vec<Forwarded> {
             children
                 .iter()
-                .map(|(o, v)| serde_json::json!({"org": o, "version": v}))
+                .map(|(o, v)| Forwarded {
+                    org: OrgCode::parse(o).unwrap(),
+                    version: Version::new(*v),
+                    envelope: Envelope {
+                        report: String::new(),
+                        jws: String::new(),
+                    },
+                })
                 .collect()
         };
         let rolled = rollup_of(&[("H01", 1), ("H02", 3)]);

@@ -22,7 +22,9 @@ use crate::campaigns;
 use crate::error::Error;
 use crate::registry;
 use crate::review;
+use crate::signed::Verifier;
 use crate::store::{self, Store};
+use bangfu_shared::org::Level;
 
 /// A rollup cell: exact, a range (`upper` null when nothing bounds it), or, in a child's report as
 /// received, withheld.
@@ -70,9 +72,17 @@ pub struct Issue {
 pub struct Source {
     pub org: OrgCode,
     pub version: Version,
-    /// The SHA-256 of the report's bytes as received (the intake's hash).
+    /// The SHA-256 of the exact signed bytes of the report (the intake's hash; for a county
+    /// report embedded in a hub child's, the hash of the text its county signed).
     pub hash: ContentHash,
+    /// For a county report counted through a hub child: that hub. Absent for a direct child.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<OrgCode>,
 }
+
+/// The finding's rule id for a county report whose signature does not verify (or whose
+/// certificate is revoked): not counted.
+pub const BAD_SIGNATURE: &str = "bad_signature";
 
 /// A cell's `(lower, upper, exact)` in the cell's scale (`upper` None: unbounded).
 pub type Bounds = (Decimal, Option<Decimal>, bool);
@@ -100,12 +110,17 @@ pub struct Rollup {
 
 struct Latest {
     report: Report,
+    /// The exact bytes received and the sender's signature over them (None: stored before 0008).
+    body: String,
+    jws: Option<String>,
+    received_at: chrono::DateTime<chrono::Utc>,
     hash: ContentHash,
     on_time_ever: bool,
     /// Versions in the order they arrived.
     arrivals: Vec<(String, Version)>,
-    /// Every stored version, for the versions of grandchildren it embedded before.
-    all: Vec<Report>,
+    /// Every stored version that counts, for the versions of grandchildren it embedded before,
+    /// with when it was received.
+    all: Vec<(Report, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// The rollup of campaign `id` for the hub `org`/`name`, stored as a new version when it differs
@@ -116,8 +131,9 @@ pub async fn rollup_with(
     name: &str,
     id: &CampaignId,
     settings: &reconcile::Settings,
+    verifier: &Verifier,
 ) -> Result<Rollup, Error> {
-    let mut r = compute(store, org, name, id, settings).await?;
+    let mut r = compute(store, org, name, id, settings, verifier).await?;
     // Before the version is recorded: the review states are part of what this level says about its
     // children (and go up in its report), so a new decision is a new rollup version, printed by
     // `rollup --version` as it was.
@@ -172,16 +188,43 @@ async fn reviews_below(
     Ok(report.reviews)
 }
 
-/// Each org's latest stored report on `campaign`, with every version kept.
-async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error> {
-    let rows: Vec<(String, i64, String, i64, String, String)> =
-        sqlx::query_as("SELECT org, version, body, on_time, hash, received_at FROM reports WHERE campaign = $1 ORDER BY org, version")
+/// The orgs with stored reports on `campaign` none of which counts any more (each signed by a
+/// certificate revoked since), and each other org's counted report: its latest version that still
+/// counts ([`Verifier::counts`]), with every counting version kept. A version received under a
+/// revoked certificate neither counts nor makes the real child's later versions look older.
+async fn load(
+    store: &Store,
+    id: &str,
+    verifier: &Verifier,
+) -> Result<(BTreeMap<String, Latest>, Vec<String>), Error> {
+    type Row = (
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT org, version, body, on_time, hash, received_at, jws, signer FROM reports WHERE campaign = $1 ORDER BY org, version")
             .bind(id.to_string())
             .fetch_all(&store.pool)
             .await
             .map_err(store::Error::from)?;
     let mut latest: BTreeMap<String, Latest> = BTreeMap::new();
-    for (o, version, body, on_time, hash, received_at) in rows {
+    let mut revoked: Vec<String> = vec![];
+    for (o, version, body, on_time, hash, received_at, jws, signer) in rows {
+        let at = chrono::DateTime::parse_from_rfc3339(&received_at)
+            .map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?
+            .with_timezone(&chrono::Utc);
+        if !verifier.counts(signer.as_deref(), at) {
+            if !revoked.contains(&o) {
+                revoked.push(o);
+            }
+            continue;
+        }
         let report: Report = serde_json::from_str(&body)
             .map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?;
         let corrupt = |e: bangfu_shared::protocol::IdError| {
@@ -194,11 +237,14 @@ async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error
             None => (on_time != 0, vec![], vec![]),
         };
         arrivals.push((received_at, version));
-        all.push(report.clone());
+        all.push((report.clone(), at));
         latest.insert(
             o,
             Latest {
                 report,
+                body,
+                jws,
+                received_at: at,
                 hash,
                 on_time_ever: ever,
                 arrivals,
@@ -206,21 +252,100 @@ async fn load(store: &Store, id: &str) -> Result<BTreeMap<String, Latest>, Error
             },
         );
     }
+    revoked.retain(|o| !latest.contains_key(o));
     for l in latest.values_mut() {
         // RFC 3339 in UTC from one writer: parsing orders it, whatever the fraction's digits.
         l.arrivals
             .sort_by_key(|(at, v)| (chrono::DateTime::parse_from_rfc3339(at).ok(), *v));
     }
-    Ok(latest)
+    Ok((latest, revoked))
 }
 
-/// The embedded reports of a hub child's report (none for a node's). Unreadable ones were refused
-/// at intake, so they are skipped here.
+/// The embedded reports of a hub child's report (none for a node's), unverified: for the findings
+/// about what a hub forwarded (`wrong_parent`, `two_parents`, older versions). Unreadable ones were
+/// refused at intake, so they are skipped here.
 fn embedded(r: &Report) -> Vec<Report> {
-    r.children
-        .iter()
-        .filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok())
-        .collect()
+    r.children.iter().filter_map(|e| e.read().ok()).collect()
+}
+
+/// The county reports of hub child `hub`'s counted report `l` that this level counts: readable, a
+/// county of `hub`'s own, and signed by that county with a certificate of the CA not revoked by
+/// the time this hub first received the signature. Each other one is a finding (`bad_signature`;
+/// a county not `hub`'s is `wrong_parent`, found on all embedded reports).
+fn verified_below(
+    hub: &OrgCode,
+    l: &Latest,
+    verifier: &Verifier,
+    issues: &mut Vec<Issue>,
+) -> Vec<(Report, ContentHash)> {
+    // When this hub first held each signature: a later version of the hub's report forwarding the
+    // same county version does not make it younger (a revocation since that time leaves it standing).
+    let mut first_seen: BTreeMap<&str, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+    for (r, at) in &l.all {
+        for e in &r.children {
+            let seen = first_seen.entry(e.jws.as_str()).or_insert(*at);
+            *seen = (*seen).min(*at);
+        }
+    }
+    let mut out = vec![];
+    for e in &l.report.children {
+        let Ok(c) = e.read() else { continue };
+        if !(c.org.level() == bangfu_shared::org::Level::County
+            && c.org.as_str().starts_with(hub.as_str()))
+        {
+            continue;
+        }
+        let at = first_seen
+            .get(e.jws.as_str())
+            .copied()
+            .unwrap_or(l.received_at);
+        match verifier.verify(e.report.as_bytes(), Some(&e.jws), &c.org, at) {
+            Ok(_) => out.push((c, e.hash())),
+            Err(why) => {
+                tracing::warn!(org = %c.org, via = %hub, error = %why, "an embedded county report does not verify; not counted");
+                issues.push(Issue {
+                    org: c.org.clone(),
+                    rule: BAD_SIGNATURE.into(),
+                    detail: format!("not counted / 签名无效，未计入: {why}"),
+                    cells: vec![],
+                    via: Some(hub.clone()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A stored version's signature, if it has one, for forwarding it upward byte for byte.
+pub struct Counted {
+    pub org: OrgCode,
+    pub version: Version,
+    /// The exact bytes received.
+    pub body: String,
+    pub jws: Option<String>,
+}
+
+/// Each registered child's counted report on `campaign` (its latest version that still counts),
+/// by org, as received: what this hub forwards upward.
+pub async fn counted(
+    store: &Store,
+    campaign: &str,
+    verifier: &Verifier,
+) -> Result<Vec<Counted>, Error> {
+    let orgs = registry::list(store).await?;
+    let (mut latest, _) = load(store, campaign, verifier).await?;
+    Ok(orgs
+        .into_iter()
+        .filter_map(|o| {
+            let l = latest.remove(o.code.as_str())?;
+            Some(Counted {
+                org: o.code,
+                version: l.report.version,
+                body: l.body,
+                jws: l.jws,
+            })
+        })
+        .collect())
 }
 
 /// The rollup as computed now (version 0 until stored).
@@ -230,6 +355,7 @@ async fn compute(
     name: &str,
     id: &CampaignId,
     settings: &reconcile::Settings,
+    verifier: &Verifier,
 ) -> Result<Rollup, Error> {
     let campaign = campaigns::get(store, id.as_str())
         .await?
@@ -238,9 +364,20 @@ async fn compute(
         .template()
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let orgs = registry::list(store).await?;
-    let latest = load(store, id.as_str()).await?;
-    let held = crate::containment::held_back(store, &t, id.as_str()).await?;
-    let previous = previous_reports(store, &campaign).await?;
+    let (latest, revoked) = load(store, id.as_str(), verifier).await?;
+    // Counties' counted reports that cannot be forwarded (the strict intake's screen).
+    let county_bodies: Vec<(String, serde_json::Value)> = latest
+        .iter()
+        .filter(|(o, _)| OrgCode::parse(o).is_ok_and(|o| o.level() == Level::County))
+        .map(|(o, l)| {
+            (
+                o.clone(),
+                serde_json::from_str(&l.body).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    let held = crate::containment::screen(&t, county_bodies.iter().map(|(o, b)| (o.as_str(), b)));
+    let previous = previous_reports(store, &campaign, verifier).await?;
 
     let mut completeness = Completeness {
         expected: orgs.len(),
@@ -256,6 +393,15 @@ async fn compute(
     let mut forwarded = vec![];
     for o in &orgs {
         let Some(l) = latest.get(o.code.as_str()) else {
+            if revoked.iter().any(|r| r == o.code.as_str()) {
+                issues.push(Issue {
+                    org: o.code.clone(),
+                    rule: BAD_SIGNATURE.into(),
+                    detail: "every version was signed by a certificate revoked since; not counted / 证书已吊销，未计入".into(),
+                    cells: vec![],
+                    via: None,
+                });
+            }
             completeness.missing.push(o.code.clone());
             continue;
         };
@@ -279,6 +425,7 @@ async fn compute(
             org: o.code.clone(),
             version: r.version,
             hash: l.hash.clone(),
+            via: None,
         });
         // Each child's audit once: for the sum and for re-running its rules.
         let b = bounds(&t, r);
@@ -288,13 +435,32 @@ async fn compute(
             None,
         ));
         issues.extend(findings(&t, r, &b, None, previous.as_ref(), settings));
-        each.push(b);
+        if o.code.level() != Level::Prefecture {
+            each.push(b);
+            children.push(as_child(id, &o.name, r, None));
+            continue;
+        }
+        // A hub child: what counts is the county reports below it that verify, not its claim.
         let inner = embedded(r);
-        if !r.children.is_empty() {
-            let refs: Vec<&Report> = inner.iter().collect();
-            issues.extend(reconcile::hub_sum(&t, r, &refs));
-            issues.extend(reconcile::wrong_parents(&o.code, &refs));
-            for c in &inner {
+        let verified = verified_below(&o.code, l, verifier, &mut issues);
+        let counted: Vec<&Report> = verified.iter().map(|(c, _)| c).collect();
+        let verified_bounds: Vec<BTreeMap<String, Bounds>> =
+            counted.iter().map(|c| bounds(&t, c)).collect();
+        let verified_sum = reconcile::sum_bounds(&verified_bounds);
+        each.extend(verified_bounds);
+        for (c, hash) in &verified {
+            sources.push(Source {
+                org: c.org.clone(),
+                version: c.version,
+                hash: hash.clone(),
+                via: Some(o.code.clone()),
+            });
+        }
+        {
+            let all: Vec<&Report> = inner.iter().collect();
+            issues.extend(reconcile::hub_sum(&t, r, &counted));
+            issues.extend(reconcile::wrong_parents(&o.code, &all));
+            for c in &counted {
                 issues.extend(findings(
                     &t,
                     c,
@@ -307,7 +473,7 @@ async fn compute(
                 let before = l
                     .all
                     .iter()
-                    .flat_map(embedded)
+                    .flat_map(|(r, _)| embedded(r))
                     .filter(|x| x.org == c.org)
                     .map(|x| x.version)
                     .max();
@@ -324,7 +490,12 @@ async fn compute(
                 inner.iter().map(|c| c.org.clone()).collect(),
             ));
         }
-        children.push(as_child(id, &o.name, r));
+        children.push(as_child(
+            id,
+            &o.name,
+            r,
+            Some((cells_of(&t, &verified_sum), &counted)),
+        ));
     }
     issues.extend(reconcile::two_parents(&forwarded));
     let cells = cells_of(&t, &reconcile::sum_bounds(&each));
@@ -424,6 +595,7 @@ struct Previous {
 async fn previous_reports(
     store: &Store,
     campaign: &campaigns::Campaign,
+    verifier: &Verifier,
 ) -> Result<Option<Previous>, Error> {
     let Some(prev) = campaigns::list(store)
         .await?
@@ -434,7 +606,7 @@ async fn previous_reports(
         return Ok(None);
     };
     let mut reports = BTreeMap::new();
-    for (org, l) in load(store, prev.id.as_str()).await? {
+    for (org, l) in load(store, prev.id.as_str(), verifier).await?.0 {
         for c in embedded(&l.report) {
             reports.insert(c.org.as_str().to_string(), c);
         }
@@ -447,27 +619,41 @@ async fn previous_reports(
 }
 
 /// A child's report as received, with the reports it embeds (a hub child's own children) nested
-/// under it, so the rollup drills down to a county. A grandchild's name is not known here: its code
-/// stands in for it.
-fn as_child(id: &CampaignId, name: &str, r: &Report) -> Rollup {
-    let nested = r
-        .children
-        .iter()
-        .filter_map(|v| serde_json::from_value::<Report>(v.clone()).ok());
+/// under it, so the rollup drills down to a county. For a hub child, `verified` is what this level
+/// counts of it: the sum of the county reports that verify, shown instead of the hub's claim, and
+/// those reports. A grandchild's name is not known here: its code stands in for it.
+fn as_child(
+    id: &CampaignId,
+    name: &str,
+    r: &Report,
+    verified: Option<(BTreeMap<String, RollupCell>, &[&Report])>,
+) -> Rollup {
+    let (cells, children) = match verified {
+        Some((cells, below)) => (
+            cells,
+            below
+                .iter()
+                .map(|c| as_child(id, c.org.as_str(), c, None))
+                .collect(),
+        ),
+        None => (
+            r.cells
+                .iter()
+                .map(|(k, c)| (k.clone(), as_received(c)))
+                .collect(),
+            vec![],
+        ),
+    };
     Rollup {
         campaign: id.clone(),
         org: r.org.clone(),
         name: name.to_string(),
         version: r.version,
         completeness: None,
-        cells: r
-            .cells
-            .iter()
-            .map(|(k, c)| (k.clone(), as_received(c)))
-            .collect(),
+        cells,
         issues: reconcile::table_rules(r, None),
         sources: vec![],
-        children: nested.map(|c| as_child(id, c.org.as_str(), &c)).collect(),
+        children,
         review: None,
     }
 }

@@ -31,6 +31,10 @@ pub struct Row {
     pub body: String,
     pub received_at: String,
     pub on_time: bool,
+    /// The sender's detached JWS over `body` (None only in rows planted by tests of old stores).
+    pub jws: Option<String>,
+    /// The serial of the certificate that signed it, as verified at intake.
+    pub signer: Option<String>,
 }
 
 /// What storing a row came to.
@@ -119,7 +123,7 @@ async fn write(pool: &AnyPool, rows: &[Row]) -> Result<Vec<Stored>, sqlx::Error>
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let inserted = sqlx::query(
-            "INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO reports (org, campaign, version, hash, body, received_at, on_time, jws, signer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (org, campaign, version) DO NOTHING",
         )
         .bind(row.org.as_str())
@@ -129,6 +133,8 @@ async fn write(pool: &AnyPool, rows: &[Row]) -> Result<Vec<Stored>, sqlx::Error>
         .bind(row.body.as_str())
         .bind(row.received_at.as_str())
         .bind(i64::from(row.on_time))
+        .bind(row.jws.clone())
+        .bind(row.signer.clone())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 1 {

@@ -18,6 +18,8 @@ fn row(org: &str, version: i64, body: &str) -> Row {
         body: body.into(),
         received_at: "2026-06-30T08:00:00+00:00".into(),
         on_time: version % 2 == 1,
+        jws: None,
+        signer: None,
     }
 }
 

@@ -12,5 +12,6 @@ mod perimeter;
 mod pki;
 mod ranges;
 mod serve;
+mod signed;
 mod strict;
 mod structure;

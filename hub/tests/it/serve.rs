@@ -267,11 +267,15 @@ impl Hub {
         client_with(&self.identity("HB"), Some(&self.identity(org)))
     }
 
-    async fn post(&self, org: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    /// Posts `body` as `org`'s node does: signed with `org`'s key (`bangfu-signature`).
+    async fn post(&self, org: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+        let body = body.into();
+        let jws = self.sign(org, &body);
         let res = self
             .client(org)
             .post(format!("{}/api/v1/reports", self.url))
             .header("content-type", "application/json")
+            .header(bangfu_shared::protocol::SIGNATURE_HEADER, jws)
             .body(body)
             .send()
             .await
@@ -282,6 +286,24 @@ impl Hub {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// `org`'s detached JWS over `body`, made with its key.
+    fn sign(&self, org: &str, body: &[u8]) -> String {
+        bangfu_client::signature::Signer::from_dir(&self.identity(org))
+            .unwrap()
+            .sign(body, chrono::Utc::now())
+            .unwrap()
+            .as_str()
+            .to_string()
+    }
+
+    /// `org`'s report `body` as a hub forwards it: the exact text beside `org`'s signature.
+    fn envelope(&self, org: &str, body: &[u8]) -> Value {
+        serde_json::json!({
+            "report": String::from_utf8(body.to_vec()).unwrap(),
+            "jws": self.sign(org, body),
+        })
     }
 
     async fn rollup(&self) -> Value {
@@ -914,7 +936,18 @@ async fn a_revoked_certificate_is_refused_without_a_restart() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("revoked"));
     hub.log_eventually("is revoked").await;
-    assert_eq!(hub.stored().await, (1, 1));
+    // Revoked without `--compromised-since`: every signature of the certificate stops counting,
+    // the version it sent before included (it stays stored); the rollup says why.
+    assert_eq!(hub.stored().await, (0, 0));
+    let issues = hub.rollup().await["issues"].clone();
+    assert!(
+        issues
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["rule"] == "bad_signature" && i["org"] == "H02"),
+        "{issues}"
+    );
 }
 
 #[tokio::test]
@@ -1367,8 +1400,9 @@ fn the_cli_refuses_an_unknown_template_and_a_second_init_in_one_line() {
     );
 }
 
-/// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent.
-fn hub_report(children: &[Report], version: u32) -> Value {
+/// A prefecture hub's report on the campaign: the sum of `children` (each honest), embedded as sent
+/// with each county's signature.
+fn hub_report(hub: &Hub, children: &[Report], version: u32) -> Value {
     let t = dangan();
     let mut cells = serde_json::Map::new();
     for cell in &t.cells {
@@ -1397,7 +1431,7 @@ fn hub_report(children: &[Report], version: u32) -> Value {
     serde_json::json!({
         "org": "H", "template": "dangan", "campaign": CAMPAIGN, "as_of": "2026-06-30", "version": version,
         "threshold": t.disclosure.threshold, "cells": cells, "failed_rules": [],
-        "children": children.iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>(),
+        "children": children.iter().map(|c| hub.envelope(c.org.as_str(), &json(c))).collect::<Vec<_>>(),
     })
 }
 
@@ -1415,11 +1449,14 @@ async fn a_prefecture_hubs_report_that_does_not_sum_its_embedded_reports_is_stor
         "--name",
         "荆门市总工会",
     ]);
-    let honest = hub_report(&[report("H01", 1, 1), report("H02", 2, 1)], 2);
+    let honest = hub_report(&hub, &[report("H01", 1, 1), report("H02", 2, 1)], 2);
 
     // An embedded report of another campaign is still refused: nothing is stored.
     let mut elsewhere = honest.clone();
-    elsewhere["children"][0]["campaign"] = Value::String("another".parse().unwrap());
+    let mut moved: Value =
+        serde_json::from_str(elsewhere["children"][0]["report"].as_str().unwrap()).unwrap();
+    moved["campaign"] = Value::String("another".parse().unwrap());
+    elsewhere["children"][0] = hub.envelope("H01", moved.to_string().as_bytes());
     let (status, problem) = hub.post("H", serde_json::to_vec(&elsewhere).unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(hub.stored().await, (0, 0));
@@ -1482,6 +1519,19 @@ async fn check_upstream_versions(url: &str) {
     use bangfu_hub::config::{HubConfig, HubLevel};
     let store = bangfu_hub::store::Store::open(url).await.unwrap();
     let h01 = OrgCode::parse("H01").unwrap();
+    // The federation's CA (its folder doubles as the hub's TLS folder: ca.pem and crl.pem) and H01's key.
+    let ca = tempfile::tempdir().unwrap();
+    bangfu_client::pki::init(ca.path(), &OrgCode::parse("HB").unwrap(), "测试根证书", 30).unwrap();
+    let id = ca.path().join("id-H01");
+    bangfu_client::pki::issue(
+        ca.path(),
+        &h01,
+        "京山县",
+        &bangfu_client::pki::IssueOptions::for_days(vec![], 30),
+        &id,
+    )
+    .unwrap();
+    let signer = bangfu_client::signature::Signer::from_dir(&id).unwrap();
     bangfu_hub::registry::add(
         &store,
         &bangfu_hub::registry::Org {
@@ -1516,7 +1566,7 @@ async fn check_upstream_versions(url: &str) {
         org: OrgCode::parse("H").unwrap(),
         name: "荆门市总工会".into(),
         level: HubLevel::Prefecture,
-        tls: PathBuf::from("/nonexistent"),
+        tls: ca.path().to_path_buf(),
         pki: None,
         parent: Some("https://127.0.0.1:1".into()),
         parent_org: None,
@@ -1534,36 +1584,51 @@ async fn check_upstream_versions(url: &str) {
         store: store.clone(),
         clock: std::sync::Arc::new(bangfu_shared::time::TestClock::at(now)),
     };
+    let verifier = hub.verifier();
+    let receive = |body: Vec<u8>| {
+        let jws = signer.sign(&body, now).unwrap();
+        let (store, h01, verifier) = (&store, &h01, &verifier);
+        async move {
+            let report = bangfu_hub::intake::Signed {
+                body: &body,
+                jws: Some(jws.as_str()),
+            };
+            bangfu_hub::intake::receive(store, h01, report, now, verifier).await
+        }
+    };
     let record = || bangfu_hub::jobs::upstream::record(&hub, &campaign);
     assert_eq!(
         record().await.unwrap(),
         None,
         "nothing to send before a child reports"
     );
-    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 1, 1)), now)
-        .await
-        .unwrap();
+    receive(json(&report("H01", 1, 1))).await.unwrap();
     assert_eq!(record().await.unwrap(), Some(Version::new(1)));
     assert_eq!(
         record().await.unwrap(),
         None,
         "unchanged content is not a new version"
     );
-    bangfu_hub::intake::receive(&store, &h01, &json(&report("H01", 2, 2)), now)
-        .await
-        .unwrap();
+    receive(json(&report("H01", 2, 2))).await.unwrap();
     assert_eq!(record().await.unwrap(), Some(Version::new(2)));
     let sent = bangfu_hub::jobs::upstream::own_report(&hub, &campaign)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(sent.children.len(), 1);
-    // As received, as JSON (serde_json orders an object's keys, so not byte for byte).
-    let received: Value = serde_json::from_slice(&json(&report("H01", 2, 2))).unwrap();
+    // Byte for byte as received, with the county's signature.
+    let received = String::from_utf8(json(&report("H01", 2, 2))).unwrap();
     assert_eq!(
-        sent.children[0], received,
+        sent.children[0].report, received,
         "the child's report is embedded as received"
     );
+    let jws = bangfu_client::signature::DetachedJws::parse(&sent.children[0].jws).unwrap();
+    let trust = bangfu_client::signature::Trust::from_file(&ca.path().join("ca.pem")).unwrap();
+    let mut lists = bangfu_client::crl::RevocationLists::new();
+    lists.offer(bangfu_client::pki::load_crl(ca.path()).unwrap());
+    let by =
+        bangfu_client::signature::verify(received.as_bytes(), &jws, &trust, &lists, now).unwrap();
+    assert_eq!(by.org, h01);
     store.close().await;
 }
 
@@ -1599,7 +1664,7 @@ async fn a_county_forwarded_by_another_prefecture_is_stored_and_flagged() {
         "--name",
         "黄冈市总工会",
     ]);
-    let mut foreign = hub_report(&[report("H01", 1, 1)], 1);
+    let mut foreign = hub_report(&hub, &[report("H01", 1, 1)], 1);
     foreign["org"] = Value::String("J".into());
     let (status, receipt) = hub.post("J", serde_json::to_vec(&foreign).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");

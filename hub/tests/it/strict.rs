@@ -105,6 +105,15 @@ async fn total(hub: &TestHub, t: &Template, id: &str) -> Decimal {
     }
 }
 
+/// `org`'s report `body` as its hub forwards it: the exact text, signed by `org`'s own key.
+fn envelope(hub: &TestHub, org: &str, body: &[u8]) -> Value {
+    let signer = bangfu_client::signature::Signer::from_dir(&hub.identity(org)).unwrap();
+    json!({
+        "report": String::from_utf8(body.to_vec()).unwrap(),
+        "jws": signer.sign(body, chrono::Utc::now()).unwrap().as_str(),
+    })
+}
+
 async fn post(client: &Parent, body: &[u8]) -> (u16, String) {
     match client.post_report(body).await {
         Outcome::Stored { .. } => (201, String::new()),
@@ -113,8 +122,16 @@ async fn post(client: &Parent, body: &[u8]) -> (u16, String) {
     }
 }
 
-async fn prefecture(counties: &[(&str, &str)], campaigns: &[Campaign]) -> TestHub {
-    let hub = TestHub::start("H", HubLevel::Prefecture, counties).await;
+/// A prefecture of `province`'s federation (its CA), or of a CA of its own without one.
+async fn prefecture_of(
+    province: Option<&TestHub>,
+    counties: &[(&str, &str)],
+    campaigns: &[Campaign],
+) -> TestHub {
+    let hub = match province {
+        Some(p) => TestHub::start_under(p, true, "H", HubLevel::Prefecture, counties).await,
+        None => TestHub::start("H", HubLevel::Prefecture, counties).await,
+    };
     for c in campaigns {
         campaigns::create(&hub.hub.store, c, "local").await.unwrap();
     }
@@ -204,12 +221,13 @@ async fn each_hostile_value_or_field_is_refused_at_the_prefecture_and_inside_its
  {
     let t = template("songnuan");
     let c = campaign(SONGNUAN, "songnuan", "送温暖");
-    let pref = prefecture(
+    let prov = province(std::slice::from_ref(&c)).await;
+    let pref = prefecture_of(
+        Some(&prov),
         &[("H01", "京山县"), ("H02", "沙洋县"), ("H03", "钟祥市")],
         std::slice::from_ref(&c),
     )
     .await;
-    let prov = province(std::slice::from_ref(&c)).await;
     let honest: Vec<Report> = ["H01", "H02"]
         .iter()
         .enumerate()
@@ -233,11 +251,14 @@ async fn each_hostile_value_or_field_is_refused_at_the_prefecture_and_inside_its
         // The same county report inside the prefecture's own report: refused above at the same field.
         let mut up = serde_json::to_value(&honest[0]).unwrap();
         up["org"] = json!("H");
-        up["children"] = json!([serde_json::to_value(&honest[1]).unwrap(), r]);
+        up["children"] = json!([
+            envelope(&prov, "H02", &bytes(&honest[1])),
+            envelope(&prov, "H03", &bytes(&r))
+        ]);
         let (status, detail) = post(&to_prov, &bytes(&up)).await;
         assert_eq!(status, 422, "{name} at the province: {detail}");
         assert!(
-            detail.contains(&format!("`children[1].{path}`")),
+            detail.contains(&format!("`children[1].report.{path}`")),
             "{name} at the province: {detail}"
         );
     }
@@ -263,7 +284,8 @@ async fn each_hostile_value_or_field_is_refused_at_the_prefecture_and_inside_its
 async fn a_version_may_not_jump_far_past_the_counted_one() {
     let t = template("dangan");
     let c = campaign(DANGAN, "dangan", "档案");
-    let pref = prefecture(
+    let pref = prefecture_of(
+        None,
         &[("H01", "京山县"), ("H02", "沙洋县")],
         std::slice::from_ref(&c),
     )
@@ -303,6 +325,8 @@ async fn plant(hub: &TestHub, org: &str, campaign: &str, body: &str) {
         body: body.into(),
         received_at: "2026-01-20T02:00:00+00:00".into(),
         on_time: true,
+        jws: None,
+        signer: None,
     };
     ingest::write_batch(&hub.hub.store, &[row]).await.unwrap();
 }
@@ -311,12 +335,13 @@ async fn plant(hub: &TestHub, org: &str, campaign: &str, body: &str) {
 async fn a_poisoned_child_is_held_back_and_its_siblings_still_reach_the_province() {
     let t = template("songnuan");
     let c = campaign(SONGNUAN, "songnuan", "送温暖");
-    let pref = prefecture(
+    let prov = province(std::slice::from_ref(&c)).await;
+    let pref = prefecture_of(
+        Some(&prov),
         &[("H01", "京山县"), ("H02", "沙洋县"), ("H03", "钟祥市")],
         std::slice::from_ref(&c),
     )
     .await;
-    let prov = province(std::slice::from_ref(&c)).await;
     let honest: Vec<Report> = ["H01", "H02"]
         .iter()
         .enumerate()
@@ -335,10 +360,10 @@ async fn a_poisoned_child_is_held_back_and_its_siblings_still_reach_the_province
     let sum = headline(&t, &honest[0]) + headline(&t, &honest[1]);
     assert_eq!(total(&pref, &t, SONGNUAN).await, sum);
     let own = upstream::own_report(&pref.hub, &c).await.unwrap().unwrap();
-    let embedded: Vec<&str> = own
+    let embedded: Vec<String> = own
         .children
         .iter()
-        .map(|c| c["org"].as_str().unwrap())
+        .map(|c| c.read().unwrap().org.to_string())
         .collect();
     assert_eq!(embedded, ["H01", "H02"]);
     assert_eq!(
@@ -377,8 +402,8 @@ async fn a_hubs_report_of_a_full_prefecture_on_the_largest_template_fits_its_bud
     let c = campaign(DANGAN, "dangan", "档案");
     let codes: Vec<String> = (0..100).map(|i| format!("H{i:02}")).collect();
     let counties: Vec<(&str, &str)> = codes.iter().map(|c| (c.as_str(), "县")).collect();
-    let pref = prefecture(&counties, std::slice::from_ref(&c)).await;
     let prov = province(std::slice::from_ref(&c)).await;
+    let pref = prefecture_of(Some(&prov), &counties, std::slice::from_ref(&c)).await;
     let mut sum = Decimal::integer(0);
     for (i, code) in codes.iter().enumerate() {
         let r = county(&t, DANGAN, code, 100 + i as u64, 1);
@@ -424,7 +449,8 @@ async fn text_from_above_and_below_reaches_the_status_screen_without_control_cha
     let escape = "\u{1b}[2J\u{1b}[32m审核通过 ALL OK\u{1b}[0m";
     // A campaign title as a parent would send it.
     let c = campaign(SONGNUAN, "songnuan", &format!("送温暖{escape}"));
-    let pref = prefecture(
+    let pref = prefecture_of(
+        None,
         &[("H01", "京山县"), ("H02", "沙洋县")],
         std::slice::from_ref(&c),
     )
@@ -477,7 +503,7 @@ async fn dashboard_pages_send_a_csp_without_inline_script_and_escape_text() {
         "songnuan",
         "<img src=x onerror=alert(1)>\u{1b}[2J",
     );
-    let pref = prefecture(&[("H01", "京山县")], std::slice::from_ref(&c)).await;
+    let pref = prefecture_of(None, &[("H01", "京山县")], std::slice::from_ref(&c)).await;
     let h01 = county(&t, SONGNUAN, "H01", 41, 1);
     assert_eq!(post(&pref.client("H01"), &bytes(&h01)).await.0, 201);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -60,6 +60,12 @@ impl Campaign {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignList {
     pub campaigns: Vec<Campaign>,
+    /// The federation CA's revocation list (PEM of an X.509 CRL signed by the CA), passed down with
+    /// the campaigns so hubs without the CA and nodes serving pulls refuse revoked certificates. A
+    /// receiver keeps it only under the CA's signature and only when newer than its own, so a hub in
+    /// the middle can withhold it but not forge or roll it back. Absent from older parents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<String>,
 }
 
 #[cfg(test)]

@@ -92,6 +92,9 @@ pub enum Fault {
     Contradicts,
     /// The report is over the per-child budget.
     TooLarge,
+    /// The report's signature does not verify against the CA, names another org, or its
+    /// certificate is revoked (`protocol::signed`).
+    BadSignature,
 }
 
 impl Fault {
@@ -119,6 +122,9 @@ impl Fault {
                 "a failed rule that differs from the report's values / 校验结果与数据不符"
             }
             Fault::TooLarge => "a report over the per-child size budget / 报表过大",
+            Fault::BadSignature => {
+                "a signature that does not verify, or a revoked certificate / 签名无效或证书已吊销"
+            }
         }
     }
 }
@@ -355,8 +361,15 @@ fn check_at(
         let campaign = string("campaign")?;
         let mut orgs = BTreeSet::new();
         for (i, child) in children.iter().enumerate() {
-            let p = at(&join(path, "children"), i);
-            let r = check_at(t, Kind::County, child, &p, None)?;
+            let (text, p) = envelope(child, &at(&join(path, "children"), i))?;
+            let parsed: Value = serde_json::from_str(text).map_err(|e| {
+                refuse(
+                    &p,
+                    Fault::Malformed,
+                    format!("not JSON (line {}, column {})", e.line(), e.column()),
+                )
+            })?;
+            let r = check_at(t, Kind::County, &parsed, &p, Some(text.len()))?;
             if r.campaign.as_ref().map(CampaignId::as_str) != Some(campaign) {
                 return Err(refuse(
                     &join(&p, "campaign"),
@@ -402,6 +415,37 @@ fn check_at(
             ),
         )
     })
+}
+
+/// An embedded county report: `{"report": "<the exact JSON text the county signed>", "jws": "…"}`
+/// (`protocol::signed`). The text is bounded by the per-child budget rather than the string bound:
+/// it is checked as a county report of its own at `<path>.report`, budget included, so it is
+/// refused at the same field as the county's own post would be. The signature has its own bound. Returns the text and the path of the report inside.
+fn envelope<'a>(v: &'a Value, path: &str) -> Result<(&'a str, String), Refusal> {
+    let o = object_with(v, path, &["report", "jws"])?;
+    let p = join(path, "report");
+    let text = o["report"].as_str().ok_or_else(|| {
+        refuse(
+            &p,
+            Fault::WrongType,
+            "an embedded report is the county's JSON text, as a string",
+        )
+    })?;
+    let jp = join(path, "jws");
+    let jws = o["jws"]
+        .as_str()
+        .ok_or_else(|| refuse(&jp, Fault::WrongType, "a signature is a string"))?;
+    if jws.len() > super::signed::MAX_JWS || !jws.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(refuse(
+            &jp,
+            Fault::TooLong,
+            format!(
+                "a signature is at most {} printable ASCII bytes",
+                super::signed::MAX_JWS
+            ),
+        ));
+    }
+    Ok((text, p))
 }
 
 /// `e`, found under `seg` (a field name, or `[i]`): its path with `seg` in front.

@@ -49,8 +49,14 @@ fn hub_of(children: &[Value]) -> Value {
     h["org"] = json!("H");
     h["failed_rules"] = json!([]);
     h["pending_rules"] = json!([]);
-    h["children"] = Value::Array(children.to_vec());
+    h["children"] = Value::Array(children.iter().map(envelope).collect());
     h
+}
+
+/// A county report as a hub forwards it: its exact text beside a signature (not verified here: the
+/// strict intake checks shape only; `bangfu_client::signature` verifies).
+fn envelope(r: &Value) -> Value {
+    json!({ "report": r.to_string(), "jws": "eyJhbGciOiJFUzI1NiJ9..c2ln" })
 }
 
 #[test]
@@ -277,7 +283,7 @@ fn each_hostile_value_or_field_is_refused_alone_and_inside_a_hubs_report_alike()
         let embedded = check_value(&t, Kind::Hub, &hub_of(&[sibling.clone(), r])).expect_err(name);
         assert_eq!(
             (embedded.fault, embedded.path.clone()),
-            (fault, format!("children[1].{path}")),
+            (fault, embedded_path(path)),
             "{name}: {embedded}"
         );
         let shown = alone.to_string();
@@ -286,6 +292,59 @@ fn each_hostile_value_or_field_is_refused_alone_and_inside_a_hubs_report_alike()
             "{name}: {shown}"
         );
     }
+}
+
+/// Where a refusal at `path` of a county report is named inside a hub's report, as its second child.
+fn embedded_path(path: &str) -> String {
+    match path {
+        "$" => "children[1].report".into(),
+        p => format!("children[1].report.{p}"),
+    }
+}
+
+#[test]
+fn an_embedded_report_is_exact_text_beside_a_signature_and_nothing_else() {
+    let t = template("songnuan");
+    let r = value(&county(&t, "H01", 3, &[]));
+    let mut h = hub_of(std::slice::from_ref(&r));
+    check_value(&t, Kind::Hub, &h).unwrap();
+    // A report as an object (re-serialisable by whoever forwards it) is not an embedded report.
+    h["children"][0]["report"] = r.clone();
+    let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::WrongType, "children[0].report")
+    );
+    h["children"] = json!([r.clone()]);
+    let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+    assert_eq!(e.fault, Fault::UnknownField, "{e}");
+    h["children"] = json!([{ "report": r.to_string() }]);
+    let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::Missing, "children[0].jws")
+    );
+    h["children"] = json!([{ "report": r.to_string(), "jws": "a\u{1b}[2J..b" }]);
+    let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::TooLong, "children[0].jws")
+    );
+    h["children"] = json!([{ "report": "{\"org\": ", "jws": "a..b" }]);
+    let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::Malformed, "children[0].report")
+    );
+    // The text is bounded by the per-child budget, not by the 1,024-byte string bound.
+    assert!(r.to_string().len() > MAX_STRING);
+    let padded = format!("{}{}", r, " ".repeat(PER_CHILD_BYTES));
+    h["children"] = json!([{ "report": padded, "jws": "a..b" }]);
+    let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+    assert_eq!(
+        (e.fault, e.path.as_str()),
+        (Fault::TooLarge, "children[0].report")
+    );
 }
 
 #[test]

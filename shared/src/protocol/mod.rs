@@ -8,12 +8,12 @@
 //!
 //! | method and route | body in | body out |
 //! | --- | --- | --- |
-//! | `POST` [`routes::REPORTS`] | a [`crate::report::Report`] | [`Receipt`] (201 new, 200 duplicate) |
-//! | `GET` [`routes::CAMPAIGNS`] | | [`CampaignList`] (ETag, 304) |
+//! | `POST` [`routes::REPORTS`] | a [`crate::report::Report`], its JWS in [`SIGNATURE_HEADER`] | [`Receipt`] (201 new, 200 duplicate) |
+//! | `GET` [`routes::CAMPAIGNS`] | | [`CampaignList`] with the CA's revocation list (ETag, 304) |
 //! | `GET` [`routes::ROLLUP`] | | the rollup JSON (CONTRACT.md) |
 //! | `GET` [`routes::REVIEW`] | | [`Review`] |
 //! | `GET` [`routes::REMINDERS`] | | [`ReminderList`] |
-//! | `GET` [`routes::PULL`] (served by a child) | | the report as stored, byte for byte |
+//! | `GET` [`routes::PULL`] (served by a child) | | the report as stored, byte for byte, its JWS in [`SIGNATURE_HEADER`] |
 //!
 //! Every refusal is a [`Problem`] (`application/problem+json`).
 
@@ -25,6 +25,7 @@ pub mod problem;
 pub mod receipt;
 pub mod reminder;
 pub mod review;
+pub mod signed;
 
 pub use campaign::{Campaign, CampaignList, Due};
 pub use ids::{CampaignId, ContentHash, IdError, Version};
@@ -33,6 +34,7 @@ pub use problem::Problem;
 pub use receipt::{Receipt, ReceiptStatus};
 pub use reminder::{Reminder, ReminderKind, ReminderList};
 pub use review::{Review, ReviewMark, ReviewState};
+pub use signed::{Envelope, SIGNATURE_HEADER};
 
 use crate::org::OrgCode;
 
