@@ -14,9 +14,11 @@ use reqwest::{StatusCode, header};
 
 pub mod crl;
 pub mod direct;
+pub mod enrol;
 pub mod expiry;
 pub mod pki;
 pub mod reminders;
+pub mod renew;
 pub mod review;
 pub mod server;
 pub mod signal;
@@ -178,7 +180,7 @@ impl Parent {
             text(&cert_path, cert)?,
             text(&key_path, key)?,
         );
-        let config =
+        let mut config =
             tls::client_config_pinned(&ca, &cert, &key, expected).map_err(|e| Error::Pem {
                 path: cert_path.clone(),
                 detail: format!(
@@ -187,6 +189,15 @@ impl Parent {
                     ca_path.display()
                 ),
             })?;
+        // A renewed certificate (renew.rs) is presented from the next connection on.
+        config.client_auth_cert_resolver = std::sync::Arc::new(
+            renew::ReloadingClientCert::new(cert_path.clone(), key_path.clone()).map_err(|e| {
+                Error::Pem {
+                    path: cert_path.clone(),
+                    detail: e.to_string(),
+                }
+            })?,
+        );
         let http = reqwest::Client::builder()
             .https_only(true)
             .tls_backend_preconfigured(config)

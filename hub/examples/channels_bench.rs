@@ -56,6 +56,8 @@ async fn main() {
             ca_file: Some(ca),
         }),
         intake: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
         parent_org: None,
     }
     .create(&data)

@@ -120,8 +120,9 @@ impl Server {
         })?;
         let resolver = ReloadingCert::new(config.tls.join(pki::CERT), config.tls.join(pki::KEY))
             .map_err(Error::Certificate)?;
-        let tls =
-            tls::server_config_with_resolver(&ca, Arc::new(resolver)).map_err(Error::TlsConfig)?;
+        // A child without a certificate yet may finish the handshake, to enrol (and nothing else).
+        let tls = bangfu_client::server::enrolling_config(&ca, Arc::new(resolver))
+            .map_err(Error::TlsConfig)?;
         // Checked now, so a typo stops the start with the setting named.
         Schedule::parse(jobs::remind::SETTING, &config.remind.schedule)?;
         let pull = options
@@ -221,14 +222,21 @@ impl Server {
                 }
             });
         }
-        let app = api::router(ApiState {
+        tasks.spawn(crate::jobs::renewal::run(hub.clone()));
+        let limits = bangfu_client::server::Limits {
+            per_address_unauthenticated: hub.config.door.handshakes_per_address,
+            ..Default::default()
+        };
+        let state = ApiState {
             hub,
             revocations,
             upstream,
             changes,
-        });
+        };
+        let anonymous = api::enrol::anonymous_router(state.clone());
+        let app = api::router(state);
         let served = tokio::select! {
-            served = api::serve(listener, tls, app) => served.map_err(Error::Serve),
+            served = api::serve(listener, tls, app, Some(anonymous), limits) => served.map_err(Error::Serve),
             () = shutdown => Ok(()),
         };
         tasks.shutdown().await;

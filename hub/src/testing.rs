@@ -57,6 +57,8 @@ impl TestHub {
             remind: Default::default(),
             smtp: None,
             intake: Default::default(),
+            door: Default::default(),
+            versions: Default::default(),
         }
         .create(&data)
         .expect("hub.toml");

@@ -262,6 +262,10 @@ impl Daemon {
                 pull_server::serve(listener, &tls, archive, org, parent).await
             });
         }
+        let renewal = parent
+            .clone()
+            .zip(settings.tls.clone())
+            .map(|(p, tls)| tokio::spawn(crate::renewal::run(p, tls, options.say.clone())));
         let mut rounds = Rounds {
             data: &data,
             settings: &settings,
@@ -289,6 +293,9 @@ impl Daemon {
             }
         };
         pull_server.shutdown().await;
+        if let Some(r) = &renewal {
+            r.abort();
+        }
         archive.close().await;
         outcome
     }

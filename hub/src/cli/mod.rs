@@ -305,6 +305,8 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         remind: Default::default(),
         smtp: None,
         intake: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
     };
     config
         .create(&data)

@@ -71,6 +71,8 @@ async fn setup(dir: &Path, database_url: Option<String>, smtp: Option<SmtpSettin
         remind: settings(),
         smtp,
         intake: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
         parent_org: None,
     };
     config.create(&data).unwrap();

@@ -1456,6 +1456,8 @@ async fn check_upstream_versions(url: &str) {
         remind: Default::default(),
         smtp: None,
         intake: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
     };
     let now = chrono::Utc::now();
     let hub = bangfu_hub::app::Hub {
