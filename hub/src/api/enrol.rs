@@ -27,12 +27,24 @@ pub fn anonymous_router(state: ApiState) -> Router {
     Router::new()
         .route(routes::CA, get(ca))
         .route(routes::ENROL, post(enrol))
+        .fallback(no_certificate)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         .with_state(Arc::new(state))
+}
+
+/// Anything but enrolment, asked without a client certificate: refused, logged.
+async fn no_certificate(uri: axum::http::Uri) -> Response {
+    tracing::warn!(path = %uri.path(), "no client certificate: refused");
+    crate::error::Error::Forbidden(format!(
+        "{} needs a client certificate from the federation's CA; without one only enrolment ({}) is served / 需要客户端证书",
+        bangfu_shared::printable::printable(&uri.path().chars().take(100).collect::<String>()),
+        routes::ENROL
+    ))
+    .into_response()
 }
 
 /// The CA certificates this hub trusts, as PEM.
