@@ -295,3 +295,29 @@ pub async fn sign(hub: &Hub, org: &OrgCode, name: &str, csr: &str) -> Result<Iss
     tracing::info!(org = %org, serial = %issued.serial, "certificate signed by the parent");
     Ok(issued)
 }
+
+/// Warnings about certificates this hub knows of that end within 30 days: its own and its CA's
+/// (tls folder), and, when it holds the CA, every org's newest certificate in the issue log.
+pub fn certificate_warnings(hub: &Hub) -> Vec<String> {
+    let now = hub.now();
+    let mut lines = Vec::new();
+    for file in [pki::CERT, pki::CA_CERT] {
+        let path = hub.config.tls.join(file);
+        if let Ok(pem) = std::fs::read_to_string(&path) {
+            let what = format!("this hub's {} ({})", file, path.display());
+            lines.extend(bangfu_client::expiry::warning(&what, &pem, now));
+        }
+    }
+    if let Some(dir) = hub
+        .config
+        .pki
+        .as_ref()
+        .filter(|d| d.join(pki::CA_CERT).exists())
+    {
+        match pki::list(dir) {
+            Ok(entries) => lines.extend(bangfu_client::expiry::issued_warnings(&entries, now)),
+            Err(e) => lines.push(format!("reading the CA's issue log: {e}")),
+        }
+    }
+    lines
+}

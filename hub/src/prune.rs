@@ -91,3 +91,19 @@ pub async fn after_intake_logged(hub: &crate::app::Hub, org: &OrgCode, campaign:
         tracing::warn!(error = %e, org = %org, campaign = %campaign, "pruning old report versions failed; they stay");
     }
 }
+
+/// The versions of `org`'s report on `campaign` kept whole, oldest first.
+pub async fn kept_versions(
+    store: &Store,
+    org: &OrgCode,
+    campaign: &CampaignId,
+) -> Result<Vec<i64>, store::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT version FROM reports WHERE org = $1 AND campaign = $2 ORDER BY version",
+    )
+    .bind(org.as_str().to_string())
+    .bind(campaign.to_string())
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(v,)| v).collect())
+}

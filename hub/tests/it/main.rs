@@ -9,6 +9,7 @@ mod in_process;
 mod ingest;
 mod perimeter;
 mod pki;
+mod prune;
 mod ranges;
 mod serve;
 mod strict;
