@@ -2,6 +2,7 @@
 //! commit, the PKI commands, range rollups, serving over mutual TLS, and the module structure.
 
 mod channels;
+mod door;
 mod enrol;
 mod fakes;
 mod identity;
