@@ -189,6 +189,17 @@ impl Parent {
                     ca_path.display()
                 ),
             })?;
+        // A rollover's new CA (renew.rs) is trusted once it is in ca.pem, without a restart.
+        config
+            .dangerous()
+            .set_certificate_verifier(std::sync::Arc::new(
+                renew::ReloadingServerVerifier::new(ca_path.clone(), expected.cloned()).map_err(
+                    |e| Error::Pem {
+                        path: ca_path.clone(),
+                        detail: e.to_string(),
+                    },
+                )?,
+            ));
         // A renewed certificate (renew.rs) is presented from the next connection on.
         config.client_auth_cert_resolver = std::sync::Arc::new(
             renew::ReloadingClientCert::new(cert_path.clone(), key_path.clone()).map_err(|e| {

@@ -259,6 +259,220 @@ impl rustls::client::ResolvesClientCert for ReloadingClientCert {
     }
 }
 
+/// The CA certificates in `ca.pem` (several during a rollover) as a root store.
+fn roots_from(ca_path: &Path) -> Result<rustls::RootCertStore, Error> {
+    use rustls_pki_types::pem::PemObject as _;
+    let pem = read(ca_path)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| Error::BadAnswer(format!("{}: {e}", ca_path.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| Error::BadAnswer(format!("{}: {e}", ca_path.display())))?;
+    }
+    Ok(roots)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    crate::tls::install_provider();
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A verifier of the parent's certificate whose CAs are re-read when `ca.pem` changes (a renewal
+/// brought a rollover's new CA), so a running node trusts the new CA without a restart. It checks
+/// what `direct::DirectServerVerifier` checks, pinned to `expected`.
+#[derive(Debug)]
+pub struct ReloadingServerVerifier {
+    ca: PathBuf,
+    expected: Option<OrgCode>,
+    cached: Mutex<(Option<SystemTime>, Arc<crate::direct::DirectServerVerifier>)>,
+}
+
+impl ReloadingServerVerifier {
+    pub fn new(ca: PathBuf, expected: Option<OrgCode>) -> Result<ReloadingServerVerifier, Error> {
+        let stamp = mtime(&ca);
+        let built = Self::build(&ca, expected.clone())?;
+        Ok(ReloadingServerVerifier {
+            ca,
+            expected,
+            cached: Mutex::new((stamp, Arc::new(built))),
+        })
+    }
+
+    fn build(
+        ca: &Path,
+        expected: Option<OrgCode>,
+    ) -> Result<crate::direct::DirectServerVerifier, Error> {
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots_from(ca)?),
+            provider(),
+        )
+        .build()
+        .map_err(|e| Error::BadAnswer(format!("{}: {e}", ca.display())))?;
+        Ok(crate::direct::DirectServerVerifier::new(inner, expected))
+    }
+
+    fn current(&self) -> Arc<crate::direct::DirectServerVerifier> {
+        let mut cached = self.cached.lock().expect("not poisoned");
+        let stamp = mtime(&self.ca);
+        if stamp != cached.0 {
+            match Self::build(&self.ca, self.expected.clone()) {
+                Ok(v) => {
+                    tracing::info!(ca = %self.ca.display(), "CA certificates re-read");
+                    *cached = (stamp, Arc::new(v));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the changed ca.pem does not load; keeping the old CAs")
+                }
+            }
+        }
+        cached.1.clone()
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for ReloadingServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.current().verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
+}
+
+/// A verifier of client certificates whose CAs are re-read when `ca.pem` changes, for a hub taking
+/// in a rollover's new CA without a restart; a client without a certificate may finish the
+/// handshake when `optional` (enrolment). No CA names are hinted to clients (they send the one
+/// certificate they have).
+#[derive(Debug)]
+pub struct ReloadingClientVerifier {
+    ca: PathBuf,
+    optional: bool,
+    cached: Mutex<(Option<SystemTime>, Arc<crate::direct::DirectClientVerifier>)>,
+}
+
+impl ReloadingClientVerifier {
+    pub fn new(ca: PathBuf, optional: bool) -> Result<ReloadingClientVerifier, Error> {
+        let stamp = mtime(&ca);
+        let built = Self::build(&ca, optional)?;
+        Ok(ReloadingClientVerifier {
+            ca,
+            optional,
+            cached: Mutex::new((stamp, Arc::new(built))),
+        })
+    }
+
+    fn build(ca: &Path, optional: bool) -> Result<crate::direct::DirectClientVerifier, Error> {
+        let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots_from(ca)?),
+            provider(),
+        );
+        let builder = if optional {
+            builder.allow_unauthenticated()
+        } else {
+            builder
+        };
+        let inner = builder
+            .build()
+            .map_err(|e| Error::BadAnswer(format!("{}: {e}", ca.display())))?;
+        Ok(crate::direct::DirectClientVerifier::new(inner))
+    }
+
+    fn current(&self) -> Arc<crate::direct::DirectClientVerifier> {
+        let mut cached = self.cached.lock().expect("not poisoned");
+        let stamp = mtime(&self.ca);
+        if stamp != cached.0 {
+            match Self::build(&self.ca, self.optional) {
+                Ok(v) => {
+                    tracing::info!(ca = %self.ca.display(), "CA certificates re-read");
+                    *cached = (stamp, Arc::new(v));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the changed ca.pem does not load; keeping the old CAs")
+                }
+            }
+        }
+        cached.1.clone()
+    }
+}
+
+impl rustls::server::danger::ClientCertVerifier for ReloadingClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        !self.optional
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +510,39 @@ mod tests {
             pki::list(&ca).unwrap().last().unwrap().serial,
             renewed.serial
         );
+    }
+
+    #[test]
+    fn the_parent_verifier_trusts_a_ca_added_to_ca_pem_without_a_restart() {
+        use rustls::client::danger::ServerCertVerifier as _;
+        let dir = tempfile::tempdir().unwrap();
+        let h = OrgCode::parse("H").unwrap();
+        let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+        pki::init(&old, &h, "旧", 60).unwrap();
+        pki::init(&new, &h, "新", 60).unwrap();
+        let hub = dir.path().join("hub");
+        let options = IssueOptions::for_days(vec!["127.0.0.1".into()], 30);
+        pki::issue(&new, &h, "荆门", &options, &hub).unwrap();
+        let der =
+            pki::cert_der_from_pem(&std::fs::read_to_string(hub.join(pki::CERT)).unwrap()).unwrap();
+        let leaf = rustls::pki_types::CertificateDer::from(der);
+        let ca = dir.path().join("ca.pem");
+        let read = |d: &Path| std::fs::read_to_string(d.join(pki::CA_CERT)).unwrap();
+        std::fs::write(&ca, read(&old)).unwrap();
+        let verifier = ReloadingServerVerifier::new(ca.clone(), Some(h)).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let now = rustls::pki_types::UnixTime::now();
+        assert!(
+            verifier
+                .verify_server_cert(&leaf, &[], &name, &[], now)
+                .is_err(),
+            "the new CA is not trusted yet"
+        );
+        // A later mtime, as a renewal's rename gives (some file systems keep whole seconds).
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::write(&ca, format!("{}{}", read(&old), read(&new))).unwrap();
+        verifier
+            .verify_server_cert(&leaf, &[], &name, &[], now)
+            .expect("trusted once ca.pem holds it");
     }
 }

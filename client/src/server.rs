@@ -363,40 +363,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 }
 
 /// A server config like `tls::server_config_with_resolver`, except that a client without a
-/// certificate may finish the handshake (to enrol, [`serve_with_enrolment`]); a client that shows
-/// a certificate must still show one the CA issued directly.
+/// certificate may finish the handshake (to enrol, [`serve_with_enrolment`]) and the CAs in
+/// `ca_path` are re-read when it changes (a CA rollover, `renew::ReloadingClientVerifier`); a client
+/// that shows a certificate must still show one a trusted CA issued directly.
 pub fn enrolling_config(
-    ca_pem: &str,
+    ca_path: &std::path::Path,
     resolver: Arc<dyn rustls::server::ResolvesServerCert>,
-) -> Result<rustls::ServerConfig, tls::Error> {
-    use rustls_pki_types::pem::PemObject as _;
+) -> Result<rustls::ServerConfig, crate::enrol::Error> {
     tls::install_provider();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        let cert = cert.map_err(|e| tls::Error::Pem {
-            what: "the CA certificate",
-            reason: e.to_string(),
-        })?;
-        roots.add(cert).map_err(|source| tls::Error::Rustls {
-            what: "adding the CA certificate",
-            source,
-        })?;
-    }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()?;
-    let verifier = Arc::new(crate::direct::DirectClientVerifier::new(verifier));
+    let verifier = crate::renew::ReloadingClientVerifier::new(ca_path.to_path_buf(), true)?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| tls::Error::Rustls {
             what: "choosing protocol versions",
             source,
         })?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::new(verifier))
         .with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)

@@ -12,6 +12,7 @@ mod perimeter;
 mod pki;
 mod prune;
 mod ranges;
+mod rollover;
 mod serve;
 mod strict;
 mod structure;
