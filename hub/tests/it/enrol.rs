@@ -489,3 +489,29 @@ async fn a_prefecture_without_the_key_relays_to_the_province_which_signs_only_it
     );
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_hub_holding_the_ca_renews_its_own_certificate_when_due_and_serves_it_at_once() {
+    use bangfu_hub::jobs::renewal;
+    let hub = TestHub::start("H", HubLevel::Prefecture, &[("H01", "京山")]).await;
+    let cert = hub.hub.config.tls.join(pki::CERT);
+    let before = std::fs::read_to_string(&cert).unwrap();
+    assert!(
+        renewal::once(&hub.hub).await.unwrap().is_none(),
+        "a 30-day certificate is not due on its first day"
+    );
+    let clock = bangfu_shared::time::TestClock::at(Utc::now() + Duration::days(21));
+    let later = hub.hub.clone().with_clock(std::sync::Arc::new(clock));
+    let renewed = renewal::once(&later)
+        .await
+        .unwrap()
+        .expect("due after two thirds of 30 days");
+    let after = std::fs::read_to_string(&cert).unwrap();
+    assert_ne!(before, after);
+    assert_eq!(renewed.org, org("H"));
+    // The running server goes on with the new pair (re-read at the next handshake).
+    let fetched = hub.client("H01").campaigns(None).await;
+    assert!(fetched.is_ok(), "{fetched:?}");
+    let (_, _, hosts) = renew::identity_of(&after).unwrap();
+    assert_eq!(hosts, vec!["127.0.0.1".to_string()], "the hosts are kept");
+}
