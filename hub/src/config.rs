@@ -406,6 +406,8 @@ mod tests {
         assert!(c.database_url.is_none());
         assert_eq!(c.smtp.as_ref().map(|s| s.port()), Some(587));
         assert_eq!(c.remind.escalate_after_days, 3);
+        assert_eq!(c.door.handshakes_per_address, 32);
+        assert_eq!(c.versions.keep, 50);
         assert!(
             c.database_url(Path::new("/d"))
                 .starts_with("sqlite:///d/hub.db")
