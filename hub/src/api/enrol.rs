@@ -28,6 +28,7 @@ pub fn anonymous_router(state: ApiState) -> Router {
         .route(routes::CA, get(ca))
         .route(routes::ENROL, post(enrol))
         .fallback(no_certificate)
+        .layer(axum::middleware::map_response(count))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -91,8 +92,26 @@ async fn enrol(State(state): State<Arc<ApiState>>, Json(req): Json<EnrolRequest>
 
 /// A refusal as a problem document with its reason, logged (org and reason only, never the code).
 pub(crate) fn refusal(e: Error) -> Response {
-    use crate::error::Error as Api;
     tracing::warn!(reason = %e, "certificate request refused");
+    problem(e)
+}
+
+/// Every refusal served without a certificate is counted, as the mTLS API's are (`observe`).
+async fn count(response: Response) -> Response {
+    if response.status().is_client_error() || response.status().is_server_error() {
+        super::refusals().add(
+            1,
+            &[
+                opentelemetry::KeyValue::new("status", i64::from(response.status().as_u16())),
+                opentelemetry::KeyValue::new("path", "enrol"),
+            ],
+        );
+    }
+    response
+}
+
+fn problem(e: Error) -> Response {
+    use crate::error::Error as Api;
     let text = e.to_string();
     match e {
         Error::Request(_) => Api::Unprocessable(text).into_response(),

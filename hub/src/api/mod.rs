@@ -131,7 +131,7 @@ async fn observe(req: Request, next: Next) -> Response {
 
 /// The refusals counter (CONTRACT.md: "refused, logged, counted"), by status and route; TLS handshake
 /// refusals are counted with status 0.
-fn refusals() -> &'static Counter<u64> {
+pub(crate) fn refusals() -> &'static Counter<u64> {
     static C: OnceLock<Counter<u64>> = OnceLock::new();
     C.get_or_init(|| {
         telemetry::counter(
