@@ -39,6 +39,41 @@ pub fn warning(what: &str, pem: &str, now: DateTime<Utc>) -> Option<String> {
     }
 }
 
+/// Warning lines for the tree's certificates a CA's issue log knows of: for each org, its newest
+/// certificate that is not revoked, when it ends within [`WARN_DAYS`] of `now` (or has ended). An
+/// org renewed in time has a newer certificate and no warning.
+pub fn issued_warnings(entries: &[crate::pki::IssuedEntry], now: DateTime<Utc>) -> Vec<String> {
+    let mut newest: std::collections::BTreeMap<&str, &crate::pki::IssuedEntry> = Default::default();
+    for e in entries.iter().filter(|e| !e.revoked) {
+        let slot = newest.entry(e.org.as_str()).or_insert(e);
+        if e.not_after > slot.not_after {
+            *slot = e;
+        }
+    }
+    newest
+        .values()
+        .filter(|e| (e.not_after - now).num_days() < WARN_DAYS)
+        .map(|e| {
+            let days = (e.not_after - now).num_days();
+            if e.not_after <= now {
+                format!(
+                    "{}'s certificate {} expired on {} and none newer was issued / 证书已过期",
+                    e.org,
+                    e.serial,
+                    e.not_after.date_naive()
+                )
+            } else {
+                format!(
+                    "{}'s certificate {} expires on {} ({days} days left) and none newer was issued / 证书即将过期",
+                    e.org,
+                    e.serial,
+                    e.not_after.date_naive()
+                )
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +106,19 @@ mod tests {
                 .unwrap()
                 .contains("expired")
         );
+        let entries = pki::list(&dir.path().join("ca")).unwrap();
+        let lines = issued_warnings(&entries, now);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("H01's certificate"), "{lines:?}");
+        pki::issue(
+            &dir.path().join("ca"),
+            &h01,
+            "县",
+            &IssueOptions::for_days(vec![], 200),
+            &dir.path().join("h01-renewed"),
+        )
+        .unwrap();
+        let entries = pki::list(&dir.path().join("ca")).unwrap();
+        assert!(issued_warnings(&entries, now).is_empty(), "renewed in time");
     }
 }

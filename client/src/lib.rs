@@ -15,9 +15,11 @@ use reqwest::{StatusCode, header};
 
 pub mod crl;
 pub mod direct;
+pub mod enrol;
 pub mod expiry;
 pub mod pki;
 pub mod reminders;
+pub mod renew;
 pub mod review;
 pub mod server;
 pub mod signal;
@@ -189,7 +191,7 @@ impl Parent {
             path: cert_path.clone(),
             detail: format!("cannot sign reports with it: {e}"),
         })?;
-        let config =
+        let mut config =
             tls::client_config_pinned(&ca, &cert, &key, expected).map_err(|e| Error::Pem {
                 path: cert_path.clone(),
                 detail: format!(
@@ -198,6 +200,26 @@ impl Parent {
                     ca_path.display()
                 ),
             })?;
+        // A rollover's new CA (renew.rs) is trusted once it is in ca.pem, without a restart.
+        config
+            .dangerous()
+            .set_certificate_verifier(std::sync::Arc::new(
+                renew::ReloadingServerVerifier::new(ca_path.clone(), expected.cloned()).map_err(
+                    |e| Error::Pem {
+                        path: ca_path.clone(),
+                        detail: e.to_string(),
+                    },
+                )?,
+            ));
+        // A renewed certificate (renew.rs) is presented from the next connection on.
+        config.client_auth_cert_resolver = std::sync::Arc::new(
+            renew::ReloadingClientCert::new(cert_path.clone(), key_path.clone()).map_err(|e| {
+                Error::Pem {
+                    path: cert_path.clone(),
+                    detail: e.to_string(),
+                }
+            })?,
+        );
         let http = reqwest::Client::builder()
             .https_only(true)
             .tls_backend_preconfigured(config)

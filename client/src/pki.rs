@@ -259,39 +259,8 @@ pub fn issue(
             not_after: options.not_after,
         });
     }
-    let ca_pem = fs::read_to_string(&ca_path).map_err(io("reading", &ca_path))?;
-    let ca_key_pem = fs::read_to_string(&ca_key_path).map_err(io("reading", &ca_key_path))?;
-    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(rcgen_err(format!(
-        "loading the CA key {}",
-        ca_key_path.display()
-    )))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(rcgen_err(format!(
-        "loading the CA certificate {}",
-        ca_path.display()
-    )))?;
-
-    let mut params = identity_params(org, name, options.not_before, options.not_after)?;
-    for host in &options.hosts {
-        let san = match host.parse::<IpAddr>() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(
-                host.as_str()
-                    .try_into()
-                    .map_err(|_| Error::BadHost(host.clone()))?,
-            ),
-        };
-        params.subject_alt_names.push(san);
-    }
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    params.use_authority_key_identifier_extension = true;
-    let serial = random_serial();
-    params.serial_number = Some(SerialNumber::from_slice(&serial));
-
+    let (ca_pem, issuer) = load_issuer(dir)?;
+    let (params, serial) = leaf_params(org, name, &options.hosts, options)?;
     let key = KeyPair::generate().map_err(rcgen_err(format!("generating a key for {org}")))?;
     let cert = params
         .signed_by(&key, &issuer)
@@ -330,6 +299,204 @@ pub fn issue(
         cert_path,
         key_path,
     })
+}
+
+/// The CA certificate (PEM) and the issuer made of it and its key.
+fn load_issuer(dir: &Path) -> Result<(String, Issuer<'static, KeyPair>)> {
+    let (ca_path, ca_key_path) = (dir.join(CA_CERT), dir.join(CA_KEY));
+    let (ca_pem, ca_key_pem) = read_ca(dir)?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(rcgen_err(format!(
+        "loading the CA key {}",
+        ca_key_path.display()
+    )))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(rcgen_err(format!(
+        "loading the CA certificate {}",
+        ca_path.display()
+    )))?;
+    Ok((ca_pem, issuer))
+}
+
+/// What every certificate the CA issues to a union is: the org in the subject and as the URI SAN,
+/// the hosts it serves as, CA:FALSE, for TLS servers and clients, with a fresh random serial.
+fn leaf_params(
+    org: &OrgCode,
+    name: &str,
+    hosts: &[String],
+    options: &IssueOptions,
+) -> Result<(CertificateParams, [u8; 16])> {
+    let mut params = identity_params(org, name, options.not_before, options.not_after)?;
+    for host in hosts {
+        let san = match host.parse::<IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(
+                host.as_str()
+                    .try_into()
+                    .map_err(|_| Error::BadHost(host.clone()))?,
+            ),
+        };
+        params.subject_alt_names.push(san);
+    }
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    let serial = random_serial();
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    Ok((params, serial))
+}
+
+/// Why a certificate signing request is refused. Each says what was wrong with the request, so the
+/// county reads it as the answer to its `enrol`.
+#[derive(Debug, thiserror::Error)]
+pub enum CsrError {
+    /// Not a PKCS #10 request at all.
+    #[error("not a certificate signing request (PKCS #10 PEM) / 不是证书请求")]
+    Unreadable,
+    /// The request's self-signature does not verify: it was altered, or not made with its key.
+    #[error(
+        "the request's signature does not verify (altered, or not signed by its own key) / 证书请求签名无效"
+    )]
+    BadSignature,
+    /// The request asks to be a CA, which would let its holder mint certificates for any org.
+    #[error(
+        "the request asks for CA:TRUE; only leaf certificates (CA:FALSE) are issued / 证书请求要求CA权限,拒绝"
+    )]
+    AsksForCa,
+    /// The request asks for an extension the CA never issues.
+    #[error("the request asks for an extension the CA does not issue / 证书请求含不支持的扩展")]
+    Unsupported,
+    /// The request is for another org than the one it may have.
+    #[error(
+        "the request names {found}, but this request may only be for {expected} / 证书请求的单位不符"
+    )]
+    WrongOrg { found: String, expected: OrgCode },
+    /// A subject alternative name that is neither the org, a host name nor an IP address.
+    #[error(
+        "the request carries a name that is neither the org nor a host: {0} / 证书请求含不允许的名称"
+    )]
+    BadName(String),
+    /// The request names no org as `urn:bangfu:org:CODE`, or several, or one that is not a code.
+    #[error(
+        "the request must name exactly one org as urn:bangfu:org:CODE; it names {0} / 证书请求未唯一标明单位"
+    )]
+    NoOrg(String),
+    /// rcgen could not sign.
+    #[error("signing: {0}")]
+    Sign(String),
+}
+
+/// A certificate the CA signed for a request.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    pub serial: String,
+    pub org: OrgCode,
+    pub not_after: DateTime<Utc>,
+    /// The certificate (PEM).
+    pub certificate: String,
+}
+
+/// A certificate signing request that passed every check: its signature verifies, it asks for no
+/// CA, and it names exactly one org and otherwise only host names and addresses.
+#[derive(Debug)]
+pub struct CheckedRequest {
+    pub org: OrgCode,
+    pub hosts: Vec<String>,
+    public_key: rcgen::PublicKey,
+}
+
+/// Reads and checks a CSR (PEM) before anything is decided about it.
+pub fn check_request(csr_pem: &str) -> Result<CheckedRequest, CsrError> {
+    let csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| match e {
+        rcgen::Error::InvalidCertificationRequestSignature => CsrError::BadSignature,
+        rcgen::Error::UnsupportedExtension => CsrError::Unsupported,
+        _ => CsrError::Unreadable,
+    })?;
+    if matches!(csr.params.is_ca, IsCa::Ca(_)) {
+        return Err(CsrError::AsksForCa);
+    }
+    let mut orgs = Vec::new();
+    let mut hosts = Vec::new();
+    for san in &csr.params.subject_alt_names {
+        match san {
+            SanType::URI(uri) if uri.as_str().starts_with(ORG_URI_PREFIX) => {
+                orgs.push(uri.as_str()[ORG_URI_PREFIX.len()..].to_string())
+            }
+            SanType::DnsName(n) => hosts.push(n.as_str().to_string()),
+            SanType::IpAddress(ip) => hosts.push(ip.to_string()),
+            other => return Err(CsrError::BadName(format!("{other:?}"))),
+        }
+    }
+    let org = match orgs.as_slice() {
+        [one] => OrgCode::parse(one).map_err(|_| CsrError::NoOrg(one.clone()))?,
+        [] => return Err(CsrError::NoOrg("no org".into())),
+        many => return Err(CsrError::NoOrg(many.join(", "))),
+    };
+    Ok(CheckedRequest {
+        org,
+        hosts,
+        public_key: csr.public_key,
+    })
+}
+
+/// Signs `csr_pem` for `org` with the CA in `dir`, for `days`, and records it in the issue log.
+/// Only the request's public key and host names are taken from it: the subject, CA:FALSE, key
+/// usages and validity are the CA's own (as `issue` makes them), and a request asking for anything
+/// else (CA:TRUE, another org, a bad signature) is refused with the reason.
+pub fn sign_request(
+    dir: &Path,
+    org: &OrgCode,
+    name: &str,
+    csr_pem: &str,
+    days: u32,
+) -> Result<SignedRequest, SignError> {
+    let CheckedRequest {
+        org: asked,
+        hosts,
+        public_key,
+    } = check_request(csr_pem)?;
+    if &asked != org {
+        return Err(CsrError::WrongOrg {
+            found: asked.to_string(),
+            expected: org.clone(),
+        }
+        .into());
+    }
+    let (_, issuer) = load_issuer(dir)?;
+    let options = IssueOptions::for_days(vec![], days);
+    let (params, serial) = leaf_params(org, name, &hosts, &options)?;
+    let cert = rcgen::CertificateSigningRequestParams { params, public_key }
+        .signed_by(&issuer)
+        .map_err(|e| CsrError::Sign(e.to_string()))?;
+    let serial = hex::encode(trim_zeros(&serial));
+    let not_after = truncate(options.not_after);
+    append_log(
+        dir,
+        &[
+            &serial,
+            org.as_str(),
+            name,
+            &rfc3339(not_after),
+            &rfc3339(Utc::now()),
+        ],
+    )?;
+    Ok(SignedRequest {
+        serial,
+        org: org.clone(),
+        not_after,
+        certificate: cert.pem(),
+    })
+}
+
+/// Why `sign_request` did not sign: the request (the asker's fault) or the CA (ours).
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(transparent)]
+    Request(#[from] CsrError),
+    #[error(transparent)]
+    Ca(#[from] Error),
 }
 
 /// How a revocation is recorded in the list.

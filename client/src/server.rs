@@ -53,6 +53,9 @@ pub struct Limits {
     pub header_read: Duration,
     /// A connection that neither reads nor writes this long is closed.
     pub idle: Duration,
+    /// The whole life of a connection without a client certificate (enrolment only): it stays
+    /// counted against its address under `per_address_unauthenticated` until it ends.
+    pub anonymous: Duration,
 }
 
 impl Default for Limits {
@@ -64,6 +67,7 @@ impl Default for Limits {
             handshake: Duration::from_secs(5),
             header_read: Duration::from_secs(10),
             idle: Duration::from_secs(120),
+            anonymous: Duration::from_secs(30),
         }
     }
 }
@@ -84,6 +88,21 @@ pub async fn serve_with(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: axum::Router,
+    on_refused: OnRefused,
+    limits: Limits,
+) -> std::io::Result<()> {
+    serve_with_enrolment(listener, tls, app, None, on_refused, limits).await
+}
+
+/// Serves `app` over mutual TLS on `listener` within `limits`, and `anonymous` (when given, and
+/// when `tls` lets a client without a certificate finish the handshake: [`enrolling_config`]) to
+/// connections without a client certificate. Such a connection reaches only `anonymous`, stays
+/// counted against its address for its whole life, and lives at most `limits.anonymous`.
+pub async fn serve_with_enrolment(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    anonymous: Option<axum::Router>,
     on_refused: OnRefused,
     limits: Limits,
 ) -> std::io::Result<()> {
@@ -117,6 +136,7 @@ pub async fn serve_with(
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let anonymous = anonymous.clone();
         let on_refused = on_refused.clone();
         let (limits, by_certificate) = (limits.clone(), by_certificate.clone());
         tokio::spawn(async move {
@@ -125,7 +145,7 @@ pub async fn serve_with(
                 acceptor,
                 tcp,
                 remote,
-                app,
+                (app, anonymous),
                 on_refused,
                 (pending, by_certificate),
                 &limits,
@@ -183,7 +203,7 @@ async fn connection(
     acceptor: TlsAcceptor,
     tcp: tokio::net::TcpStream,
     remote: SocketAddr,
-    app: axum::Router,
+    (app, anonymous): (axum::Router, Option<axum::Router>),
     on_refused: OnRefused,
     (pending, by_certificate): (Counted<IpAddr>, Counts<String>),
     limits: &Limits,
@@ -202,7 +222,6 @@ async fn connection(
             return;
         }
     };
-    drop(pending);
     let Some(der) = tls
         .get_ref()
         .1
@@ -210,10 +229,32 @@ async fn connection(
         .and_then(|c| c.first())
         .map(|c| c.as_ref().to_vec())
     else {
-        tracing::warn!(peer = %remote, "no client certificate");
-        on_refused(remote, "no client certificate");
+        let Some(anonymous) = anonymous else {
+            tracing::warn!(peer = %remote, "no client certificate");
+            on_refused(remote, "no client certificate");
+            return;
+        };
+        // Enrolment: still counted against its address (`pending` held), and short-lived.
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                anonymous.clone().oneshot(req)
+            });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read);
+        let served = builder.serve_connection(TokioIo::new(tls), service);
+        if tokio::time::timeout(limits.anonymous, served)
+            .await
+            .is_err()
+        {
+            tracing::info!(peer = %remote, "connection without a certificate closed at its time limit");
+        }
+        drop(pending);
         return;
     };
+    drop(pending);
     let peer = Peer {
         org: tls::org_of(&der).ok(),
         serial: tls::serial_of(&der).unwrap_or_default(),
@@ -319,4 +360,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// A server config like `tls::server_config_with_resolver`, except that a client without a
+/// certificate may finish the handshake (to enrol, [`serve_with_enrolment`]) and the CAs in
+/// `ca_path` are re-read when it changes (a CA rollover, `renew::ReloadingClientVerifier`); a client
+/// that shows a certificate must still show one a trusted CA issued directly.
+pub fn enrolling_config(
+    ca_path: &std::path::Path,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<rustls::ServerConfig, crate::enrol::Error> {
+    tls::install_provider();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = crate::renew::ReloadingClientVerifier::new(ca_path.to_path_buf(), true)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|source| tls::Error::Rustls {
+            what: "choosing protocol versions",
+            source,
+        })?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }

@@ -57,6 +57,8 @@ async fn main() {
         }),
         intake: Default::default(),
         dashboard: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
         parent_org: None,
     }
     .create(&data)

@@ -62,6 +62,58 @@ pub struct HubConfig {
     /// `[dashboard]`: the host names it answers, its connection cap, TLS.
     #[serde(default)]
     pub dashboard: DashboardSettings,
+    /// `[door]`: how many connections the mTLS port holds, and from whom.
+    #[serde(default)]
+    pub door: DoorSettings,
+    /// `[versions]`: how many versions of a child's report on a campaign are kept whole.
+    #[serde(default)]
+    pub versions: VersionSettings,
+}
+
+/// `hub.toml` `[door]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorSettings {
+    /// Connections from one peer address still in the TLS handshake (or enrolling without a
+    /// certificate). 32 bounds what one attacker address holds; a prefecture whose counties reach
+    /// it through one NAT (one address for all) raises it to a little over its number of counties
+    /// times two, since the cap counts only connections not yet past the handshake.
+    #[serde(default = "default_handshakes_per_address")]
+    pub handshakes_per_address: usize,
+}
+
+fn default_handshakes_per_address() -> usize {
+    32
+}
+
+impl Default for DoorSettings {
+    fn default() -> DoorSettings {
+        DoorSettings {
+            handshakes_per_address: default_handshakes_per_address(),
+        }
+    }
+}
+
+/// `hub.toml` `[versions]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSettings {
+    /// Versions of one child's report on one campaign kept whole: the first and the newest
+    /// `keep - 1`; the ones in between keep only their hash trail (`report_trail`).
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+}
+
+fn default_keep() -> u32 {
+    50
+}
+
+impl Default for VersionSettings {
+    fn default() -> VersionSettings {
+        VersionSettings {
+            keep: default_keep(),
+        }
+    }
 }
 
 /// `hub.toml` `[dashboard]`: how the people's web pages (`serve --http ADDR`) are served.
@@ -299,6 +351,8 @@ impl std::fmt::Debug for HubConfig {
             .field("smtp", &self.smtp)
             .field("intake", &self.intake)
             .field("dashboard", &self.dashboard)
+            .field("door", &self.door)
+            .field("versions", &self.versions)
             .finish()
     }
 }
@@ -449,6 +503,18 @@ mod tests {
             toml::from_str::<HubConfig>(&text).is_err(),
             "a password in hub.toml"
         );
+    }
+
+    #[test]
+    fn door_and_versions_default_and_load() {
+        let base = "org = \"H\"\nname = \"x\"\nlevel = \"prefecture\"\ntls = \"/t\"\n";
+        let c: HubConfig = toml::from_str(base).unwrap();
+        assert_eq!(c.door.handshakes_per_address, 32);
+        assert_eq!(c.versions.keep, 50);
+        let text = format!("{base}[door]\nhandshakes_per_address = 400\n[versions]\nkeep = 5\n");
+        let c: HubConfig = toml::from_str(&text).unwrap();
+        assert_eq!((c.door.handshakes_per_address, c.versions.keep), (400, 5));
+        assert!(toml::from_str::<HubConfig>(&format!("{base}[door]\nper_address = 1\n")).is_err());
     }
 
     #[test]

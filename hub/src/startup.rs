@@ -65,6 +65,8 @@ pub enum Error {
     Certificate(#[source] tls::Error),
     #[error("building the TLS configuration: {0}")]
     TlsConfig(#[source] tls::Error),
+    #[error("building the TLS configuration from the CA certificates: {0}")]
+    Ca(String),
     #[error("listening on {addr}{what}: {source}")]
     Bind {
         addr: String,
@@ -121,14 +123,19 @@ impl Server {
             }
         }
         let ca_path = config.tls.join(pki::CA_CERT);
-        let ca = std::fs::read_to_string(&ca_path).map_err(|source| Error::ReadCa {
+        // Read once here so a missing ca.pem stops the start naming the file.
+        std::fs::read_to_string(&ca_path).map_err(|source| Error::ReadCa {
             path: ca_path,
             source,
         })?;
         let resolver = ReloadingCert::new(config.tls.join(pki::CERT), config.tls.join(pki::KEY))
             .map_err(Error::Certificate)?;
-        let tls =
-            tls::server_config_with_resolver(&ca, Arc::new(resolver)).map_err(Error::TlsConfig)?;
+        // A child without a certificate yet may finish the handshake, to enrol (and nothing else).
+        let tls = bangfu_client::server::enrolling_config(
+            &config.tls.join(pki::CA_CERT),
+            Arc::new(resolver),
+        )
+        .map_err(|e| Error::Ca(e.to_string()))?;
         // Checked now, so a typo stops the start with the setting named.
         Schedule::parse(jobs::remind::SETTING, &config.remind.schedule)?;
         let pull = options
@@ -246,14 +253,21 @@ impl Server {
                 }
             });
         }
-        let app = api::router(ApiState {
+        tasks.spawn(crate::jobs::renewal::run(hub.clone()));
+        let limits = bangfu_client::server::Limits {
+            per_address_unauthenticated: hub.config.door.handshakes_per_address,
+            ..Default::default()
+        };
+        let state = ApiState {
             hub,
             revocations,
             upstream,
             changes,
-        });
+        };
+        let anonymous = api::enrol::anonymous_router(state.clone());
+        let app = api::router(state);
         let served = tokio::select! {
-            served = api::serve(listener, tls, app) => served.map_err(Error::Serve),
+            served = api::serve(listener, tls, app, Some(anonymous), limits) => served.map_err(Error::Serve),
             () = shutdown => Ok(()),
         };
         tasks.shutdown().await;

@@ -87,6 +87,8 @@ impl TestHub {
             smtp: None,
             intake: Default::default(),
             dashboard: Default::default(),
+            door: Default::default(),
+            versions: Default::default(),
         }
         .create(&data)
         .expect("hub.toml");

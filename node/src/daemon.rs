@@ -311,6 +311,10 @@ impl Daemon {
                     .map_err(Error::from)
             });
         }
+        let renewal = parent
+            .clone()
+            .zip(settings.tls.clone())
+            .map(|(p, tls)| tokio::spawn(crate::renewal::run(p, tls, options.say.clone())));
         let mut rounds = Rounds {
             data: &data,
             settings: &settings,
@@ -338,6 +342,9 @@ impl Daemon {
             }
         };
         pull_server.shutdown().await;
+        if let Some(r) = &renewal {
+            r.abort();
+        }
         archive.close().await;
         outcome
     }

@@ -16,6 +16,7 @@ pub mod parent;
 pub mod private;
 pub mod pull_server;
 pub mod reminders;
+pub mod renewal;
 pub mod reporting;
 pub mod reviews;
 pub mod rules;

@@ -11,8 +11,10 @@
 pub mod admit;
 pub mod budget;
 pub mod campaigns;
+pub mod enrol;
 pub mod extract;
 pub mod reminders;
+pub mod renew;
 pub mod reports;
 pub mod reviews;
 pub mod rollup;
@@ -28,6 +30,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use bangfu_client::telemetry;
+use bangfu_shared::protocol::enrolment::routes as enrolment_routes;
 use bangfu_shared::protocol::{route_label, routes};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
@@ -70,6 +73,8 @@ pub fn router(state: ApiState) -> Router {
         .route(routes::ROLLUP, get(rollup::get))
         .route(routes::REVIEW, get(reviews::get))
         .route(routes::REMINDERS, get(reminders::get))
+        .route(enrolment_routes::RENEW, post(renew::renew))
+        .route(enrolment_routes::SIGN, post(renew::sign))
         .layer(middleware::from_fn_with_state(
             Arc::new(throttle::Throttle::default()),
             throttle::limit,
@@ -126,7 +131,7 @@ async fn observe(req: Request, next: Next) -> Response {
 
 /// The refusals counter (CONTRACT.md: "refused, logged, counted"), by status and route; TLS handshake
 /// refusals are counted with status 0.
-fn refusals() -> &'static Counter<u64> {
+pub(crate) fn refusals() -> &'static Counter<u64> {
     static C: OnceLock<Counter<u64>> = OnceLock::new();
     C.get_or_init(|| {
         telemetry::counter(
@@ -136,12 +141,15 @@ fn refusals() -> &'static Counter<u64> {
     })
 }
 
-/// Serves `app` over mutual TLS on `listener` until the task is stopped; a refused handshake is
-/// counted as a refusal with status 0 on path "tls".
+/// Serves `app` over mutual TLS on `listener` until the task is stopped, and `anonymous` (the
+/// enrolment routes) to a peer without a client certificate, within `limits`; a refused handshake
+/// is counted as a refusal with status 0 on path "tls".
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,
+    anonymous: Option<Router>,
+    limits: bangfu_client::server::Limits,
 ) -> std::io::Result<()> {
     let on_refused: bangfu_client::server::OnRefused = Arc::new(|_, _| {
         refusals().add(
@@ -149,5 +157,6 @@ pub async fn serve(
             &[KeyValue::new("status", 0i64), KeyValue::new("path", "tls")],
         )
     });
-    bangfu_client::server::serve(listener, tls, app, on_refused).await
+    bangfu_client::server::serve_with_enrolment(listener, tls, app, anonymous, on_refused, limits)
+        .await
 }

@@ -51,6 +51,7 @@ pub async fn post(
         StatusCode::OK
     };
     if status == StatusCode::CREATED {
+        crate::prune::after_intake_logged(&state.hub, &org, &receipt.campaign).await;
         if let Some(upstream) = &state.upstream {
             upstream.report_accepted();
         }

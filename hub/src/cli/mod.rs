@@ -321,6 +321,8 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
         smtp: None,
         intake: Default::default(),
         dashboard: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
     };
     config
         .create(&data)

@@ -29,6 +29,30 @@ pub enum OrgCmd {
         /// Where the child serves its reports for pulls (https://HOST:PORT, `bangfu-node serve --listen`).
         #[arg(long, value_name = "URL")]
         address: Option<String>,
+        /// Also print a one-time enrolment code for the child (as `org enrol-code`).
+        #[arg(long)]
+        enrol: bool,
+        /// With --enrol: hours the code is valid.
+        #[arg(long, value_name = "HOURS", default_value_t = 72, requires = "enrol")]
+        valid_hours: u32,
+    },
+    /// Print a one-time enrolment code for a registered child, and this hub's CA fingerprint (注册码).
+    ///
+    /// Read both to the child's IT by phone or hand them over on paper; at the child, run
+    /// `bangfu-node enrol --data DIR --parent URL --code CODE --ca-fingerprint FP`: the child makes
+    /// its key on its own machine and gets its certificate. The code works once, for this org only,
+    /// for --valid-hours, and dies after 5 wrong tries; a new code withdraws the old one. Only the
+    /// code's hash is stored. `pki issue` stays for hubs and for offline sites.
+    ///
+    /// Example: bangfu-hub org enrol-code --data /srv/bangfu/hub --code H01
+    EnrolCode {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        code: OrgCode,
+        /// Hours the code is valid.
+        #[arg(long, value_name = "HOURS", default_value_t = 72)]
+        valid_hours: u32,
     },
     /// Change a registered child's reminder channels (催报通道), or, with this hub's own code, the
     /// hub's contact channels that escalations go to. What is not given stays as it was.
@@ -106,6 +130,8 @@ pub async fn run(cmd: OrgCmd) -> anyhow::Result<()> {
             name,
             channels,
             address,
+            enrol,
+            valid_hours,
         } => {
             if let Some(a) = &address {
                 anyhow::ensure!(
@@ -146,9 +172,34 @@ pub async fn run(cmd: OrgCmd) -> anyhow::Result<()> {
                     .context("reading the channels back")
             }
             .await;
+            let code_line = match (&done, enrol) {
+                (Ok(_), true) => Some(print_code(&hub, &code, valid_hours).await),
+                _ => None,
+            };
             hub.close().await;
             println!("已登记 / registered: {code} {name}");
             print_channels(&done?);
+            if let Some(line) = code_line {
+                println!("{}", line?);
+            }
+            Ok(())
+        }
+        OrgCmd::EnrolCode {
+            data: DataDir { data },
+            code,
+            valid_hours,
+        } => {
+            let hub = open(&data).await?;
+            let registered = registry::is_registered(&hub.store, &code).await;
+            let line = match registered {
+                Ok(true) => print_code(&hub, &code, valid_hours).await,
+                Ok(false) => Err(anyhow::anyhow!(
+                    "--code {code}: not a registered child (org add first) / 未登记的下级单位"
+                )),
+                Err(e) => Err(e.into()),
+            };
+            hub.close().await;
+            println!("{}", line?);
             Ok(())
         }
         OrgCmd::Update {
@@ -216,6 +267,43 @@ async fn update(
         }
     );
     Ok(crate::channels::store::of(store, code.as_str()).await?)
+}
+
+/// A new code for `org`, and what the child's IT types, as lines to print.
+async fn print_code(
+    hub: &crate::app::Hub,
+    org: &OrgCode,
+    valid_hours: u32,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(valid_hours > 0, "--valid-hours must be at least 1");
+    let tls = &hub.config.tls;
+    let read = |f: &str| {
+        std::fs::read_to_string(tls.join(f))
+            .with_context(|| format!("reading {}", tls.join(f).display()))
+    };
+    let fingerprint = bangfu_client::enrol::issuing_ca_fingerprint(
+        &read(bangfu_client::pki::CA_CERT)?,
+        &read(bangfu_client::pki::CERT)?,
+    )
+    .with_context(|| {
+        format!(
+            "no CA in {}/ca.pem issued this hub's certificate / 本级证书与根证书不符",
+            tls.display()
+        )
+    })?;
+    let (code, expires) = crate::enrolment::new_code(
+        &hub.store,
+        org,
+        chrono::Duration::hours(i64::from(valid_hours)),
+        hub.now(),
+    )
+    .await
+    .with_context(|| format!("making an enrolment code for {org}"))?;
+    Ok(format!(
+        "注册码 / enrolment code for {org}: {code}\n  valid until {} (once, for {org} only)\n  根证书指纹 / CA fingerprint: {fingerprint}\n  at {org}: bangfu-node enrol --data DIR --parent URL --code {code} --ca-fingerprint {}",
+        expires.format("%Y-%m-%d %H:%M UTC"),
+        fingerprint.replace(':', "")
+    ))
 }
 
 fn print_channels(channels: &[Channel]) {

@@ -31,11 +31,13 @@ pub enum Pki {
         #[arg(long, default_value_t = 3650)]
         days: u32,
     },
-    /// Issue a key and certificate to a union (签发证书).
+    /// Make a key and certificate here, for a hub or an offline site (签发证书).
     ///
-    /// Writes ca.pem, cert.pem and key.pem to --out; copy that folder to the union's machine and point
-    /// `bangfu-node init --tls` at it. For the hub's own server certificate, issue to the hub's org
-    /// with --host for each name or IP address the children connect to.
+    /// The key is made on this machine, so whoever runs this holds the union's key until the folder
+    /// reaches it: use it for the hubs' own certificates (with --host for each name or IP address the
+    /// children connect to) and for a site that cannot reach its parent. A county that can reach its
+    /// parent enrols instead and makes its key itself: `bangfu-hub org enrol-code` at the parent,
+    /// `bangfu-node enrol` at the county. Writes ca.pem, cert.pem and key.pem to --out.
     ///
     /// Example: bangfu-hub pki issue --dir /srv/bangfu/pki --org H01 --name 京山县总工会 --out ./H01-tls
     Issue {

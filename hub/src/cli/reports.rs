@@ -136,8 +136,12 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let text = crate::status::render(&hub, &campaign)
         .await
         .with_context(|| format!("the status of {campaign}"));
+    let certificates = crate::enrolment::certificate_warnings(&hub);
     hub.close().await;
     print!("{}", text?);
+    for line in certificates {
+        println!("警告 / warning: {line}");
+    }
     Ok(())
 }
 

@@ -6,4 +6,5 @@
 pub mod cron;
 pub mod pull;
 pub mod remind;
+pub mod renewal;
 pub mod upstream;

@@ -72,6 +72,8 @@ async fn setup(dir: &Path, database_url: Option<String>, smtp: Option<SmtpSettin
         smtp,
         intake: Default::default(),
         dashboard: Default::default(),
+        door: Default::default(),
+        versions: Default::default(),
         parent_org: None,
     };
     config.create(&data).unwrap();

@@ -3,6 +3,8 @@
 
 mod channels;
 mod dashboard;
+mod door;
+mod enrol;
 mod fakes;
 mod identity;
 mod in_process;
@@ -10,7 +12,9 @@ mod ingest;
 mod official;
 mod perimeter;
 mod pki;
+mod prune;
 mod ranges;
+mod rollover;
 mod serve;
 mod signed;
 mod strict;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use bangfu_shared::protocol::OutboxState;
 
-use super::{ConnectArgs, PushArgs, ServeArgs, StatusArgs};
+use super::{ConnectArgs, EnrolArgs, PushArgs, ServeArgs, StatusArgs};
 use crate::archive::Archive;
 use crate::daemon::{self, Daemon, Options};
 use crate::parent::{Outcome, Parent};
@@ -49,6 +49,62 @@ pub fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         expected,
         client.url(),
         tls.display()
+    );
+    Ok(())
+}
+
+/// `enrol`: a key made here, a certificate from the parent for the one-time code, then connected.
+pub async fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
+    let EnrolArgs {
+        data,
+        parent,
+        code,
+        ca_fingerprint,
+        parent_org,
+        hosts,
+    } = args;
+    let mut settings = Settings::load(&data)?;
+    if parent_org.is_some() {
+        settings.parent_org = parent_org;
+    }
+    let expected = settings.parent_org().with_context(|| {
+        format!(
+            "{} is not a county code, so its parent's org cannot be told from it: give --parent-org / 请用 --parent-org 指定上级单位",
+            settings.org
+        )
+    })?;
+    let data_abs =
+        std::path::absolute(&data).with_context(|| format!("resolving {}", data.display()))?;
+    let out = data_abs.join("tls");
+    let enrolled = bangfu_client::enrol::enrol(&bangfu_client::enrol::EnrolOptions {
+        parent: parent.clone(),
+        code,
+        ca_fingerprint,
+        org: settings.org.clone(),
+        name: settings.name.clone(),
+        parent_org: expected.clone(),
+        hosts,
+        out: out.clone(),
+    })
+    .await
+    .with_context(|| format!("enrolling {} at {parent}", settings.org))?;
+    let client = Parent::pinned(&parent, &out, Some(&expected))
+        .context("checking the new identity folder")?;
+    settings.parent = Some(client.url().to_string());
+    settings.tls = Some(out.clone());
+    settings.save(&data)?;
+    println!(
+        "已注册 / enrolled: {} certificate {} valid until {} (key made here, {})",
+        settings.org,
+        enrolled.serial,
+        enrolled.not_after.format("%Y-%m-%d"),
+        out.join(bangfu_client::pki::KEY).display()
+    );
+    println!(
+        "已连接 / connected: {} → {} {}",
+        settings.org,
+        expected,
+        client.url()
     );
     Ok(())
 }

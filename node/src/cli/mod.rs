@@ -62,6 +62,15 @@ pub enum Command {
     ///
     /// Example: bangfu-node connect --data /srv/bangfu --parent https://hub.example:8443 --tls /srv/bangfu/tls
     Connect(ConnectArgs),
+    /// Get this node's certificate from its parent with a one-time code (注册证书), and connect.
+    ///
+    /// The key is made on this machine and never leaves it; only a certificate request travels. The
+    /// parent's operator gives the code and the CA fingerprint (`bangfu-hub org enrol-code`). The
+    /// identity is written to DIR/tls (ca.pem, cert.pem, key.pem 0600), then the node is connected as
+    /// `connect` would. The certificate is renewed by `serve` by itself before it ends.
+    ///
+    /// Example: bangfu-node enrol --data /srv/bangfu --parent https://h.example:8443 --code 7KQM-2XHP-9RTA-C4WN --ca-fingerprint 3F2A…
+    Enrol(EnrolArgs),
     /// Send a campaign's report to the parent now (上报): sync campaigns, store a new version if the
     /// report changed, and deliver everything waiting in the outbox once. Exits non-zero if the parent
     /// refused a version or could not be reached (the version stays queued and is retried).
@@ -213,6 +222,28 @@ pub struct ConnectArgs {
     /// only certificate accepted at --parent and the only org allowed to pull.
     #[arg(long, value_name = "ORG")]
     pub parent_org: Option<bangfu_shared::org::OrgCode>,
+}
+
+#[derive(Args)]
+pub struct EnrolArgs {
+    /// The node's state folder (made by `init`).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The parent hub's URL (https://…).
+    #[arg(long)]
+    pub parent: String,
+    /// The one-time enrolment code from the parent's operator (XXXX-XXXX-XXXX-XXXX).
+    #[arg(long)]
+    pub code: String,
+    /// The CA fingerprint printed with the code (64 hex digits, separators optional).
+    #[arg(long, value_name = "FP")]
+    pub ca_fingerprint: String,
+    /// The parent's org, when it is not the prefecture the node's code implies (H01 → H).
+    #[arg(long, value_name = "ORG")]
+    pub parent_org: Option<bangfu_shared::org::OrgCode>,
+    /// A host name or address the parent pulls this node at (`serve --listen`); repeat for several.
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
 }
 
 #[derive(Args)]
@@ -375,6 +406,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enter(a) => reports::enter(a).await,
         Command::Campaign { action } => reports::campaign(action).await,
         Command::Connect(a) => link::connect(a),
+        Command::Enrol(a) => link::enrol(a).await,
         Command::Push(a) => link::push(a).await,
         Command::Status(a) => link::status(a).await,
         Command::Serve(a) => link::serve(a).await,

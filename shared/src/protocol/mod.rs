@@ -18,6 +18,7 @@
 //! Every refusal is a [`Problem`] (`application/problem+json`).
 
 pub mod campaign;
+pub mod enrolment;
 pub mod ids;
 pub mod intake;
 pub mod outbox;

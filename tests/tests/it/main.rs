@@ -4,6 +4,7 @@
 
 mod campaign_updates;
 mod county_to_hub;
+mod enrol;
 mod pull;
 mod reconcile;
 mod reminders;
