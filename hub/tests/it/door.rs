@@ -56,6 +56,7 @@ async fn the_per_address_cap_is_the_door_setting() {
             handshakes_per_address: cap,
         },
         versions: Default::default(),
+        dashboard: Default::default(),
     }
     .create(&data)
     .unwrap();

@@ -402,6 +402,7 @@ async fn prefecture_without_the_key(
         intake: Default::default(),
         door: Default::default(),
         versions: Default::default(),
+        dashboard: Default::default(),
     }
     .create(&data)
     .unwrap();

@@ -64,6 +64,7 @@ async fn a_ca_rollover_needs_no_restart_of_the_hub_or_the_county() {
         intake: Default::default(),
         door: Default::default(),
         versions: Default::default(),
+        dashboard: Default::default(),
     }
     .create(&data)
     .unwrap();
