@@ -113,7 +113,8 @@ pub struct Parent {
     http: reqwest::Client,
     base: String,
     /// The key of this identity's certificate: every report posted is signed with it.
-    signer: std::sync::Arc<signature::Signer>,
+    /// Re-read after a renewal, like the TLS client certificate.
+    signer: std::sync::Arc<renew::ReloadingSigner>,
     /// The identity folder (ca.pem, cert.pem, key.pem; crl.pem as the parent passes it down).
     tls_dir: PathBuf,
     /// The org the parent's server certificate named at the last answer: a node learns from it which
@@ -187,10 +188,13 @@ impl Parent {
             text(&cert_path, cert)?,
             text(&key_path, key)?,
         );
-        let signer = signature::Signer::from_pem(&cert, &key).map_err(|e| Error::Pem {
-            path: cert_path.clone(),
-            detail: format!("cannot sign reports with it: {e}"),
-        })?;
+        let signer =
+            renew::ReloadingSigner::new(cert_path.clone(), key_path.clone()).map_err(|e| {
+                Error::Pem {
+                    path: cert_path.clone(),
+                    detail: format!("cannot sign reports with it: {e}"),
+                }
+            })?;
         let mut config =
             tls::client_config_pinned(&ca, &cert, &key, expected).map_err(|e| Error::Pem {
                 path: cert_path.clone(),
@@ -302,15 +306,15 @@ impl Parent {
     }
 
     /// The org whose reports this client signs (its certificate's).
-    pub fn signer(&self) -> &signature::Signer {
-        &self.signer
+    pub fn signer(&self) -> std::sync::Arc<signature::Signer> {
+        self.signer.current()
     }
 
     /// `POST /api/v1/reports` with `body` exactly as stored in the outbox (the hub hashes these
     /// bytes), signed now with this identity's key (a detached JWS in the `bangfu-signature`
     /// header): the parent, and every level above it, verifies those exact bytes.
     pub async fn post_report(&self, body: &[u8]) -> Outcome {
-        let jws = match self.signer.sign(body, chrono::Utc::now()) {
+        let jws = match self.signer.current().sign(body, chrono::Utc::now()) {
             Ok(jws) => jws,
             Err(e) => {
                 return Outcome::Refused {

@@ -196,15 +196,23 @@ impl Parent {
     }
 }
 
-/// The client certificate and key, re-read when either file changes, so a renewed identity is
-/// presented from the next connection on without restarting. A pair that does not load (one file
-/// replaced, not yet the other) is skipped and the old one kept.
-#[derive(Debug)]
-pub struct ReloadingClientCert {
+/// Something made from this identity's certificate and key files (the TLS client certificate, the
+/// report signer), made again when either file changes, so a renewed identity is used from the next
+/// connection or report on without restarting. A pair that does not load (one file replaced, not
+/// yet the other) is skipped and the old value kept.
+pub struct Reloading<T> {
     cert: PathBuf,
     key: PathBuf,
-    cached: Mutex<(Stamp, Arc<rustls::sign::CertifiedKey>)>,
+    make: fn(&str, &str) -> Result<T, String>,
+    cached: Mutex<(Stamp, Arc<T>)>,
 }
+
+/// The TLS client certificate, re-read after a renewal.
+pub type ReloadingClientCert = Reloading<rustls::sign::CertifiedKey>;
+
+/// The key reports are signed with, re-read after a renewal (a report signed with the replaced
+/// certificate would stop verifying once that certificate ends).
+pub type ReloadingSigner = Reloading<crate::signature::Signer>;
 
 type Stamp = (Option<SystemTime>, Option<SystemTime>);
 
@@ -212,36 +220,73 @@ fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
-fn load(cert: &Path, key: &Path) -> Result<rustls::sign::CertifiedKey, Error> {
-    crate::tls::certified_key(&read(cert)?, &read(key)?).map_err(Error::from)
+impl<T> std::fmt::Debug for Reloading<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloading")
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReloadingClientCert {
     pub fn new(cert: PathBuf, key: PathBuf) -> Result<ReloadingClientCert, Error> {
+        Reloading::with(cert, key, |cert, key| {
+            crate::tls::certified_key(cert, key).map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl ReloadingSigner {
+    pub fn new(cert: PathBuf, key: PathBuf) -> Result<ReloadingSigner, Error> {
+        Reloading::with(cert, key, |cert, key| {
+            crate::signature::Signer::from_pem(cert, key).map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl<T> Reloading<T> {
+    fn with(
+        cert: PathBuf,
+        key: PathBuf,
+        make: fn(&str, &str) -> Result<T, String>,
+    ) -> Result<Reloading<T>, Error> {
         let stamp = (mtime(&cert), mtime(&key));
-        let loaded = load(&cert, &key)?;
-        Ok(ReloadingClientCert {
+        let made = make(&read(&cert)?, &read(&key)?).map_err(|detail| {
+            Error::Key(format!(
+                "{} with {}: {detail}",
+                cert.display(),
+                key.display()
+            ))
+        })?;
+        Ok(Reloading {
             cert,
             key,
-            cached: Mutex::new((stamp, Arc::new(loaded))),
+            make,
+            cached: Mutex::new((stamp, Arc::new(made))),
         })
     }
 
-    fn current(&self) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        let mut cached = self.cached.lock().ok()?;
+    /// The value made from the files as they are now.
+    pub fn current(&self) -> Arc<T> {
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         let stamp = (mtime(&self.cert), mtime(&self.key));
         if stamp != cached.0 {
-            match load(&self.cert, &self.key) {
-                Ok(k) => {
-                    tracing::info!(cert = %self.cert.display(), "client certificate re-read");
-                    *cached = (stamp, Arc::new(k));
+            let made = read(&self.cert)
+                .and_then(|c| Ok((c, read(&self.key)?)))
+                .map_err(|e| e.to_string())
+                .and_then(|(c, k)| (self.make)(&c, &k));
+            match made {
+                Ok(v) => {
+                    tracing::info!(cert = %self.cert.display(), "identity re-read after a change");
+                    *cached = (stamp, Arc::new(v));
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "the changed client certificate does not load; keeping the old one")
+                    tracing::warn!(error = %e, "the changed certificate and key do not load; keeping the old ones")
                 }
             }
         }
-        Some(cached.1.clone())
+        cached.1.clone()
     }
 }
 
@@ -251,7 +296,7 @@ impl rustls::client::ResolvesClientCert for ReloadingClientCert {
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[rustls::SignatureScheme],
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.current()
+        Some(self.current())
     }
 
     fn has_certs(&self) -> bool {
@@ -477,6 +522,51 @@ impl rustls::server::danger::ClientCertVerifier for ReloadingClientVerifier {
 mod tests {
     use super::*;
     use crate::pki::IssueOptions;
+
+    #[test]
+    fn the_report_signer_is_re_read_after_a_renewal() {
+        let ca = crate::signature::testpki::TestCa::new("A");
+        let (old, new) = (ca.leaf("H01"), ca.leaf("H01"));
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, &old.cert_pem).unwrap();
+        std::fs::write(&key, &old.key_pem).unwrap();
+        let signer = ReloadingSigner::new(cert.clone(), key.clone()).unwrap();
+        assert_eq!(
+            format!("{:?}", signer.current()),
+            format!("{:?}", old.signer())
+        );
+        // A renewal replaces both files; mtimes are set apart so a coarse clock still sees it.
+        std::fs::write(&cert, &new.cert_pem).unwrap();
+        std::fs::write(&key, &new.key_pem).unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        for f in [&cert, &key] {
+            std::fs::File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(later)
+                .unwrap();
+        }
+        assert_eq!(
+            format!("{:?}", signer.current()),
+            format!("{:?}", new.signer())
+        );
+        assert_ne!(old.serial, new.serial);
+        // Half a pair (a key that is not the certificate's) keeps the last good signer.
+        std::fs::write(&key, &old.key_pem).unwrap();
+        let later = later + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&key)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(
+            format!("{:?}", signer.current()),
+            format!("{:?}", new.signer())
+        );
+    }
 
     #[test]
     fn renewal_is_due_at_two_thirds_of_the_life() {
