@@ -504,6 +504,26 @@ pub fn protect(
     // secondary suppression adds go back into the joint loop, until neither adds any.
     let alone_relations = true_relations(t, &exact);
     let mut forced = vec![false; t.cells.len()];
+    let mut value_of: Vec<Option<f64>> = vec![None; space.code.len()];
+    for (i, &v) in vars.iter().enumerate() {
+        value_of[v] = value_of[v].or(exact[i]);
+    }
+    // What the recipient knows however much this report withholds: the ledger, and the new cells
+    // that cannot be withheld (not candidates). A withheld cell these pin exactly is public already.
+    let floor = |known: &[Option<f64>]| -> Vec<Option<f64>> {
+        (0..known.len())
+            .map(|v| {
+                if v < ledger_vars {
+                    ledger_known[v]
+                } else if candidate(v, known).is_some() {
+                    None
+                } else {
+                    known[v]
+                }
+            })
+            .collect()
+    };
+    let is_fresh = |v: usize| v >= ledger_vars || !ledger_withheld[v];
     loop {
         joint_loop(
             &space,
@@ -513,6 +533,11 @@ pub fn protect(
             &by_var,
             &cells_of,
             &candidate,
+            &Pinned {
+                floor: &floor,
+                value_of: &value_of,
+                fresh: &is_fresh,
+            },
         )?;
         let mut alone: Vec<bool> = (0..t.cells.len())
             .map(|i| forced[i] || (withheld[i] && known[vars[i]].is_none()))
@@ -577,6 +602,16 @@ pub fn protect(
     })
 }
 
+/// For a withheld variable no neighbour can protect: whether the recipient pins it exactly anyway.
+struct Pinned<'a> {
+    /// What is known however much this report withholds (see [`protect`]).
+    floor: &'a dyn Fn(&[Option<f64>]) -> Vec<Option<f64>>,
+    /// The exact value of each variable of this report.
+    value_of: &'a [Option<f64>],
+    /// Not withheld by an earlier report (publishing one of those would reopen it).
+    fresh: &'a dyn Fn(usize) -> bool,
+}
+
 /// The greedy secondary suppression over the stacked LP: while a withheld variable in `check` is
 /// narrowed below what it needs, withhold the best candidate next to it (see [`protect`]).
 #[allow(clippy::too_many_arguments)]
@@ -588,6 +623,7 @@ fn joint_loop(
     by_var: &[Vec<usize>],
     cells_of: &HashMap<usize, Vec<usize>>,
     candidate: &impl Fn(usize, &[Option<f64>]) -> Option<(u8, f64, usize)>,
+    pinned: &Pinned<'_>,
 ) -> Result<(), Error> {
     while !check.is_empty() {
         // Most rounds find nothing narrowed: proven with a few LPs, the exact ranges only if not.
@@ -641,13 +677,35 @@ fn joint_loop(
                     added.push(v);
                 }
                 None if added.is_empty() => {
-                    let ranges = ranges(space, known, &[e])?;
-                    return Err(Error::Exposed { ranges });
+                    // Nothing next to it can be withheld. Where the ledger and the cells this
+                    // report cannot withhold pin it exactly anyway (an earlier report published
+                    // its siblings on this snapshot, say), withholding it hides nothing and no
+                    // choice here widens it: it is published, as the number the recipient
+                    // already has. Otherwise the report cannot be made safe.
+                    let mut floor = (pinned.floor)(known);
+                    floor[e] = None;
+                    let alone = ranges(space, &floor, &[e])?;
+                    match pinned.value_of[e] {
+                        Some(v) if (pinned.fresh)(e) && alone[0].width() <= 0.0 => {
+                            known[e] = Some(v);
+                            for &i in &cells_of[&e] {
+                                withheld[i] = false;
+                            }
+                        }
+                        _ => {
+                            let ranges = ranges(space, known, &[e])?;
+                            return Err(Error::Exposed { ranges });
+                        }
+                    }
                 }
                 None => {}
             }
         }
-        *check = exposed.into_iter().chain(added).collect();
+        *check = exposed
+            .into_iter()
+            .chain(added)
+            .filter(|&v| known[v].is_none())
+            .collect();
         check.sort_unstable();
         check.dedup();
     }
