@@ -602,10 +602,13 @@ pub fn protect(
     })
 }
 
+/// What is known of each variable, given what is known now (see [`protect`]).
+type Floor<'a> = &'a dyn Fn(&[Option<f64>]) -> Vec<Option<f64>>;
+
 /// For a withheld variable no neighbour can protect: whether the recipient pins it exactly anyway.
 struct Pinned<'a> {
     /// What is known however much this report withholds (see [`protect`]).
-    floor: &'a dyn Fn(&[Option<f64>]) -> Vec<Option<f64>>,
+    floor: Floor<'a>,
     /// The exact value of each variable of this report.
     value_of: &'a [Option<f64>],
     /// Not withheld by an earlier report (publishing one of those would reopen it).
