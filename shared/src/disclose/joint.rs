@@ -524,6 +524,12 @@ pub fn protect(
             .collect()
     };
     let is_fresh = |v: usize| v >= ledger_vars || !ledger_withheld[v];
+    let mut pinned = Pinned {
+        floor: &floor,
+        value_of: &value_of,
+        fresh: &is_fresh,
+        public: vec![false; space.code.len()],
+    };
     loop {
         joint_loop(
             &space,
@@ -533,11 +539,7 @@ pub fn protect(
             &by_var,
             &cells_of,
             &candidate,
-            &Pinned {
-                floor: &floor,
-                value_of: &value_of,
-                fresh: &is_fresh,
-            },
+            &mut pinned,
         )?;
         let mut alone: Vec<bool> = (0..t.cells.len())
             .map(|i| forced[i] || (withheld[i] && known[vars[i]].is_none()))
@@ -613,6 +615,9 @@ struct Pinned<'a> {
     value_of: &'a [Option<f64>],
     /// Not withheld by an earlier report (publishing one of those would reopen it).
     fresh: &'a dyn Fn(usize) -> bool,
+    /// Published here because already pinned: never withheld again as a neighbour, or the loop
+    /// would withhold it for one cell and publish it for itself, round after round.
+    public: Vec<bool>,
 }
 
 /// The greedy secondary suppression over the stacked LP: while a withheld variable in `check` is
@@ -626,7 +631,7 @@ fn joint_loop(
     by_var: &[Vec<usize>],
     cells_of: &HashMap<usize, Vec<usize>>,
     candidate: &impl Fn(usize, &[Option<f64>]) -> Option<(u8, f64, usize)>,
-    pinned: &Pinned<'_>,
+    pinned: &mut Pinned<'_>,
 ) -> Result<(), Error> {
     while !check.is_empty() {
         // Most rounds find nothing narrowed: proven with a few LPs, the exact ranges only if not.
@@ -659,6 +664,7 @@ fn joint_loop(
             };
             let pick = |from: &[usize], known: &[Option<f64>]| {
                 from.iter()
+                    .filter(|&&c| !pinned.public[c])
                     .filter_map(|&c| candidate(c, known))
                     .min_by(|a, b| a.partial_cmp(b).expect("finite values"))
             };
@@ -691,6 +697,7 @@ fn joint_loop(
                     match pinned.value_of[e] {
                         Some(v) if (pinned.fresh)(e) && alone[0].width() <= 0.0 => {
                             known[e] = Some(v);
+                            pinned.public[e] = true;
                             for &i in &cells_of[&e] {
                                 withheld[i] = false;
                             }
