@@ -109,6 +109,16 @@ fn held(hub: &Path) -> Option<(u64, String)> {
     ))
 }
 
+/// The value of `code` in H01's report as the hub holds it.
+fn cell_at_hub(hub: &Path, code: &str) -> Option<f64> {
+    let r = bangfu_e2e::rollups::rollup(hub, CAMPAIGN)?;
+    let h01 = r["children"]
+        .as_array()?
+        .iter()
+        .find(|c| c["org"] == "H01")?;
+    h01["cells"][code]["value"].as_f64()
+}
+
 /// The GB 11643-1999 check character of an ID number's first 17 digits.
 fn check_char(digits17: &str) -> char {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -591,15 +601,18 @@ fn a_clerk_runs_a_whole_campaign_in_the_browser_and_the_hub_holds_what_was_submi
     );
     b.screenshot("office-09-submitted");
     assert_eq!(held(&hub), Some((1, "pending".to_string())));
-    let rollup = bangfu_e2e::rollups::rollup(&hub, CAMPAIGN).unwrap();
-    let h01 = rollup["children"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["org"] == "H01")
-        .unwrap()
-        .clone();
-    println!("H01 at the hub: {h01}");
+    // The hub holds what the clerk typed and the archive's own figures.
+    assert_eq!(cell_at_hub(&hub, "4A"), Some(12.0));
+    assert_eq!(cell_at_hub(&hub, "4B"), Some(3.0));
+    assert_eq!(cell_at_hub(&hub, "5A"), Some(120.5));
+    assert_eq!(cell_at_hub(&hub, "3A"), Some(on_file as f64));
+    assert!(
+        daemon_said().contains(&format!(
+            "campaign {CAMPAIGN}: has figures typed in by the office"
+        )),
+        "the daemon says why it waits: {}",
+        daemon_said()
+    );
     let status = ok(
         "bangfu-hub",
         &["status", "--data", s(&hub), "--campaign", CAMPAIGN],
@@ -691,5 +704,6 @@ fn a_clerk_runs_a_whole_campaign_in_the_browser_and_the_hub_holds_what_was_submi
     );
     b.screenshot("office-12-resubmitted");
     assert_eq!(held(&hub), Some((2, "pending".to_string())));
+    assert_eq!(cell_at_hub(&hub, "4B"), Some(2.0));
     println!("screenshots: {}", browser::artefacts().display());
 }
