@@ -512,6 +512,16 @@ fn a_clerk_runs_a_whole_campaign_in_the_browser_and_the_hub_holds_what_was_submi
         "3A is the archive's households on file: {}",
         b.eval("document.getElementById('cell-3A').value")
     );
+    // Laid out like the seed table: section titles, the lines under 10A indented.
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('tr.section')].some(tr => tr.innerText.includes('11 为农民工返乡争取经济补贴'))"),
+        Value::Bool(true),
+        "every section has its title"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('cell-10B').closest('tr').classList.contains('indent')"),
+        Value::Bool(true)
+    );
     b.screenshot("office-06-form");
     let rule_4b = "4(B) 困难企业不能超过 4(A)";
     assert_eq!(rule_state(&mut b, rule_4b), "pending");

@@ -275,14 +275,26 @@ async fn render_form(
         let s = section_of(&cell.code);
         if s != section {
             section = s.to_string();
-            let title = names.get(s).map(String::as_str).unwrap_or("");
+            // The table file's `# N. 标题` comment, else the cell's own `section = "N. 标题"`
+            // (送温暖's section 11 has only the latter, and showed a bare "11").
+            let title = names
+                .get(s)
+                .map(String::as_str)
+                .or_else(|| {
+                    cell.section
+                        .as_deref()
+                        .and_then(|t| t.split_once(". "))
+                        .map(|(_, t)| t)
+                })
+                .unwrap_or("");
             rows.push_str(&format!(
                 "<tr class=\"section\"><td colspan=\"4\">{} {}</td></tr>",
                 esc(s),
                 esc(title)
             ));
         }
-        let indent = cell.label.starts_with("其中");
+        // 其中 lines, and the lines the table itself indents (送温暖's 10B–10M under 10A).
+        let indent = cell.indent > 0 || cell.label.starts_with("其中");
         let mut classes = Vec::new();
         if indent {
             classes.push("indent");
