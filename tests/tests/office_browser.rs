@@ -523,6 +523,18 @@ fn a_clerk_runs_a_whole_campaign_in_the_browser_and_the_hub_holds_what_was_submi
         Value::Bool(true)
     );
     b.screenshot("office-06-form");
+    // On a phone the form does not scroll sideways (the table scrolls inside its box).
+    b.viewport(390, 844, true);
+    b.eval("new Promise(r => setTimeout(() => r(true), 200))");
+    b.screenshot("office-06-form-phone");
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1"),
+        Value::Bool(true),
+        "the form fits a phone's width: {} > {}",
+        b.eval("document.documentElement.scrollWidth"),
+        b.eval("window.innerWidth")
+    );
+    b.viewport(1366, 768, false);
     let rule_4b = "4(B) 困难企业不能超过 4(A)";
     assert_eq!(rule_state(&mut b, rule_4b), "pending");
     b.fill("#cell-4A", "12");
