@@ -1,14 +1,15 @@
 //! The node's daemon (`bangfu-node serve`) as library code: [`Daemon::build`] loads the settings and
 //! the archive and binds the pull listener (port 0 works, [`Daemon::pull_address`] says which);
 //! [`Daemon::run_until_stopped`] runs rounds every `interval` until the given future completes:
-//! campaign sync, a new version of each open campaign's report when it changed, the outbox's due
+//! campaign sync, a new version of each open campaign's report when it changed (not of a table with
+//! figures typed in by the office: that one waits for the office's 报送), the outbox's due
 //! deliveries, the parent's reviews and reminders. A pull server that fails ends the run with its
 //! error; nothing here ends the process.
 //!
 //! What a round did is said through [`Options::say`], one line per event, so the operator reads a
 //! blocked report or a failing sync once, when it starts or changes, not every round.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -324,6 +325,7 @@ impl Daemon {
             clock: clock.as_ref(),
             blocked: HashMap::new(),
             sync_failure: None,
+            waiting: HashSet::new(),
         };
         tokio::pin!(shutdown);
         let outcome = loop {
@@ -362,11 +364,23 @@ struct Rounds<'a> {
     blocked: HashMap<String, String>,
     /// Likewise a sync failure is said when it starts or changes, and its end once.
     sync_failure: Option<String>,
+    /// Campaigns already said to wait for the office's 报送.
+    waiting: HashSet<String>,
 }
 
 impl Rounds<'_> {
     fn say(&self, line: &str) {
         (self.options.say)(line);
+    }
+
+    /// Whether campaign `c`'s table has cells the office types in, so that only a person's
+    /// submission versions it. A table that cannot be read is left to [`version_campaign`], which
+    /// says why.
+    fn waits_for_submission(&self, c: &campaigns::Campaign) -> bool {
+        Settings::vocabulary(self.data)
+            .ok()
+            .and_then(|v| c.template(self.data, &v).ok())
+            .is_some_and(|t| t.cells.iter().any(|cell| cell.is_typed()))
     }
 
     async fn round(&mut self) -> Result<(), Error> {
@@ -394,6 +408,18 @@ impl Rounds<'_> {
                 continue;
             }
             let id = c.id.as_str();
+            // A table with figures typed in by the office (送温暖's 4A, 5A, …) leaves only when a
+            // person submits it: 报送 in the office UI, or `bangfu-node push`. Versioned here, a
+            // half-filled form, or a draft saved halfway through a correction, would reach the
+            // parent on the next round (issue 17, found by tests/tests/office_browser.rs).
+            if self.waits_for_submission(&c) {
+                if self.waiting.insert(id.to_string()) {
+                    self.say(&format!(
+                        "campaign {id}: has figures typed in by the office, sent when it is submitted (报送, or `bangfu-node push`) / 含手工填报项，报送后才发送"
+                    ));
+                }
+                continue;
+            }
             let versioned =
                 version_campaign(self.data, self.archive, self.settings, id, self.clock.now())
                     .await;

@@ -228,7 +228,11 @@ async fn render_form(
     // The rules as they stand on the stored figures, and their cells for the live check.
     let outcome = rules::evaluate(&l.table, |i| l.values.value(i));
     let mut rules_html = String::from("<ul class=\"rules\" id=\"rules\">");
-    for (rule, relation) in l.table.rules.iter().zip(l.table.all_relations()) {
+    // Each rule's own relation: `all_relations` starts with the table's structural identities (a
+    // dimension summing to its total), so zipping the rules with it gave a rule another's terms on
+    // a table that has any (dangan, dajiancha).
+    for rule in &l.table.rules {
+        let relation = rule.relation(&l.table);
         let terms: Vec<String> = relation
             .terms
             .iter()
@@ -249,8 +253,8 @@ async fn render_form(
         rules_html.push_str(&format!(
             "<li class=\"{class}\" data-terms=\"{terms}\" data-lower=\"{lo}\" data-upper=\"{hi}\" data-cells=\"{cells}\"><span class=\"rule-text\">{msg}</span><span class=\"rule-state\">{note}</span>{imp}</li>",
             terms = esc(&terms.join(",")),
-            lo = relation.lower,
-            hi = relation.upper,
+            lo = js_number(relation.lower),
+            hi = js_number(relation.upper),
             cells = esc(&cells.join(",")),
             msg = esc(&rule.message),
             imp = if rule.importance == template::Importance::High {
@@ -271,14 +275,26 @@ async fn render_form(
         let s = section_of(&cell.code);
         if s != section {
             section = s.to_string();
-            let title = names.get(s).map(String::as_str).unwrap_or("");
+            // The table file's `# N. 标题` comment, else the cell's own `section = "N. 标题"`
+            // (送温暖's section 11 has only the latter, and showed a bare "11").
+            let title = names
+                .get(s)
+                .map(String::as_str)
+                .or_else(|| {
+                    cell.section
+                        .as_deref()
+                        .and_then(|t| t.split_once(". "))
+                        .map(|(_, t)| t)
+                })
+                .unwrap_or("");
             rows.push_str(&format!(
                 "<tr class=\"section\"><td colspan=\"4\">{} {}</td></tr>",
                 esc(s),
                 esc(title)
             ));
         }
-        let indent = cell.label.starts_with("其中");
+        // 其中 lines, and the lines the table itself indents (送温暖's 10B–10M under 10A).
+        let indent = cell.indent > 0 || cell.label.starts_with("其中");
         let mut classes = Vec::new();
         if indent {
             classes.push("indent");
@@ -328,6 +344,19 @@ async fn render_form(
     ));
     let title = format!("填报 / Figures: {}", l.campaign.title);
     (status, page::render(ui, session, &title, &body)).into_response()
+}
+
+/// A bound as the page's script reads it with `Number()`: Rust writes an open bound as `-inf`,
+/// which JavaScript reads as NaN, and every 其中 rule (`parts ≤ whole`, no lower bound) then showed
+/// 不符 as soon as its cells were filled in (found by tests/tests/office_browser.rs).
+fn js_number(x: f64) -> String {
+    if x == f64::INFINITY {
+        "Infinity".into()
+    } else if x == f64::NEG_INFINITY {
+        "-Infinity".into()
+    } else {
+        x.to_string()
+    }
 }
 
 async fn save(
