@@ -687,7 +687,9 @@ fn a_province_page_of_200_counties_renders_and_redraws_within_a_second() {
     }
     assert_eq!(
         b.eval("document.querySelectorAll('#chart-children g[data-label]').length"),
-        10
+        10,
+        "the province page's bars; the page says: {}",
+        b.eval("document.body.innerText.slice(0, 1500)")
     );
     b.until(
         "the live marker",
