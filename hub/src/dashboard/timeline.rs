@@ -23,13 +23,20 @@ pub struct Arrivals {
     pub grandchildren: Vec<(String, DateTime<Utc>)>,
 }
 
-/// Just the orgs of a report's embedded reports (the rest of the body is skipped, not built).
+/// Just the embedded reports of a hub's report (the rest of the body is skipped, not built). Each
+/// is a signed envelope whose `report` is the county's exact text (`protocol::Envelope`).
 #[derive(Deserialize)]
 struct Embeds {
     #[serde(default)]
-    children: Vec<EmbeddedOrg>,
+    children: Vec<Embedded>,
 }
 
+#[derive(Deserialize)]
+struct Embedded {
+    report: String,
+}
+
+/// Just the org of an embedded county report.
 #[derive(Deserialize)]
 struct EmbeddedOrg {
     org: String,
@@ -98,7 +105,12 @@ impl Cache {
         .fetch_one(&store.pool)
         .await?;
         let orgs: Vec<String> = serde_json::from_str::<Embeds>(&body)
-            .map(|e| e.children.into_iter().map(|c| c.org).collect())
+            .and_then(|e| {
+                e.children
+                    .iter()
+                    .map(|c| serde_json::from_str::<EmbeddedOrg>(&c.report).map(|r| r.org))
+                    .collect()
+            })
             .map_err(|e| store::Error::Corrupt(format!("a stored report of {org}: {e}")))?;
         self.0
             .lock()
