@@ -22,11 +22,13 @@ pub async fn page(who: Session, State(s): State<DashboardState>) -> Result<Html<
         let received = received(&s.hub.store, c.id.as_str()).await?;
         rows.push((c, received, expected));
     }
+    let certificates = crate::enrolment::certificate_warnings(&s.hub);
     Ok(Html(html(
         &s.hub.config.org,
         &s.hub.config.name,
         &who,
         &rows,
+        &certificates,
     )))
 }
 
@@ -42,13 +44,31 @@ async fn received(store: &Store, campaign: &str) -> Result<usize, Error> {
     Ok(n as usize)
 }
 
-/// The list of campaigns held at this hub, each with (children that reported, children registered).
-pub fn html(org: &OrgCode, name: &str, who: &Session, list: &[(Campaign, usize, usize)]) -> String {
+/// The list of campaigns held at this hub, each with (children that reported, children registered),
+/// after the certificates of the tree this hub knows of that end within 30 days (as `status` warns:
+/// a certificate that ends unrenewed stops a county's reports, so staff must see it where they look).
+pub fn html(
+    org: &OrgCode,
+    name: &str,
+    who: &Session,
+    list: &[(Campaign, usize, usize)],
+    certificates: &[String],
+) -> String {
     let mut body = format!(
-        "{}<main><h1>{} ({org}) · 帮扶统计 bangfu</h1><h2>统计任务 Campaigns</h2>",
+        "{}<main><h1>{} ({org}) · 帮扶统计 bangfu</h1>",
         top(name, who),
         esc(name)
     );
+    if !certificates.is_empty() {
+        body.push_str(
+            "<section id=\"certificates\"><h2>证书即将到期 Certificates ending soon</h2><ul>",
+        );
+        for line in certificates {
+            let _ = write!(body, "<li class=\"late\">{}</li>", esc(line));
+        }
+        body.push_str("</ul></section>");
+    }
+    body.push_str("<h2>统计任务 Campaigns</h2>");
     if list.is_empty() {
         body.push_str("<p>暂无统计任务 / no campaigns yet</p>");
     } else {

@@ -592,3 +592,51 @@ async fn over_tls_the_dashboard_uses_the_hubs_certificate_and_secure_cookies() {
     assert!(reqwest::get(format!("http://{at}/login")).await.is_err());
     hub.stop().await;
 }
+
+/// Issue 13: the campaigns page warns of a certificate of the tree that ends within 30 days, as
+/// `status` does. The test hub's certificates last 30 days: seen a week ago (37 days left) the page
+/// has no warning; seen today (29 days left) it names the hub's own certificate and its CA's, and
+/// each org's newest one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_campaigns_page_warns_of_a_certificate_ending_within_thirty_days() {
+    let d = dash(64, &[]).await;
+    let cookie = session(&d.state, "viewer").await;
+    let page_at = |now: chrono::DateTime<chrono::Utc>| {
+        let clock = std::sync::Arc::new(bangfu_shared::time::TestClock::at(now));
+        let hub = d.hub.hub.clone().with_clock(clock);
+        let accounts = d.state.accounts.clone();
+        let cookie = cookie.clone();
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let at = listener.local_addr().unwrap();
+            let mut state = DashboardState::new(hub, Default::default(), at);
+            // The same accounts (on the real clock), so the viewer's session holds on this view.
+            state.accounts = accounts;
+            tokio::spawn(dashboard::serve::serve_counted(
+                listener,
+                None,
+                64,
+                dashboard::router(state),
+                |_| {},
+            ));
+            reqwest::Client::new()
+                .get(format!("http://{at}/"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let week_ago = page_at(chrono::Utc::now() - chrono::Duration::days(8)).await;
+    assert!(week_ago.contains(TITLE), "{week_ago}");
+    assert!(!week_ago.contains("id=\"certificates\""), "{week_ago}");
+    let today = page_at(chrono::Utc::now()).await;
+    assert!(today.contains("id=\"certificates\""), "{today}");
+    assert!(today.contains("this hub&#39;s cert.pem"), "{today}");
+    assert!(today.contains("H01&#39;s certificate"), "{today}");
+    assert!(today.contains(TITLE), "{today}");
+    d.hub.stop().await;
+}
