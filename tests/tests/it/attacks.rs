@@ -806,6 +806,12 @@ fn attacks_terminal_escapes_from_a_county_never_reach_the_status_screen() {
         if hub == &tree.pref {
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(text.contains("H03"), "H03 is shown: {text}");
+            // The registered name with the escape is shown too (when the registry took it).
+            assert!(
+                !named.status.success() || text.contains("H04"),
+                "H04 is shown: {text}"
+            );
+            assert!(text.contains("\\u{1b}"), "shown escaped: {text}");
         }
     }
 }
