@@ -99,7 +99,8 @@ pub const ORIGIN: &str = "parent";
 
 /// Fetches the parent's campaigns (conditional on `etag`), stores the new ones with origin `parent`
 /// and applies changes to those already held (a moved due or end date flows down). Returns the new
-/// ETag, or the old one when unchanged, and how many campaigns were new or changed.
+/// ETag, or the old one when unchanged, and how many campaigns were new or changed (a newer
+/// revocation list kept counts as one change: it can change what this hub counts).
 pub async fn sync_campaigns(
     hub: &Hub,
     parent: &Parent,
@@ -115,10 +116,13 @@ pub async fn sync_campaigns(
     };
     // The CA's revocation list first, so a revoked child is refused from this sync on. It is
     // kept only under the CA's signature and only when newer than the one held.
-    if let Some(pem) = &list.crl {
-        keep_crl(hub, pem);
-    }
-    let mut added = 0;
+    // A newer list can take a child's version out of the count (a stolen certificate revoked):
+    // this hub's report upward must then be recomputed, though no campaign changed. Before, a
+    // prefecture without the CA kept sending the revoked version's figures until a child pushed.
+    let mut added = match &list.crl {
+        Some(pem) => usize::from(keep_crl(hub, pem)),
+        None => 0,
+    };
     for campaign in list.campaigns {
         match changes::store_from_parent(store, &campaign, ORIGIN)
             .await
@@ -142,25 +146,31 @@ pub async fn sync_campaigns(
 
 /// Keeps each list in `pem` (the parent's `crl`) that is signed by this hub's CA and newer than its
 /// own; a list that is not is logged and ignored (a parent may withhold a list, not forge one).
-fn keep_crl(hub: &Hub, pem: &str) {
+/// Returns whether a newer list was kept.
+fn keep_crl(hub: &Hub, pem: &str) -> bool {
     let revocations = match crate::signed::revocations(&hub.config) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot keep the parent's revocation list");
-            return;
+            return false;
         }
     };
+    let mut newer = false;
     for block in pem.split_inclusive("-----END X509 CRL-----") {
         if !block.contains("-----BEGIN") {
             continue;
         }
         match revocations.offer(block.trim_start()) {
-            Ok(offered) => tracing::debug!(?offered, "revocation list from the parent"),
+            Ok(offered) => {
+                tracing::debug!(?offered, "revocation list from the parent");
+                newer |= !matches!(offered, bangfu_client::crl::Offered::NotNewer { .. });
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "a revocation list from the parent is refused")
             }
         }
     }
+    newer
 }
 
 /// This hub's report on `campaign`: its rollup's cells, with its children's latest reports embedded

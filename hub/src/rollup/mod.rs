@@ -192,11 +192,9 @@ async fn reviews_below(
 /// certificate revoked since), and each other org's counted report: its latest version that still
 /// counts ([`Verifier::counts`]), with every counting version kept. A version received under a
 /// revoked certificate neither counts nor makes the real child's later versions look older.
-async fn load(
-    store: &Store,
-    id: &str,
-    verifier: &Verifier,
-) -> Result<(BTreeMap<String, Latest>, Vec<String>), Error> {
+/// The third part: the orgs whose latest counting version is not a report at all (a store
+/// tampered with, or written before intake checked JSON), with that version and its text.
+async fn load(store: &Store, id: &str, verifier: &Verifier) -> Result<Loaded, Error> {
     type Row = (
         String,
         i64,
@@ -215,6 +213,7 @@ async fn load(
             .map_err(store::Error::from)?;
     let mut latest: BTreeMap<String, Latest> = BTreeMap::new();
     let mut revoked: Vec<String> = vec![];
+    let mut unreadable: BTreeMap<String, (i64, String)> = BTreeMap::new();
     for (o, version, body, on_time, hash, received_at, jws, signer) in rows {
         let at = chrono::DateTime::parse_from_rfc3339(&received_at)
             .map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?
@@ -225,8 +224,19 @@ async fn load(
             }
             continue;
         }
-        let report: Report = serde_json::from_str(&body)
-            .map_err(|e| store::Error::Corrupt(format!("a stored report of {o}: {e}")))?;
+        // One unreadable row used to fail the whole rollup (and with it this hub's report up, for
+        // every sibling). It is held back instead, like any report that cannot be forwarded: as the
+        // org's latest version it replaces what came before (that is not silently counted instead).
+        let report: Report = match serde_json::from_str(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(org = %o, version, error = %e, "a stored report is not readable; held back");
+                latest.remove(&o);
+                unreadable.insert(o, (version, body));
+                continue;
+            }
+        };
+        unreadable.remove(&o);
         let corrupt = |e: bangfu_shared::protocol::IdError| {
             store::Error::Corrupt(format!("a stored report of {o}: {e}"))
         };
@@ -252,14 +262,22 @@ async fn load(
             },
         );
     }
-    revoked.retain(|o| !latest.contains_key(o));
+    revoked.retain(|o| !latest.contains_key(o) && !unreadable.contains_key(o));
     for l in latest.values_mut() {
         // RFC 3339 in UTC from one writer: parsing orders it, whatever the fraction's digits.
         l.arrivals
             .sort_by_key(|(at, v)| (chrono::DateTime::parse_from_rfc3339(at).ok(), *v));
     }
-    Ok((latest, revoked))
+    Ok((latest, revoked, unreadable))
 }
+
+/// What [`load`] finds: the counted reports by org, the orgs whose every version was revoked, and
+/// the orgs whose latest version is unreadable (version, text).
+type Loaded = (
+    BTreeMap<String, Latest>,
+    Vec<String>,
+    BTreeMap<String, (i64, String)>,
+);
 
 /// The embedded reports of a hub child's report (none for a node's), unverified: for the findings
 /// about what a hub forwarded (`wrong_parent`, `two_parents`, older versions). Unreadable ones were
@@ -333,10 +351,19 @@ pub async fn counted(
     verifier: &Verifier,
 ) -> Result<Vec<Counted>, Error> {
     let orgs = registry::list(store).await?;
-    let (mut latest, _) = load(store, campaign, verifier).await?;
+    let (mut latest, _, mut unreadable) = load(store, campaign, verifier).await?;
     Ok(orgs
         .into_iter()
         .filter_map(|o| {
+            // An unreadable latest version is passed on as it is: the screen upward holds it back.
+            if let Some((v, body)) = unreadable.remove(o.code.as_str()) {
+                return Some(Counted {
+                    org: o.code,
+                    version: Version::from_db(v).unwrap_or_default(),
+                    body,
+                    jws: None,
+                });
+            }
             let l = latest.remove(o.code.as_str())?;
             Some(Counted {
                 org: o.code,
@@ -364,7 +391,7 @@ async fn compute(
         .template()
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let orgs = registry::list(store).await?;
-    let (latest, revoked) = load(store, id.as_str(), verifier).await?;
+    let (latest, revoked, unreadable) = load(store, id.as_str(), verifier).await?;
     // Counties' counted reports that cannot be forwarded (the strict intake's screen).
     let county_bodies: Vec<(String, serde_json::Value)> = latest
         .iter()
@@ -392,6 +419,15 @@ async fn compute(
     let mut each = vec![];
     let mut forwarded = vec![];
     for o in &orgs {
+        if unreadable.contains_key(o.code.as_str()) {
+            completeness.received += 1;
+            let h = bangfu_shared::protocol::intake::HeldBack {
+                fault: bangfu_shared::protocol::intake::Fault::Malformed,
+                path: "$".into(),
+            };
+            issues.push(held_back(&o.code, &h, None));
+            continue;
+        }
         let Some(l) = latest.get(o.code.as_str()) else {
             if revoked.iter().any(|r| r == o.code.as_str()) {
                 issues.push(Issue {
@@ -470,12 +506,21 @@ async fn compute(
                     settings,
                 ));
                 // A grandchild version lower than one this hub forwarded before.
+                // Only versions that still verify: one received under a certificate revoked since
+                // (a thief's, far ahead) would otherwise make the real county's next versions look
+                // older, at every level above, for good.
                 let before = l
                     .all
                     .iter()
-                    .flat_map(|(r, _)| embedded(r))
-                    .filter(|x| x.org == c.org)
-                    .map(|x| x.version)
+                    .flat_map(|(r, at)| r.children.iter().map(move |e| (e, *at)))
+                    .filter_map(|(e, at)| Some((e, e.read().ok()?, at)))
+                    .filter(|(e, x, at)| {
+                        x.org == c.org
+                            && verifier
+                                .verify(e.report.as_bytes(), Some(&e.jws), &x.org, *at)
+                                .is_ok()
+                    })
+                    .map(|(_, x, _)| x.version)
                     .max();
                 if let Some(b) = before.filter(|&b| b > c.version) {
                     issues.extend(reconcile::older_versions(

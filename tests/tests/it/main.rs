@@ -2,6 +2,7 @@
 //! with a module per story. The tests about processes themselves (faults, the demo, the browser,
 //! telemetry with its collector) stay binaries of their own.
 
+mod attacks;
 mod campaign_updates;
 mod county_to_hub;
 mod enrol;
