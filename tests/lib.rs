@@ -237,6 +237,45 @@ pub fn init_hub(
     tls
 }
 
+/// The province's CA in `pki` (`bangfu-hub pki init`) for `org`, named `name`.
+pub fn pki_init(pki: &Path, org: &str, name: &str) {
+    ok(
+        "bangfu-hub",
+        &["pki", "init", "--dir", s(pki), "--org", org, "--name", name],
+    );
+}
+
+/// The tree-wide `dangan` campaign `id` at `hub` as the end-to-end tests use it: counted from
+/// 2026-01-01 to today, every level due in 2099 (never late).
+pub fn dangan_campaign(hub: &Path, id: &str) {
+    let end = today();
+    ok(
+        "bangfu-hub",
+        &[
+            "campaign",
+            "create",
+            "--data",
+            s(hub),
+            "--id",
+            id,
+            "--template",
+            "dangan",
+            "--title",
+            "困难职工档案统计",
+            "--start",
+            "2026-01-01",
+            "--end",
+            &end,
+            "--due",
+            "county=2099-12-31",
+            "--due",
+            "prefecture=2099-12-31",
+            "--due",
+            "province=2099-12-31",
+        ],
+    );
+}
+
 /// Today in Asia/Shanghai (YYYY-MM-DD): the end day the tests' campaigns are counted on.
 pub fn today() -> String {
     chrono::Utc::now()

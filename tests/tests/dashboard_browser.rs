@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod browser;
 use browser::{Browser, Killed, chromium_missing};
 
-use bangfu_e2e::{binary, county_node, init_hub, issue_identity, ok, s, serve, today};
+use bangfu_e2e::{binary, county_node, init_hub, issue_identity, ok, pki_init, s, serve, today};
 use serde_json::{Value, json};
 
 const CAMPAIGN: &str = "dangan-live";
@@ -96,19 +96,7 @@ fn prefecture() -> Prefecture {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().to_path_buf();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "H",
-            "--name",
-            "荆门市总工会",
-        ],
-    );
+    pki_init(&pki, "H", "荆门市总工会");
     let hub = dir.join("hub");
     init_hub(&hub, &dir, &pki, "H", "荆门市总工会", "prefecture", None);
     ok(
@@ -313,19 +301,7 @@ fn a_province_page_of_200_counties_renders_and_redraws_within_a_second() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
     ok(

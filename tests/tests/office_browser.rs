@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{binary, init_hub, issue_identity, ok, s, serve, today};
+use bangfu_e2e::{binary, init_hub, issue_identity, ok, pki_init, s, serve, today};
 use browser::{Browser, Killed, PAGE, chromium_missing, js};
 use serde_json::Value;
 
@@ -278,19 +278,7 @@ fn a_clerk_runs_a_whole_campaign_in_the_browser_and_the_hub_holds_what_was_submi
 
     // The prefecture: its PKI, its hub with the campaign and the county registered.
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "H",
-            "--name",
-            "荆门市总工会",
-        ],
-    );
+    pki_init(&pki, "H", "荆门市总工会");
     let hub = dir.join("hub");
     init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
     ok(

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bangfu_e2e::{
-    binary, county_node, init_hub, issue_identity, ok, run, s, serve_with_env, today,
+    binary, county_node, init_hub, issue_identity, ok, pki_init, run, s, serve_with_env, today,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -261,19 +261,7 @@ fn one_trace_runs_from_county_to_province_and_nothing_personal_is_exported() {
     let dir = root.path();
     let (otlp, received) = collector();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
 
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);

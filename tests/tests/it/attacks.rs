@@ -15,7 +15,7 @@ use std::time::Duration;
 use bangfu_client::{Outcome, Parent};
 use bangfu_e2e::federation::{archive_counts, split_rows, workdir};
 use bangfu_e2e::rollups::{counties_in, rollup, wait_until};
-use bangfu_e2e::{Serving, issue_identity, ok, run, s, serve, today};
+use bangfu_e2e::{Serving, dangan_campaign, issue_identity, ok, pki_init, run, s, serve, today};
 use serde_json::{Value, json};
 
 const CAMPAIGN: &str = "dangan-attacks";
@@ -54,47 +54,11 @@ impl Tree {
         let root = workdir();
         let dir = root.path().to_path_buf();
         let pki = dir.join("pki");
-        ok(
-            "bangfu-hub",
-            &[
-                "pki",
-                "init",
-                "--dir",
-                s(&pki),
-                "--org",
-                "HB",
-                "--name",
-                "湖北省总工会",
-            ],
-        );
+        pki_init(&pki, "HB", "湖北省总工会");
         let province = dir.join("hub-HB");
         hub_init(&province, &dir, &pki, "HB", "province", None, true);
+        dangan_campaign(&province, CAMPAIGN);
         let end = today();
-        ok(
-            "bangfu-hub",
-            &[
-                "campaign",
-                "create",
-                "--data",
-                s(&province),
-                "--id",
-                CAMPAIGN,
-                "--template",
-                "dangan",
-                "--title",
-                "困难职工档案统计",
-                "--start",
-                "2026-01-01",
-                "--end",
-                &end,
-                "--due",
-                "county=2099-12-31",
-                "--due",
-                "prefecture=2099-12-31",
-                "--due",
-                "province=2099-12-31",
-            ],
-        );
         for (code, name) in [("H", "荆门市总工会"), ("J", "黄冈市总工会")] {
             org_add(&province, code, name);
         }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bangfu_e2e::pulls::{rollup, serve_hub, serve_node, wait_until};
-use bangfu_e2e::{county_node, init_hub, ok, run, s, serve};
+use bangfu_e2e::{county_node, init_hub, ok, pki_init, run, s, serve};
 
 const CAMPAIGN: &str = "dangan-change";
 
@@ -23,19 +23,7 @@ fn a_due_date_and_end_date_changed_at_the_province_reach_the_county_node() {
         (today - chrono::Duration::days(10)).to_string(),
     );
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
     ok(

@@ -4,26 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use bangfu_e2e::{archive_total, county_node, init_hub, ok, s, serve};
+use bangfu_e2e::{archive_total, county_node, init_hub, ok, pki_init, s, serve};
 
 #[test]
 fn counties_push_their_reports_and_the_hub_rolls_them_up() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "H",
-            "--name",
-            "荆门市总工会",
-        ],
-    );
+    pki_init(&pki, "H", "荆门市总工会");
     let hub = dir.join("hub");
     init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
     let today = chrono::Utc::now()

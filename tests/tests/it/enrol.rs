@@ -4,7 +4,7 @@
 //! over TLS checked by the fingerprint, H relays it to the province, and the node connects with the
 //! certificate it got. The same code typed at a second machine is refused with its reason.
 
-use bangfu_e2e::{issue_identity, ok, run, s, serve};
+use bangfu_e2e::{issue_identity, ok, pki_init, run, s, serve};
 
 /// The value after `label` on the line of `stdout` that has it.
 fn after<'a>(stdout: &'a str, label: &str) -> &'a str {
@@ -23,19 +23,7 @@ fn a_county_enrols_through_its_prefecture_and_a_reused_code_is_refused() {
     let dir = bangfu_e2e::federation::workdir();
     let dir = dir.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
     let province = dir.join("hub-HB");
     let tls = issue_identity(&pki, dir, "HB", &["127.0.0.1"]);
     ok(

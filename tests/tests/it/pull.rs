@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use bangfu_e2e::pulls::{holds, rollup, serve_hub, serve_node, wait_until};
 use bangfu_e2e::{
-    Serving, archive_total, county_node, init_hub, issue_identity, ok, run, s, serve, today,
+    Serving, archive_total, county_node, init_hub, issue_identity, ok, pki_init, run, s, serve,
+    today,
 };
 
 const CAMPAIGN: &str = "dangan-pull";
@@ -39,19 +40,7 @@ fn tree(hub_args: &[&str]) -> Tree {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
     let end = today();

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bangfu_e2e::rollups::{rollup, wait_for};
-use bangfu_e2e::{county_node, init_hub, ok, run, s, serve, today};
+use bangfu_e2e::{county_node, dangan_campaign, init_hub, ok, pki_init, run, s, serve, today};
 use serde_json::Value;
 
 /// The findings of a rollup with this rule.
@@ -41,47 +41,10 @@ fn a_tampered_prefecture_rollup_is_stored_and_flagged_at_the_province() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);
-    let end = today();
-    ok(
-        "bangfu-hub",
-        &[
-            "campaign",
-            "create",
-            "--data",
-            s(&province),
-            "--id",
-            CAMPAIGN,
-            "--template",
-            "dangan",
-            "--title",
-            "困难职工档案统计",
-            "--start",
-            "2026-01-01",
-            "--end",
-            &end,
-            "--due",
-            "county=2099-12-31",
-            "--due",
-            "prefecture=2099-12-31",
-            "--due",
-            "province=2099-12-31",
-        ],
-    );
+    dangan_campaign(&province, CAMPAIGN);
     ok(
         "bangfu-hub",
         &[
@@ -285,19 +248,7 @@ fn a_typed_in_figure_that_jumps_against_the_previous_campaign_is_an_outlier() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "H",
-            "--name",
-            "荆门市总工会",
-        ],
-    );
+    pki_init(&pki, "H", "荆门市总工会");
     let hub = dir.join("hub");
     init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
     let end = today();

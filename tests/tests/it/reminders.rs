@@ -3,7 +3,7 @@
 //! (`bangfu-hub remind`) makes one for H01 only, which H01's `bangfu-node status` shows (fetched
 //! over mutual TLS into its inbox) and still shows offline after the hub has stopped.
 
-use bangfu_e2e::{county_node, init_hub, ok, s, serve, today};
+use bangfu_e2e::{county_node, init_hub, ok, pki_init, s, serve, today};
 
 const CAMPAIGN: &str = "dangan-2099";
 
@@ -12,19 +12,7 @@ fn a_county_that_has_not_reported_sees_its_reminder_and_one_that_has_does_not() 
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "H",
-            "--name",
-            "荆门市总工会",
-        ],
-    );
+    pki_init(&pki, "H", "荆门市总工会");
     let hub = dir.join("hub");
     init_hub(&hub, dir, &pki, "H", "荆门市总工会", "prefecture", None);
     let today = today();

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{county_node, init_hub, ok, run, s, serve, today};
+use bangfu_e2e::{county_node, init_hub, ok, pki_init, run, s, serve, today};
 
 const CAMPAIGN: &str = "sn-review";
 const REASON: &str = "4A 走访企业数与台账不符，请核实后重报";
@@ -43,19 +43,7 @@ fn a_returned_report_is_corrected_accepted_and_seen_at_every_level() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
 
     let province = dir.join("hub-HB");
     init_hub(&province, dir, &pki, "HB", "湖北省总工会", "province", None);

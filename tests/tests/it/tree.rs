@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bangfu_e2e::rollups::{holds, wait_for};
-use bangfu_e2e::{archive_total, county_node, init_hub, ok, s, serve};
+use bangfu_e2e::{archive_total, county_node, init_hub, ok, pki_init, s, serve};
 
 const CAMPAIGN: &str = "dangan-tree";
 
@@ -21,19 +21,7 @@ fn counties_report_through_their_prefectures_to_the_province() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let pki = dir.join("pki");
-    ok(
-        "bangfu-hub",
-        &[
-            "pki",
-            "init",
-            "--dir",
-            s(&pki),
-            "--org",
-            "HB",
-            "--name",
-            "湖北省总工会",
-        ],
-    );
+    pki_init(&pki, "HB", "湖北省总工会");
 
     // The province: its campaign, its two prefectures.
     let province = dir.join("hub-HB");
