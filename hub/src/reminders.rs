@@ -166,6 +166,24 @@ pub async fn round(hub: &Hub, today: NaiveDate, now: DateTime<Utc>) -> Result<Ro
         }
         out.escalated.push(n);
     }
+    // Certificates of the tree ending within 30 days (issue 13): one digest a day to the hub's
+    // own contact, as `status` and the dashboard warn — a certificate that ends unrenewed stops a
+    // county's reports, and the people who can act read the group chat, not the server's screen.
+    let certificates = crate::enrolment::certificate_warnings(hub);
+    if !certificates.is_empty() {
+        if own.is_empty() {
+            tracing::warn!(
+                count = certificates.len(),
+                "certificates end within 30 days, but this hub has no contact channel (org update --code {})",
+                hub.config.org
+            );
+        } else {
+            let n = certificate_notice(hub, today, &certificates)?;
+            for c in &own {
+                work.push((n.clone(), c.clone()));
+            }
+        }
+    }
     let sent = deliver_all(hub, &sender, work).await?;
     // An escalation counts for this round only when some channel was tried with it now.
     out.escalated
@@ -222,6 +240,24 @@ fn notice_of(hub: &Hub, r: &Reminder) -> Notice {
         overdue: vec![],
         summary: Some(r.message.clone()),
     }
+}
+
+/// Today's certificate digest to the hub's own contact. Not about a campaign: kept under the
+/// reserved id `certificates` (its kind, `certificates:DAY`, keeps it apart from any reminder).
+fn certificate_notice(hub: &Hub, today: NaiveDate, lines: &[String]) -> Result<Notice, Error> {
+    Ok(Notice {
+        hub: hub.config.org.clone(),
+        campaign: CampaignId::parse("certificates").map_err(|e| Error::Client(e.to_string()))?,
+        title: "证书到期 certificates".to_string(),
+        org: hub.config.org.clone(),
+        name: hub.config.name.clone(),
+        kind: NoticeKind::Certificates(today),
+        due: None,
+        days_overdue: 0,
+        link: hub.config.remind.dashboard_url.clone(),
+        overdue: vec![],
+        summary: Some(lines.join("\n")),
+    })
 }
 
 /// Today's digest for `campaign` when any of its `late` children is overdue by

@@ -20,6 +20,11 @@ pub fn subject(n: &Notice) -> String {
             n.overdue.len()
         ),
         NoticeKind::Test => format!("【测试】{} 催报通道测试", n.name),
+        NoticeKind::Certificates(_) => format!(
+            "【证书到期提醒】{}：{} 个证书 30 天内到期",
+            n.name,
+            n.summary.as_deref().map_or(0, |s| s.lines().count())
+        ),
     }
 }
 
@@ -59,6 +64,18 @@ fn lines(n: &Notice) -> Vec<String> {
                     c.name, c.org, c.days, c.sent
                 ));
             }
+        }
+        NoticeKind::Certificates(day) => {
+            out.push(format!(
+                "截至 {day}，下列证书 30 天内到期（到期后该单位无法报送）："
+            ));
+            for line in n.summary.as_deref().unwrap_or("").lines() {
+                out.push(format!("- {line}"));
+            }
+            out.push(
+                "请确认自动续期在运行（bangfu-node serve / bangfu-hub serve），或按 docs/operations.md 更新证书。"
+                    .to_string(),
+            );
         }
         NoticeKind::Test => {
             out.push(format!("单位：{}（{}）", n.name, n.org));

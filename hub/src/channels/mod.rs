@@ -186,6 +186,9 @@ pub enum NoticeKind {
     Escalation(NaiveDate),
     /// `remind --test`: is the channel set up right.
     Test,
+    /// This day's digest to the hub's own contact: certificates of the tree ending within 30 days
+    /// (the lines in the notice's `summary`).
+    Certificates(NaiveDate),
 }
 
 impl fmt::Display for NoticeKind {
@@ -195,6 +198,7 @@ impl fmt::Display for NoticeKind {
             NoticeKind::Overdue(d) => write!(f, "overdue:{d}"),
             NoticeKind::Escalation(d) => write!(f, "escalation:{d}"),
             NoticeKind::Test => f.write_str("test"),
+            NoticeKind::Certificates(d) => write!(f, "certificates:{d}"),
         }
     }
 }

@@ -727,3 +727,57 @@ async fn an_endless_answer_is_cut_and_judged() {
         "the hub read {sent} bytes of an answer it needs 100 of"
     );
 }
+
+/// Issue 13: certificates of the tree ending within 30 days reach the hub's own contact as one
+/// digest a day. The test hub's certificates last 30 days, so its own and its county's are named;
+/// a second round the same day sends nothing more, the next day's round sends the next digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_ending_within_thirty_days_reach_the_hubs_own_contact_once_a_day() {
+    let (robots_url, robots) = fakes::robots().await;
+    let hub =
+        bangfu_hub::testing::TestHub::start("H", HubLevel::Prefecture, &[("H01", "京山县")]).await;
+    // The county's certificate, issued by the hub's CA (the issue log the digest reads).
+    hub.identity("H01");
+    let own = Channel::Webhook {
+        kind: WebhookKind::Wecom,
+        url: format!("{robots_url}/cgi-bin/webhook/send?key={WECOM_KEY}"),
+        secret: None,
+    };
+    bangfu_hub::channels::store::set(&hub.hub.store, "H", Some(&own), None)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let today = bangfu_shared::time::local_day(now);
+    let digests = || {
+        robots
+            .lock()
+            .unwrap()
+            .accepted
+            .get("wecom")
+            .cloned()
+            .unwrap_or_default()
+    };
+    bangfu_hub::reminders::round(&hub.hub, today, now)
+        .await
+        .unwrap();
+    let got = digests();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let content = got[0]["markdown"]["content"].as_str().unwrap().to_string();
+    assert!(content.contains("【证书到期提醒】"), "{content}");
+    assert!(content.contains("this hub's cert.pem"), "{content}");
+    assert!(content.contains("H01's certificate"), "{content}");
+    bangfu_hub::reminders::round(&hub.hub, today, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        digests().len(),
+        1,
+        "the same day's digest is not sent twice"
+    );
+    let tomorrow = now + chrono::Duration::days(1);
+    bangfu_hub::reminders::round(&hub.hub, today.succ_opt().unwrap(), tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(digests().len(), 2, "the next day's digest");
+    hub.stop().await;
+}
