@@ -1,6 +1,6 @@
 //! A bound on the versions a child's report keeps whole (issue 13: a child stored 200 × 0.9 MB in
-//! 3 s). After a new version is stored, the versions of that child and campaign beyond `[versions]
-//! keep` lose their bodies: the first version (when the child first reported, on time or not) and
+//! 3 s). After a new version is stored, once a child and campaign hold more than `[versions] keep`
+//! plus a quarter ([`slack`]), the versions beyond `keep` lose their bodies: the first version (when the child first reported, on time or not) and
 //! the newest `keep - 1` stay; the ones in between move to `report_trail` with their hash, arrival
 //! time and on-time mark, so what was received stays provable without its bytes.
 
@@ -11,8 +11,19 @@ use chrono::{DateTime, Utc};
 use crate::config::VersionSettings;
 use crate::store::{self, Store};
 
-/// Prunes `org`'s versions of `campaign` beyond `settings.keep`; returns how many were pruned.
-/// Called after the intake stored a new version; a failure leaves every version in place.
+/// How many versions past `keep` a child may hold before they are pruned back to `keep`: a
+/// quarter of `keep` (at least 1). Pruning is a write transaction of its own (its own fsync on
+/// SQLite, outside the intake's group commit); done after every new version once a child is at the
+/// bound, it cut the intake of a child sending version after version to one fsync per report.
+/// In batches, a child holds at most `keep + slack` versions whole, and one prune per `slack`
+/// versions is written.
+pub fn slack(keep: u32) -> u32 {
+    (keep / 4).max(1)
+}
+
+/// Prunes `org`'s versions of `campaign` back to `settings.keep` once they exceed it by more than
+/// [`slack`]; returns how many were pruned. Called after the intake stored a new version; a
+/// failure leaves every version in place.
 pub async fn after_intake(
     store: &Store,
     org: &OrgCode,
@@ -29,7 +40,7 @@ pub async fn after_intake(
     .bind(campaign.clone())
     .fetch_all(&store.pool)
     .await?;
-    if versions.len() as i64 <= keep {
+    if versions.len() as i64 <= keep + i64::from(slack(keep as u32)) {
         return Ok(0);
     }
     // Keep the first and the newest keep - 1: prune the versions strictly between.
