@@ -5,6 +5,7 @@
 mod campaign_updates;
 mod county_to_hub;
 mod enrol;
+mod joint;
 mod pull;
 mod reconcile;
 mod reminders;
