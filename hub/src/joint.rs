@@ -93,6 +93,36 @@ pub fn narrowed(reports: &[Held]) -> Result<Vec<Narrowed>, bangfu_shared::disclo
         })
         .collect();
     let mut by_report: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    // A withheld cell whose very count another report publishes on the same snapshot is exact
+    // (the songnuan 3C = dangan category.低保户). `audit` ranges only the unknowns of its
+    // LP and that class is known, so it is found here, naming the report that withheld it.
+    let published: BTreeSet<(String, String)> = ledger
+        .publications
+        .iter()
+        .flat_map(|p| {
+            p.template.cells.iter().enumerate().filter_map(|(i, c)| {
+                p.cells.get(&c.code).and_then(|cell| cell.value())?;
+                Some((
+                    p.snapshot.clone(),
+                    joint::identity(&p.template, i, &p.period)?,
+                ))
+            })
+        })
+        .collect();
+    for (n, p) in ledger.publications.iter().enumerate() {
+        for (i, c) in p.template.cells.iter().enumerate() {
+            let withheld = p.cells.get(&c.code).is_some_and(|x| x.is_suppressed());
+            let Some(id) = joint::identity(&p.template, i, &p.period) else {
+                continue;
+            };
+            if withheld && published.contains(&(p.snapshot.clone(), id)) {
+                by_report
+                    .entry(index[n])
+                    .or_default()
+                    .insert(c.code.clone());
+            }
+        }
+    }
     for r in joint::audit(&ledger)? {
         if r.upper - r.lower >= r.required - 1e-6 {
             continue;
