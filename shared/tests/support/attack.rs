@@ -139,6 +139,20 @@ pub fn attack(ledger: &joint::Ledger) -> Vec<Narrowed> {
         }
     }
     let mut out = Vec::new();
+    // A class withheld in one report and published in another on the same snapshot is exact.
+    for (x, h) in hidden.iter().enumerate() {
+        if let (Some((what, need)), Some(v)) = (h, value[x]) {
+            let needed = need.min((prior[x].1 - prior[x].0).max(0.0));
+            if needed > 1e-6 {
+                out.push(Narrowed {
+                    what: what.clone(),
+                    lower: v,
+                    upper: v,
+                    needed,
+                });
+            }
+        }
+    }
     for (x, h) in hidden.iter().enumerate() {
         let (Some((what, need)), None) = (h, value[x]) else {
             continue;
