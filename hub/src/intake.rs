@@ -156,6 +156,10 @@ pub async fn receive_with(
     match ingest::store(store, row).await? {
         Stored::Inserted => {
             tracing::info!(org = %peer, campaign = %campaign_id, version = %report.version, on_time, "report accepted");
+            // A county's reports together, after the commit: the LP does not hold up the answer.
+            if report.counted_on.is_some() {
+                crate::joint::check_later(store, peer);
+            }
             Ok(receipt(ReceiptStatus::Accepted, on_time))
         }
         // Stored between our read and our write, by another request (maybe earlier in the same batch).

@@ -19,6 +19,7 @@
 //! | [`dashboard`] | the pages for people (plain HTTP, read-only, live) |
 //! | [`jobs`] | upstream (campaigns down, own reports up), scheduled pull, reminder rounds; one cron helper |
 //! | [`registry`], [`campaigns`], [`intake`], [`review`], [`reminders`], [`pull`], [`status`] | the domain |
+//! | [`joint`] | the joint check over everything one child sent (issue 11), after intake |
 //! | [`rollup`] | the sum, its findings (`reconcile`) and its stored versions (`versions`) |
 //! | [`official`] | the rollup as the seed form's table: text, CSV, xlsx (`rollup --format`, the download) |
 //! | [`store`] | the database (SQLite or PostgreSQL) and the intake's group commit (`ingest`) |
@@ -37,6 +38,7 @@ pub mod enrolment;
 pub mod error;
 pub mod intake;
 pub mod jobs;
+pub mod joint;
 pub mod official;
 pub mod prune;
 pub mod pull;

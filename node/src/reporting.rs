@@ -9,7 +9,7 @@ use bangfu_shared::aggregate::{Period, aggregate};
 use bangfu_shared::decimal::Decimal;
 use bangfu_shared::disclose::joint::{self, ChangePolicy};
 use bangfu_shared::org::OrgCode;
-use bangfu_shared::report::Report;
+use bangfu_shared::report::{CountedOn, MAX_SNAPSHOT_CHANGES, Report, SnapshotChange};
 use bangfu_shared::template::Template;
 use bangfu_shared::{disclose, rules};
 
@@ -148,7 +148,7 @@ pub async fn prepare_unless_sent(
     };
     let protected = joint::protect(&draft, &sent, policy)?;
     let changed = protected.changed().clone();
-    let report = Report::new(
+    let mut report = Report::new(
         org.clone(),
         &table,
         Some(c.id.clone()),
@@ -157,6 +157,9 @@ pub async fn prepare_unless_sent(
         protected,
         outcome,
     );
+    // What the joint audit assumed the recipient knows, on the wire, so the hub can run the same
+    // check over everything it holds from this node (issue 11 item 4).
+    report.counted_on = Some(counted_on(&snapshot.id, &changes));
     Ok(Made::New(Box::new(Prepared {
         report,
         entry: ledger::Entry {
@@ -170,6 +173,24 @@ pub async fn prepare_unless_sent(
         template: table,
         changed,
     })))
+}
+
+/// A report's `counted_on`: its snapshot and the changes to it from the ledger's snapshots, the
+/// last [`MAX_SNAPSHOT_CHANGES`] of them when there are more (the hub's check then sees fewer
+/// relations: it may miss a narrowing, never invent one).
+fn counted_on(snapshot: &str, changes: &[joint::Change]) -> CountedOn {
+    let skip = changes.len().saturating_sub(MAX_SNAPSHOT_CHANGES);
+    CountedOn {
+        snapshot: snapshot.to_string(),
+        changes: changes[skip..]
+            .iter()
+            .map(|c| SnapshotChange {
+                from: c.from.clone(),
+                added: c.added,
+                removed: c.removed,
+            })
+            .collect(),
+    }
 }
 
 /// What a report is made for.

@@ -132,6 +132,41 @@ pub struct Report {
     /// held back. Absent in a node's report.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub held_back: BTreeMap<String, crate::protocol::intake::HeldBack>,
+    /// In a node's report: the archive snapshot its cells were counted on and the household
+    /// records added and removed since the snapshots of its earlier reports, i.e. what the joint
+    /// audit assumes the recipient knows (issue 11), so a hub can run the same joint check over
+    /// everything it holds from the node. Absent in a hub's report and in reports made before the
+    /// ledger (old reports stay valid; a hub checks nothing jointly without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_on: Option<CountedOn>,
+}
+
+/// The most [`SnapshotChange`]s a report carries: a node that reported on more snapshots sends
+/// the changes from the latest ones (a hub's check then sees fewer relations, so it can miss a
+/// narrowing but never report a false one). Keeps a county report well within its byte budget.
+pub const MAX_SNAPSHOT_CHANGES: usize = 100;
+
+/// What a report was counted on, as the joint audit's recipient knows it (issue 11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountedOn {
+    /// The node's snapshot id: a SHA-256 (64 hex digits) over the as-of day and every household's
+    /// and aid record's coded facts. Two reports with one id count the very same archive.
+    pub snapshot: String,
+    /// From each snapshot the node reported on before (and not the same): the records added and
+    /// removed since. Empty when this snapshot was reported on before (an earlier report carried it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<SnapshotChange>,
+}
+
+/// Household records added and removed from snapshot `from` to the report's own (a correction is
+/// one of each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotChange {
+    pub from: String,
+    pub added: u64,
+    pub removed: u64,
 }
 
 impl Report {
@@ -169,6 +204,7 @@ impl Report {
             children: vec![],
             reviews: BTreeMap::new(),
             held_back: BTreeMap::new(),
+            counted_on: None,
         }
     }
 

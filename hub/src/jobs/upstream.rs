@@ -233,6 +233,8 @@ pub async fn own_report(hub: &Hub, campaign: &Campaign) -> Result<Option<Report>
         children,
         reviews,
         held_back,
+        // A hub's report is a sum over its children: no archive snapshot of its own.
+        counted_on: None,
     }))
 }
 

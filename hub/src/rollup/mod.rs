@@ -53,7 +53,7 @@ pub struct Completeness {
 }
 
 /// A reconciliation finding ([`reconcile`]): `rule` is a stable id (`table_rule`, `relation`,
-/// `hub_sum`, `outlier`, `two_parents`, `wrong_parent`, `older_version`).
+/// `hub_sum`, `outlier`, `two_parents`, `wrong_parent`, `older_version`, `joint_narrowed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issue {
     /// The org the finding is about (for `hub_sum`, the intermediate hub).
@@ -543,6 +543,20 @@ async fn compute(
         ));
     }
     issues.extend(reconcile::two_parents(&forwarded));
+    // What the joint check recorded after intake (`crate::joint`): a node bug, shown where the
+    // campaign's findings are read.
+    issues.extend(
+        crate::joint::findings(store, id.as_str())
+            .await?
+            .into_iter()
+            .map(|n| Issue {
+                org: n.org.clone(),
+                rule: crate::joint::RULE.into(),
+                detail: n.detail(),
+                cells: n.cells,
+                via: None,
+            }),
+    );
     let cells = cells_of(&t, &reconcile::sum_bounds(&each));
     Ok(Rollup {
         campaign: id.clone(),

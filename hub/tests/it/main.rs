@@ -9,6 +9,7 @@ mod fakes;
 mod identity;
 mod in_process;
 mod ingest;
+mod joint;
 mod official;
 mod perimeter;
 mod pki;

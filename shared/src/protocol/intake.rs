@@ -26,7 +26,7 @@ use serde_json::{Map, Number, Value};
 use super::{CampaignId, ReviewMark, Version};
 use crate::decimal::Decimal;
 use crate::org::{Level, OrgCode};
-use crate::report::Report;
+use crate::report::{MAX_SNAPSHOT_CHANGES, Report};
 use crate::rules::{self, RuleCell};
 use crate::template::{Cell, Template};
 
@@ -240,6 +240,8 @@ const FIELDS: [&str; 9] = [
     "pending_rules",
 ];
 const HUB_FIELDS: [&str; 3] = ["children", "reviews", "held_back"];
+/// Fields only a county's report has (a hub's is a sum, counted on no snapshot of its own).
+const COUNTY_FIELDS: [&str; 1] = ["counted_on"];
 
 fn check_at(
     t: &Template,
@@ -254,6 +256,7 @@ fn check_at(
     for key in o.keys() {
         let known = FIELDS.contains(&key.as_str());
         let hub_only = HUB_FIELDS.contains(&key.as_str());
+        let county_only = COUNTY_FIELDS.contains(&key.as_str());
         if hub_only && kind == Kind::County {
             return Err(refuse(
                 &join(path, key),
@@ -261,7 +264,14 @@ fn check_at(
                 format!("a county's report has no `{key}`"),
             ));
         }
-        if !known && !hub_only {
+        if county_only && kind == Kind::Hub {
+            return Err(refuse(
+                &join(path, key),
+                Fault::WrongLevel,
+                format!("a hub's report has no `{key}`"),
+            ));
+        }
+        if !known && !hub_only && !county_only {
             return Err(refuse(
                 &join(path, &shown_name(key)),
                 Fault::UnknownField,
@@ -357,6 +367,10 @@ fn check_at(
         &cells,
     )?;
 
+    if let Some(c) = o.get("counted_on") {
+        counted_on(t, c, &join(path, "counted_on"))?;
+    }
+
     if kind == Kind::Hub {
         let campaign = string("campaign")?;
         let mut orgs = BTreeSet::new();
@@ -415,6 +429,86 @@ fn check_at(
             ),
         )
     })
+}
+
+/// A county report's `counted_on` (issue 11): `{"snapshot": ID, "changes": [{"from": ID, "added":
+/// N, "removed": N}, …]}`, ids 64 lowercase hex digits (a SHA-256, so nothing typed rides along),
+/// at most [`MAX_SNAPSHOT_CHANGES`] changes, counts whole and below the template's `count_max`.
+fn counted_on(t: &Template, v: &Value, path: &str) -> Result<(), Refusal> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| refuse(path, Fault::WrongType, "`counted_on` is an object"))?;
+    only_fields(o, path, &["snapshot", "changes"])?;
+    let snapshot = o
+        .get("snapshot")
+        .ok_or_else(|| refuse(&join(path, "snapshot"), Fault::Missing, "no `snapshot`"))?;
+    snapshot_id(snapshot, &join(path, "snapshot"))?;
+    let Some(changes) = o.get("changes") else {
+        return Ok(());
+    };
+    let p = join(path, "changes");
+    let changes = changes
+        .as_array()
+        .ok_or_else(|| refuse(&p, Fault::WrongType, "`changes` is an array"))?;
+    if changes.len() > MAX_SNAPSHOT_CHANGES {
+        return Err(refuse(
+            &p,
+            Fault::TooMany,
+            format!("{} changes, over {MAX_SNAPSHOT_CHANGES}", changes.len()),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, c) in changes.iter().enumerate() {
+        let p = at(&p, i);
+        let c = c
+            .as_object()
+            .ok_or_else(|| refuse(&p, Fault::WrongType, "a change is an object"))?;
+        only_fields(c, &p, &["from", "added", "removed"])?;
+        let field = |name: &str| {
+            c.get(name)
+                .ok_or_else(|| refuse(&join(&p, name), Fault::Missing, format!("no `{name}`")))
+        };
+        let from = snapshot_id(field("from")?, &join(&p, "from"))?;
+        if !seen.insert(from) {
+            return Err(refuse(
+                &join(&p, "from"),
+                Fault::Duplicate,
+                "a snapshot named twice",
+            ));
+        }
+        let most = u64::try_from(t.limits.count_max).unwrap_or(0);
+        for name in ["added", "removed"] {
+            whole(field(name)?, &join(&p, name), 0, most)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a field of `o` not in `known` (named only when it is a short ASCII identifier).
+fn only_fields(o: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(), Refusal> {
+    match o.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(refuse(
+            &join(path, &shown_name(k)),
+            Fault::UnknownField,
+            format!("unknown field {}", shown_name(k)),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A snapshot id: 64 lowercase hex digits.
+fn snapshot_id<'a>(v: &'a Value, path: &str) -> Result<&'a str, Refusal> {
+    let s = v
+        .as_str()
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(|| {
+            refuse(
+                path,
+                Fault::WrongType,
+                "a snapshot id is 64 lowercase hex digits",
+            )
+        })?;
+    Ok(s)
 }
 
 /// An embedded county report: `{"report": "<the exact JSON text the county signed>", "jws": "…"}`

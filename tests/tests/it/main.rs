@@ -6,6 +6,7 @@ mod attacks;
 mod campaign_updates;
 mod county_to_hub;
 mod enrol;
+mod joint;
 mod pull;
 mod reconcile;
 mod reminders;
