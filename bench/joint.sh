@@ -14,8 +14,9 @@ cargo build --release -q -p bangfu-node --bin bangfu-node --example joint_bench 
 B="$TARGET/release/bangfu-node"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-"$B" gen --org H01 --households "$N" --seed 11 --invalid 0 --format csv --out "$T/gen" >/dev/null
-"$B" init --data "$T/node" --org H01 --name 基准县总工会 >/dev/null
+# The prefecture code H: a county's staff numbers hold at most 99,999 households (as bench/import.sh).
+"$B" gen --org H --households "$N" --seed 11 --invalid 0 --format csv --out "$T/gen" >/dev/null
+"$B" init --data "$T/node" --org H --name 基准县总工会 >/dev/null
 for kind in households members aid; do "$B" import --data "$T/node" "$T/gen/$kind.csv" >/dev/null; done
 for t in songnuan bangfu_center dajiancha dangan; do
   "$B" campaign add --data "$T/node" --id "b-$t" --template "$t" --title "$t" --start 2025-01-01 --end 2025-12-31 >/dev/null

@@ -237,6 +237,36 @@ pub fn init_hub(
     tls
 }
 
+/// `BIN user add` (`bangfu-hub` or `bangfu-node`) for a person in `data`, the password on stdin as
+/// an operator types it.
+pub fn user_add(bin: &str, data: &Path, name: &str, role: &str, password: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(binary(bin))
+        .args([
+            "user",
+            "add",
+            "--data",
+            s(data),
+            "--username",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{bin} user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The province's CA in `pki` (`bangfu-hub pki init`) for `org`, named `name`.
 pub fn pki_init(pki: &Path, org: &str, name: &str) {
     ok(

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 mod browser;
 use browser::{Browser, Killed, chromium_missing};
 
-use bangfu_e2e::{binary, county_node, init_hub, issue_identity, ok, pki_init, s, serve, today};
+use bangfu_e2e::{
+    binary, county_node, init_hub, issue_identity, ok, pki_init, s, serve, today, user_add,
+};
 use serde_json::{Value, json};
 
 const CAMPAIGN: &str = "dangan-live";
@@ -54,34 +56,6 @@ fn serve_with_dashboard(hub: &Path, log: &Path) -> (Killed, String, String) {
         .unwrap_or_else(|| panic!("{second:?}"))
         .to_string();
     (Killed(child), url, dashboard)
-}
-
-/// `bangfu-hub user add` with the password on stdin.
-fn add_user(hub: &Path, name: &str, role: &str, password: &str) {
-    let mut child = Command::new(binary("bangfu-hub"))
-        .args([
-            "user",
-            "add",
-            "--data",
-            s(hub),
-            "--username",
-            name,
-            "--role",
-            role,
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "user add {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A prefecture H with counties H01 and H02, campaign `dangan-live`, a reviewer and a viewer.
@@ -137,8 +111,20 @@ fn prefecture() -> Prefecture {
             ],
         );
     }
-    add_user(&hub, "shenhe", "reviewer", "审核员的长密码-2026");
-    add_user(&hub, "chakan", "viewer", "查看员的长密码-2026");
+    user_add(
+        "bangfu-hub",
+        &hub,
+        "shenhe",
+        "reviewer",
+        "审核员的长密码-2026",
+    );
+    user_add(
+        "bangfu-hub",
+        &hub,
+        "chakan",
+        "viewer",
+        "查看员的长密码-2026",
+    );
     Prefecture {
         _root: root,
         dir,
@@ -327,7 +313,13 @@ fn a_province_page_of_200_counties_renders_and_redraws_within_a_second() {
             "prefecture=2099-12-31",
         ],
     );
-    add_user(&province, "sheng", "viewer", "省总工会的长密码-2026");
+    user_add(
+        "bangfu-hub",
+        &province,
+        "sheng",
+        "viewer",
+        "省总工会的长密码-2026",
+    );
     for p in PREFS {
         ok(
             "bangfu-hub",

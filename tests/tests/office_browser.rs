@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bangfu_e2e::{binary, init_hub, issue_identity, ok, pki_init, s, serve, today};
+use bangfu_e2e::{binary, init_hub, issue_identity, ok, pki_init, s, serve, today, user_add};
 use browser::{Browser, Killed, PAGE, chromium_missing, js};
 use serde_json::Value;
 
@@ -26,34 +26,6 @@ const TITLE: &str = "2026年元旦春节送温暖";
 const CLERK: &str = "wangli";
 const PASSWORD: &str = "京山县办公室的长密码-2026";
 const REASON: &str = "4B 困难企业数与走访台账不符，请核实后重报";
-
-/// `bangfu-node user add` with the password on stdin.
-fn add_clerk(node: &Path) {
-    let mut child = Command::new(binary("bangfu-node"))
-        .args([
-            "user",
-            "add",
-            "--data",
-            s(node),
-            "--username",
-            CLERK,
-            "--role",
-            "clerk",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "user add: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `bangfu-node serve --ui 127.0.0.1:0 --interval 1`: the process and the UI's base URL; what the
 /// daemon says goes to `log`.
@@ -346,7 +318,7 @@ fn a_clerk_runs_a_whole_campaign_in_the_browser_and_the_hub_holds_what_was_submi
             s(&tls),
         ],
     );
-    add_clerk(&node);
+    user_add("bangfu-node", &node, CLERK, "clerk", PASSWORD);
     // The office's file: synthetic households in GBK, some rows broken (the manifest says which).
     let files = dir.join("office-files");
     ok(
