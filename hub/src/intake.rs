@@ -30,6 +30,14 @@ pub struct Signed<'a> {
     pub jws: Option<&'a str>,
 }
 
+/// What the intake made of a report: the receipt for the sender, and how many versions of the
+/// sender's report on this campaign the hub now holds whole (so pruning needs no read of its own).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub receipt: Receipt,
+    pub versions_held: u64,
+}
+
 /// Checks and stores a report posted by `peer`, received at `now`, with the default `[intake]`.
 pub async fn receive(
     store: &Store,
@@ -37,7 +45,7 @@ pub async fn receive(
     report: Signed<'_>,
     now: DateTime<Utc>,
     verifier: &Verifier,
-) -> Result<Receipt, Error> {
+) -> Result<Received, Error> {
     receive_with(
         store,
         peer,
@@ -59,7 +67,7 @@ pub async fn receive_with(
     now: DateTime<Utc>,
     settings: &IntakeSettings,
     verifier: &Verifier,
-) -> Result<Receipt, Error> {
+) -> Result<Received, Error> {
     let body = report.body;
     // Read loosely only as far as who sent it and for which campaign; the strict intake below
     // reads the rest. serde_json's own message may quote the body, so only the position is kept.
@@ -77,30 +85,52 @@ pub async fn receive_with(
             intake::shown_name(claimed)
         )));
     }
-    if !registry::is_registered(store, peer).await? {
-        return Err(Error::Forbidden(format!(
-            "{peer} is not a registered child of this hub"
-        )));
-    }
     let campaign_id = match value.get("campaign") {
         None | Some(serde_json::Value::Null) => {
-            return Err(Error::NotFound("the report names no campaign".into()));
+            Err(Error::NotFound("the report names no campaign".into()))
         }
         Some(c) => c
             .as_str()
             .and_then(|c| CampaignId::parse(c).ok())
             .ok_or_else(|| {
                 Error::BadRequest("not a report: `campaign` is not a campaign id".into())
-            })?,
+            }),
     };
-    let campaign = campaigns::get(store, campaign_id.as_str())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no campaign `{campaign_id}`")))?;
+    // The version as the body claims it, for the one read below; the strict intake reads it again.
+    let claimed_version = value
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|v| i64::try_from(v).ok());
+    let held = match &campaign_id {
+        Ok(id) => Held::read(store, peer, id, claimed_version.unwrap_or(-1)).await?,
+        Err(_) => None,
+    };
+    // Who may post comes before what was posted: an unregistered peer learns nothing of campaigns.
+    let registered = match &held {
+        Some(h) => h.registered,
+        None => registry::is_registered(store, peer).await?,
+    };
+    if !registered {
+        return Err(Error::Forbidden(format!(
+            "{peer} is not a registered child of this hub"
+        )));
+    }
+    let campaign_id = campaign_id?;
+    let Some(mut held) = held else {
+        return Err(Error::NotFound(format!("no campaign `{campaign_id}`")));
+    };
+    let campaign = &held.campaign;
     // The template is parsed once per process, not per report (campaigns::template_of).
-    let template = campaigns::template_of(&campaign)
+    let template = campaigns::template_of(campaign)
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let jws = report.jws;
     let report = strict::check(&template, peer, &value, body.len())?;
+    if Some(report.version.to_db()) != claimed_version {
+        // The strict intake read the same field; a difference would be a bug in one of the two.
+        return Err(Error::BadRequest(
+            "not a report: `version` is unreadable".into(),
+        ));
+    }
     // The sender's own signature over these bytes; embedded county reports are verified where they
     // are counted (the rollup), so one bad county does not refuse its siblings.
     let signed = verifier.verify(body, jws, peer, now)?;
@@ -115,11 +145,15 @@ pub async fn receive_with(
         hash: hash.clone(),
         on_time,
     };
-    if let Some((stored, on_time)) =
-        stored_hash(store, peer, campaign_id.as_str(), report.version, verifier).await?
+    if let Some(stored) = held
+        .counting_version(store, peer, &campaign_id, version, verifier)
+        .await?
     {
-        return if stored == hash.as_str() {
-            Ok(receipt(ReceiptStatus::Duplicate, on_time))
+        return if stored.hash == hash.as_str() {
+            Ok(Received {
+                receipt: receipt(ReceiptStatus::Duplicate, stored.on_time),
+                versions_held: held.count,
+            })
         } else {
             Err(Error::Conflict(format!(
                 "{peer} version {} of `{campaign_id}` is stored with other content",
@@ -128,11 +162,12 @@ pub async fn receive_with(
         };
     }
 
-    strict::version_jump(store, peer, campaign_id.as_str(), version, settings).await?;
+    strict::version_jump(held.newest, peer, version, settings)?;
+    let campaign = &held.campaign;
     if peer.level() == Level::Prefecture {
-        check_hub(&campaign, &template, peer, &report)?;
+        check_hub(campaign, &template, peer, &report)?;
     } else {
-        check(&campaign, &template, &report)?;
+        check(campaign, &template, &report)?;
     }
     // A child without a due date of its own (a province has none above it) is never late.
     let on_time = campaign
@@ -153,6 +188,10 @@ pub async fn receive_with(
         jws: jws.map(str::to_string),
         signer: Some(signed.serial),
     };
+    let received = |status, on_time, versions_held| Received {
+        receipt: receipt(status, on_time),
+        versions_held,
+    };
     match ingest::store(store, row).await? {
         Stored::Inserted => {
             tracing::info!(org = %peer, campaign = %campaign_id, version = %report.version, on_time, "report accepted");
@@ -160,10 +199,12 @@ pub async fn receive_with(
             if report.counted_on.is_some() {
                 crate::joint::check_later(store, peer);
             }
-            Ok(receipt(ReceiptStatus::Accepted, on_time))
+            Ok(received(ReceiptStatus::Accepted, on_time, held.count + 1))
         }
         // Stored between our read and our write, by another request (maybe earlier in the same batch).
-        Stored::Duplicate { on_time } => Ok(receipt(ReceiptStatus::Duplicate, on_time)),
+        Stored::Duplicate { on_time } => {
+            Ok(received(ReceiptStatus::Duplicate, on_time, held.count))
+        }
         Stored::Conflict => Err(Error::Conflict(format!(
             "{peer} version {} of `{campaign_id}` is stored with other content",
             report.version
@@ -171,44 +212,126 @@ pub async fn receive_with(
     }
 }
 
-/// The hash of `org`'s stored `version`, if one is stored that still counts. A version received
-/// under a certificate revoked since (a thief's, with the key compromised by then) does not block
-/// the real child: it is deleted here, so the re-issued child's version of that number is stored
-/// without a conflict.
-async fn stored_hash(
-    store: &Store,
-    org: &OrgCode,
-    campaign: &str,
-    version: Version,
-    verifier: &Verifier,
-) -> Result<Option<(String, bool)>, Error> {
-    let row: Option<(String, i64, Option<String>, String)> = sqlx::query_as(
-        "SELECT hash, on_time, signer, received_at FROM reports WHERE org = $1 AND campaign = $2 AND version = $3",
-    )
-    .bind(org.as_str().to_string())
-    .bind(campaign.to_string())
-    .bind(version.to_db())
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(crate::store::Error::from)?;
-    let Some((hash, on_time, signer, received_at)) = row else {
-        return Ok(None);
-    };
-    let received = DateTime::parse_from_rfc3339(&received_at)
-        .map_err(|e| crate::store::Error::Corrupt(format!("received_at `{received_at}`: {e}")))?
-        .with_timezone(&Utc);
-    if signer.is_some() && !verifier.counts(signer.as_deref(), received) {
-        tracing::warn!(%org, campaign, %version, "a stored version signed by a revoked certificate is replaced");
-        sqlx::query("DELETE FROM reports WHERE org = $1 AND campaign = $2 AND version = $3")
+/// What this hub holds that a child's report is checked against, read in one query per report
+/// (each query is a hand-off to the database's thread; five of them per report were a quarter of
+/// the hub's time under load): whether the child is registered, the campaign, the child's newest
+/// version and how many it holds whole, and the stored row of the version the report claims.
+struct Held {
+    registered: bool,
+    campaign: campaigns::Campaign,
+    /// The child's newest stored version of this campaign's report (0 when none is).
+    newest: i64,
+    /// How many versions of it are stored whole.
+    count: u64,
+    at_version: Option<StoredVersion>,
+}
+
+/// A stored version's identity and provenance.
+struct StoredVersion {
+    hash: String,
+    on_time: bool,
+    signer: Option<String>,
+    received_at: String,
+}
+
+impl Held {
+    /// What is held for `org` on campaign `id`, with the stored row of `version` if there is one;
+    /// `None` when no such campaign exists.
+    async fn read(
+        store: &Store,
+        org: &OrgCode,
+        id: &CampaignId,
+        version: i64,
+    ) -> Result<Option<Held>, Error> {
+        use sqlx::Row as _;
+        let sql = format!(
+            "SELECT {},
+                    (SELECT COUNT(*) FROM orgs WHERE code = $1),
+                    (SELECT MAX(version) FROM reports WHERE org = $1 AND campaign = $2),
+                    (SELECT COUNT(*) FROM reports WHERE org = $1 AND campaign = $2),
+                    r.hash, r.on_time, r.signer, r.received_at
+             FROM campaigns c
+             LEFT JOIN reports r ON r.org = $1 AND r.campaign = c.id AND r.version = $3
+             WHERE c.id = $2",
+            campaigns::columns_of("c")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str().to_string())
-            .bind(campaign.to_string())
+            .bind(id.to_string())
+            .bind(version)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(crate::store::Error::from)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let get = |e: sqlx::Error| Error::from(crate::store::Error::from(e));
+        let registered: i64 = row.try_get(9).map_err(get)?;
+        let newest: Option<i64> = row.try_get(10).map_err(get)?;
+        let count: i64 = row.try_get(11).map_err(get)?;
+        let hash: Option<String> = row.try_get(12).map_err(get)?;
+        let at_version = match hash {
+            None => None,
+            Some(hash) => Some(StoredVersion {
+                hash,
+                on_time: row.try_get::<i64, _>(13).map_err(get)? != 0,
+                signer: row.try_get(14).map_err(get)?,
+                received_at: row.try_get(15).map_err(get)?,
+            }),
+        };
+        Ok(Some(Held {
+            registered: registered > 0,
+            campaign: campaigns::from_any_row(&row)?,
+            newest: newest.unwrap_or(0),
+            count: u64::try_from(count).unwrap_or(0),
+            at_version,
+        }))
+    }
+
+    /// The stored row of `version`, if one is stored that still counts. A version received under
+    /// a certificate revoked since (a thief's, with the key compromised by then) does not block the
+    /// real child: it is deleted here, so the re-issued child's version of that number is stored
+    /// without a conflict (and the newest version and the count are read again without it).
+    async fn counting_version(
+        &mut self,
+        store: &Store,
+        org: &OrgCode,
+        campaign: &CampaignId,
+        version: Version,
+        verifier: &Verifier,
+    ) -> Result<Option<StoredVersion>, Error> {
+        let Some(stored) = self.at_version.take() else {
+            return Ok(None);
+        };
+        let received = DateTime::parse_from_rfc3339(&stored.received_at)
+            .map_err(|e| {
+                crate::store::Error::Corrupt(format!("received_at `{}`: {e}", stored.received_at))
+            })?
+            .with_timezone(&Utc);
+        if stored.signer.is_none() || verifier.counts(stored.signer.as_deref(), received) {
+            return Ok(Some(stored));
+        }
+        tracing::warn!(%org, %campaign, %version, "a stored version signed by a revoked certificate is replaced");
+        let (org, campaign) = (org.as_str().to_string(), campaign.to_string());
+        sqlx::query("DELETE FROM reports WHERE org = $1 AND campaign = $2 AND version = $3")
+            .bind(org.clone())
+            .bind(campaign.clone())
             .bind(version.to_db())
             .execute(&store.pool)
             .await
             .map_err(crate::store::Error::from)?;
-        return Ok(None);
+        let (newest, count): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT MAX(version), COUNT(*) FROM reports WHERE org = $1 AND campaign = $2",
+        )
+        .bind(org)
+        .bind(campaign)
+        .fetch_one(&store.pool)
+        .await
+        .map_err(crate::store::Error::from)?;
+        self.newest = newest.unwrap_or(0);
+        self.count = u64::try_from(count).unwrap_or(0);
+        Ok(None)
     }
-    Ok(Some((hash, on_time != 0)))
 }
 
 /// What every report must be, from a node or a hub: of the campaign's template, with its cells and at

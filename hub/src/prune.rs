@@ -22,16 +22,22 @@ pub fn slack(keep: u32) -> u32 {
 }
 
 /// Prunes `org`'s versions of `campaign` back to `settings.keep` once they exceed it by more than
-/// [`slack`]; returns how many were pruned. Called after the intake stored a new version; a
+/// [`slack`]; returns how many were pruned. Called after the intake stored a new version, with the
+/// number of versions it says are `held` now (the stored versions are read again past the bound); a
 /// failure leaves every version in place.
 pub async fn after_intake(
     store: &Store,
     org: &OrgCode,
     campaign: &CampaignId,
+    held: u64,
     settings: &VersionSettings,
     now: DateTime<Utc>,
 ) -> Result<u64, store::Error> {
     let keep = i64::from(settings.keep.max(2));
+    // The intake's count, read with the rest of what it holds: below the bound, nothing to read.
+    if held <= (keep as u64) + u64::from(slack(keep as u32)) {
+        return Ok(0);
+    }
     let (org, campaign) = (org.as_str().to_string(), campaign.to_string());
     let versions: Vec<(i64,)> = sqlx::query_as(
         "SELECT version FROM reports WHERE org = $1 AND campaign = $2 ORDER BY version",
@@ -97,8 +103,14 @@ pub async fn trail(
 
 /// [`after_intake`] with this hub's `[versions]`, a failure logged rather than returned: the new
 /// version is stored and acknowledged whatever happens to the old ones.
-pub async fn after_intake_logged(hub: &crate::app::Hub, org: &OrgCode, campaign: &CampaignId) {
-    if let Err(e) = after_intake(&hub.store, org, campaign, &hub.config.versions, hub.now()).await {
+pub async fn after_intake_logged(
+    hub: &crate::app::Hub,
+    org: &OrgCode,
+    campaign: &CampaignId,
+    held: u64,
+) {
+    let settings = &hub.config.versions;
+    if let Err(e) = after_intake(&hub.store, org, campaign, held, settings, hub.now()).await {
         tracing::warn!(error = %e, org = %org, campaign = %campaign, "pruning old report versions failed; they stay");
     }
 }

@@ -192,7 +192,8 @@ pub async fn pull(hub: &Hub, org: &OrgCode, campaign: &CampaignId) -> Result<Pul
             .map_err(|source| Error::Refused {
                 org: org.clone(),
                 source,
-            })?;
+            })?
+            .receipt;
     tracing::info!(org = %org, campaign = %campaign, version = %receipt.version, status = %receipt.status, "report pulled");
     Ok(Pulled { receipt })
 }

@@ -12,7 +12,6 @@ use bangfu_shared::template::Template;
 
 use crate::config::IntakeSettings;
 use crate::error::Error;
-use crate::store::{self, Store};
 
 /// The largest body of a county's report, and a hub's own part of its report.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -41,27 +40,18 @@ pub fn check(
     Ok(report)
 }
 
-/// Refuses a version more than `settings.max_version_jump` past the latest version of `org` on
-/// `campaign` stored here (0 when none is).
-pub async fn version_jump(
-    store: &Store,
+/// Refuses a version more than `settings.max_version_jump` past `newest`, the latest version of
+/// `org`'s report stored here (0 when none is; the intake reads it with the rest of what it holds).
+pub fn version_jump(
+    newest: i64,
     org: &OrgCode,
-    campaign: &str,
     version: Version,
     settings: &IntakeSettings,
 ) -> Result<(), Error> {
-    let (counted,): (Option<i64>,) =
-        sqlx::query_as("SELECT MAX(version) FROM reports WHERE org = $1 AND campaign = $2")
-            .bind(org.as_str().to_string())
-            .bind(campaign.to_string())
-            .fetch_one(&store.pool)
-            .await
-            .map_err(store::Error::from)?;
-    let counted = counted.unwrap_or(0);
-    let limit = counted + i64::from(settings.max_version_jump);
+    let limit = newest + i64::from(settings.max_version_jump);
     if version.to_db() > limit {
         return Err(Error::Unprocessable(format!(
-            "version {version} jumps past {org}'s counted version {counted} by more than {} (hub.toml [intake] max_version_jump); the next version is at most {limit} / 版本号跳跃过大",
+            "version {version} jumps past {org}'s counted version {newest} by more than {} (hub.toml [intake] max_version_jump); the next version is at most {limit} / 版本号跳跃过大",
             settings.max_version_jump
         )));
     }

@@ -36,7 +36,10 @@ pub async fn post(
                 .map_err(|_| Error::BadRequest("the signature header is not ASCII".into()))
         })
         .transpose()?;
-    let receipt = intake::receive_with(
+    let intake::Received {
+        receipt,
+        versions_held,
+    } = intake::receive_with(
         &state.hub.store,
         &org,
         intake::Signed { body: &body, jws },
@@ -51,7 +54,7 @@ pub async fn post(
         StatusCode::OK
     };
     if status == StatusCode::CREATED {
-        crate::prune::after_intake_logged(&state.hub, &org, &receipt.campaign).await;
+        crate::prune::after_intake_logged(&state.hub, &org, &receipt.campaign, versions_held).await;
         if let Some(upstream) = &state.upstream {
             upstream.report_accepted();
         }

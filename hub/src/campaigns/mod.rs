@@ -18,18 +18,26 @@ use crate::store::{Error, Result, Store};
 /// parsing the TOML (and the vocabulary) per report is wasted work. Keyed by the template's id and
 /// stored text, so a different campaign with other content never gets a stale template.
 pub fn template_of(campaign: &Campaign) -> Result<Arc<Template>, template::Error> {
-    type Key = (String, Option<String>);
-    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Template>>>> = OnceLock::new();
-    let key = (campaign.template.clone(), campaign.template_body.clone());
+    // By template id, then by stored text: a lookup borrows both (no copy of the text per report).
+    type Cache = HashMap<String, HashMap<Option<String>, Arc<Template>>>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(t) = cache.lock().expect("template cache lock").get(&key) {
-        return Ok(t.clone());
+    let cached = |cache: &Cache| {
+        cache
+            .get(&campaign.template)
+            .and_then(|by_text| by_text.get(&campaign.template_body))
+            .cloned()
+    };
+    if let Some(t) = cached(&cache.lock().expect("template cache lock")) {
+        return Ok(t);
     }
     let t = Arc::new(campaign.template()?);
     cache
         .lock()
         .expect("template cache lock")
-        .insert(key, t.clone());
+        .entry(campaign.template.clone())
+        .or_default()
+        .insert(campaign.template_body.clone(), t.clone());
     Ok(t)
 }
 
@@ -66,6 +74,22 @@ fn from_row(r: Row) -> Result<Campaign> {
 }
 
 const COLUMNS: &str = "id, template, title, start_on, end_on, due_county, due_prefecture, due_province, template_body";
+
+/// The campaign columns of [`COLUMNS`] qualified by a table alias, for a query that reads a campaign
+/// together with other rows (the intake's one read per report); [`from_any_row`] reads them back.
+pub(crate) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The campaign in the first nine columns of `row` (as [`columns_of`] selects them); the columns
+/// after them are the caller's.
+pub(crate) fn from_any_row(row: &sqlx::any::AnyRow) -> Result<Campaign> {
+    from_row(<Row as sqlx::FromRow<sqlx::any::AnyRow>>::from_row(row)?)
+}
 
 /// Stores a new campaign; `origin` says where it came from (`local`, or the parent's URL).
 /// Returns false when a campaign with that id exists already (it is left as it is).
