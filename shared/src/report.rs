@@ -26,12 +26,12 @@ pub enum Error {
 
 /// One cell of a report on the wire: `{"value": N}`, `{"suppressed": true}`, or (in a rollup)
 /// `{"lower": L, "upper": U}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Wire", into = "Wire")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "Wire")]
 pub struct Cell(Wire);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 enum Wire {
     Value { value: Decimal },
     Suppressed { suppressed: bool },
@@ -48,6 +48,89 @@ impl TryFrom<Wire> for Cell {
             }
             w => Ok(Cell(w)),
         }
+    }
+}
+
+/// A key of a cell's object, read without copying it.
+enum Key {
+    Value,
+    Suppressed,
+    Lower,
+    Upper,
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`value`, `suppressed`, `lower` or `upper`")
+            }
+            fn visit_str<E: serde::de::Error>(self, k: &str) -> Result<Key, E> {
+                Ok(match k {
+                    "value" => Key::Value,
+                    "suppressed" => Key::Suppressed,
+                    "lower" => Key::Lower,
+                    "upper" => Key::Upper,
+                    other => {
+                        return Err(E::unknown_field(
+                            other,
+                            &["value", "suppressed", "lower", "upper"],
+                        ));
+                    }
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Read by hand rather than as an untagged enum: serde buffers every untagged value into a tree of
+/// its own and tries the variants on it in turn, which for the hundreds of cells of a report was a
+/// good part of the intake's allocations. The same three shapes, each with exactly its keys.
+impl<'de> serde::Deserialize<'de> for Cell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cell, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cell;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    r#"a cell: {"value": N}, {"suppressed": true} or {"lower": L, "upper": U}"#,
+                )
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cell, A::Error> {
+                let (mut value, mut suppressed, mut lower, mut upper) = (None, None, None, None);
+                while let Some(key) = map.next_key::<Key>()? {
+                    let twice = |k: &'static str| de::Error::duplicate_field(k);
+                    match key {
+                        Key::Value if value.is_some() => return Err(twice("value")),
+                        Key::Value => value = Some(map.next_value::<Decimal>()?),
+                        Key::Suppressed if suppressed.is_some() => {
+                            return Err(twice("suppressed"));
+                        }
+                        Key::Suppressed => suppressed = Some(map.next_value::<bool>()?),
+                        Key::Lower if lower.is_some() => return Err(twice("lower")),
+                        Key::Lower => lower = Some(map.next_value::<Decimal>()?),
+                        Key::Upper if upper.is_some() => return Err(twice("upper")),
+                        Key::Upper => upper = Some(map.next_value::<Decimal>()?),
+                    }
+                }
+                let wire = match (value, suppressed, lower, upper) {
+                    (Some(value), None, None, None) => Wire::Value { value },
+                    (None, Some(suppressed), None, None) => Wire::Suppressed { suppressed },
+                    (None, None, Some(lower), Some(upper)) => Wire::Range { lower, upper },
+                    _ => {
+                        return Err(de::Error::custom(
+                            r#"a cell is {"value": N}, {"suppressed": true} or {"lower": L, "upper": U}"#,
+                        ));
+                    }
+                };
+                Cell::try_from(wire).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -250,4 +333,52 @@ pub(crate) fn redacted_detail(cells: &[crate::rules::RuleCell]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Result<Cell, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_cell_reads_back_what_it_writes_in_each_of_its_three_shapes() {
+        let cells = [
+            Cell::published(Decimal::integer(7)),
+            Cell::suppressed(),
+            Cell::bounds(Decimal::integer(3), Decimal::integer(9)).unwrap(),
+        ];
+        for c in cells {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(read(&json).unwrap(), c, "{json}");
+            // Read from a parsed tree too, as the strict intake reads reports.
+            let tree: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(Cell::deserialize(&tree).unwrap(), c, "{json}");
+        }
+        assert_eq!(
+            read(r#"{"value": 12.5}"#).unwrap().value(),
+            Some(Decimal::parse("12.5").unwrap())
+        );
+    }
+
+    #[test]
+    fn a_cell_of_mixed_unknown_or_repeated_keys_is_refused() {
+        for bad in [
+            r#"{}"#,
+            r#"{"value": 1, "suppressed": true}"#,
+            r#"{"value": 1, "value": 2}"#,
+            r#"{"lower": 1}"#,
+            r#"{"lower": 1, "upper": 2, "value": 1}"#,
+            r#"{"value": 1, "note": "x"}"#,
+            r#"{"suppressed": false}"#,
+            r#"{"lower": 9, "upper": 3}"#,
+            r#"{"suppressed": "yes"}"#,
+            r#"[1]"#,
+            r#"7"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad} was read as a cell");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The template file format (`docs/templates.md`): TOML read strictly, then checked against the
 //! vocabulary, with the line of the offending entry in every error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -219,7 +219,7 @@ pub(super) fn parse(text: &str, vocabulary: &Vocabulary, origin: &str) -> Result
     }
 
     let mut cells: Vec<Cell> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut relations = Vec::new();
     let mut add = |cell: Cell, at: usize, cells: &mut Vec<Cell>| -> Result<usize, Error> {
         if cell.code.is_empty() || cell.code.contains(char::is_whitespace) {

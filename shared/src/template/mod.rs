@@ -9,7 +9,7 @@
 mod builtin;
 mod file;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::decimal::Decimal;
@@ -80,7 +80,8 @@ pub struct Template {
     /// Identities that hold by construction (a generated dimension sums to its total, cross cells
     /// sum to their margins). Not checked on reports; known to an outsider, so used by the audit.
     pub relations: Vec<Relation>,
-    index: BTreeMap<String, usize>,
+    /// Code → position: a hash map, as the intake looks up every cell of every report here.
+    index: HashMap<String, usize>,
 }
 
 impl Template {
