@@ -757,9 +757,16 @@ async fn certificates_ending_within_thirty_days_reach_the_hubs_own_contact_once_
             .cloned()
             .unwrap_or_default()
     };
+    // The serving hub runs a round of its own at start (jobs::remind), concurrently with this one:
+    // whichever claims today's digest first sends it, the other finds it claimed. So the digest is
+    // awaited rather than expected the moment this round returns (it may be the other's, in flight).
     bangfu_hub::reminders::round(&hub.hub, today, now)
         .await
         .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while digests().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let got = digests();
     assert_eq!(got.len(), 1, "{got:?}");
     let content = got[0]["markdown"]["content"].as_str().unwrap().to_string();
