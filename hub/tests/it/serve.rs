@@ -941,9 +941,11 @@ async fn a_revoked_certificate_is_refused_without_a_restart() {
     assert!(problem["detail"].as_str().unwrap().contains("revoked"));
     hub.log_eventually("is revoked").await;
     // Revoked without `--compromised-since`: every signature of the certificate stops counting,
-    // the version it sent before included (it stays stored); the rollup says why.
-    assert_eq!(hub.stored().await, (0, 0));
-    let issues = hub.rollup().await["issues"].clone();
+    // the version it sent before included (it stays stored); the rollup says why. (This failed once
+    // in a loaded run, unexplained: the whole rollup is shown if it does again.)
+    let rollup = hub.rollup().await;
+    assert_eq!(hub.stored().await, (0, 0), "{rollup:#}");
+    let issues = rollup["issues"].clone();
     assert!(
         issues
             .as_array()
