@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Serving, binary, issue_identity, ok, s, serve};
+use crate::{Serving, binary, generate, issue_identity, ok, s, serve};
 
 /// The campaign every fault test reports on.
 pub const CAMPAIGN: &str = "dangan-faults";
@@ -169,21 +169,7 @@ impl Federation {
         parts: usize,
         parent_url: &str,
     ) -> County {
-        let files = self.dir.join(format!("gen-{org}"));
-        ok(
-            "bangfu-node",
-            &[
-                "gen",
-                "--org",
-                org,
-                "--households",
-                &households.to_string(),
-                "--seed",
-                &seed.to_string(),
-                "--out",
-                s(&files),
-            ],
-        );
+        let files = generate(&self.dir, org, households, seed);
         let data = self.dir.join(format!("node-{org}"));
         ok(
             "bangfu-node",

@@ -134,20 +134,9 @@ pub fn archive_total(households_csv: &Path, day: &str) -> u64 {
         .count() as u64
 }
 
-/// A county node as deployed, in `dir/node-ORG`: a synthetic archive of `households` households
-/// generated with `bangfu-node gen --seed` into `dir/gen-ORG`, imported whole (households, members,
-/// aid records), and connected to `parent` with an identity issued from `pki` into `dir/tls-ORG`
-/// (`hosts`: the SANs it needs if it also serves pulls). Returns the node's data folder and the
-/// generated files' folder (to count from).
-pub fn county_node(
-    dir: &Path,
-    pki: &Path,
-    org: &str,
-    households: u64,
-    seed: u64,
-    parent: &str,
-    hosts: &[&str],
-) -> (PathBuf, PathBuf) {
+/// A synthetic archive of `households` households of `org`, generated with `bangfu-node gen --seed`
+/// into `dir/gen-ORG` (households, members and aid records as CSV); returns that folder.
+pub fn generate(dir: &Path, org: &str, households: u64, seed: u64) -> PathBuf {
     let files = dir.join(format!("gen-{org}"));
     ok(
         "bangfu-node",
@@ -163,6 +152,24 @@ pub fn county_node(
             s(&files),
         ],
     );
+    files
+}
+
+/// A county node as deployed, in `dir/node-ORG`: a synthetic archive of `households` households
+/// generated with `bangfu-node gen --seed` into `dir/gen-ORG`, imported whole (households, members,
+/// aid records), and connected to `parent` with an identity issued from `pki` into `dir/tls-ORG`
+/// (`hosts`: the SANs it needs if it also serves pulls). Returns the node's data folder and the
+/// generated files' folder (to count from).
+pub fn county_node(
+    dir: &Path,
+    pki: &Path,
+    org: &str,
+    households: u64,
+    seed: u64,
+    parent: &str,
+    hosts: &[&str],
+) -> (PathBuf, PathBuf) {
+    let files = generate(dir, org, households, seed);
     let node = dir.join(format!("node-{org}"));
     ok(
         "bangfu-node",

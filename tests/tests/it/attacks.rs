@@ -15,7 +15,9 @@ use std::time::Duration;
 use bangfu_client::{Outcome, Parent};
 use bangfu_e2e::federation::{archive_counts, split_rows, workdir};
 use bangfu_e2e::rollups::{counties_in, rollup, wait_until};
-use bangfu_e2e::{Serving, dangan_campaign, issue_identity, ok, pki_init, run, s, serve, today};
+use bangfu_e2e::{
+    Serving, dangan_campaign, generate, issue_identity, ok, pki_init, run, s, serve, today,
+};
 use serde_json::{Value, json};
 
 const CAMPAIGN: &str = "dangan-attacks";
@@ -106,21 +108,7 @@ impl Tree {
     /// A county node: a generated archive (H01's in two parts, the first imported), an identity
     /// from the CA, connected to H, pushed.
     fn county(&mut self, org: &'static str, households: u64, seed: u64) {
-        let files = self.dir.join(format!("gen-{org}"));
-        ok(
-            "bangfu-node",
-            &[
-                "gen",
-                "--org",
-                org,
-                "--households",
-                &households.to_string(),
-                "--seed",
-                &seed.to_string(),
-                "--out",
-                s(&files),
-            ],
-        );
+        let files = generate(&self.dir, org, households, seed);
         let parts = split_rows(
             &files.join("households.csv"),
             if org == "H01" { 2 } else { 1 },
