@@ -73,10 +73,11 @@ impl<'de> serde::Deserialize<'de> for Key {
                     "suppressed" => Key::Suppressed,
                     "lower" => Key::Lower,
                     "upper" => Key::Upper,
-                    other => {
-                        return Err(E::unknown_field(
-                            other,
-                            &["value", "suppressed", "lower", "upper"],
+                    // Not named back: a key someone typed may be an ID number or a name, and this
+                    // error can reach a log line.
+                    _ => {
+                        return Err(E::custom(
+                            "a cell key other than `value`, `suppressed`, `lower`, `upper`",
                         ));
                     }
                 })
@@ -380,5 +381,8 @@ mod tests {
         ] {
             assert!(read(bad).is_err(), "{bad} was read as a cell");
         }
+        // A made-up key is not named back: it may be an ID number (a synthetic one here).
+        let e = read(r#"{"value": 1, "110101199003070011": 2}"#).unwrap_err();
+        assert!(!e.contains("110101199003070011"), "{e}");
     }
 }
