@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use bangfu_shared::protocol::intake::{self, HeldBack, Kind};
 use bangfu_shared::template::Template;
-use serde_json::Value;
 
 use crate::error::Error;
 use crate::store::{self, Store};
@@ -17,15 +16,16 @@ use crate::store::{self, Store};
 /// The finding's rule id in a rollup.
 pub const RULE: &str = "held_back";
 
-/// Which of `reports` (each child's latest, by org) cannot be forwarded, and why.
+/// Which of `reports` (each child's latest, by org, as the exact text stored and forwarded)
+/// cannot be forwarded, and why.
 pub fn screen<'a>(
     t: &Template,
-    reports: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    reports: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> BTreeMap<String, HeldBack> {
     reports
         .into_iter()
         .filter_map(|(org, body)| {
-            let refusal = intake::check_value(t, Kind::County, body).err()?;
+            let refusal = intake::check_body(t, Kind::County, body.as_bytes()).err()?;
             tracing::warn!(org, fault = ?refusal.fault, path = %refusal.path, "a child's report cannot be forwarded; held back");
             Some((org.to_string(), HeldBack::from(&refusal)))
         })
@@ -47,13 +47,9 @@ pub async fn held_back(
     .await
     .map_err(store::Error::from)?;
     // Only counties' reports are forwarded; a province's children (prefectures) are not screened.
-    let bodies: Vec<(String, Value)> = rows
-        .into_iter()
-        .filter(|(org, _)| {
-            bangfu_shared::org::OrgCode::parse(org)
-                .is_ok_and(|o| o.level() == bangfu_shared::org::Level::County)
-        })
-        .map(|(org, body)| (org, serde_json::from_str(&body).unwrap_or(Value::Null)))
-        .collect();
-    Ok(screen(t, bodies.iter().map(|(o, b)| (o.as_str(), b))))
+    let bodies = rows.iter().filter(|(org, _)| {
+        bangfu_shared::org::OrgCode::parse(org)
+            .is_ok_and(|o| o.level() == bangfu_shared::org::Level::County)
+    });
+    Ok(screen(t, bodies.map(|(o, b)| (o.as_str(), b.as_str()))))
 }

@@ -71,7 +71,7 @@ pub async fn receive_with(
     let body = report.body;
     // Read loosely only as far as who sent it and for which campaign; the strict intake below
     // reads the rest. serde_json's own message may quote the body, so only the position is kept.
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+    let value = intake::Json::parse(body).map_err(|e| {
         Error::BadRequest(format!(
             "not a report: not JSON (line {}, column {})",
             e.line(),
@@ -86,7 +86,7 @@ pub async fn receive_with(
         )));
     }
     let campaign_id = match value.get("campaign") {
-        None | Some(serde_json::Value::Null) => {
+        None | Some(intake::Json::Null) => {
             Err(Error::NotFound("the report names no campaign".into()))
         }
         Some(c) => c
@@ -99,7 +99,7 @@ pub async fn receive_with(
     // The version as the body claims it, for the one read below; the strict intake reads it again.
     let claimed_version = value
         .get("version")
-        .and_then(serde_json::Value::as_u64)
+        .and_then(intake::Json::as_u64)
         .and_then(|v| i64::try_from(v).ok());
     let held = match &campaign_id {
         Ok(id) => Held::read(store, peer, id, claimed_version.unwrap_or(-1)).await?,
@@ -124,7 +124,7 @@ pub async fn receive_with(
     let template = campaigns::template_of(campaign)
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let jws = report.jws;
-    let report = strict::check(&template, peer, &value, body.len())?;
+    let report = strict::check(&template, peer, &value, body)?;
     if Some(report.version.to_db()) != claimed_version {
         // The strict intake read the same field; a difference would be a bug in one of the two.
         return Err(Error::BadRequest(

@@ -24,17 +24,17 @@ pub const fn body_limit(children: usize) -> usize {
 /// The most a hub's report may be, before its children are counted.
 pub const HUB_BODY_CAP: usize = body_limit(MAX_CHILDREN);
 
-/// `peer`'s report (`value`, read from `size` bytes) against template `t`: the report it is, or a
+/// `peer`'s report (`body`, already read as `value`) against template `t`: the report it is, or a
 /// 422 naming the field and what was wrong (413 over the body's budget).
 pub fn check(
     t: &Template,
     peer: &OrgCode,
-    value: &serde_json::Value,
-    size: usize,
+    value: &intake::Json,
+    body: &[u8],
 ) -> Result<Report, Error> {
-    let report = intake::check_read(t, Kind::of(peer.level()), value, size)
+    let report = intake::check_read(t, Kind::of(peer.level()), value, body)
         .map_err(|refusal| Error::Unprocessable(refusal.to_string()))?;
-    if size > body_limit(report.children.len()) {
+    if body.len() > body_limit(report.children.len()) {
         return Err(Error::TooLarge);
     }
     Ok(report)

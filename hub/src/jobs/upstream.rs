@@ -255,16 +255,8 @@ async fn forwardable(
     verifier: &crate::signed::Verifier,
 ) -> Result<(Vec<Forwarded>, BTreeMap<String, HeldBack>), Error> {
     let counted = rollup::counted(store, campaign.id.as_str(), verifier).await?;
-    let values: Vec<(String, serde_json::Value)> = counted
-        .iter()
-        .map(|c| {
-            (
-                c.org.as_str().to_string(),
-                serde_json::from_str(&c.body).unwrap_or(serde_json::Value::Null),
-            )
-        })
-        .collect();
-    let mut held_back = crate::containment::screen(t, values.iter().map(|(o, v)| (o.as_str(), v)));
+    let mut held_back =
+        crate::containment::screen(t, counted.iter().map(|c| (c.org.as_str(), c.body.as_str())));
     let mut out = vec![];
     for c in counted {
         if held_back.contains_key(c.org.as_str()) {

@@ -393,17 +393,13 @@ async fn compute(
     let orgs = registry::list(store).await?;
     let (latest, revoked, unreadable) = load(store, id.as_str(), verifier).await?;
     // Counties' counted reports that cannot be forwarded (the strict intake's screen).
-    let county_bodies: Vec<(String, serde_json::Value)> = latest
+    let county_bodies = latest
         .iter()
-        .filter(|(o, _)| OrgCode::parse(o).is_ok_and(|o| o.level() == Level::County))
-        .map(|(o, l)| {
-            (
-                o.clone(),
-                serde_json::from_str(&l.body).unwrap_or(serde_json::Value::Null),
-            )
-        })
-        .collect();
-    let held = crate::containment::screen(&t, county_bodies.iter().map(|(o, b)| (o.as_str(), b)));
+        .filter(|(o, _)| OrgCode::parse(o).is_ok_and(|o| o.level() == Level::County));
+    let held = crate::containment::screen(
+        &t,
+        county_bodies.map(|(o, l)| (o.as_str(), l.body.as_str())),
+    );
     let previous = previous_reports(store, &campaign, verifier).await?;
 
     let mut completeness = Completeness {

@@ -21,14 +21,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
-use super::{CampaignId, ReviewMark, Version};
+use super::{CampaignId, ReviewMark};
 use crate::decimal::Decimal;
 use crate::org::{Level, OrgCode};
 use crate::report::{MAX_SNAPSHOT_CHANGES, Report};
 use crate::rules::{self, RuleCell};
-use crate::template::{Cell, Template};
+use crate::template::{Cell, Importance, Template};
+
+#[path = "intake_json.rs"]
+mod json;
+pub use json::{Json, Object};
 
 /// The deepest nesting of objects and arrays in a report (a failed rule's cell is at 5).
 pub const MAX_DEPTH: usize = 5;
@@ -207,24 +211,26 @@ pub fn shown_name(name: &str) -> String {
 /// Checks a report body of `kind` against template `t`, returning the report it is.
 pub fn check_body(t: &Template, kind: Kind, body: &[u8]) -> Result<Report, Refusal> {
     // serde_json's own message may quote the body; only the position is kept.
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
+    let v = Json::parse(body).map_err(|e| {
         refuse(
             "$",
             Fault::Malformed,
             format!("not JSON (line {}, column {})", e.line(), e.column()),
         )
     })?;
-    check_read(t, kind, &v, body.len())
+    check_read(t, kind, &v, body)
 }
 
-/// Checks a report's JSON of `kind` against template `t`, returning the report it is.
+/// Checks a report's JSON of `kind` against template `t`, returning the report it is: the body
+/// it is sent as ([`check_body`]) is the one checked.
 pub fn check_value(t: &Template, kind: Kind, v: &Value) -> Result<Report, Refusal> {
-    check_at(t, kind, v, "", None)
+    let body = serde_json::to_vec(v).map_err(|_| refuse("", Fault::Malformed, "not JSON"))?;
+    check_body(t, kind, &body)
 }
 
-/// [`check_value`] on JSON read from a body of `size` bytes (its size is not measured again).
-pub fn check_read(t: &Template, kind: Kind, v: &Value, size: usize) -> Result<Report, Refusal> {
-    check_at(t, kind, v, "", Some(size))
+/// [`check_body`] on `body` already read as `v` (a hub reads who sent it first).
+pub fn check_read(t: &Template, kind: Kind, v: &Json, body: &[u8]) -> Result<Report, Refusal> {
+    check_at(t, kind, v, body, "")
 }
 
 /// The fields of every report, and the ones only a hub's has.
@@ -243,20 +249,21 @@ const HUB_FIELDS: [&str; 3] = ["children", "reviews", "held_back"];
 /// Fields only a county's report has (a hub's is a sum, counted on no snapshot of its own).
 const COUNTY_FIELDS: [&str; 1] = ["counted_on"];
 
+/// The report `v`, read from `text`, at `path` (empty for the body itself).
 fn check_at(
     t: &Template,
     kind: Kind,
-    v: &Value,
+    v: &Json,
+    text: &[u8],
     path: &str,
-    size: Option<usize>,
 ) -> Result<Report, Refusal> {
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "a report is a JSON object"))?;
     for key in o.keys() {
-        let known = FIELDS.contains(&key.as_str());
-        let hub_only = HUB_FIELDS.contains(&key.as_str());
-        let county_only = COUNTY_FIELDS.contains(&key.as_str());
+        let known = FIELDS.contains(&key);
+        let hub_only = HUB_FIELDS.contains(&key);
+        let county_only = COUNTY_FIELDS.contains(&key);
         if hub_only && kind == Kind::County {
             return Err(refuse(
                 &join(path, key),
@@ -349,7 +356,7 @@ fn check_at(
                 "`children` is an array",
             )
         })?,
-        _ => &vec![],
+        _ => &[],
     };
     // A hub's rollup cell sums its children's, each below the bound.
     let reports = children.len() as i64 + 1;
@@ -376,14 +383,14 @@ fn check_at(
         let mut orgs = BTreeSet::new();
         for (i, child) in children.iter().enumerate() {
             let (text, p) = envelope(child, &at(&join(path, "children"), i))?;
-            let parsed: Value = serde_json::from_str(text).map_err(|e| {
+            let parsed = Json::parse(text.as_bytes()).map_err(|e| {
                 refuse(
                     &p,
                     Fault::Malformed,
                     format!("not JSON (line {}, column {})", e.line(), e.column()),
                 )
             })?;
-            let r = check_at(t, Kind::County, &parsed, &p, Some(text.len()))?;
+            let r = check_at(t, Kind::County, &parsed, text.as_bytes(), &p)?;
             if r.campaign.as_ref().map(CampaignId::as_str) != Some(campaign) {
                 return Err(refuse(
                     &join(&p, "campaign"),
@@ -406,7 +413,7 @@ fn check_at(
     // A county's report is forwarded inside its hub's, where each has this budget: refused here
     // too, or a prefecture would accept what its province refuses.
     if kind == Kind::County {
-        let size = size.unwrap_or_else(|| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()));
+        let size = text.len();
         if size > PER_CHILD_BYTES {
             return Err(refuse(
                 path,
@@ -418,7 +425,7 @@ fn check_at(
 
     // Every field is checked above; the typed read cannot fail on what passed, but is the
     // report's one definition of its shape, so a drift between the two is refused, not ignored.
-    Report::deserialize(v).map_err(|e| {
+    serde_json::from_slice::<Report>(text).map_err(|e| {
         refuse(
             path,
             Fault::Malformed,
@@ -434,7 +441,7 @@ fn check_at(
 /// A county report's `counted_on` (issue 11): `{"snapshot": ID, "changes": [{"from": ID, "added":
 /// N, "removed": N}, …]}`, ids 64 lowercase hex digits (a SHA-256, so nothing typed rides along),
 /// at most [`MAX_SNAPSHOT_CHANGES`] changes, counts whole and below the template's `count_max`.
-fn counted_on(t: &Template, v: &Value, path: &str) -> Result<(), Refusal> {
+fn counted_on(t: &Template, v: &Json, path: &str) -> Result<(), Refusal> {
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "`counted_on` is an object"))?;
@@ -485,8 +492,8 @@ fn counted_on(t: &Template, v: &Value, path: &str) -> Result<(), Refusal> {
 }
 
 /// Refuses a field of `o` not in `known` (named only when it is a short ASCII identifier).
-fn only_fields(o: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(), Refusal> {
-    match o.keys().find(|k| !known.contains(&k.as_str())) {
+fn only_fields(o: &Object, path: &str, known: &[&str]) -> Result<(), Refusal> {
+    match o.keys().find(|k| !known.contains(k)) {
         Some(k) => Err(refuse(
             &join(path, &shown_name(k)),
             Fault::UnknownField,
@@ -497,7 +504,7 @@ fn only_fields(o: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(),
 }
 
 /// A snapshot id: 64 lowercase hex digits.
-fn snapshot_id<'a>(v: &'a Value, path: &str) -> Result<&'a str, Refusal> {
+fn snapshot_id<'a>(v: &'a Json, path: &str) -> Result<&'a str, Refusal> {
     let s = v
         .as_str()
         .filter(|s| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
@@ -515,7 +522,7 @@ fn snapshot_id<'a>(v: &'a Value, path: &str) -> Result<&'a str, Refusal> {
 /// (`protocol::signed`). The text is bounded by the per-child budget rather than the string bound:
 /// it is checked as a county report of its own at `<path>.report`, budget included, so it is
 /// refused at the same field as the county's own post would be. The signature has its own bound. Returns the text and the path of the report inside.
-fn envelope<'a>(v: &'a Value, path: &str) -> Result<(&'a str, String), Refusal> {
+fn envelope<'a>(v: &'a Json, path: &str) -> Result<(&'a str, String), Refusal> {
     let o = object_with(v, path, &["report", "jws"])?;
     let p = join(path, "report");
     let text = o["report"].as_str().ok_or_else(|| {
@@ -556,19 +563,19 @@ fn under(seg: &str, mut e: Refusal) -> Refusal {
 /// Strings, arrays and nesting bounded, everywhere but in a hub's embedded reports (checked each
 /// as a county's report of its own). Paths are built only on the way out of a refusal: this runs
 /// over every value of every report.
-fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
+fn bounded(v: &Json, depth: usize, kind: Kind) -> Result<(), Refusal> {
     match v {
-        Value::String(s) if s.len() > MAX_STRING => Err(refuse(
+        Json::String(s) if s.len() > MAX_STRING => Err(refuse(
             "",
             Fault::TooLong,
             format!("{} bytes, over {MAX_STRING}", s.len()),
         )),
-        Value::Array(_) | Value::Object(_) if depth > MAX_DEPTH => Err(refuse(
+        Json::Array(_) | Json::Object(_) if depth > MAX_DEPTH => Err(refuse(
             "",
             Fault::TooDeep,
             format!("nested deeper than {MAX_DEPTH}"),
         )),
-        Value::Array(a) => {
+        Json::Array(a) => {
             if a.len() > MAX_ARRAY {
                 return Err(refuse(
                     "",
@@ -581,7 +588,7 @@ fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
             }
             Ok(())
         }
-        Value::Object(o) => {
+        Json::Object(o) => {
             if o.len() > MAX_ARRAY {
                 return Err(refuse(
                     "",
@@ -589,7 +596,15 @@ fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
                     format!("{} fields, over {MAX_ARRAY}", o.len()),
                 ));
             }
-            for (k, x) in o {
+            // A field sent twice is refused: which one counts would be up to each reader's parser.
+            if let Some(k) = o.duplicate() {
+                return Err(refuse(
+                    &shown_name(k),
+                    Fault::Duplicate,
+                    format!("the field {} is sent twice", shown_name(k)),
+                ));
+            }
+            for (k, x) in o.iter() {
                 if k.len() > MAX_STRING {
                     return Err(refuse(
                         &shown_name(k),
@@ -598,7 +613,7 @@ fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
                     ));
                 }
                 if depth == 1 && kind == Kind::Hub && k == "children" {
-                    let n = x.as_array().map_or(0, Vec::len);
+                    let n = x.as_array().map_or(0, <[Json]>::len);
                     if n > MAX_CHILDREN {
                         return Err(refuse(
                             k,
@@ -617,7 +632,7 @@ fn bounded(v: &Value, depth: usize, kind: Kind) -> Result<(), Refusal> {
 }
 
 /// A JSON integer in `lo..=hi`.
-fn whole(v: &Value, path: &str, lo: u64, hi: u64) -> Result<u64, Refusal> {
+fn whole(v: &Json, path: &str, lo: u64, hi: u64) -> Result<u64, Refusal> {
     let n = v
         .as_u64()
         .ok_or_else(|| refuse(path, Fault::WrongType, "a whole number"))?;
@@ -636,7 +651,7 @@ fn whole(v: &Value, path: &str, lo: u64, hi: u64) -> Result<u64, Refusal> {
 fn cells(
     t: &Template,
     kind: Kind,
-    v: &Value,
+    v: &Json,
     path: &str,
     reports: i64,
 ) -> Result<BTreeMap<String, Option<Decimal>>, Refusal> {
@@ -644,7 +659,7 @@ fn cells(
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "`cells` is an object"))?;
     let mut out = BTreeMap::new();
-    for (code, c) in o {
+    for (code, c) in o.iter() {
         let Some(cell) = t.cell(code) else {
             return Err(refuse(
                 path,
@@ -664,12 +679,12 @@ fn cells(
         let c = c
             .as_object()
             .ok_or_else(|| refuse(&p(""), Fault::WrongType, "a cell is an object"))?;
-        let mut keys = c.keys().map(String::as_str);
+        let mut keys = c.keys();
         let value = match (keys.next(), keys.next(), keys.next()) {
             (Some("value"), None, None) => {
                 Some(figure(t, cell, &c["value"], &|| p("value"), reports)?)
             }
-            (Some("suppressed"), None, None) if c["suppressed"] == Value::Bool(true) => None,
+            (Some("suppressed"), None, None) if c["suppressed"] == Json::Bool(true) => None,
             (Some("suppressed"), None, None) => {
                 return Err(refuse(
                     &p("suppressed"),
@@ -693,7 +708,7 @@ fn cells(
                 ));
             }
         };
-        out.insert(code.clone(), value);
+        out.insert(code.to_string(), value);
     }
     Ok(out)
 }
@@ -703,11 +718,11 @@ fn cells(
 fn figure(
     t: &Template,
     cell: &Cell,
-    v: &Value,
+    v: &Json,
     path: &dyn Fn() -> String,
     reports: i64,
 ) -> Result<Decimal, Refusal> {
-    let Value::Number(n) = v else {
+    let Json::Number(n) = v else {
         return Err(refuse(
             &path(),
             Fault::WrongType,
@@ -774,7 +789,11 @@ fn money(n: &Number, path: &dyn Fn() -> String, scale: u8) -> Result<Decimal, Re
     Ok(d)
 }
 
-fn entries<'a>(v: Option<&'a Value>, path: &str, max: usize) -> Result<&'a [Value], Refusal> {
+fn entries<'a, 'b>(
+    v: Option<&'a Json<'b>>,
+    path: &str,
+    max: usize,
+) -> Result<&'a [Json<'b>], Refusal> {
     let Some(v) = v else { return Ok(&[]) };
     let a = v
         .as_array()
@@ -789,29 +808,29 @@ fn entries<'a>(v: Option<&'a Value>, path: &str, max: usize) -> Result<&'a [Valu
     Ok(a)
 }
 
-fn object_with<'a>(
-    v: &'a Value,
+fn object_with<'a, 'b>(
+    v: &'a Json<'b>,
     path: &str,
     keys: &[&str],
-) -> Result<&'a Map<String, Value>, Refusal> {
+) -> Result<&'a Object<'b>, Refusal> {
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "an object"))?;
-    if let Some(k) = o.keys().find(|k| !keys.contains(&k.as_str())) {
+    if let Some(k) = o.keys().find(|k| !keys.contains(k)) {
         return Err(refuse(
             &join(path, &shown_name(k)),
             Fault::UnknownField,
             format!("unknown field {}", shown_name(k)),
         ));
     }
-    if let Some(k) = keys.iter().find(|k| !o.contains_key(**k)) {
+    if let Some(k) = keys.iter().find(|k| !o.contains_key(k)) {
         return Err(refuse(&join(path, k), Fault::Missing, format!("no `{k}`")));
     }
     Ok(o)
 }
 
 /// The index of the template's rule with this text.
-fn rule_named(t: &Template, v: &Value, path: &str) -> Result<usize, Refusal> {
+fn rule_named(t: &Template, v: &Json, path: &str) -> Result<usize, Refusal> {
     let text = v
         .as_str()
         .ok_or_else(|| refuse(path, Fault::WrongType, "a rule's text"))?;
@@ -831,7 +850,7 @@ fn rule_named(t: &Template, v: &Value, path: &str) -> Result<usize, Refusal> {
 /// cells and detail the rule itself gives: no text of the child's own.
 fn failed_rules(
     t: &Template,
-    v: Option<&Value>,
+    v: Option<&Json>,
     path: &str,
     published: &BTreeMap<String, Option<Decimal>>,
 ) -> Result<(), Refusal> {
@@ -851,9 +870,15 @@ fn failed_rules(
             ));
         }
         let rule = &t.rules[r];
-        let importance: crate::template::Importance =
-            serde_json::from_value(o["importance"].clone())
-                .map_err(|_| refuse(&join(&p, "importance"), Fault::WrongType, "high or low"))?;
+        let importance = o["importance"]
+            .as_str()
+            .and_then(|s| {
+                use serde::de::IntoDeserializer;
+                let d: serde::de::value::StrDeserializer<serde::de::value::Error> =
+                    s.into_deserializer();
+                Importance::deserialize(d).ok()
+            })
+            .ok_or_else(|| refuse(&join(&p, "importance"), Fault::WrongType, "high or low"))?;
         if importance != rule.importance {
             return Err(refuse(
                 &join(&p, "importance"),
@@ -885,8 +910,8 @@ fn failed_rules(
                 ));
             }
             let value = match &c["value"] {
-                Value::Null => None,
-                Value::Number(_) => {
+                Json::Null => None,
+                Json::Number(_) => {
                     let cell = t.cell(code).expect("a rule's cell");
                     Some(figure(t, cell, &c["value"], &|| join(&q, "value"), 1)?)
                 }
@@ -949,7 +974,7 @@ fn failed_rules(
 /// Each pending rule is one of the template's, naming cells of it the report does not publish.
 fn pending_rules(
     t: &Template,
-    v: Option<&Value>,
+    v: Option<&Json>,
     path: &str,
     published: &BTreeMap<String, Option<Decimal>>,
 ) -> Result<(), Refusal> {
@@ -992,30 +1017,30 @@ fn pending_rules(
 }
 
 /// A hub's reviews: one mark per embedded county, of the shape the protocol defines.
-fn reviews(v: Option<&Value>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(), Refusal> {
+fn reviews(v: Option<&Json>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(), Refusal> {
     let Some(v) = v else { return Ok(()) };
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "an object"))?;
-    for (org, mark) in o {
+    for (org, mark) in o.iter() {
         let p = join(path, &shown_name(org));
         if !OrgCode::parse(org).is_ok_and(|c| orgs.contains(&c)) {
             return Err(refuse(&p, Fault::UnknownField, "not an embedded county"));
         }
         object_with(mark, &p, &["version", "state"])?;
-        serde_json::from_value::<ReviewMark>(mark.clone())
+        serde_json::from_value::<ReviewMark>(mark.to_value())
             .map_err(|_| refuse(&p, Fault::WrongType, "not a review mark"))?;
     }
     Ok(())
 }
 
 /// A hub's held-back children: counties not embedded, each with a fault code and a path.
-fn held_back(v: Option<&Value>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(), Refusal> {
+fn held_back(v: Option<&Json>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(), Refusal> {
     let Some(v) = v else { return Ok(()) };
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "an object"))?;
-    for (org, why) in o {
+    for (org, why) in o.iter() {
         let p = join(path, &shown_name(org));
         let code = OrgCode::parse(org)
             .ok()
@@ -1025,7 +1050,7 @@ fn held_back(v: Option<&Value>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<
             return Err(refuse(&p, Fault::Duplicate, "both embedded and held back"));
         }
         object_with(why, &p, &["fault", "path"])?;
-        let h: HeldBack = serde_json::from_value(why.clone())
+        let h: HeldBack = serde_json::from_value(why.to_value())
             .map_err(|_| refuse(&join(&p, "fault"), Fault::WrongType, "not a fault code"))?;
         if h.path.len() > MAX_PATH || h.path.chars().any(char::is_control) {
             return Err(refuse(
@@ -1036,14 +1061,6 @@ fn held_back(v: Option<&Value>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<
         }
     }
     Ok(())
-}
-
-/// The version a report names, without a full check (for a refusal before the strict intake).
-pub fn version_of(v: &Value) -> Option<Version> {
-    v.get("version")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-        .map(Version::new)
 }
 
 #[cfg(test)]

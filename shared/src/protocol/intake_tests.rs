@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::aggregate::{Period, aggregate};
 use crate::disclose::protect;
+use crate::protocol::Version;
 use crate::rules::evaluate;
 use crate::synthetic::{archive, day};
 use crate::template::{self, BUILTIN_IDS};
@@ -395,4 +396,50 @@ fn a_templates_limits_set_the_bound() {
         (Fault::OverBound, "cells.M.value")
     );
     assert!(Template::parse(&text.replace("100", "0"), &Vocabulary::builtin()).is_err());
+}
+
+#[test]
+fn a_field_sent_twice_is_refused_alone_and_embedded() {
+    // A reader that keeps the first of two fields and one that keeps the last would count
+    // different figures from the same bytes: neither is asked to choose.
+    let t = template("dangan");
+    let r = value(&county(&t, "H01", 7, &[]));
+    let text = r.to_string();
+    let code = r["cells"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let cases = [
+        (
+            text.replacen(r#""org":"H01""#, r#""org":"H01","org":"H01""#, 1),
+            "org".to_string(),
+        ),
+        (
+            text.replacen(
+                r#""cells":{"#,
+                &format!(r#""cells":{{"{code}":{{"value":0}},"#),
+                1,
+            ),
+            format!("cells.{}", shown_name(&code)),
+        ),
+    ];
+    for (body, path) in cases {
+        assert_ne!(body, text);
+        let e = check_body(&t, Kind::County, body.as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.fault, e.path.as_str()),
+            (Fault::Duplicate, path.as_str())
+        );
+
+        let mut h = hub_of(std::slice::from_ref(&r));
+        h["children"][0]["report"] = json!(body);
+        let e = check_value(&t, Kind::Hub, &h).unwrap_err();
+        assert_eq!(
+            (e.fault, e.path),
+            (Fault::Duplicate, format!("children[0].report.{path}"))
+        );
+    }
 }
