@@ -69,9 +69,12 @@ pub async fn receive_with(
     verifier: &Verifier,
 ) -> Result<Received, Error> {
     let body = report.body;
+    // Checked as UTF-8 once here; the JSON reads below then take it as text.
+    let text =
+        std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     // Read loosely only as far as who sent it and for which campaign; the strict intake below
     // reads the rest. serde_json's own message may quote the body, so only the position is kept.
-    let value = intake::Json::parse(body).map_err(|e| {
+    let value = intake::Json::parse(text).map_err(|e| {
         Error::BadRequest(format!(
             "not a report: not JSON (line {}, column {})",
             e.line(),
@@ -124,7 +127,7 @@ pub async fn receive_with(
     let template = campaigns::template_of(campaign)
         .map_err(|e| Error::Unprocessable(format!("the campaign's template does not load: {e}")))?;
     let jws = report.jws;
-    let report = strict::check(&template, peer, &value, body)?;
+    let report = strict::check(&template, peer, &value, text)?;
     if Some(report.version.to_db()) != claimed_version {
         // The strict intake read the same field; a difference would be a bug in one of the two.
         return Err(Error::BadRequest(
@@ -174,8 +177,6 @@ pub async fn receive_with(
         .due
         .for_level(peer.level())
         .is_none_or(|due| local_day(now) <= due);
-    let text =
-        std::str::from_utf8(body).map_err(|_| Error::BadRequest("the body is not UTF-8".into()))?;
     // Committed by the store's writer together with whatever else is waiting (group commit).
     let row = ingest::Row {
         org: peer.as_str().to_string(),

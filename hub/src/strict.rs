@@ -30,7 +30,7 @@ pub fn check(
     t: &Template,
     peer: &OrgCode,
     value: &intake::Json,
-    body: &[u8],
+    body: &str,
 ) -> Result<Report, Error> {
     let report = intake::check_read(t, Kind::of(peer.level()), value, body)
         .map_err(|refusal| Error::Unprocessable(refusal.to_string()))?;

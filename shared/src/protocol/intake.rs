@@ -210,6 +210,13 @@ pub fn shown_name(name: &str) -> String {
 
 /// Checks a report body of `kind` against template `t`, returning the report it is.
 pub fn check_body(t: &Template, kind: Kind, body: &[u8]) -> Result<Report, Refusal> {
+    let body = std::str::from_utf8(body).map_err(|e| {
+        refuse(
+            "$",
+            Fault::Malformed,
+            format!("not UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
     // serde_json's own message may quote the body; only the position is kept.
     let v = Json::parse(body).map_err(|e| {
         refuse(
@@ -229,7 +236,7 @@ pub fn check_value(t: &Template, kind: Kind, v: &Value) -> Result<Report, Refusa
 }
 
 /// [`check_body`] on `body` already read as `v` (a hub reads who sent it first).
-pub fn check_read(t: &Template, kind: Kind, v: &Json, body: &[u8]) -> Result<Report, Refusal> {
+pub fn check_read(t: &Template, kind: Kind, v: &Json, body: &str) -> Result<Report, Refusal> {
     check_at(t, kind, v, body, "")
 }
 
@@ -250,13 +257,7 @@ const HUB_FIELDS: [&str; 3] = ["children", "reviews", "held_back"];
 const COUNTY_FIELDS: [&str; 1] = ["counted_on"];
 
 /// The report `v`, read from `text`, at `path` (empty for the body itself).
-fn check_at(
-    t: &Template,
-    kind: Kind,
-    v: &Json,
-    text: &[u8],
-    path: &str,
-) -> Result<Report, Refusal> {
+fn check_at(t: &Template, kind: Kind, v: &Json, text: &str, path: &str) -> Result<Report, Refusal> {
     let o = v
         .as_object()
         .ok_or_else(|| refuse(path, Fault::WrongType, "a report is a JSON object"))?;
@@ -383,14 +384,14 @@ fn check_at(
         let mut orgs = BTreeSet::new();
         for (i, child) in children.iter().enumerate() {
             let (text, p) = envelope(child, &at(&join(path, "children"), i))?;
-            let parsed = Json::parse(text.as_bytes()).map_err(|e| {
+            let parsed = Json::parse(text).map_err(|e| {
                 refuse(
                     &p,
                     Fault::Malformed,
                     format!("not JSON (line {}, column {})", e.line(), e.column()),
                 )
             })?;
-            let r = check_at(t, Kind::County, &parsed, text.as_bytes(), &p)?;
+            let r = check_at(t, Kind::County, &parsed, text, &p)?;
             if r.campaign.as_ref().map(CampaignId::as_str) != Some(campaign) {
                 return Err(refuse(
                     &join(&p, "campaign"),
@@ -425,7 +426,7 @@ fn check_at(
 
     // Every field is checked above; the typed read cannot fail on what passed, but is the
     // report's one definition of its shape, so a drift between the two is refused, not ignored.
-    serde_json::from_slice::<Report>(text).map_err(|e| {
+    serde_json::from_str::<Report>(text).map_err(|e| {
         refuse(
             path,
             Fault::Malformed,
