@@ -42,6 +42,11 @@ impl Store {
         let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 8 })
+            // sqlx pings every idle connection it hands out. A SQLite connection is a file this
+            // process holds open, with nothing between to drop it; its ping was one more
+            // round trip to the connection's thread on every query, the intake's included
+            // (docs/BENCHMARKS.md). A server's connection can die idle, so PostgreSQL keeps it.
+            .test_before_acquire(!sqlite)
             .connect(url)
             .await?;
         if sqlite {
