@@ -280,6 +280,43 @@ async fn each_hostile_value_or_field_is_refused_at_the_prefecture_and_inside_its
     prov.stop().await;
 }
 
+/// A cell sent twice in one report: a reader keeping the first and one keeping the last would count
+/// different figures from the same signed bytes, so neither level stores it.
+#[tokio::test]
+async fn a_cell_sent_twice_is_refused_at_the_prefecture_and_inside_its_report_at_the_province() {
+    let t = template("songnuan");
+    let c = campaign(SONGNUAN, "songnuan", "送温暖");
+    let prov = province(std::slice::from_ref(&c)).await;
+    let pref = prefecture_of(
+        Some(&prov),
+        &[("H01", "京山县"), ("H03", "钟祥市")],
+        std::slice::from_ref(&c),
+    )
+    .await;
+    let honest = county(&t, SONGNUAN, "H01", 11, 1);
+    let text = String::from_utf8(bytes(&county(&t, SONGNUAN, "H03", 13, 1))).unwrap();
+    let twice = text.replacen(r#""cells":{"#, r#""cells":{"3A":{"value":123456},"#, 1);
+    assert_ne!(twice, text);
+
+    let (status, detail) = post(&pref.client("H03"), twice.as_bytes()).await;
+    assert_eq!(status, 422, "{detail}");
+    assert!(detail.contains("`cells.3A`"), "{detail}");
+    let mut up = serde_json::to_value(&honest).unwrap();
+    up["org"] = json!("H");
+    up["children"] = json!([envelope(&prov, "H03", twice.as_bytes())]);
+    let (status, detail) = post(&prov.client("H"), &bytes(&up)).await;
+    assert_eq!(status, 422, "{detail}");
+    assert!(detail.contains("`children[0].report.cells.3A`"), "{detail}");
+    assert_eq!(ingest::stored_versions(&pref.hub.store).await.unwrap(), 0);
+    assert_eq!(ingest::stored_versions(&prov.hub.store).await.unwrap(), 0);
+
+    // The same report with the cell once is the county's own, and counts.
+    let (status, detail) = post(&pref.client("H03"), text.as_bytes()).await;
+    assert_eq!(status, 201, "{detail}");
+    pref.stop().await;
+    prov.stop().await;
+}
+
 #[tokio::test]
 async fn a_version_may_not_jump_far_past_the_counted_one() {
     let t = template("dangan");
