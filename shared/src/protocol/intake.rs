@@ -426,17 +426,7 @@ fn check_at(t: &Template, kind: Kind, v: &Json, text: &str, path: &str) -> Resul
 
     // Every field is checked above; the typed read cannot fail on what passed, but is the
     // report's one definition of its shape, so a drift between the two is refused, not ignored.
-    serde_json::from_str::<Report>(text).map_err(|e| {
-        refuse(
-            path,
-            Fault::Malformed,
-            format!(
-                "not of the report's shape (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })
+    json::read::<Report>(v).map_err(|_| refuse(path, Fault::Malformed, "not of the report's shape"))
 }
 
 /// A county report's `counted_on` (issue 11): `{"snapshot": ID, "changes": [{"from": ID, "added":

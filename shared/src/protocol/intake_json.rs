@@ -238,6 +238,87 @@ impl<'de> Visitor<'de> for Key {
     }
 }
 
+/// A checked tree read into a typed value (the intake's `Report`) without parsing the text again:
+/// the tree already holds every string and number. Errors are serde's plain ones; the intake has
+/// refused anything that could fail here, so one would be a drift between the check and the type.
+pub fn read<'de, T: Deserialize<'de>>(tree: &'de Json<'_>) -> Result<T, de::value::Error> {
+    T::deserialize(tree)
+}
+
+impl<'de> de::IntoDeserializer<'de, de::value::Error> for &'de Json<'_> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> Deserializer<'de> for &'de Json<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Json::Null => v.visit_unit(),
+            Json::Bool(b) => v.visit_bool(*b),
+            Json::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => v.visit_u64(u),
+                (None, Some(i), _) => v.visit_i64(i),
+                (None, None, Some(f)) => v.visit_f64(f),
+                (None, None, None) => Err(de::Error::custom("not a number serde can carry")),
+            },
+            Json::String(s) => v.visit_borrowed_str(s),
+            Json::Array(a) => {
+                let mut items = de::value::SeqDeserializer::new(a.iter());
+                let out = v.visit_seq(&mut items)?;
+                items.end()?;
+                Ok(out)
+            }
+            Json::Object(o) => {
+                let fields = o.0.iter().map(|(k, x)| (k.as_ref(), x));
+                let mut map = de::value::MapDeserializer::new(fields);
+                let out = v.visit_map(&mut map)?;
+                map.end()?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Json::Null => v.visit_none(),
+            _ => v.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        v.visit_newtype_struct(self)
+    }
+
+    /// Only unit variants, written as strings (the report's enums: importance, review state, fault).
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self {
+            Json::String(s) => v.visit_enum(de::value::BorrowedStrDeserializer::new(s)),
+            _ => Err(de::Error::custom(
+                "an enum is one of its names, as a string",
+            )),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +375,28 @@ mod tests {
         let once = format!("{{{many} \"last\": 0}}");
         let j = Json::parse(&once).unwrap();
         assert_eq!(j.as_object().unwrap().duplicate(), None);
+    }
+
+    #[test]
+    fn a_tree_reads_into_a_type_as_serde_json_reads_the_text() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct T {
+            n: u32,
+            m: Option<i64>,
+            f: f64,
+            s: String,
+            v: Vec<Option<bool>>,
+            e: crate::template::Importance,
+            #[serde(default)]
+            absent: Vec<u8>,
+        }
+        let text = r#"{"n": 7, "m": -3, "f": 2.5, "s": "a\"b", "v": [true, null], "e": "high"}"#;
+        let ours: T = read(&Json::parse(text).unwrap()).unwrap();
+        assert_eq!(ours, serde_json::from_str::<T>(text).unwrap());
+        let unknown = r#"{"n": 7, "m": null, "f": 1, "s": "", "v": [], "e": "low", "x": 1}"#;
+        assert!(read::<T>(&Json::parse(unknown).unwrap()).is_err());
+        let wrong = r#"{"n": -1, "m": null, "f": 1, "s": "", "v": [], "e": "low"}"#;
+        assert!(read::<T>(&Json::parse(wrong).unwrap()).is_err());
     }
 }
