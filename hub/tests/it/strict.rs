@@ -146,6 +146,14 @@ async fn province(campaigns: &[Campaign]) -> TestHub {
     hub
 }
 
+/// The songnuan campaign's tree: a province and its prefecture H with `counties`, both holding it.
+async fn songnuan_tree(counties: &[(&str, &str)]) -> (Template, Campaign, TestHub, TestHub) {
+    let c = campaign(SONGNUAN, "songnuan", "送温暖");
+    let prov = province(std::slice::from_ref(&c)).await;
+    let pref = prefecture_of(Some(&prov), counties, std::slice::from_ref(&c)).await;
+    (template("songnuan"), c, prov, pref)
+}
+
 /// Each hostile value or field of issue 12, as a change to an honest county report, and the field
 /// path the refusal must name.
 type Case = (&'static str, &'static str, Box<dyn Fn(&mut Value)>);
@@ -219,15 +227,8 @@ fn hostile() -> Vec<Case> {
 #[tokio::test]
 async fn each_hostile_value_or_field_is_refused_at_the_prefecture_and_inside_its_report_at_the_province()
  {
-    let t = template("songnuan");
-    let c = campaign(SONGNUAN, "songnuan", "送温暖");
-    let prov = province(std::slice::from_ref(&c)).await;
-    let pref = prefecture_of(
-        Some(&prov),
-        &[("H01", "京山县"), ("H02", "沙洋县"), ("H03", "钟祥市")],
-        std::slice::from_ref(&c),
-    )
-    .await;
+    let (t, c, prov, pref) =
+        songnuan_tree(&[("H01", "京山县"), ("H02", "沙洋县"), ("H03", "钟祥市")]).await;
     let honest: Vec<Report> = ["H01", "H02"]
         .iter()
         .enumerate()
@@ -284,15 +285,7 @@ async fn each_hostile_value_or_field_is_refused_at_the_prefecture_and_inside_its
 /// different figures from the same signed bytes, so neither level stores it.
 #[tokio::test]
 async fn a_cell_sent_twice_is_refused_at_the_prefecture_and_inside_its_report_at_the_province() {
-    let t = template("songnuan");
-    let c = campaign(SONGNUAN, "songnuan", "送温暖");
-    let prov = province(std::slice::from_ref(&c)).await;
-    let pref = prefecture_of(
-        Some(&prov),
-        &[("H01", "京山县"), ("H03", "钟祥市")],
-        std::slice::from_ref(&c),
-    )
-    .await;
+    let (t, _, prov, pref) = songnuan_tree(&[("H01", "京山县"), ("H03", "钟祥市")]).await;
     let honest = county(&t, SONGNUAN, "H01", 11, 1);
     let text = String::from_utf8(bytes(&county(&t, SONGNUAN, "H03", 13, 1))).unwrap();
     let twice = text.replacen(r#""cells":{"#, r#""cells":{"3A":{"value":123456},"#, 1);
@@ -370,15 +363,8 @@ async fn plant(hub: &TestHub, org: &str, campaign: &str, body: &str) {
 
 #[tokio::test]
 async fn a_poisoned_child_is_held_back_and_its_siblings_still_reach_the_province() {
-    let t = template("songnuan");
-    let c = campaign(SONGNUAN, "songnuan", "送温暖");
-    let prov = province(std::slice::from_ref(&c)).await;
-    let pref = prefecture_of(
-        Some(&prov),
-        &[("H01", "京山县"), ("H02", "沙洋县"), ("H03", "钟祥市")],
-        std::slice::from_ref(&c),
-    )
-    .await;
+    let (t, c, prov, pref) =
+        songnuan_tree(&[("H01", "京山县"), ("H02", "沙洋县"), ("H03", "钟祥市")]).await;
     let honest: Vec<Report> = ["H01", "H02"]
         .iter()
         .enumerate()

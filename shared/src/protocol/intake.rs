@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Number, Value};
+use serde_json::Number;
 
 use super::{CampaignId, ReviewMark};
 use crate::decimal::Decimal;
@@ -226,13 +226,6 @@ pub fn check_body(t: &Template, kind: Kind, body: &[u8]) -> Result<Report, Refus
         )
     })?;
     check_read(t, kind, &v, body)
-}
-
-/// Checks a report's JSON of `kind` against template `t`, returning the report it is: the body
-/// it is sent as ([`check_body`]) is the one checked.
-pub fn check_value(t: &Template, kind: Kind, v: &Value) -> Result<Report, Refusal> {
-    let body = serde_json::to_vec(v).map_err(|_| refuse("", Fault::Malformed, "not JSON"))?;
-    check_body(t, kind, &body)
 }
 
 /// [`check_body`] on `body` already read as `v` (a hub reads who sent it first).
@@ -861,15 +854,8 @@ fn failed_rules(
             ));
         }
         let rule = &t.rules[r];
-        let importance = o["importance"]
-            .as_str()
-            .and_then(|s| {
-                use serde::de::IntoDeserializer;
-                let d: serde::de::value::StrDeserializer<serde::de::value::Error> =
-                    s.into_deserializer();
-                Importance::deserialize(d).ok()
-            })
-            .ok_or_else(|| refuse(&join(&p, "importance"), Fault::WrongType, "high or low"))?;
+        let importance: Importance = json::read(&o["importance"])
+            .map_err(|_| refuse(&join(&p, "importance"), Fault::WrongType, "high or low"))?;
         if importance != rule.importance {
             return Err(refuse(
                 &join(&p, "importance"),
@@ -1019,7 +1005,7 @@ fn reviews(v: Option<&Json>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(),
             return Err(refuse(&p, Fault::UnknownField, "not an embedded county"));
         }
         object_with(mark, &p, &["version", "state"])?;
-        serde_json::from_value::<ReviewMark>(mark.to_value())
+        json::read::<ReviewMark>(mark)
             .map_err(|_| refuse(&p, Fault::WrongType, "not a review mark"))?;
     }
     Ok(())
@@ -1041,7 +1027,7 @@ fn held_back(v: Option<&Json>, path: &str, orgs: &BTreeSet<OrgCode>) -> Result<(
             return Err(refuse(&p, Fault::Duplicate, "both embedded and held back"));
         }
         object_with(why, &p, &["fault", "path"])?;
-        let h: HeldBack = serde_json::from_value(why.to_value())
+        let h: HeldBack = json::read(why)
             .map_err(|_| refuse(&join(&p, "fault"), Fault::WrongType, "not a fault code"))?;
         if h.path.len() > MAX_PATH || h.path.chars().any(char::is_control) {
             return Err(refuse(

@@ -64,23 +64,6 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// As a `serde_json::Value`, to read a small part of a report into a typed struct.
-    pub fn to_value(&self) -> serde_json::Value {
-        use serde_json::Value;
-        match self {
-            Json::Null => Value::Null,
-            Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => Value::Number(n.clone()),
-            Json::String(s) => Value::String(s.to_string()),
-            Json::Array(a) => Value::Array(a.iter().map(Json::to_value).collect()),
-            Json::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_value()))
-                    .collect(),
-            ),
-        }
-    }
-
     /// The field `key` of an object (the first, if sent twice); `None` for anything else.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.as_object()?.get(key)

@@ -40,6 +40,11 @@ fn county(t: &Template, org: &str, seed: u64, typed: &[(&str, Decimal)]) -> Repo
     )
 }
 
+/// The check on `v` as it is sent: its JSON text.
+fn check_value(t: &Template, kind: Kind, v: &Value) -> Result<Report, Refusal> {
+    check_body(t, kind, &serde_json::to_vec(v).unwrap())
+}
+
 fn value(r: &Report) -> Value {
     serde_json::to_value(r).unwrap()
 }
